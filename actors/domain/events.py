@@ -1,0 +1,74 @@
+"""What flows into a service: alert events from sources and commands from people.
+
+Both are plain, picklable values; the gateway builds them and the shard applies them
+through one path. Each carries an id that makes re-delivery harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+
+class Action(str, Enum):
+    TRIGGER = "trigger"
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+
+
+class Severity(str, Enum):
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Status(str, Enum):
+    TRIGGERED = "triggered"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """One normalised alert from any source.
+
+    `payload` is the original event as JSON text (secrets such as the routing key
+    removed); it is stored with the raw alert and becomes the details of an incident
+    the event opens.
+    """
+
+    event_id: str
+    service_id: str
+    integration_id: str | None
+    dedup_key: str
+    action: Action
+    received_at: datetime
+    summary: str | None = None
+    severity: Severity | None = None
+    source: str | None = None
+    payload: str = "{}"
+
+    @property
+    def input_id(self) -> str:
+        return self.event_id
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentCommand:
+    """A person's or a tool's action on one incident, e.g. acknowledge from the API."""
+
+    command_id: str
+    service_id: str
+    incident_id: int
+    action: Action
+    actor: str
+    received_at: datetime
+
+    @property
+    def input_id(self) -> str:
+        return self.command_id
+
+
+ServiceInput = AlertEvent | IncidentCommand

@@ -1,0 +1,105 @@
+"""The incident state machine: triggered -> acknowledged -> resolved.
+
+Transitions change a *draft*: the shard's planning step copies an incident before the
+first change in a batch, and the copy replaces the one in memory only once the batch that
+produced it is committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import Enum
+
+from actors.domain.events import Severity, Status
+
+
+class Outcome(str, Enum):
+    """What one input did; stored with each raw alert and returned to the caller."""
+
+    OPENED = "opened"
+    OCCURRENCE = "occurrence"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    UNCHANGED = "unchanged"  # e.g. acknowledging an incident that is already acknowledged
+    DROPPED = "dropped"  # acknowledge/resolve with no open incident for the dedup key
+    DUPLICATE = "duplicate"  # this input id was applied before
+
+
+@dataclass(slots=True)
+class Incident:
+    id: int | None  # assigned by the store in the transaction that creates the row
+    service_id: str
+    dedup_key: str
+    status: Status
+    summary: str
+    severity: Severity
+    source: str | None
+    occurrences: int
+    created_at: datetime
+    updated_at: datetime
+    last_occurrence_at: datetime
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    details: str = "{}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not Status.RESOLVED
+
+
+def open_incident(
+    *,
+    service_id: str,
+    dedup_key: str,
+    summary: str,
+    severity: Severity,
+    source: str | None,
+    details: str,
+    at: datetime,
+) -> Incident:
+    return Incident(
+        id=None,
+        service_id=service_id,
+        dedup_key=dedup_key,
+        status=Status.TRIGGERED,
+        summary=summary,
+        severity=severity,
+        source=source,
+        occurrences=1,
+        created_at=at,
+        updated_at=at,
+        last_occurrence_at=at,
+        details=details,
+    )
+
+
+def draft_of(incident: Incident) -> Incident:
+    """A private copy to change while planning a batch."""
+    return replace(incident)
+
+
+def add_occurrence(draft: Incident, at: datetime) -> Outcome:
+    """Another trigger with the same dedup key while the incident is open."""
+    draft.occurrences += 1
+    draft.last_occurrence_at = max(at, draft.last_occurrence_at)
+    draft.updated_at = at
+    return Outcome.OCCURRENCE
+
+
+def acknowledge(draft: Incident, at: datetime) -> Outcome:
+    if draft.status is not Status.TRIGGERED:
+        return Outcome.UNCHANGED
+    draft.status = Status.ACKNOWLEDGED
+    draft.acknowledged_at = at
+    draft.updated_at = at
+    return Outcome.ACKNOWLEDGED
+
+
+def resolve(draft: Incident, at: datetime) -> Outcome:
+    if draft.status is Status.RESOLVED:
+        return Outcome.UNCHANGED
+    draft.status = Status.RESOLVED
+    draft.resolved_at = at
+    draft.updated_at = at
+    return Outcome.RESOLVED

@@ -1,0 +1,51 @@
+"""Reads of incidents and their timelines for the API (the shard does all the writes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+_COLUMNS = (
+    "id, service_id::text, dedup_key, status, summary, severity, source, occurrences, created_at,"
+    " updated_at, last_occurrence_at, acknowledged_at, resolved_at"
+)
+
+
+async def list_incidents(
+    conn: asyncpg.Connection,
+    *,
+    statuses: list[str] | None,
+    service_id: str | None,
+    before_id: int | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Newest first; ids grow with commit order, so `before_id` is a stable cursor."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM incidents"
+        " WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))"
+        " AND ($2::uuid IS NULL OR service_id = $2::uuid)"
+        " AND ($3::bigint IS NULL OR id < $3::bigint)"
+        " ORDER BY id DESC LIMIT $4",
+        statuses, service_id, before_id, limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def get_incident(conn: asyncpg.Connection, incident_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS}, details::text FROM incidents WHERE id = $1", incident_id
+    )
+    return dict(row) if row else None
+
+
+async def timeline(conn: asyncpg.Connection, incident_id: int, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT at, kind, actor, message FROM incident_log WHERE incident_id = $1 ORDER BY id LIMIT $2",
+        incident_id, limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def service_of(conn: asyncpg.Connection, incident_id: int) -> str | None:
+    return await conn.fetchval("SELECT service_id::text FROM incidents WHERE id = $1", incident_id)

@@ -1,0 +1,122 @@
+"""Services and their integration keys."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+_SERVICE = "SELECT id::text, name, description, created_at, updated_at FROM services"
+_INTEGRATION = (
+    "SELECT id::text, service_id::text, type, name, key, created_at, revoked_at FROM integrations"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationKey:
+    """What the gateway needs to know about a routing key."""
+
+    integration_id: str
+    service_id: str
+    type: str
+    revoked: bool
+
+
+def new_routing_key() -> str:
+    """32 characters, as PagerDuty's integration keys are."""
+    return secrets.token_hex(16)
+
+
+async def create_service(conn: asyncpg.Connection, name: str, description: str) -> dict[str, Any]:
+    row = await conn.fetchrow(
+        "INSERT INTO services (id, name, description) VALUES ($1, $2, $3)"
+        " RETURNING id::text, name, description, created_at, updated_at",
+        str(uuid.uuid4()), name, description,
+    )
+    return dict(row)
+
+
+async def list_services(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(_SERVICE + " ORDER BY created_at, id")]
+
+
+async def get_service(conn: asyncpg.Connection, service_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(_SERVICE + " WHERE id = $1::uuid", service_id)
+    return dict(row) if row else None
+
+
+async def update_service(
+    conn: asyncpg.Connection, service_id: str, changes: dict[str, Any]
+) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "UPDATE services SET name = coalesce($2, name), description = coalesce($3, description),"
+        " updated_at = now() WHERE id = $1::uuid"
+        " RETURNING id::text, name, description, created_at, updated_at",
+        service_id, changes.get("name"), changes.get("description"),
+    )
+    return dict(row) if row else None
+
+
+async def delete_service(conn: asyncpg.Connection, service_id: str) -> bool:
+    return await conn.execute("DELETE FROM services WHERE id = $1::uuid", service_id) == "DELETE 1"
+
+
+async def create_integration(
+    conn: asyncpg.Connection, service_id: str, type_: str, name: str
+) -> dict[str, Any]:
+    row = await conn.fetchrow(
+        "INSERT INTO integrations (id, service_id, type, name, key) VALUES ($1, $2::uuid, $3, $4, $5)"
+        " RETURNING id::text, service_id::text, type, name, key, created_at, revoked_at",
+        str(uuid.uuid4()), service_id, type_, name, new_routing_key(),
+    )
+    return dict(row)
+
+
+async def list_integrations(conn: asyncpg.Connection, service_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(_INTEGRATION + " WHERE service_id = $1::uuid ORDER BY created_at", service_id)
+    return [dict(r) for r in rows]
+
+
+async def revoke_integration(
+    conn: asyncpg.Connection, service_id: str, integration_id: str
+) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "UPDATE integrations SET revoked_at = coalesce(revoked_at, now())"
+        " WHERE id = $1::uuid AND service_id = $2::uuid"
+        " RETURNING id::text, service_id::text, type, name, key, created_at, revoked_at",
+        integration_id, service_id,
+    )
+    return dict(row) if row else None
+
+
+async def find_key(conn: asyncpg.Connection, key: str) -> IntegrationKey | None:
+    row = await conn.fetchrow(
+        "SELECT id::text, service_id::text, type, revoked_at IS NOT NULL AS revoked"
+        " FROM integrations WHERE key = $1",
+        key,
+    )
+    if row is None:
+        return None
+    return IntegrationKey(row["id"], row["service_id"], row["type"], row["revoked"])
+
+
+async def record_change_event(
+    conn: asyncpg.Connection,
+    *,
+    event_id: str,
+    integration: IntegrationKey,
+    summary: str,
+    source: str | None,
+    timestamp: Any,
+    received_at: Any,
+    payload: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO change_events (id, service_id, integration_id, summary, source, timestamp,"
+        " received_at, payload) VALUES ($1, $2::uuid, $3::uuid, $4, $5, $6, $7, $8)",
+        event_id, integration.service_id, integration.integration_id, summary, source, timestamp,
+        received_at, payload,
+    )

@@ -1,0 +1,43 @@
+"""What `tocsin up` leaves in the data dir: its admin token, and where it runs (for status)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cluster.settings import Settings
+
+_TOKEN_FILE = "admin-token"
+_RUN_FILE = "running.json"
+
+
+def admin_token(settings: Settings) -> tuple[str, bool]:
+    """The admin token, and whether it was generated just now (to print it once)."""
+    if settings.admin_token:
+        return settings.admin_token, False
+    path = settings.data_dir / _TOKEN_FILE
+    if path.exists():
+        return path.read_text().strip(), False
+    token = secrets.token_urlsafe(32)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    return token, True
+
+
+def write_running(data_dir: Path, info: dict[str, Any]) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / _RUN_FILE).write_text(json.dumps(info, indent=2))
+
+
+def read_running(data_dir: Path) -> dict[str, Any] | None:
+    path = data_dir / _RUN_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def clear_running(data_dir: Path) -> None:
+    (data_dir / _RUN_FILE).unlink(missing_ok=True)

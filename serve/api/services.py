@@ -1,0 +1,103 @@
+"""Services and their integrations (routing keys)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Response
+
+from actors.store import services as store
+from serve.api.auth import require_admin
+from serve.api.models import (
+    IntegrationIn,
+    IntegrationList,
+    IntegrationOut,
+    ServiceIn,
+    ServiceList,
+    ServiceOut,
+    ServicePatch,
+)
+from serve.runtime import GatewayRuntime, get_runtime
+
+router = APIRouter(prefix="/api/v1/services", tags=["Services"], dependencies=[Depends(require_admin)])
+
+_INGEST_PATH = {"pagerduty": "/v2/enqueue"}
+
+
+@router.post("", status_code=201, response_model=ServiceOut)
+async def create_service(body: ServiceIn, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    async with (await runtime.pool()).acquire() as conn:
+        return await store.create_service(conn, body.name, body.description)
+
+
+@router.get("", response_model=ServiceList)
+async def list_services(runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    async with (await runtime.pool()).acquire() as conn:
+        return {"services": await store.list_services(conn)}
+
+
+@router.get("/{service_id}", response_model=ServiceOut)
+async def get_service(service_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    async with (await runtime.pool()).acquire() as conn:
+        return _found(await store.get_service(conn, str(service_id)), service_id)
+
+
+@router.patch("/{service_id}", response_model=ServiceOut)
+async def update_service(
+    service_id: uuid.UUID, body: ServicePatch, runtime: GatewayRuntime = Depends(get_runtime)
+) -> dict[str, Any]:
+    async with (await runtime.pool()).acquire() as conn:
+        changes = body.model_dump(exclude_unset=True)
+        return _found(await store.update_service(conn, str(service_id), changes), service_id)
+
+
+@router.delete("/{service_id}", status_code=204)
+async def delete_service(service_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
+    async with (await runtime.pool()).acquire() as conn:
+        keys = [i["key"] for i in await store.list_integrations(conn, str(service_id))]
+        if not await store.delete_service(conn, str(service_id)):
+            raise HTTPException(404, f"no service with id {service_id}")
+    for key in keys:
+        runtime.keys.forget(key)
+    return Response(status_code=204)
+
+
+@router.post("/{service_id}/integrations", status_code=201, response_model=IntegrationOut)
+async def create_integration(
+    service_id: uuid.UUID, body: IntegrationIn, runtime: GatewayRuntime = Depends(get_runtime)
+) -> dict[str, Any]:
+    async with (await runtime.pool()).acquire() as conn:
+        _found(await store.get_service(conn, str(service_id)), service_id)
+        return _with_url(await store.create_integration(conn, str(service_id), body.type, body.name), runtime)
+
+
+@router.get("/{service_id}/integrations", response_model=IntegrationList)
+async def list_integrations(service_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    async with (await runtime.pool()).acquire() as conn:
+        _found(await store.get_service(conn, str(service_id)), service_id)
+        rows = await store.list_integrations(conn, str(service_id))
+    return {"integrations": [_with_url(r, runtime) for r in rows]}
+
+
+@router.delete("/{service_id}/integrations/{integration_id}", response_model=IntegrationOut)
+async def revoke_integration(
+    service_id: uuid.UUID, integration_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)
+) -> dict[str, Any]:
+    """Revoke the integration: its routing key is refused from now on."""
+    async with (await runtime.pool()).acquire() as conn:
+        row = await store.revoke_integration(conn, str(service_id), str(integration_id))
+    if row is None:
+        raise HTTPException(404, f"no integration {integration_id} on service {service_id}")
+    runtime.keys.forget(row["key"])
+    return _with_url(row, runtime)
+
+
+def _found(row: dict[str, Any] | None, service_id: uuid.UUID) -> dict[str, Any]:
+    if row is None:
+        raise HTTPException(404, f"no service with id {service_id}")
+    return row
+
+
+def _with_url(row: dict[str, Any], runtime: GatewayRuntime) -> dict[str, Any]:
+    return {**row, "url": runtime.settings.base_url + _INGEST_PATH[row["type"]]}

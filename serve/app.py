@@ -1,0 +1,66 @@
+"""The Ray Serve application: one ingress deployment carrying ingestion and the REST API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from ray import serve
+from ray.serve import Application
+
+from cluster.settings import Settings
+from serve import runtime
+from serve.api import health, incidents, services
+from serve.errors import install_handlers
+from serve.ingest import pagerduty
+
+
+def create_api() -> FastAPI:
+    api = FastAPI(
+        title="Tocsin",
+        summary="On-call alerting: alerts in, incidents out, people paged until someone acknowledges.",
+        version="0.1.0",
+    )
+    install_handlers(api)
+    for router in (health.router, pagerduty.router, services.router, incidents.router):
+        api.include_router(router)
+    _document_raw_bodies(api)
+    return api
+
+
+def _document_raw_bodies(api: FastAPI) -> None:
+    """Ingestion parses its bodies itself (to answer in PagerDuty's shape); list their schemas."""
+    build = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            schema = build()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in pagerduty.OPENAPI_MODELS:
+                spec = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(spec.pop("$defs", {}))
+                components[model.__name__] = spec
+            api.openapi_schema = schema
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
+
+
+api = create_api()
+
+
+@serve.deployment(max_ongoing_requests=2000)
+@serve.ingress(api)
+class Gateway:
+    """Ingress replica: validates and batches events toward the shards, serves the API."""
+
+    def __init__(self, settings: dict[str, Any], database_url: str) -> None:
+        runtime.install(runtime.GatewayRuntime(Settings(**settings), database_url))
+
+
+def build_app(settings: Settings, database_url: str) -> Application:
+    """The Serve application for these settings (the database URL already resolved)."""
+    return Gateway.options(
+        num_replicas=settings.gateway_replicas,
+        ray_actor_options={"num_cpus": settings.gateway_cpus},
+    ).bind(settings.model_dump(mode="json"), database_url)

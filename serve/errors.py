@@ -1,0 +1,75 @@
+"""Error answers: every refusal says what is wrong; an outage says when to come back."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from serve.batcher import BatchFailed
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 2
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def describe(errors: Sequence[Any]) -> list[str]:
+    """Pydantic errors as short sentences naming the field: "payload.severity: Input should be …"."""
+    out = []
+    for error in errors:
+        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        out.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
+    return out
+
+
+def unavailable(message: str) -> Response:
+    return json_response(503, {"error": "unavailable", "message": message}, {"Retry-After": str(RETRY_AFTER_S)})
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = describe(exc.errors())
+        return json_response(422, {"error": "invalid request", "message": "; ".join(errors), "errors": errors})
+
+    @app.exception_handler(ValidationError)
+    async def invalid_model(request: Request, exc: ValidationError) -> Response:
+        errors = describe(exc.errors())
+        return json_response(422, {"error": "invalid request", "message": "; ".join(errors), "errors": errors})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return json_response(
+            exc.status_code, {"error": _reason(exc.status_code), "message": str(exc.detail)}, exc.headers
+        )
+
+    @app.exception_handler(BatchFailed)
+    async def not_durable(request: Request, exc: BatchFailed) -> Response:
+        return unavailable("the change could not be made durable just now; retry")
+
+    @app.exception_handler(OSError)
+    @app.exception_handler(asyncpg.PostgresError)
+    @app.exception_handler(asyncpg.InterfaceError)
+    async def database_down(request: Request, exc: Exception) -> Response:
+        log.warning("database unavailable: %r", exc)
+        return unavailable("the database is unavailable; retry")
+
+
+def _reason(status: int) -> str:
+    return {
+        400: "bad request", 401: "unauthorized", 403: "forbidden", 404: "not found",
+        405: "method not allowed", 409: "conflict", 413: "payload too large",
+        415: "unsupported media type", 429: "too many requests",
+    }.get(status, "error")

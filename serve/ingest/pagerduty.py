@@ -1,0 +1,211 @@
+"""PagerDuty Events API v2: `POST /v2/enqueue` and `POST /v2/change/enqueue`.
+
+Request fields, limits, status codes and bodies match PagerDuty's, so a PagerDuty client
+pointed at Tocsin's base URL works unchanged. Answers 202 only once the event is durable.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from actors.domain.events import Action, AlertEvent, Severity
+from actors.store import services as service_store
+from actors.store.services import IntegrationKey
+from serve.batcher import BatchFailed
+from serve.errors import RETRY_AFTER_S, describe, json_response
+from serve.runtime import GatewayRuntime, get_runtime
+
+router = APIRouter(tags=["PagerDuty Events API v2"])
+
+M = TypeVar("M", bound=BaseModel)
+
+ROUTING_KEY_LENGTH = 32
+
+
+class Link(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    href: str
+    text: str | None = None
+
+
+class Image(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    src: str
+    href: str | None = None
+    alt: str | None = None
+
+
+class EventPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    summary: str = Field(min_length=1, max_length=1024)
+    source: str = Field(min_length=1, max_length=255)
+    severity: Severity
+    timestamp: datetime | None = None
+    component: str | None = None
+    group: str | None = None
+    class_: str | None = Field(None, alias="class")
+    custom_details: Any = None
+
+
+class AlertEventIn(BaseModel):
+    """An alert event, exactly as PagerDuty's Events API v2 takes it."""
+
+    model_config = ConfigDict(extra="forbid")
+    routing_key: str = Field(min_length=ROUTING_KEY_LENGTH, max_length=ROUTING_KEY_LENGTH)
+    event_action: Literal["trigger", "acknowledge", "resolve"]
+    dedup_key: str | None = Field(None, min_length=1, max_length=255)
+    payload: EventPayload | None = None
+    images: list[Image] | None = None
+    links: list[Link] | None = None
+    client: str | None = None
+    client_url: str | None = None
+
+    @model_validator(mode="after")
+    def _required_per_action(self) -> AlertEventIn:
+        if self.event_action == "trigger" and self.payload is None:
+            raise ValueError("'payload' is required for a trigger event")
+        if self.event_action != "trigger" and self.dedup_key is None:
+            raise ValueError(f"'dedup_key' is required for an {self.event_action} event")
+        return self
+
+
+class ChangePayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    summary: str = Field(min_length=1, max_length=1024)
+    source: str | None = Field(None, max_length=255)
+    timestamp: datetime | None = None
+    custom_details: Any = None
+
+
+class ChangeEventIn(BaseModel):
+    """A change event (a deploy, a config push), recorded on the service; pages nobody."""
+
+    model_config = ConfigDict(extra="forbid")
+    routing_key: str = Field(min_length=ROUTING_KEY_LENGTH, max_length=ROUTING_KEY_LENGTH)
+    payload: ChangePayload
+    links: list[Link] | None = None
+    images: list[Image] | None = None
+
+
+class Refusal(Exception):
+    """A PagerDuty-shaped error answer."""
+
+    def __init__(self, status: int, message: str, errors: list[str], headers: dict[str, str] | None = None):
+        self.status, self.message, self.errors, self.headers = status, message, errors, headers
+
+    def response(self) -> Response:
+        body = {"status": "invalid event" if self.status == 400 else "error", "message": self.message,
+                "errors": self.errors}
+        return json_response(self.status, body, self.headers)
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
+@router.post("/v2/enqueue", status_code=202, openapi_extra=_body_schema(AlertEventIn),
+             summary="Send an alert event (trigger, acknowledge, resolve)")
+async def enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
+    try:
+        event = await _parse(request, AlertEventIn, runtime)
+        integration = await _integration(event.routing_key, runtime)
+        dedup_key = event.dedup_key or uuid.uuid4().hex
+        await runtime.shards.submit(_normalise(event, dedup_key, integration, runtime))
+    except Refusal as refusal:
+        return refusal.response()
+    except BatchFailed:
+        return _unavailable()
+    return json_response(202, {"status": "success", "message": "Event processed", "dedup_key": dedup_key})
+
+
+@router.post("/v2/change/enqueue", status_code=202, openapi_extra=_body_schema(ChangeEventIn),
+             summary="Send a change event")
+async def change_enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
+    try:
+        event = await _parse(request, ChangeEventIn, runtime)
+        integration = await _integration(event.routing_key, runtime)
+    except Refusal as refusal:
+        return refusal.response()
+    async with (await runtime.pool()).acquire() as conn:
+        await service_store.record_change_event(
+            conn,
+            event_id=str(uuid.uuid4()),
+            integration=integration,
+            summary=event.payload.summary,
+            source=event.payload.source,
+            timestamp=event.payload.timestamp,
+            received_at=runtime.now(),
+            payload=event.model_dump_json(exclude={"routing_key"}, exclude_none=True),
+        )
+    return json_response(202, {"status": "success", "message": "Change event processed"})
+
+
+async def _parse(request: Request, model: type[M], runtime: GatewayRuntime) -> M:
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise Refusal(415, "Content-Type must be application/json",
+                      [f"unsupported Content-Type {content_type or '(none)'!r}"])
+    limit = runtime.settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Refusal(413, "Request body too large", [f"the body is over {limit} bytes"])
+    body = await request.body()
+    if len(body) > limit:
+        raise Refusal(413, "Request body too large", [f"the body is over {limit} bytes"])
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise Refusal(400, "Event object is invalid", ["the body is not valid JSON"]) from None
+        raise Refusal(400, "Event object is invalid", describe(exc.errors())) from None
+
+
+async def _integration(routing_key: str, runtime: GatewayRuntime) -> IntegrationKey:
+    wait = runtime.limiter.take(routing_key)
+    if wait is not None:
+        retry_after = str(max(1, round(wait)))
+        raise Refusal(429, "Rate limit reached for this routing key", ["too many events"],
+                      {"Retry-After": retry_after})
+    integration = await runtime.keys.get(routing_key)
+    if integration is None:
+        raise Refusal(400, "Event object is invalid", ["routing_key: no integration has this routing key"])
+    if integration.revoked:
+        raise Refusal(400, "Event object is invalid", ["routing_key: this integration key has been revoked"])
+    return integration
+
+
+def _normalise(
+    event: AlertEventIn, dedup_key: str, integration: IntegrationKey, runtime: GatewayRuntime
+) -> AlertEvent:
+    payload = event.payload
+    return AlertEvent(
+        event_id=str(uuid.uuid4()),
+        service_id=integration.service_id,
+        integration_id=integration.integration_id,
+        dedup_key=dedup_key,
+        action=Action(event.event_action),
+        received_at=runtime.now(),
+        summary=payload.summary if payload else None,
+        severity=payload.severity if payload else None,
+        source=payload.source if payload else None,
+        payload=event.model_dump_json(exclude={"routing_key"}, exclude_none=True, by_alias=True),
+    )
+
+
+def _unavailable() -> Response:
+    return json_response(
+        503,
+        {"status": "error", "message": "Event could not be made durable; retry", "errors": ["unavailable"]},
+        {"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+OPENAPI_MODELS: tuple[type[BaseModel], ...] = (AlertEventIn, ChangeEventIn)

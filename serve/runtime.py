@@ -1,0 +1,70 @@
+"""What a gateway replica holds: settings, the database pool, the way to the shards.
+
+One per replica process, installed by the deployment's constructor and handed to routes
+through `get_runtime`, a FastAPI dependency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import asyncpg
+
+from actors.domain.clock import Clock, SystemClock
+from actors.store import services as service_store
+from actors.store.services import IntegrationKey
+from cluster.settings import Settings
+from serve.keys import KeyCache
+from serve.ratelimit import RateLimiter
+from serve.shards import ShardRouter
+
+
+class GatewayRuntime:
+    def __init__(self, settings: Settings, database_url: str, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self._database_url = database_url
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+        self.shards = ShardRouter(
+            namespace=settings.namespace,
+            shard_count=settings.shards,
+            max_items=settings.batch_max_events,
+            max_delay_s=settings.batch_max_delay_ms / 1000,
+            timeout_s=settings.shard_timeout_s,
+        )
+        self.keys = KeyCache(self._find_key, settings.key_cache_ttl_s)
+        self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    async def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self._database_url, min_size=1, max_size=8, command_timeout=30
+                    )
+        return self._pool
+
+    async def _find_key(self, key: str) -> IntegrationKey | None:
+        async with (await self.pool()).acquire() as conn:
+            return await service_store.find_key(conn, key)
+
+
+_current: GatewayRuntime | None = None
+
+
+def install(runtime: GatewayRuntime) -> None:
+    global _current
+    _current = runtime
+
+
+def get_runtime() -> GatewayRuntime:
+    if _current is None:
+        raise RuntimeError("no gateway runtime installed in this process")
+    return _current
+
+

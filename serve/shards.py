@@ -1,0 +1,50 @@
+"""The gateway's way to the ServiceShards: ownership, handles and one batcher per shard."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import ray
+
+from actors.domain.dedupe import Reply
+from actors.domain.events import ServiceInput
+from actors.ownership import shard_index, shard_name
+from serve.batcher import Batcher
+
+
+class ShardRouter:
+    def __init__(
+        self, *, namespace: str, shard_count: int, max_items: int, max_delay_s: float, timeout_s: float
+    ) -> None:
+        self._namespace = namespace
+        self._count = shard_count
+        self._timeout_s = timeout_s
+        self._handles: dict[int, Any] = {}
+        self._batchers = [
+            Batcher[ServiceInput, Reply](
+                self._caller(i), max_items=max_items, max_delay_s=max_delay_s
+            )
+            for i in range(shard_count)
+        ]
+
+    async def submit(self, item: ServiceInput) -> Reply:
+        """Resolves once the input is durable; raises BatchFailed when it is not."""
+        return await self._batchers[shard_index(item.service_id, self._count)].submit(item)
+
+    async def stats(self, timeout_s: float = 2.0) -> list[dict[str, Any]]:
+        refs = [self._handle(i).stats.remote() for i in range(self._count)]
+        return list(await asyncio.wait_for(asyncio.gather(*refs), timeout_s))
+
+    def _handle(self, index: int) -> Any:
+        handle = self._handles.get(index)
+        if handle is None:
+            handle = self._handles[index] = ray.get_actor(shard_name(index), namespace=self._namespace)
+        return handle
+
+    def _caller(self, index: int):  # type: ignore[no-untyped-def]
+        async def call(items: list[ServiceInput]) -> list[Reply]:
+            ref = self._handle(index).apply.remote(items)
+            return await asyncio.wait_for(ref, self._timeout_s)  # type: ignore[no-any-return]
+
+        return call
