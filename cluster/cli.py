@@ -65,7 +65,7 @@ def _up(settings: Settings) -> int:
     from cluster.raystart import start_ray
 
     started = time.monotonic()
-    stop = _stop_on_signals()
+    stop = _StopRequest()
     token, generated = local_state.admin_token(settings)
     settings = settings.model_copy(update={"admin_token": token})
     database = open_database(settings)
@@ -81,8 +81,8 @@ def _up(settings: Settings) -> int:
             "namespace": settings.namespace, "shards": settings.shards,
         })
         _announce(settings, token, generated, time.monotonic() - started)
-        while not stop.is_set():
-            stop.wait(1.0)
+        while not stop.requested:
+            time.sleep(0.5)
         console.print("[bold]Stopping Tocsin…[/bold]")
     finally:
         local_state.clear_running(settings.data_dir)
@@ -94,13 +94,17 @@ def _up(settings: Settings) -> int:
     return 0
 
 
-def _stop_on_signals() -> Any:
-    import threading
+class _StopRequest:
+    """Ctrl-C or SIGTERM ask for a clean stop. A plain flag: a handler that takes a lock
+    (threading.Event.set) can deadlock against the main thread waiting on that lock."""
 
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
+    def __init__(self) -> None:
+        self.requested = False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._request)
+
+    def _request(self, signum: int, frame: Any) -> None:
+        self.requested = True
 
 
 def _announce(settings: Settings, token: str, generated: bool, seconds: float) -> None:

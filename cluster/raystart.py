@@ -42,7 +42,7 @@ def start_ray(address: str | None, namespace: str) -> None:
     """A local Ray when `address` is None; otherwise attach ("auto" or host:port)."""
     if address is None:
         enable_haproxy_mode()
-        ray.init(namespace=namespace, include_dashboard=False, configure_logging=False)
+        ray.init(address="local", namespace=namespace, include_dashboard=False, configure_logging=False)
     else:
         # The cluster was started with its own environment; HAProxy mode is its choice.
         log.info("attaching to the Ray cluster at %s", address)

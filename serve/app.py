@@ -49,7 +49,7 @@ def _document_raw_bodies(api: FastAPI) -> None:
 api = create_api()
 
 
-@serve.deployment(max_ongoing_requests=2000)
+@serve.deployment(max_ongoing_requests=2000, graceful_shutdown_timeout_s=5, graceful_shutdown_wait_loop_s=0.5)
 @serve.ingress(api)
 class Gateway:
     """Ingress replica: validates and batches events toward the shards, serves the API."""

@@ -1,8 +1,12 @@
-"""Micro-batching toward one shard: many events per Ray call, one call in flight.
+"""Micro-batching toward one shard: many events per Ray call, a few calls in flight.
 
-Events wait at most `max_delay` (or until `max_events` are queued) before a call goes out.
-While a call is in flight the next batch fills up, and goes out the moment the call
+Events wait at most `max_delay` (or until `max_items` are queued) before a call goes out.
+While `max_in_flight` calls are out, the next batch fills up and goes out the moment one
 returns: the busier the gateway, the larger the batches, with no extra waiting.
+
+Calls in flight together may be applied in any order. That only reorders requests that
+were themselves in flight together, which no sender can order either; a sender that
+waits for its answer before sending again keeps its order.
 """
 
 from __future__ import annotations
@@ -26,14 +30,17 @@ class Batcher(Generic[Item, Result]):
         *,
         max_items: int,
         max_delay_s: float,
+        max_in_flight: int = 1,
     ) -> None:
         self._call = call
         self._max_items = max_items
         self._max_delay_s = max_delay_s
         self._items: list[Item] = []
         self._futures: list[asyncio.Future[Result]] = []
+        self._max_in_flight = max_in_flight
         self._timer: asyncio.TimerHandle | None = None
-        self._in_flight: asyncio.Task[None] | None = None
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()  # strong references until done
 
     async def submit(self, item: Item) -> Result:
         loop = asyncio.get_running_loop()
@@ -54,11 +61,14 @@ class Batcher(Generic[Item, Result]):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._in_flight is not None or not self._items:
-            return  # the call in flight sends what has queued when it returns
+        if self._in_flight >= self._max_in_flight or not self._items:
+            return  # the next call to return sends what has queued
         items, futures = self._items, self._futures
         self._items, self._futures = [], []
-        self._in_flight = asyncio.create_task(self._deliver(items, futures))
+        self._in_flight += 1
+        task = asyncio.create_task(self._deliver(items, futures))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, items: list[Item], futures: list[asyncio.Future[Result]]) -> None:
         try:
@@ -72,6 +82,6 @@ class Batcher(Generic[Item, Result]):
                 if not future.done():
                     future.set_result(result)
         finally:
-            self._in_flight = None
+            self._in_flight -= 1
             if self._items:
                 self._send()

@@ -32,6 +32,7 @@ class GatewayRuntime:
             shard_count=settings.shards,
             max_items=settings.batch_max_events,
             max_delay_s=settings.batch_max_delay_ms / 1000,
+            max_in_flight=settings.batch_max_in_flight,
             timeout_s=settings.shard_timeout_s,
         )
         self.keys = KeyCache(self._find_key, settings.key_cache_ttl_s)
@@ -62,7 +63,8 @@ def install(runtime: GatewayRuntime) -> None:
     _current = runtime
 
 
-def get_runtime() -> GatewayRuntime:
+async def get_runtime() -> GatewayRuntime:
+    # async on purpose: FastAPI runs sync dependencies in a thread pool, per request.
     if _current is None:
         raise RuntimeError("no gateway runtime installed in this process")
     return _current

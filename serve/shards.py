@@ -15,7 +15,14 @@ from serve.batcher import Batcher
 
 class ShardRouter:
     def __init__(
-        self, *, namespace: str, shard_count: int, max_items: int, max_delay_s: float, timeout_s: float
+        self,
+        *,
+        namespace: str,
+        shard_count: int,
+        max_items: int,
+        max_delay_s: float,
+        max_in_flight: int,
+        timeout_s: float,
     ) -> None:
         self._namespace = namespace
         self._count = shard_count
@@ -23,7 +30,7 @@ class ShardRouter:
         self._handles: dict[int, Any] = {}
         self._batchers = [
             Batcher[ServiceInput, Reply](
-                self._caller(i), max_items=max_items, max_delay_s=max_delay_s
+                self._caller(i), max_items=max_items, max_delay_s=max_delay_s, max_in_flight=max_in_flight
             )
             for i in range(shard_count)
         ]

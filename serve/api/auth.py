@@ -12,7 +12,7 @@ from serve.runtime import GatewayRuntime, get_runtime
 _bearer = HTTPBearer(auto_error=False, description="The admin API token")
 
 
-def require_admin(
+async def require_admin(
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> str:

@@ -1,0 +1,128 @@
+"""Shared fixtures. Unit tests use none of these; integration and e2e tests share one
+Postgres database and one Ray instance per test run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+SYSTEM_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+IN_CI = os.environ.get("CI") == "true"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    async def probe() -> None:
+        conn = await asyncpg.connect(url, timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+        return True
+    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The machine's Postgres when it answers (required in CI), else an embedded one."""
+    if _answers(SYSTEM_POSTGRES):
+        yield SYSTEM_POSTGRES
+        return
+    if IN_CI:
+        pytest.fail("CI needs PostgreSQL on 127.0.0.1:5432; .ci/run starts it")
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, migrated database for this test run, dropped at the end."""
+    from actors.store.migrate import migrate
+
+    name = f"tocsin_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(postgres_admin_url, f'CREATE DATABASE "{name}"'))
+    url = _with_database(postgres_admin_url, name)
+    asyncio.run(migrate(url))
+    yield url
+    asyncio.run(_admin(postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, query = url.partition("?")
+    base = base.rsplit("/", 1)[0] + "/" + name
+    return f"{base}?{query}" if query else base
+
+
+@pytest.fixture(scope="session")
+def ray_address() -> Iterator[str]:
+    """One local Ray for the whole run, started the way `tocsin up` starts it."""
+    import ray
+
+    from cluster.raystart import enable_haproxy_mode
+
+    # Keep HAProxy's fixed side ports clear of a Tocsin that may run on this machine.
+    os.environ.setdefault("RAY_SERVE_HAPROXY_METRICS_PORT", str(free_port()))
+    os.environ.setdefault("RAY_SERVE_HAPROXY_STATS_PORT", str(free_port()))
+    enable_haproxy_mode()
+    ray.init(address="local", namespace="tocsin-tests", include_dashboard=False, num_cpus=4, configure_logging=False,
+             log_to_driver=False)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+E2E_NAMESPACE = "tocsin-e2e"
+
+
+@pytest.fixture(scope="session")
+def admin_token() -> str:
+    return "test-admin-token-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="session")
+def tocsin(
+    ray_address: str, database_url: str, admin_token: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[object]:
+    """`tocsin up --address` attached to the run's Ray, on the run's database."""
+    from tests.server import TocsinProcess
+
+    server = TocsinProcess(
+        port=free_port(),
+        data_dir=tmp_path_factory.mktemp("tocsin"),
+        env={
+            "TOCSIN_DATABASE_URL": database_url,
+            "TOCSIN_ADMIN_TOKEN": admin_token,
+            "TOCSIN_NAMESPACE": E2E_NAMESPACE,
+            "TOCSIN_SHARD_TIMEOUT_S": "5",
+        },
+        extra_args=["--address", ray_address, "--shards", "2"],
+    ).start()
+    yield server
+    assert server.stop() == 0, server.log()

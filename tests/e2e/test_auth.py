@@ -1,0 +1,43 @@
+"""Admin routes: 401 without a token, 403 with a wrong one."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+SOME_ID = str(uuid.uuid4())
+
+ADMIN_ROUTES = [
+    ("GET", "/api/v1/services"),
+    ("POST", "/api/v1/services"),
+    ("GET", f"/api/v1/services/{SOME_ID}"),
+    ("PATCH", f"/api/v1/services/{SOME_ID}"),
+    ("DELETE", f"/api/v1/services/{SOME_ID}"),
+    ("POST", f"/api/v1/services/{SOME_ID}/integrations"),
+    ("GET", f"/api/v1/services/{SOME_ID}/integrations"),
+    ("DELETE", f"/api/v1/services/{SOME_ID}/integrations/{SOME_ID}"),
+    ("GET", "/api/v1/incidents"),
+    ("GET", "/api/v1/incidents/1"),
+    ("POST", "/api/v1/incidents/1/acknowledge"),
+    ("POST", "/api/v1/incidents/1/resolve"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
+def test_no_token_is_401(anonymous, method, path):
+    response = anonymous.request(method, path, json={"name": "x"})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
+def test_wrong_token_is_403(anonymous, method, path):
+    response = anonymous.request(method, path, json={"name": "x"}, headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 403
+
+
+def test_ingestion_needs_no_token_but_a_routing_key(anonymous):
+    response = anonymous.post("/v2/enqueue", json={"routing_key": "x" * 32, "event_action": "trigger",
+                                                    "payload": {"summary": "s", "source": "s", "severity": "info"}})
+    assert response.status_code == 400

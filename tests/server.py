@@ -1,0 +1,60 @@
+"""Run `tocsin up` as a user would, in a subprocess, and stop it the same way (Ctrl-C)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+class TocsinProcess:
+    def __init__(self, *, port: int, data_dir: Path, env: dict[str, str], extra_args: list[str] = ()) -> None:  # type: ignore[assignment]
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.data_dir = data_dir
+        self.log_path = data_dir / "tocsin-up.log"
+        self._env = {**os.environ, **env}
+        self._args = ["up", "--port", str(port), "--data-dir", str(data_dir), *extra_args]
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def command() -> list[str]:
+        script = shutil.which("tocsin")
+        return [script] if script else [sys.executable, "-m", "cluster.cli"]
+
+    def start(self, timeout_s: float = 180) -> TocsinProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self._process = subprocess.Popen(self.command() + self._args, env=self._env, stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"tocsin up exited with {self._process.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(self.base_url + "/healthz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"tocsin up was not healthy within {timeout_s}s:\n{self.log()}")
+
+    def stop(self, timeout_s: float = 90) -> int:
+        """Ctrl-C, as a person stops it; returns the exit code."""
+        if self._process is None or self._process.poll() is not None:
+            return self._process.returncode if self._process else 0
+        self._process.send_signal(signal.SIGINT)
+        try:
+            return self._process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            return self._process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
