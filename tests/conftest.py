@@ -7,8 +7,10 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -92,6 +94,25 @@ def ray_address() -> Iterator[str]:
              log_to_driver=False)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def db(database_url: str) -> Callable[..., Any]:
+    """One statement against the run's database: db("fetch", sql, *args). It runs on a
+    thread of its own, so sync and async tests alike can check what was stored."""
+
+    def run(method: str, sql: str, *args: Any) -> Any:
+        async def go() -> Any:
+            conn = await asyncpg.connect(database_url)
+            try:
+                return await getattr(conn, method)(sql, *args)
+            finally:
+                await conn.close()
+
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, go()).result()
+
+    return run
 
 
 def repo_root() -> Path:

@@ -61,22 +61,3 @@ def trigger(key: str, dedup_key: str | None = None, summary: str = "Disk full on
         event["dedup_key"] = dedup_key
     return event
 
-
-@pytest.fixture(scope="session")
-def database_rows(database_url: str) -> Callable[..., list[Any]]:
-    """Run a query against the test run's database (to check what was, or was not, stored)."""
-    import asyncio
-
-    import asyncpg
-
-    def query(sql: str, *args: Any) -> list[Any]:
-        async def run() -> list[Any]:
-            conn = await asyncpg.connect(database_url)
-            try:
-                return list(await conn.fetch(sql, *args))
-            finally:
-                await conn.close()
-
-        return asyncio.run(run())
-
-    return query

@@ -41,7 +41,7 @@ CASES = list(_cases())
 
 @pytest.mark.parametrize(("build", "content_type", "status", "says"), [c[1:] for c in CASES],
                          ids=[c[0] for c in CASES])
-def test_bad_event_is_refused_and_not_stored(anonymous, new_service, database_rows, build, content_type, status,
+def test_bad_event_is_refused_and_not_stored(anonymous, new_service, db, build, content_type, status,
                                              says):
     import json
 
@@ -53,11 +53,11 @@ def test_bad_event_is_refused_and_not_stored(anonymous, new_service, database_ro
     answer = response.json()
     assert answer["status"] in ("invalid event", "error")
     assert says.lower() in (answer["message"] + " ".join(answer["errors"])).lower()
-    assert database_rows("SELECT 1 FROM alerts WHERE service_id = $1::uuid", service.id) == []
-    assert database_rows("SELECT 1 FROM incidents WHERE service_id = $1::uuid", service.id) == []
+    assert db("fetch", "SELECT 1 FROM alerts WHERE service_id = $1::uuid", service.id) == []
+    assert db("fetch", "SELECT 1 FROM incidents WHERE service_id = $1::uuid", service.id) == []
 
 
-def test_revoked_key_is_refused(api, anonymous, new_service, database_rows):
+def test_revoked_key_is_refused(api, anonymous, new_service, db):
     service = new_service()
     assert anonymous.post("/v2/enqueue", json=trigger(service.key, "before")).status_code == 202
     revoked = api.delete(f"/api/v1/services/{service.id}/integrations/{service.integration_id}")
@@ -65,7 +65,7 @@ def test_revoked_key_is_refused(api, anonymous, new_service, database_rows):
     response = anonymous.post("/v2/enqueue", json=trigger(service.key, "after"))
     assert response.status_code == 400
     assert "revoked" in response.text
-    assert [r["dedup_key"] for r in database_rows(
+    assert [r["dedup_key"] for r in db("fetch", 
         "SELECT dedup_key FROM alerts WHERE service_id = $1::uuid", service.id)] == ["before"]
 
 

@@ -122,14 +122,14 @@ def test_pagerduty_client_works_unchanged(tocsin, api, new_service):
     client.send_change_event(payload={"summary": "Deployed v1.2.3", "source": "ci"})
 
 
-def test_change_events_are_recorded_on_the_service(anonymous, api, new_service, database_rows):
+def test_change_events_are_recorded_on_the_service(anonymous, api, new_service, db):
     service = new_service()
     event = {"routing_key": service.key, "payload": {"summary": "Deployed checkout v42", "source": "ci",
                                                         "custom_details": {"build": 42}}}
     response = anonymous.post("/v2/change/enqueue", json=event)
     assert response.status_code == 202
     assert response.json()["status"] == "success"
-    rows = database_rows("SELECT summary FROM change_events WHERE service_id = $1::uuid", service.id)
+    rows = db("fetch", "SELECT summary FROM change_events WHERE service_id = $1::uuid", service.id)
     assert [r["summary"] for r in rows] == ["Deployed checkout v42"]
     assert incidents_of(api, service.id) == []
 
