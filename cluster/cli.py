@@ -16,7 +16,8 @@ from rich.console import Console
 
 from cluster.settings import Settings
 
-console = Console(stderr=True)
+# Wide enough for the status table when the output goes to a file or a pipe.
+console = Console(width=None if sys.stdout.isatty() else 160)
 log = logging.getLogger("tocsin")
 
 
@@ -79,6 +80,8 @@ def _up(settings: Settings) -> int:
         local_state.write_running(settings.data_dir, {
             "pid": os.getpid(), "url": settings.base_url, "ray_address": ray.get_runtime_context().gcs_address,
             "namespace": settings.namespace, "shards": settings.shards,
+            # A local Ray turns token auth on for itself; whoever attaches must ask for it too.
+            "ray_auth_mode": os.environ.get("RAY_AUTH_MODE"),
         })
         _announce(settings, token, generated, time.monotonic() - started)
         while not stop.requested:
@@ -117,6 +120,7 @@ def _announce(settings: Settings, token: str, generated: bool, seconds: float) -
     if generated:
         console.print(f"  admin token  [bold]{token}[/bold]  (generated now; kept in {settings.data_dir}/admin-token)")
     console.print("Ctrl-C stops.")
+    console.file.flush()  # seen at once also when stdout is a file or a pipe
 
 
 def _status(settings: Settings) -> int:
@@ -139,6 +143,8 @@ def _status(settings: Settings) -> int:
 
 
 def _print_shards(running: dict[str, Any]) -> None:
+    if running.get("ray_auth_mode"):  # read by Ray when it is imported
+        os.environ.setdefault("RAY_AUTH_MODE", running["ray_auth_mode"])
     import ray
     from rich.table import Table
 

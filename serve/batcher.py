@@ -73,12 +73,14 @@ class Batcher(Generic[Item, Result]):
     async def _deliver(self, items: list[Item], futures: list[asyncio.Future[Result]]) -> None:
         try:
             results = await self._call(items)
+            if len(results) != len(items):
+                raise RuntimeError(f"{len(results)} results for {len(items)} items")
         except Exception as exc:  # noqa: BLE001 - any failure means "not durable"
             for future in futures:
                 if not future.done():
                     future.set_exception(BatchFailed(str(exc) or type(exc).__name__))
         else:
-            for future, result in zip(futures, results, strict=True):
+            for future, result in zip(futures, results):
                 if not future.done():
                     future.set_result(result)
         finally:

@@ -84,12 +84,12 @@ def ray_address() -> Iterator[str]:
     """One local Ray for the whole run, started the way `tocsin up` starts it."""
     import ray
 
-    from cluster.raystart import enable_haproxy_mode
+    from cluster.raystart import prepare_local_ray
 
     # Keep HAProxy's fixed side ports clear of a Tocsin that may run on this machine.
     os.environ.setdefault("RAY_SERVE_HAPROXY_METRICS_PORT", str(free_port()))
     os.environ.setdefault("RAY_SERVE_HAPROXY_STATS_PORT", str(free_port()))
-    enable_haproxy_mode()
+    prepare_local_ray()
     ray.init(address="local", namespace="tocsin-tests", include_dashboard=False, num_cpus=4, configure_logging=False,
              log_to_driver=False)
     yield ray.get_runtime_context().gcs_address

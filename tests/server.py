@@ -37,7 +37,8 @@ class TocsinProcess:
             if self._process.poll() is not None:
                 raise RuntimeError(f"tocsin up exited with {self._process.returncode}:\n{self.log()}")
             try:
-                if httpx.get(self.base_url + "/healthz", timeout=2).status_code == 200:
+                healthy = httpx.get(self.base_url + "/healthz", timeout=2).status_code == 200
+                if healthy and "Ctrl-C stops." in self.log():
                     return self
             except httpx.HTTPError:
                 pass
@@ -57,4 +58,4 @@ class TocsinProcess:
             return self._process.wait()
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

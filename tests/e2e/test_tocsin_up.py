@@ -1,0 +1,59 @@
+"""`tocsin up` on its embedded defaults, as a new user runs it: own Ray, embedded Postgres,
+a generated admin token; `tocsin status`; Ctrl-C; data kept across a restart."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import httpx
+
+from tests.conftest import free_port
+from tests.server import TocsinProcess
+
+
+def _defaults_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOCSIN_", "RAY_ADDRESS"))}
+    # Its own HAProxy side ports, clear of the test run's Ray.
+    env["RAY_SERVE_HAPROXY_METRICS_PORT"] = str(free_port())
+    env["RAY_SERVE_HAPROXY_STATS_PORT"] = str(free_port())
+    return env
+
+
+def _up(data_dir, port) -> TocsinProcess:
+    server = TocsinProcess(port=port, data_dir=data_dir, env={})
+    server._env = _defaults_env()  # nothing from this test run's settings leaks in
+    return server.start(timeout_s=240)
+
+
+def test_up_on_embedded_defaults_keeps_data_across_restarts(tmp_path):
+    data_dir, port = tmp_path / "tocsin-data", free_port()
+    server = _up(data_dir, port)
+    try:
+        token = (data_dir / "admin-token").read_text().strip()
+        assert token in server.log(), "a generated token is printed on first start"
+        assert f"{server.base_url}/docs" in server.log()
+        headers = {"Authorization": f"Bearer {token}"}
+        created = httpx.post(f"{server.base_url}/api/v1/services", json={"name": "kept"}, headers=headers)
+        assert created.status_code == 201
+
+        status = subprocess.run(TocsinProcess.command() + ["status", "--data-dir", str(data_dir)],
+                                capture_output=True, text=True, timeout=120, env=server._env)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "ok" in status.stdout and "tocsin-shard-0" in status.stdout and "tocsin-shard-3" in status.stdout
+    finally:
+        assert server.stop() == 0, server.log()
+    assert "Stopped." in server.log()
+    assert (data_dir / "pgdata").is_dir()
+
+    restarted = _up(data_dir, port)
+    try:
+        assert restarted.log().count("generated now") == 1, "the token is generated once"
+        service = httpx.get(f"{restarted.base_url}/api/v1/services/{created.json()['id']}", headers=headers)
+        assert service.status_code == 200 and service.json()["name"] == "kept"
+    finally:
+        assert restarted.stop() == 0, restarted.log()
+
+    stopped = subprocess.run(TocsinProcess.command() + ["status", "--data-dir", str(data_dir)],
+                             capture_output=True, text=True, timeout=60, env=_defaults_env())
+    assert stopped.returncode == 1 and "not running" in stopped.stdout
