@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 
 import ray
 
@@ -44,11 +45,45 @@ def enable_haproxy_mode() -> bool:
 LOCAL_DRAINING_PERIOD = {"RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2"}
 
 
+# Serve gives replicas ingress ports from fixed ranges (HTTP 30000-31000, gRPC 40000-41000)
+# and binds them with SO_REUSEPORT: two Ray clusters on one machine would share a port and
+# the kernel would split connections between them. A local Ray gets blocks nobody holds.
+_INGRESS_RANGES = {
+    "HTTP": ("RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT", "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT", 30000),
+    "GRPC": ("RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT", "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT", 40000),
+}
+_BLOCK = 50
+
+
 def prepare_local_ray() -> None:
     """Environment for a Ray started here (its processes read it when they start)."""
     for name, value in LOCAL_DRAINING_PERIOD.items():
         os.environ.setdefault(name, value)
+    for low_name, high_name, search_from in _INGRESS_RANGES.values():
+        if low_name not in os.environ:
+            low = free_port_block(search_from, _BLOCK)
+            os.environ[low_name], os.environ[high_name] = str(low), str(low + _BLOCK)
     enable_haproxy_mode()
+
+
+def free_port_block(search_from: int, size: int) -> int:
+    """The first port of `size` consecutive ports that no process listens on."""
+    for low in range(search_from, 65535 - size, size):
+        if all(_port_is_free(port) for port in range(low, low + size)):
+            return low
+    raise RuntimeError(f"no {size} free consecutive ports above {search_from}")
+
+
+def _port_is_free(port: int) -> bool:
+    # Without SO_REUSEPORT a bind fails on a port another socket listens on, reuse-port or
+    # not; SO_REUSEADDR only lets it past connections lingering in TIME_WAIT.
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
 
 
 def start_ray(address: str | None, namespace: str) -> None:

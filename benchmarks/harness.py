@@ -1,0 +1,180 @@
+"""Shared by the benchmarks: a Tocsin stack in this process, wrk as the load, results files.
+
+The stack is brought up with the same functions `tocsin up` uses, on a fresh database, so
+a benchmark measures what users run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+SYSTEM_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@dataclass
+class Stack:
+    base_url: str
+    database_url: str
+    admin_token: str
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+    def new_service(self, name: str) -> tuple[str, str]:
+        service = httpx.post(f"{self.base_url}/api/v1/services", json={"name": name}, headers=self.headers()).json()
+        integration = httpx.post(f"{self.base_url}/api/v1/services/{service['id']}/integrations",
+                                 json={"type": "pagerduty"}, headers=self.headers()).json()
+        return service["id"], integration["key"]
+
+    def query(self, sql: str, *args: Any) -> list[Any]:
+        async def run() -> list[Any]:
+            conn = await asyncpg.connect(self.database_url)
+            try:
+                return list(await conn.fetch(sql, *args))
+            finally:
+                await conn.close()
+
+        return asyncio.run(run())
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A new database on the machine's Postgres (or TOCSIN_DATABASE_URL's server), dropped after."""
+    admin_url = os.environ.get("TOCSIN_DATABASE_URL", SYSTEM_POSTGRES)
+    name = f"tocsin_bench_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def tocsin_stack(port: int, shards: int = 4, extra_apps: dict[str, Any] | None = None) -> Iterator[Stack]:
+    """Postgres, migrations, a local Ray, the shards and the Serve app, as `tocsin up` runs them;
+    `extra_apps` ({route_prefix: app}) are deployed beside it on the same Serve set-up."""
+    import ray
+    from ray import serve
+
+    from actors.store.migrate import migrate
+    from cluster import deploy
+    from cluster.raystart import start_ray
+    from cluster.settings import Settings
+
+    with fresh_database() as database_url:
+        token = uuid.uuid4().hex
+        settings = Settings(port=port, shards=shards, admin_token=token, database_url=database_url,
+                            data_dir=Path(tempfile.mkdtemp(prefix="tocsin-bench-")))
+        asyncio.run(migrate(database_url))
+        start_ray(None, settings.namespace)
+        handles = deploy.start_shards(settings, database_url)
+        deploy.start_serve(settings, database_url)
+        for prefix, app in (extra_apps or {}).items():
+            serve.run(app, name=prefix.strip("/"), route_prefix=prefix, blocking=False)
+        try:
+            yield Stack(settings.base_url, database_url, token)
+        finally:
+            serve.shutdown()
+            for handle in handles:
+                ray.kill(handle, no_restart=True)
+            ray.shutdown()
+
+
+@dataclass
+class WrkResult:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    socket_errors: int
+    output: str
+
+
+def require_wrk() -> str:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        sys.exit("the benchmarks drive load with wrk: apt-get install wrk")
+    return wrk
+
+
+def run_wrk(url: str, script: Path, *, connections: int, seconds: float, threads: int = 2) -> WrkResult:
+    out = subprocess.run(
+        [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True, text=True, check=True, timeout=seconds + 600,
+    ).stdout
+    return WrkResult(
+        requests_per_s=float(_find(r"Requests/sec:\s+([\d.]+)", out)),
+        p50_ms=_latency(out, "50%"),
+        p99_ms=_latency(out, "99%"),
+        requests=int(_find(r"(\d+) requests in", out)),
+        non_2xx=int(_find(r"Non-2xx or 3xx responses: (\d+)", out, "0")),
+        socket_errors=sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)),
+        output=out,
+    )
+
+
+def _find(pattern: str, text: str, default: str | None = None) -> str:
+    match = re.search(pattern, text)
+    if match is None:
+        if default is None:
+            raise ValueError(f"{pattern!r} not in wrk output:\n{text}")
+        return default
+    return match.group(1)
+
+
+def _latency(text: str, percentile: str) -> float:
+    value, unit = re.search(rf"{re.escape(percentile)}\s+([\d.]+)(us|ms|s)\b", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def write_lua(body: str) -> Path:
+    path = Path(tempfile.mkstemp(suffix=".lua", prefix="tocsin-bench-")[1])
+    path.write_text(body)
+    return path
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, {platform.system()}"
+
+
+def record(section: str, command: str, markdown: str) -> None:
+    """Replace this benchmark's section of RESULTS.md, keeping the others."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    block = f"## {section}\n\n`{command}` — {stamp}, {machine()}\n\n{markdown.strip()}\n"
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nWritten by the benchmarks themselves; each section is replaced by its latest run.\n"
+    pattern = re.compile(rf"^## {re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
+    text = pattern.sub(lambda _: block + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + block
+    RESULTS.write_text(text)
+
+
+def elapsed(start: float) -> float:
+    return time.monotonic() - start
