@@ -11,12 +11,13 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -126,11 +127,28 @@ def require_wrk() -> str:
     return wrk
 
 
-def run_wrk(url: str, script: Path, *, connections: int, seconds: float, threads: int = 2) -> WrkResult:
-    out = subprocess.run(
-        [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        capture_output=True, text=True, check=True, timeout=seconds + 600,
-    ).stdout
+def run_wrk(
+    url: str,
+    script: Path,
+    *,
+    connections: int,
+    seconds: float,
+    threads: int = 2,
+    stop_when: Callable[[], bool] | None = None,
+) -> WrkResult:
+    """wrk for `seconds`, or until `stop_when()` holds (then SIGINT: wrk still reports)."""
+    command = [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "60s",
+               "--latency", "-s", str(script), url]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as wrk:
+        deadline = time.monotonic() + seconds + 120
+        while wrk.poll() is None and time.monotonic() < deadline:
+            if stop_when is not None and stop_when():
+                wrk.send_signal(signal.SIGINT)
+                break
+            time.sleep(0.5)
+        out, err = wrk.communicate(timeout=120)
+    if "Requests/sec" not in out:
+        raise RuntimeError(f"wrk failed: {err}\n{out}")
     return WrkResult(
         requests_per_s=float(_find(r"Requests/sec:\s+([\d.]+)", out)),
         p50_ms=_latency(out, "50%"),

@@ -65,6 +65,11 @@ async def already_applied(conn: asyncpg.Connection, input_ids: Sequence[str]) ->
 async def write_plans(conn: asyncpg.Connection, plans: Iterable[Plan]) -> None:
     """Write a batch's plans in the caller's transaction; fills in new incidents' ids."""
     plans = list(plans)
+    # Updates first: a batch that resolves an incident and re-triggers its dedup key must
+    # close the old one before the new one takes the key (incidents_open_dedup).
+    updated = [incident for plan in plans for incident in plan.updated_incidents]
+    if updated:
+        await _update_incidents(conn, updated)
     new = [incident for plan in plans for incident in plan.new_incidents]
     if new:
         ids = await conn.fetch("SELECT nextval('incident_ids') FROM generate_series(1, $1)", len(new))
@@ -73,9 +78,6 @@ async def write_plans(conn: asyncpg.Connection, plans: Iterable[Plan]) -> None:
         await conn.copy_records_to_table(
             "incidents", records=[_incident_record(i) for i in new], columns=_INCIDENT_COLUMNS
         )
-    updated = [incident for plan in plans for incident in plan.updated_incidents]
-    if updated:
-        await _update_incidents(conn, updated)
     await _copy_inputs(conn, plans)
     log = [
         (e.incident.id, e.at, e.kind, e.actor, e.message, e.input_id)

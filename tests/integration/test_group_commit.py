@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -78,8 +79,22 @@ def test_a_restarted_shard_reloads_open_incidents(shard, service_id, db):
     ray.get(shard.apply.remote([alert(service_id, "mem"), alert(service_id, "mem")]))
     pid = ray.get(shard.stats.remote())["pid"]
     ray.kill(shard, no_restart=False)
+    # ray.kill is asynchronous: wait for the new incarnation, so the next call cannot reach
+    # the old one (which would commit it, and the retry would rightly answer "duplicate").
+    deadline = time.monotonic() + 60
+    while ray.get(shard.stats.remote(), timeout=60)["pid"] == pid:
+        assert time.monotonic() < deadline, "the shard did not restart"
+        time.sleep(0.1)
 
     replies = ray.get(shard.apply.remote([alert(service_id, "mem")]), timeout=60)
-    assert ray.get(shard.stats.remote())["pid"] != pid
     assert replies[0].outcome == "occurrence"
     assert db("fetchval", "SELECT occurrences FROM incidents WHERE service_id = $1::uuid", service_id) == 3
+
+
+def test_resolve_and_retrigger_in_one_batch(shard, service_id, db):
+    ray.get(shard.apply.remote([alert(service_id, "flap")]))
+    replies = ray.get(shard.apply.remote([alert(service_id, "flap", Action.RESOLVE), alert(service_id, "flap")]))
+
+    assert [r.outcome for r in replies] == ["resolved", "opened"]
+    rows = db("fetch", "SELECT status FROM incidents WHERE service_id = $1::uuid ORDER BY id", service_id)
+    assert [r["status"] for r in rows] == ["resolved", "triggered"]
