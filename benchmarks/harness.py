@@ -92,8 +92,9 @@ def tocsin_stack(port: int, shards: int = 4, extra_apps: dict[str, Any] | None =
 
     with fresh_database() as database_url:
         token = uuid.uuid4().hex
-        settings = Settings(port=port, shards=shards, admin_token=token, database_url=database_url,
-                            data_dir=Path(tempfile.mkdtemp(prefix="tocsin-bench-")))
+        # TOCSIN_* variables tune the stack under test (e.g. TOCSIN_BATCH_MAX_IN_FLIGHT).
+        settings = Settings.from_env(port=port, shards=shards, admin_token=token, database_url=database_url,
+                                     data_dir=Path(tempfile.mkdtemp(prefix="tocsin-bench-")))
         asyncio.run(migrate(database_url))
         start_ray(None, settings.namespace)
         handles = deploy.start_shards(settings, database_url)
