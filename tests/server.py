@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -36,12 +37,10 @@ class TocsinProcess:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"tocsin up exited with {self._process.returncode}:\n{self.log()}")
-            try:
+            with contextlib.suppress(httpx.HTTPError):  # not listening yet: poll again
                 healthy = httpx.get(self.base_url + "/healthz", timeout=2).status_code == 200
                 if healthy and "Ctrl-C stops." in self.log():
                     return self
-            except httpx.HTTPError:
-                pass
             time.sleep(0.5)
         self.stop()
         raise TimeoutError(f"tocsin up was not healthy within {timeout_s}s:\n{self.log()}")

@@ -169,16 +169,17 @@ async def _parse(request: Request, model: type[M], runtime: GatewayRuntime) -> M
 
 
 async def _integration(routing_key: str, runtime: GatewayRuntime) -> IntegrationKey:
-    wait = runtime.limiter.take(routing_key)
-    if wait is not None:
-        retry_after = str(max(1, round(wait)))
-        raise Refusal(429, "Rate limit reached for this routing key", ["too many events"],
-                      {"Retry-After": retry_after})
     integration = await runtime.keys.get(routing_key)
     if integration is None:
         raise Refusal(400, "Event object is invalid", ["routing_key: no integration has this routing key"])
     if integration.revoked:
         raise Refusal(400, "Event object is invalid", ["routing_key: this integration key has been revoked"])
+    # Limited per integration, after the lookup: made-up keys get no bucket to grow on.
+    wait = runtime.limiter.take(integration.integration_id)
+    if wait is not None:
+        retry_after = str(max(1, round(wait)))
+        raise Refusal(429, "Rate limit reached for this routing key", ["too many events"],
+                      {"Retry-After": retry_after})
     return integration
 
 

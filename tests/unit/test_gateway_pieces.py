@@ -388,3 +388,27 @@ def test_an_invalid_change_event_is_refused(change: Callable[[dict[str, Any]], N
 
     with pytest.raises(ValidationError):
         ChangeEventIn.model_validate(event)
+
+
+async def test_key_cache_loads_once_for_concurrent_misses() -> None:
+    import asyncio
+
+    from actors.store.services import IntegrationKey
+    from serve.keys import KeyCache
+
+    loads = 0
+    release = asyncio.Event()
+
+    async def load(key: str) -> IntegrationKey | None:
+        nonlocal loads
+        loads += 1
+        await release.wait()
+        return IntegrationKey("i", "s", "pagerduty", False)
+
+    cache = KeyCache(load, ttl_s=60)
+    waiting = [asyncio.ensure_future(cache.get("k")) for _ in range(20)]
+    await asyncio.sleep(0)
+    release.set()
+    found = await asyncio.gather(*waiting)
+    assert loads == 1
+    assert {f.integration_id for f in found if f} == {"i"} and len(found) == 20
