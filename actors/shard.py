@@ -170,7 +170,7 @@ class ServiceShard:
             return self._pool
 
 
-ServiceShardActor = ray.remote(ServiceShard)
+ServiceShardActor: Any = ray.remote(ServiceShard)
 
 
 def shard_options(index: int, namespace: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rich.console import Console
 
@@ -155,7 +155,7 @@ def _print_shards(running: dict[str, Any]) -> None:
     table = Table("shard", "node", "pid", "active services", "open incidents", "transactions", "inputs")
     for index in range(running["shards"]):
         try:
-            stats = ray.get(ray.get_actor(shard_name(index)).stats.remote(), timeout=10)
+            stats = cast(dict[str, Any], ray.get(ray.get_actor(shard_name(index)).stats.remote(), timeout=10))
         except Exception as exc:  # noqa: BLE001 - report, do not fail
             table.add_row(shard_name(index), f"unavailable: {exc!r}", "", "", "", "", "")
             continue

@@ -29,6 +29,6 @@ def open_database(settings: Settings) -> Database:
 
     pgdata = settings.data_dir / "pgdata"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     log.info("embedded Postgres running in %s", pgdata)
     return Database(server.get_uri(), server)

@@ -60,7 +60,7 @@ class Gateway:
 
 def build_app(settings: Settings, database_url: str) -> Application:
     """The Serve application for these settings (the database URL already resolved)."""
-    return Gateway.options(
+    return Gateway.options(  # type: ignore[attr-defined,no-any-return]
         num_replicas=settings.gateway_replicas,
         ray_actor_options={"num_cpus": settings.gateway_cpus},
     ).bind(settings.model_dump(mode="json"), database_url)

@@ -51,9 +51,8 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        return json_response(
-            exc.status_code, {"error": _reason(exc.status_code), "message": str(exc.detail)}, exc.headers
-        )
+        headers = dict(exc.headers) if exc.headers else None
+        return json_response(exc.status_code, {"error": _reason(exc.status_code), "message": str(exc.detail)}, headers)
 
     @app.exception_handler(BatchFailed)
     async def not_durable(request: Request, exc: BatchFailed) -> Response:

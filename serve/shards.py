@@ -52,6 +52,6 @@ class ShardRouter:
     def _caller(self, index: int):  # type: ignore[no-untyped-def]
         async def call(items: list[ServiceInput]) -> list[Reply]:
             ref = self._handle(index).apply.remote(items)
-            return await asyncio.wait_for(ref, self._timeout_s)  # type: ignore[no-any-return]
+            return await asyncio.wait_for(ref, self._timeout_s)
 
         return call

@@ -114,7 +114,7 @@ async def write_plans(conn: asyncpg.Connection, plans: Iterable[Plan]) -> None:
     )
 
 
-def _columns(rows: list[tuple[object, ...]], width: int) -> list[list[object]]:
+def _columns(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]]:
     """Rows to one list per column, the shape unnest() takes."""
     return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
 

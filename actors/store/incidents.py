@@ -48,4 +48,5 @@ async def timeline(conn: asyncpg.Connection, incident_id: int, limit: int) -> li
 
 
 async def service_of(conn: asyncpg.Connection, incident_id: int) -> str | None:
-    return await conn.fetchval("SELECT service_id::text FROM incidents WHERE id = $1", incident_id)
+    service_id: str | None = await conn.fetchval("SELECT service_id::text FROM incidents WHERE id = $1", incident_id)
+    return service_id

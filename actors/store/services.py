@@ -61,7 +61,8 @@ async def update_service(
 
 
 async def delete_service(conn: asyncpg.Connection, service_id: str) -> bool:
-    return await conn.execute("DELETE FROM services WHERE id = $1::uuid", service_id) == "DELETE 1"
+    status: str = await conn.execute("DELETE FROM services WHERE id = $1::uuid", service_id)
+    return status == "DELETE 1"
 
 
 async def create_integration(
