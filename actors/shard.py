@@ -26,10 +26,11 @@ from actors.store import batch as store
 
 log = logging.getLogger(__name__)
 
-# Inputs received this long before a shard started may have been committed by its
-# previous incarnation (a call Ray retried after a restart); the margin covers clock skew
-# between the gateway's node and the shard's.
-_RETRY_WINDOW = timedelta(seconds=30)
+# A call Ray retries after a restart carries only inputs received before that restart, and
+# its previous incarnation may have committed them: those are checked against the database.
+# The margin covers a gateway clock running ahead of the shard's (NTP keeps nodes within
+# milliseconds; on one machine it is the same clock). Later inputs skip the check.
+RETRY_WINDOW = timedelta(seconds=2)
 
 
 class ShardCommitError(RuntimeError):
@@ -142,7 +143,7 @@ class ServiceShard:
                 replies[item.input_id] = Reply(Outcome.DUPLICATE.value)
             else:
                 unique[item.input_id] = item
-        cutoff = self._started_at + _RETRY_WINDOW
+        cutoff = self._started_at + RETRY_WINDOW
         maybe_seen = [i for i, item in unique.items() if item.received_at < cutoff]
         for input_id in await store.already_applied(conn, maybe_seen) if maybe_seen else ():
             del unique[input_id]

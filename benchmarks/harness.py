@@ -37,6 +37,13 @@ class Stack:
     base_url: str
     database_url: str
     admin_token: str
+    shards_started: float  # time.monotonic() when the shards were up
+
+    def settle(self, seconds: float) -> None:
+        """Wait until the shards are `seconds` old: just after a start they also check each
+        batch's event ids against the database (calls Ray retries across a restart), which
+        is not the steady state."""
+        time.sleep(max(0.0, self.shards_started + seconds - time.monotonic()))
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.admin_token}"}
@@ -98,11 +105,12 @@ def tocsin_stack(port: int, shards: int = 4, extra_apps: dict[str, Any] | None =
         asyncio.run(migrate(database_url))
         start_ray(None, settings.namespace)
         handles = deploy.start_shards(settings, database_url)
+        shards_started = time.monotonic()
         deploy.start_serve(settings, database_url)
         for prefix, app in (extra_apps or {}).items():
             serve.run(app, name=prefix.strip("/"), route_prefix=prefix, blocking=False)
         try:
-            yield Stack(settings.base_url, database_url, token)
+            yield Stack(settings.base_url, database_url, token, shards_started)
         finally:
             serve.shutdown()
             for handle in handles:

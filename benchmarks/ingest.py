@@ -28,11 +28,13 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from actors.shard import RETRY_WINDOW  # noqa: E402
 from benchmarks.harness import Stack, WrkResult, record, require_wrk, run_wrk, tocsin_stack, write_lua  # noqa: E402
 
 console = Console()
 THREADS = 2
 TARGET_RATIO, TARGET_P99_MS = 0.8, 100.0
+RETRY_WINDOW_S = RETRY_WINDOW.total_seconds() + 1
 
 
 def noop_app() -> Any:
@@ -134,10 +136,11 @@ def single_event(stack: Stack, key: str, seconds: float, connections: int) -> tu
     noop_script = single_event_script(key, 1000)  # the same bodies, for the same parsing work
     for url, script in ((f"{stack.base_url}/v2/enqueue", tocsin_script), (f"{stack.base_url}/noop/", noop_script)):
         run_wrk(url, script, connections=connections, seconds=3)  # warm up both
-    tocsin = with_progress("Tocsin /v2/enqueue", seconds, lambda: run_wrk(
-        f"{stack.base_url}/v2/enqueue", tocsin_script, connections=connections, seconds=seconds))
     noop = with_progress("no-op Serve endpoint", seconds, lambda: run_wrk(
         f"{stack.base_url}/noop/", noop_script, connections=connections, seconds=seconds))
+    stack.settle(RETRY_WINDOW_S)
+    tocsin = with_progress("Tocsin /v2/enqueue", seconds, lambda: run_wrk(
+        f"{stack.base_url}/v2/enqueue", tocsin_script, connections=connections, seconds=seconds))
     return tocsin, noop
 
 
