@@ -113,7 +113,8 @@ class ServiceShard:
             fresh = await self._skip_applied(conn, inputs, replies)
             plans = self._plan(fresh)
             try:
-                await store.write_plans(conn, plans)  # one statement: atomic on its own
+                if plans:  # all duplicates: nothing to write
+                    await store.write_plans(conn, plans)  # one statement: atomic on its own
             except BaseException:
                 for plan in plans:  # the commit may have happened after all: reload from rows
                     self._services.pop(plan.service_id, None)
