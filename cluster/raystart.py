@@ -45,25 +45,44 @@ def enable_haproxy_mode() -> bool:
 LOCAL_DRAINING_PERIOD = {"RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2"}
 
 
-# Serve gives replicas ingress ports from fixed ranges (HTTP 30000-31000, gRPC 40000-41000)
-# and binds them with SO_REUSEPORT: two Ray clusters on one machine would share a port and
-# the kernel would split connections between them. A local Ray gets blocks nobody holds.
-_INGRESS_RANGES = {
-    "HTTP": ("RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT", "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT", 30000),
-    "GRPC": ("RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT", "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT", 40000),
-}
+# Serve binds fixed ports with SO_REUSEPORT: replica ingress ranges (HTTP 30000-31000,
+# gRPC 40000-41000), the fallback proxy (8500, 9500) and HAProxy's side ports. Two Ray
+# clusters on one machine would share them and the kernel would split connections between
+# them (seen: requests reaching another Tocsin). A local Ray gets ports nobody holds.
+_INGRESS_RANGES = (
+    ("RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT", "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT", 30000),
+    ("RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT", "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT", 40000),
+)
+_SINGLE_PORTS = (
+    "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT",
+    "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT",
+    "RAY_SERVE_HAPROXY_METRICS_PORT",
+    "RAY_SERVE_HAPROXY_STATS_PORT",
+)
 _BLOCK = 50
+#: Every variable `prepare_local_ray` may set: what a process starting another Ray must not inherit.
+LOCAL_RAY_VARIABLES = (
+    *LOCAL_DRAINING_PERIOD, *_SINGLE_PORTS, *(name for low_high in _INGRESS_RANGES for name in low_high[:2])
+)
 
 
 def prepare_local_ray() -> None:
     """Environment for a Ray started here (its processes read it when they start)."""
     for name, value in LOCAL_DRAINING_PERIOD.items():
         os.environ.setdefault(name, value)
-    for low_name, high_name, search_from in _INGRESS_RANGES.values():
+    for low_name, high_name, search_from in _INGRESS_RANGES:
         if low_name not in os.environ:
             low = free_port_block(search_from, _BLOCK)
             os.environ[low_name], os.environ[high_name] = str(low), str(low + _BLOCK)
+    for name in _SINGLE_PORTS:
+        os.environ.setdefault(name, str(_any_free_port()))
     enable_haproxy_mode()
+
+
+def _any_free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def free_port_block(search_from: int, size: int) -> int:

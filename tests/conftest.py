@@ -86,10 +86,7 @@ def ray_address() -> Iterator[str]:
 
     from cluster.raystart import prepare_local_ray
 
-    # Keep HAProxy's fixed side ports clear of a Tocsin that may run on this machine.
-    os.environ.setdefault("RAY_SERVE_HAPROXY_METRICS_PORT", str(free_port()))
-    os.environ.setdefault("RAY_SERVE_HAPROXY_STATS_PORT", str(free_port()))
-    prepare_local_ray()
+    prepare_local_ray()  # also keeps its Serve ports clear of any other Ray on this machine
     ray.init(address="local", namespace="tocsin-tests", include_dashboard=False, num_cpus=4, configure_logging=False,
              log_to_driver=False)
     yield ray.get_runtime_context().gcs_address

@@ -8,16 +8,16 @@ import subprocess
 
 import httpx
 
+from cluster.raystart import LOCAL_RAY_VARIABLES
 from tests.conftest import free_port
 from tests.server import TocsinProcess
 
 
 def _defaults_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOCSIN_", "RAY_ADDRESS"))}
-    # Its own HAProxy side ports, clear of the test run's Ray.
-    env["RAY_SERVE_HAPROXY_METRICS_PORT"] = str(free_port())
-    env["RAY_SERVE_HAPROXY_STATS_PORT"] = str(free_port())
-    return env
+    # Nothing of this test run's settings, nor the Serve ports chosen for the run's own Ray:
+    # `tocsin up` must choose its own, as it does on a user's machine.
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("TOCSIN_", "RAY_ADDRESS")) and k not in LOCAL_RAY_VARIABLES}
 
 
 def _up(data_dir, port) -> TocsinProcess:
