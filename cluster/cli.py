@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from typing import Any, cast
 
 from rich.console import Console
@@ -58,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _up(settings: Settings) -> int:
+    import asyncpg
     import ray
 
     from actors.store.migrate import migrate
@@ -72,7 +74,11 @@ def _up(settings: Settings) -> int:
     database = open_database(settings)
     shards: list[Any] = []
     try:
-        applied = asyncio.run(migrate(database.url))
+        try:
+            applied = asyncio.run(migrate(database.url))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            console.print(f"[bold red]Cannot use the database[/bold red] ({_without_password(database.url)}): {exc}")
+            return 1
         log.info("database ready (%d migrations applied now)", len(applied))
         start_ray(settings.ray_address, settings.namespace)
         shards = deploy.start_shards(settings, database.url)
@@ -95,6 +101,13 @@ def _up(settings: Settings) -> int:
         database.stop()
     console.print("Stopped.")
     return 0
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
 class _StopRequest:

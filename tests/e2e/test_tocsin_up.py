@@ -57,3 +57,12 @@ def test_up_on_embedded_defaults_keeps_data_across_restarts(tmp_path):
     stopped = subprocess.run(TocsinProcess.command() + ["status", "--data-dir", str(data_dir)],
                              capture_output=True, text=True, timeout=60, env=_defaults_env())
     assert stopped.returncode == 1 and "not running" in stopped.stdout
+
+
+def test_up_says_when_the_database_cannot_be_reached(tmp_path):
+    env = {**_defaults_env(), "TOCSIN_DATABASE_URL": f"postgresql://tocsin:s3cret@127.0.0.1:{free_port()}/tocsin"}
+    result = subprocess.run(TocsinProcess.command() + ["up", "--data-dir", str(tmp_path), "--port", str(free_port())],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 1
+    assert "Cannot use the database" in result.stdout
+    assert "s3cret" not in result.stdout + result.stderr  # credentials are never printed
