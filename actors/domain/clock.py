@@ -29,3 +29,14 @@ class FakeClock:
     def advance(self, seconds: float) -> datetime:
         self._now += timedelta(seconds=seconds)
         return self._now
+
+
+def require_aware(at: datetime) -> None:
+    """Naive datetimes are refused: an instant without a zone means different things on different nodes."""
+    if at.utcoffset() is None:
+        raise ValueError(f"{at!r} has no time zone")
+
+
+def as_utc(at: datetime) -> datetime:
+    require_aware(at)
+    return at.astimezone(timezone.utc)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from enum import Enum
 from zoneinfo import ZoneInfo
+from actors.domain.clock import as_utc, require_aware
 
 OVERRIDE = "override"
 
@@ -55,7 +56,7 @@ class Rotation:
             raise ValueError("shift_length must be positive")
         if self.handoff.tzinfo is not None:
             raise ValueError("handoff is a wall-clock time in the schedule's zone")
-        _require_aware(self.start)
+        require_aware(self.start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +104,8 @@ class Override:
     end: datetime
 
     def __post_init__(self) -> None:
-        _require_aware(self.start)
-        _require_aware(self.end)
+        require_aware(self.start)
+        require_aware(self.end)
         if self.end <= self.start:
             raise ValueError("an override must end after it starts")
 
@@ -132,16 +133,6 @@ class Shift:
 
 
 # -- wall time -------------------------------------------------------------------------
-
-
-def _require_aware(at: datetime) -> None:
-    if at.utcoffset() is None:
-        raise ValueError(f"{at!r} has no time zone")
-
-
-def _utc(at: datetime) -> datetime:
-    _require_aware(at)
-    return at.astimezone(timezone.utc)
 
 
 def _wall_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:
@@ -206,7 +197,7 @@ class _Grid:
 def _rotation_shifts(
     rotation: Rotation, tz: ZoneInfo, start: datetime, end: datetime, source: int
 ) -> Iterator[Shift]:
-    grid, opening = _Grid.of(rotation, tz), _utc(rotation.start)
+    grid, opening = _Grid.of(rotation, tz), as_utc(rotation.start)
     first = grid.index(opening)  # its shift belongs to participant 0, from the rotation's start
     k = max(first, grid.index(start))
     begin, people = grid.at(k), rotation.participants
@@ -258,7 +249,7 @@ def _restrict(shifts: Iterable[Shift], spans: list[_Span]) -> Iterator[Shift]:
 def layer_shifts(layer: Layer, tz: ZoneInfo, start: datetime, end: datetime, *, source: int = 0) -> list[Shift]:
     """The layer's shifts clipped to [start, end), one per rotation turn (cut where a
     restriction is), tagged with `source` (the layer's index in its schedule)."""
-    start, end = _utc(start), _utc(end)
+    start, end = as_utc(start), as_utc(end)
     shifts = _rotation_shifts(layer.rotation, tz, start, end, source)
     if layer.restriction is not None:
         shifts = _restrict(shifts, _windows(layer.restriction, tz, start, end))
@@ -283,7 +274,7 @@ def merge_adjacent(shifts: Iterable[Shift]) -> list[Shift]:
 def _tracks(schedule: Schedule, start: datetime, end: datetime) -> list[list[Shift]]:
     """Sorted, disjoint shift lists, the one that wins first."""
     overrides = [
-        [Shift(o.user_id, max(_utc(o.start), start), min(_utc(o.end), end), OVERRIDE)]
+        [Shift(o.user_id, max(as_utc(o.start), start), min(as_utc(o.end), end), OVERRIDE)]
         for o in reversed(schedule.overrides)
         if o.start < end and o.end > start
     ]
@@ -301,7 +292,7 @@ def _owner(tracks: list[list[Shift]], at: datetime) -> Shift | None:
 
 def final_shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
     """The schedule's timeline over [start, end): who is on call, with gaps where nobody is."""
-    start, end = _utc(start), _utc(end)
+    start, end = as_utc(start), as_utc(end)
     tracks = _tracks(schedule, start, end)
     cuts = sorted({at for track in tracks for shift in track for at in (shift.start, shift.end)})
     pieces = []
