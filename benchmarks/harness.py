@@ -201,7 +201,3 @@ def record(section: str, command: str, markdown: str) -> None:
     pattern = re.compile(rf"^## {re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(lambda _: block + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + block
     RESULTS.write_text(text)
-
-
-def elapsed(start: float) -> float:
-    return time.monotonic() - start

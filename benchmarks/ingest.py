@@ -186,7 +186,8 @@ def report(tocsin: WrkResult, noop: WrkResult, flood: dict[str, Any], args: argp
         ("Tocsin POST /v2/enqueue (durable)", f"{tocsin.requests_per_s:,.0f} req/s",
          f"p50 {tocsin.p50_ms:.1f} ms, p99 {tocsin.p99_ms:.1f} ms",
          f"{ratio:.2f}× no-op (target ≥ {TARGET_RATIO}×: {'met' if ratio >= TARGET_RATIO else 'NOT met'}); "
-         f"p99 target < {TARGET_P99_MS:.0f} ms: {'met' if tocsin.p99_ms < TARGET_P99_MS else 'NOT met'}"),
+         f"p99 target < {TARGET_P99_MS:.0f} ms: {'met' if tocsin.p99_ms < TARGET_P99_MS else 'NOT met'}; "
+         f"non-2xx {tocsin.non_2xx}, socket errors {tocsin.socket_errors}"),
         (f"storm: {args.storm_events:,} triggers, {args.dedup_keys:,} keys, {args.services} services",
          f"{flood['alerts_per_s']:,.0f} alerts/s ({flood['seconds']:.0f} s)", f"p50 {flood['p50_ms']:.1f} ms, p99 {flood['p99_ms']:.1f} ms",
          f"{flood['open_incidents']:,} open incidents (expected {expected_open:,}), occurrences sum "

@@ -40,12 +40,8 @@ def unavailable(message: str) -> Response:
 
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        errors = describe(exc.errors())
-        return json_response(422, {"error": "invalid request", "message": "; ".join(errors), "errors": errors})
-
     @app.exception_handler(ValidationError)
-    async def invalid_model(request: Request, exc: ValidationError) -> Response:
+    async def invalid_request(request: Request, exc: RequestValidationError | ValidationError) -> Response:
         errors = describe(exc.errors())
         return json_response(422, {"error": "invalid request", "message": "; ".join(errors), "errors": errors})
 

@@ -9,7 +9,6 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -112,10 +111,6 @@ def db(database_url: str) -> Callable[..., Any]:
     return run
 
 
-def repo_root() -> Path:
-    return Path(__file__).resolve().parent.parent
-
-
 E2E_NAMESPACE = "tocsin-e2e"
 
 
@@ -140,7 +135,7 @@ def tocsin(
             "TOCSIN_NAMESPACE": E2E_NAMESPACE,
             "TOCSIN_SHARD_TIMEOUT_S": "5",
         },
-        extra_args=["--address", ray_address, "--shards", "2"],
+        extra_args=("--address", ray_address, "--shards", "2"),
     ).start()
     yield server
     assert server.stop() == 0, server.log()

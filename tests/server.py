@@ -15,12 +15,20 @@ import httpx
 
 
 class TocsinProcess:
-    def __init__(self, *, port: int, data_dir: Path, env: dict[str, str], extra_args: list[str] = ()) -> None:  # type: ignore[assignment]
+    def __init__(
+        self,
+        *,
+        port: int,
+        data_dir: Path,
+        env: dict[str, str],
+        extra_args: tuple[str, ...] = (),
+        inherit_env: bool = True,
+    ) -> None:
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.data_dir = data_dir
         self.log_path = data_dir / "tocsin-up.log"
-        self._env = {**os.environ, **env}
+        self.env = {**os.environ, **env} if inherit_env else dict(env)
         self._args = ["up", "--port", str(port), "--data-dir", str(data_dir), *extra_args]
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -32,7 +40,7 @@ class TocsinProcess:
     def start(self, timeout_s: float = 180) -> TocsinProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
-        self._process = subprocess.Popen(self.command() + self._args, env=self._env, stdout=log, stderr=log)
+        self._process = subprocess.Popen(self.command() + self._args, env=self.env, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

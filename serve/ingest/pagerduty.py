@@ -106,6 +106,10 @@ class Refusal(Exception):
         return json_response(self.status, body, self.headers)
 
 
+NOT_DURABLE = Refusal(503, "Event could not be made durable; retry", ["unavailable"],
+                      {"Retry-After": str(RETRY_AFTER_S)})
+
+
 def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
         "$ref": f"#/components/schemas/{model.__name__}"}}}}}
@@ -122,7 +126,7 @@ async def enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtim
     except Refusal as refusal:
         return refusal.response()
     except BatchFailed:
-        return _unavailable()
+        return NOT_DURABLE.response()
     return json_response(202, {"status": "success", "message": "Event processed", "dedup_key": dedup_key})
 
 
@@ -198,14 +202,6 @@ def _normalise(
         severity=payload.severity if payload else None,
         source=payload.source if payload else None,
         payload=event.model_dump_json(exclude={"routing_key"}, exclude_none=True, by_alias=True),
-    )
-
-
-def _unavailable() -> Response:
-    return json_response(
-        503,
-        {"status": "error", "message": "Event could not be made durable; retry", "errors": ["unavailable"]},
-        {"Retry-After": str(RETRY_AFTER_S)},
     )
 
 

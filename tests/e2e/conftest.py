@@ -1,21 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.client import Service, create_service
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class Service:
-    id: str
-    key: str
-    integration_id: str
 
 
 @pytest.fixture(scope="session")
@@ -34,30 +27,11 @@ def anonymous(tocsin: Any) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def new_service(api: httpx.Client) -> Callable[..., Service]:
-    def make(name: str = "checkout-api") -> Service:
-        created = api.post("/api/v1/services", json={"name": name})
-        assert created.status_code == 201, created.text
-        service = created.json()
-        integration = api.post(f"/api/v1/services/{service['id']}/integrations", json={"type": "pagerduty"}).json()
-        return Service(service["id"], integration["key"], integration["id"])
-
-    return make
+def new_service(tocsin: Any, admin_token: str) -> Callable[..., Service]:
+    return lambda name="checkout-api": create_service(tocsin.base_url, admin_token, name)
 
 
 def incidents_of(api: httpx.Client, service_id: str, **params: str) -> list[dict[str, Any]]:
     response = api.get("/api/v1/incidents", params={"service_id": service_id, "limit": "100", **params})
     assert response.status_code == 200, response.text
     return response.json()["incidents"]  # type: ignore[no-any-return]
-
-
-def trigger(key: str, dedup_key: str | None = None, summary: str = "Disk full on db1", **payload: Any) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "routing_key": key,
-        "event_action": "trigger",
-        "payload": {"summary": summary, "source": "db1", "severity": "critical", **payload},
-    }
-    if dedup_key is not None:
-        event["dedup_key"] = dedup_key
-    return event
-

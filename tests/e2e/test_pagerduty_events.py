@@ -8,7 +8,8 @@ import httpx2  # the HTTP library PagerDuty's client is built on
 import pagerduty
 import pytest
 
-from tests.e2e.conftest import incidents_of, trigger
+from tests.client import trigger
+from tests.e2e.conftest import incidents_of
 
 
 def test_trigger_answers_like_pagerduty_and_opens_an_incident(anonymous, api, new_service):

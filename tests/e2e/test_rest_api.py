@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import incidents_of, trigger
+from tests.client import trigger
+from tests.e2e.conftest import incidents_of
 
 
 def test_service_crud(api):

@@ -21,9 +21,7 @@ def _defaults_env() -> dict[str, str]:
 
 
 def _up(data_dir, port) -> TocsinProcess:
-    server = TocsinProcess(port=port, data_dir=data_dir, env={})
-    server._env = _defaults_env()  # nothing from this test run's settings leaks in
-    return server.start(timeout_s=240)
+    return TocsinProcess(port=port, data_dir=data_dir, env=_defaults_env(), inherit_env=False).start(timeout_s=240)
 
 
 def test_up_on_embedded_defaults_keeps_data_across_restarts(tmp_path):
@@ -38,7 +36,7 @@ def test_up_on_embedded_defaults_keeps_data_across_restarts(tmp_path):
         assert created.status_code == 201
 
         status = subprocess.run(TocsinProcess.command() + ["status", "--data-dir", str(data_dir)],
-                                capture_output=True, text=True, timeout=120, env=server._env)
+                                capture_output=True, text=True, timeout=120, env=server.env)
         assert status.returncode == 0, status.stdout + status.stderr
         assert "ok" in status.stdout and "tocsin-shard-0" in status.stdout and "tocsin-shard-3" in status.stdout
     finally:

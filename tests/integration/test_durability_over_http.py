@@ -12,22 +12,19 @@ import pytest
 import ray
 
 from actors.ownership import shard_index, shard_name
+from tests.client import create_service, trigger
 from tests.conftest import E2E_NAMESPACE
 
 SHARDS = 2  # as the `tocsin` fixture starts it
 
 
 def make_service(tocsin: Any, admin_token: str, name: str) -> tuple[str, str]:
-    headers = {"Authorization": f"Bearer {admin_token}"}
-    service = httpx.post(f"{tocsin.base_url}/api/v1/services", json={"name": name}, headers=headers).json()
-    integration = httpx.post(f"{tocsin.base_url}/api/v1/services/{service['id']}/integrations",
-                             json={"type": "pagerduty"}, headers=headers).json()
-    return service["id"], integration["key"]
+    service = create_service(tocsin.base_url, admin_token, name)
+    return service.id, service.key
 
 
 def event(key: str, dedup_key: str) -> dict[str, Any]:
-    return {"routing_key": key, "event_action": "trigger", "dedup_key": dedup_key,
-            "payload": {"summary": f"{dedup_key} failing", "source": "probe", "severity": "error"}}
+    return trigger(key, dedup_key, summary=f"{dedup_key} failing", source="probe", severity="error")
 
 
 @pytest.fixture

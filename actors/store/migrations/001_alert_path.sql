@@ -40,8 +40,11 @@ CREATE TABLE incidents (
     details            jsonb NOT NULL DEFAULT '{}'
 );
 -- A dedup key names at most one open incident per service: the database holds the
--- shard to the rule it applies in memory.
-CREATE UNIQUE INDEX incidents_open_dedup ON incidents (service_id, dedup_key) WHERE status <> 'resolved';
+-- shard to the rule it applies in memory. Checked at commit, not per row, because a batch
+-- is written as one statement that may close an incident and re-open its key in any order.
+ALTER TABLE incidents ADD CONSTRAINT incidents_open_dedup
+    EXCLUDE USING btree (service_id WITH =, dedup_key WITH =) WHERE (status <> 'resolved')
+    DEFERRABLE INITIALLY DEFERRED;
 CREATE INDEX incidents_status ON incidents (status, id DESC);
 CREATE INDEX incidents_service ON incidents (service_id, id DESC);
 
