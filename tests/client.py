@@ -36,3 +36,13 @@ def trigger(key: str, dedup_key: str | None = None, summary: str = "Disk full on
     if dedup_key is not None:
         event["dedup_key"] = dedup_key
     return event
+
+
+def create_user(base_url: str, admin_token: str, name: str = "Alice", **fields: Any) -> dict[str, Any]:
+    """A user made through the REST API; the e-mail address is made unique from the name."""
+    import uuid
+
+    body = {"name": name, "email": f"{name.lower().replace(' ', '.')}.{uuid.uuid4().hex[:8]}@example.com", **fields}
+    created = httpx.post(f"{base_url}/api/v1/users", json=body, headers={"Authorization": f"Bearer {admin_token}"})
+    assert created.status_code == 201, created.text
+    return created.json()  # type: ignore[no-any-return]
