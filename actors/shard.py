@@ -7,6 +7,8 @@ first touch, kept while they have open incidents, dropped when they have none.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
 import logging
 import os
 import time
@@ -17,11 +19,15 @@ from typing import Any
 import asyncpg
 import ray
 
+from actors.directory import PagingDirectory
 from actors.domain.clock import Clock, SystemClock
-from actors.domain.dedupe import Plan, Reply, ServiceIncidents
-from actors.domain.events import ServiceInput
-from actors.domain.incident import Outcome
-from actors.ownership import shard_name
+from actors.domain.dedupe import ServiceIncidents
+from actors.domain.events import IncidentCommand, ServiceInput
+from actors.domain.incident import Incident, Outcome
+from actors.domain.paging import page_notifications
+from actors.domain.plan import LogEntry, Plan, PlannedNotification, Reply
+from actors.domain.walk import Walks
+from actors.ownership import shard_index, shard_name
 from actors.store import batch as store
 
 log = logging.getLogger(__name__)
@@ -37,41 +43,76 @@ class ShardCommitError(RuntimeError):
     """The batch was not made durable; nothing of it is in memory either."""
 
 
-class ServiceShard:
-    """Applies alert events and incident commands, in batches, for the services it owns.
+# When a batch of deadlines could not be committed, try those incidents again this much later.
+DEADLINE_RETRY_S = 1.0
+# The timer wakes at least this often (wall seconds) even with nothing due, as a safety net.
+MAX_TIMER_SLEEP_S = 30.0
 
-    Durability: every call's inputs are grouped with whatever else arrived meanwhile and
-    written in one Postgres transaction; a call returns only after that commit, and memory
-    adopts the changes only after it. A failed commit raises `ShardCommitError` and drops
-    the services involved from memory, so they are reloaded from the database.
+
+class ServiceShard:
+    """Applies alert events, incident commands and escalation deadlines, in batches, for
+    the services it owns.
+
+    Durability: every call's inputs are grouped with whatever else arrived meanwhile (and
+    with the escalation deadlines that passed) and written in one Postgres transaction; a
+    call returns only after that commit, and memory adopts the changes only after it. A
+    failed commit raises `ShardCommitError` and drops the services involved from memory, so
+    they are reloaded from the database.
     Checkpoints: the rows are the state; after a restart each service is reactivated from
-    its open incidents on first touch.
+    its open incidents on first touch, and at once when one of them waits on a deadline.
+    Timers: deadlines are columns; the heap of wake-ups is rebuilt from them on activation.
     Idempotency: each input has an id; an input already stored is answered `duplicate`
     and applied no second time, so Ray's retries of a call across a restart are safe.
     Callers treat a failure or a timeout as "not durable" and retry later.
     """
 
-    def __init__(self, index: int, database_url: str, clock: Clock | None = None) -> None:
+    def __init__(
+        self, index: int, database_url: str, clock: Clock | None = None, shard_count: int | None = None
+    ) -> None:
         self._index = index
+        self._shard_count = shard_count  # known: recover the owned services' deadlines at start
         self._database_url = database_url
         self._clock = clock or SystemClock()
         self._started_at = self._clock.now()
         self._services: dict[str, ServiceIncidents] = {}
+        self._directory = PagingDirectory()
         self._pending: list[tuple[list[ServiceInput], asyncio.Future[list[Reply]]]] = []
+        self._due: dict[str, set[int]] = defaultdict(set)  # service -> incidents whose deadline passed
+        self._wakeups: list[tuple[float, int, str]] = []  # (deadline timestamp, incident id, service id)
+        self._wake = asyncio.Event()
         self._drainer: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
-        self._stats = {"transactions": 0, "inputs": 0, "failed_transactions": 0, "last_commit_ms": 0.0}
+        self._stats = {
+            "transactions": 0, "inputs": 0, "failed_transactions": 0, "last_commit_ms": 0.0,
+            "pages": 0, "notifications": 0, "deadlines_fired": 0,
+        }
+        with contextlib.suppress(RuntimeError):  # no loop yet: started by the first call
+            asyncio.get_running_loop()
+            self._start_background()
 
     async def apply(self, inputs: list[ServiceInput]) -> list[Reply]:
         """Apply inputs in order; one reply per input once they are durable."""
+        self._start_background()
         future: asyncio.Future[list[Reply]] = asyncio.get_running_loop().create_future()
         self._pending.append((inputs, future))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain())
+        self._kick()
         return await future
 
+    async def tick(self) -> int:
+        """Fire every deadline that has passed now, and wait until that is durable; the
+        number of incidents that were due. The timer does this by itself."""
+        self._start_background()
+        count = self._collect_due()
+        while self._due or (self._drainer is not None and not self._drainer.done()):
+            self._kick()
+            if self._drainer is not None:
+                await asyncio.shield(self._drainer)
+        return count
+
     async def stats(self) -> dict[str, Any]:
+        self._start_background()
         return {
             "index": self._index,
             "name": shard_name(self._index),
@@ -80,41 +121,124 @@ class ServiceShard:
             "started_at": self._started_at.isoformat(),
             "active_services": len(self._services),
             "open_incidents": sum(len(s) for s in self._services.values()),
+            "wakeups": len(self._wakeups),
+            "paging_cache": {**self._directory.cached, **self._directory.stats},
             **self._stats,
         }
 
-    # -- the one path every input takes -----------------------------------------------
+    # -- background: recovery and the deadline timer -----------------------------------
+
+    def _start_background(self) -> None:
+        if not self._background:
+            self._background = [asyncio.create_task(self._recover()), asyncio.create_task(self._timer())]
+
+    async def _recover(self) -> None:
+        """Reactivate the owned services that wait on a deadline; their activation sets the
+        wake-ups. Retried until the database answers."""
+        if self._shard_count is None:
+            return
+        delay = 0.5
+        while True:
+            try:
+                pool = await self._connect()
+                async with pool.acquire() as conn:
+                    waiting = await store.services_with_deadlines(conn)
+                break
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("shard %d: cannot read deadlines yet: %r", self._index, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        owned = [s for s in waiting if shard_index(s, self._shard_count) == self._index]
+        for service_id in owned:
+            self._due[service_id]  # activation only: no incident is named due
+        if owned:
+            log.info("shard %d: %d services wait on deadlines", self._index, len(owned))
+            self._kick()
+
+    async def _timer(self) -> None:
+        """Wakes when the earliest deadline passes and hands the due incidents to the drain.
+        Business time comes from the clock; the sleep is only the wake-up."""
+        speed = float(getattr(self._clock, "speed", 1.0))
+        while True:
+            self._wake.clear()
+            if self._collect_due():
+                self._kick()
+            wait = MAX_TIMER_SLEEP_S
+            if self._wakeups:
+                wait = min(wait, max(0.0, (self._wakeups[0][0] - self._clock.now().timestamp()) / speed))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    def _collect_due(self) -> int:
+        now = self._clock.now().timestamp()
+        count = 0
+        while self._wakeups and self._wakeups[0][0] <= now:
+            _, incident_id, service_id = heapq.heappop(self._wakeups)
+            self._due[service_id].add(incident_id)
+            count += 1
+        return count
+
+    def _remember_deadline(self, incident: Incident) -> None:
+        walk = incident.escalation
+        deadline = None if walk is None else walk.snoozed_until or walk.next_escalation_at
+        if deadline is None or incident.id is None or not incident.is_open:
+            return
+        earliest = self._wakeups[0][0] if self._wakeups else None
+        heapq.heappush(self._wakeups, (deadline.timestamp(), incident.id, incident.service_id))
+        if earliest is None or deadline.timestamp() < earliest:
+            self._wake.set()
+
+    # -- the one path every change takes --------------------------------------------------
+
+    def _kick(self) -> None:
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
 
     async def _drain(self) -> None:
         """Group commit: everything pending goes into one transaction, then the next group."""
-        while self._pending:
+        while self._pending or self._due:
             group, self._pending = self._pending, []
+            due, self._due = self._due, defaultdict(set)
             inputs = [item for items, _ in group for item in items]
             try:
-                replies = await self._apply_durably(inputs)
+                replies = await self._apply_durably(inputs, due)
             except Exception as exc:  # noqa: BLE001 - every failure means "not durable"
-                self._stats["failed_transactions"] += 1
-                log.warning("shard %d: batch of %d not committed: %r", self._index, len(inputs), exc)
-                error = ShardCommitError(f"batch not committed: {exc!r}")
-                for _, future in group:
-                    if not future.done():
-                        future.set_exception(error)
+                self._failed(group, due, exc)
                 continue
             for items, future in group:
                 if not future.done():
                     future.set_result([replies[item.input_id] for item in items])
 
-    async def _apply_durably(self, inputs: list[ServiceInput]) -> dict[str, Reply]:
+    def _failed(
+        self, group: list[tuple[list[ServiceInput], asyncio.Future[list[Reply]]]], due: dict[str, set[int]],
+        exc: Exception,
+    ) -> None:
+        self._stats["failed_transactions"] += 1
+        count = sum(len(items) for items, _ in group)
+        log.warning("shard %d: batch of %d inputs, %d services due not committed: %r",
+                    self._index, count, len(due), exc)
+        error = ShardCommitError(f"batch not committed: {exc!r}")
+        for _, future in group:
+            if not future.done():
+                future.set_exception(error)
+        retry_at = self._clock.now().timestamp() + DEADLINE_RETRY_S * float(getattr(self._clock, "speed", 1.0))
+        for service_id, incident_ids in due.items():
+            for incident_id in incident_ids or (0,):  # 0: reactivate only (no incident has id 0)
+                heapq.heappush(self._wakeups, (retry_at, incident_id, service_id))
+        self._wake.set()
+
+    async def _apply_durably(self, inputs: list[ServiceInput], due: dict[str, set[int]]) -> dict[str, Reply]:
         replies: dict[str, Reply] = {}
         pool = await self._connect()
         started = time.perf_counter()
+        now = self._clock.now()
         async with pool.acquire() as conn:
-            await self._activate(conn, {item.service_id for item in inputs})
+            await self._activate(conn, {item.service_id for item in inputs} | set(due))
             fresh = await self._skip_applied(conn, inputs, replies)
-            plans = self._plan(fresh)
+            plans = await self._plan(conn, fresh, due, now)
             try:
-                if plans:  # all duplicates: nothing to write
-                    await store.write_plans(conn, plans)  # one statement: atomic on its own
+                if any(_writes(plan) for plan in plans):
+                    await store.write_plans(conn, plans, now)
             except BaseException:
                 for plan in plans:  # the commit may have happened after all: reload from rows
                     self._services.pop(plan.service_id, None)
@@ -123,6 +247,7 @@ class ServiceShard:
             self._adopt(plan, replies)
         self._stats["transactions"] += 1
         self._stats["inputs"] += len(inputs)
+        self._stats["deadlines_fired"] += sum(len(ids) for ids in due.values())
         self._stats["last_commit_ms"] = round((time.perf_counter() - started) * 1000, 2)
         return replies
 
@@ -132,7 +257,9 @@ class ServiceShard:
             return
         found = await store.load_open(conn, missing)
         for service_id in missing:
-            self._services[service_id] = ServiceIncidents(service_id, found.get(service_id, ()))
+            service = self._services[service_id] = ServiceIncidents(service_id, found.get(service_id, ()))
+            for incident in service.incidents():
+                self._remember_deadline(incident)
 
     async def _skip_applied(
         self, conn: asyncpg.Connection, inputs: list[ServiceInput], replies: dict[str, Reply]
@@ -151,17 +278,67 @@ class ServiceShard:
             replies[input_id] = Reply(Outcome.DUPLICATE.value)
         return list(unique.values())
 
-    def _plan(self, inputs: list[ServiceInput]) -> list[Plan]:
+    async def _plan(
+        self, conn: asyncpg.Connection, inputs: list[ServiceInput], due: dict[str, set[int]], now: datetime
+    ) -> list[Plan]:
+        """Plan each service's inputs and deadlines against the paging configuration, checked
+        to be current whenever the plan pages or opens an incident; then resolve the pages."""
         by_service: dict[str, list[ServiceInput]] = defaultdict(list)
         for item in inputs:
             by_service[item.service_id].append(item)
-        return [self._services[sid].plan(items) for sid, items in by_service.items()]
+        for service_id in due:
+            by_service.setdefault(service_id, [])
+        directory = self._directory
+        if not directory.ready:
+            await directory.refresh(conn)
+        policy_ids = self._policies_needed(inputs, due)
+        await directory.load(conn, by_service, policy_ids)
+        plans = self._plan_all(by_service, due, now)
+        if any(p.pages or p.new_incidents for p in plans) and await directory.refresh(conn):
+            await directory.load(conn, by_service, policy_ids)
+            plans = self._plan_all(by_service, due, now)  # planning is pure: doing it again is safe
+        await self._resolve_pages(conn, plans, now)
+        return plans
+
+    def _plan_all(self, by_service: dict[str, list[ServiceInput]], due: dict[str, set[int]], now: datetime) -> list[Plan]:
+        directory = self._directory
+        return [
+            self._services[sid].plan(items, Walks(directory.config(sid), directory.policies), due.get(sid, ()), now)
+            for sid, items in by_service.items()
+        ]
+
+    def _policies_needed(self, inputs: list[ServiceInput], due: dict[str, set[int]]) -> set[str | None]:
+        """Policies of the incidents that commands or deadlines touch, and those named by reassignments."""
+        wanted: set[str | None] = set()
+        touched = [(i.service_id, i.incident_id) for i in inputs if isinstance(i, IncidentCommand)]
+        touched += [(sid, iid) for sid, ids in due.items() for iid in ids]
+        for service_id, incident_id in touched:
+            incident = self._services[service_id].get(incident_id)
+            if incident is not None:
+                wanted.add(incident.policy_id)
+        wanted.update(i.policy_id for i in inputs if isinstance(i, IncidentCommand))
+        return wanted
+
+    async def _resolve_pages(self, conn: asyncpg.Connection, plans: list[Plan], now: datetime) -> None:
+        pages = [page for plan in plans for page in plan.pages]
+        if not pages:
+            return
+        lookup = await self._directory.lookup(conn, pages, now)
+        for plan in plans:
+            for planned in plan.pages:
+                notifications, message = page_notifications(planned.page, planned.incident.urgency, lookup)
+                plan.notifications += [PlannedNotification(planned.incident, planned, n) for n in notifications]
+                plan.log.append(LogEntry(planned.incident, planned.page.at, "paged", "tocsin", message, None))
 
     def _adopt(self, plan: Plan, replies: dict[str, Reply]) -> None:
         service = self._services[plan.service_id]
         service.commit(plan)
         for applied in plan.applied:
             replies[applied.input.input_id] = Reply.of(applied)
+        for draft in plan.changed.values():
+            self._remember_deadline(draft)
+        self._stats["pages"] += len(plan.pages)
+        self._stats["notifications"] += len(plan.notifications)
         if not service:  # nothing open: passivate; the next touch reloads it
             del self._services[plan.service_id]
 
@@ -170,6 +347,10 @@ class ServiceShard:
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(self._database_url, min_size=1, max_size=2)
             return self._pool
+
+
+def _writes(plan: Plan) -> bool:
+    return bool(plan.changed or plan.applied or plan.log)
 
 
 ServiceShardActor: Any = ray.remote(ServiceShard)

@@ -18,7 +18,9 @@ APP_NAME = "tocsin"
 
 def start_shards(settings: Settings, database_url: str) -> list[Any]:
     handles = [
-        ServiceShardActor.options(**shard_options(i, settings.namespace)).remote(i, database_url)
+        ServiceShardActor.options(**shard_options(i, settings.namespace)).remote(
+            i, database_url, shard_count=settings.shards
+        )
         for i in range(settings.shards)
     ]
     ray.get([h.stats.remote() for h in handles], timeout=120)

@@ -7,7 +7,7 @@ from typing import Any
 
 import ray
 
-from actors.domain.dedupe import Reply
+from actors.domain.plan import Reply
 from actors.domain.events import ServiceInput
 from actors.ownership import shard_index, shard_name
 from serve.batcher import Batcher

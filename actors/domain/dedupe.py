@@ -5,18 +5,19 @@ opens one or adds an occurrence to it; acknowledge and resolve act on it and are
 when there is none; after a resolve the key is free and the next trigger opens anew.
 
 `ServiceIncidents.plan` does not change the incidents it holds: it works on drafts and
-returns a `Plan` (the changed drafts, log entries, per-input outcomes). `commit` adopts a
-plan once the store has made it durable, so a failed transaction leaves memory exactly as
-the database is.
+returns a `Plan` (the changed drafts, log entries, pages, per-input outcomes). `commit`
+adopts a plan once the store has made it durable, so a failed transaction leaves memory
+exactly as the database is. The escalation walk of each incident rides along (see
+`actors.domain.walk`): opening starts it, acknowledge and resolve stop it, and passing
+deadlines (`due`) page the next level.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 
-from actors.domain.events import Action, AlertEvent, IncidentCommand, ServiceInput, Severity
+from actors.domain.events import Action, AlertEvent, Command, IncidentCommand, ServiceInput, Severity
 from actors.domain.incident import (
     Incident,
     Outcome,
@@ -26,47 +27,11 @@ from actors.domain.incident import (
     open_incident,
     resolve,
 )
+from actors.domain.plan import Applied, LogEntry, Plan
+from actors.domain.walk import CommandRefused, ServiceConfig, Walks
 
 DEFAULT_SEVERITY = Severity.CRITICAL
-
-
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    """One line of an incident's timeline. `incident` is the plan's draft, whose id the
-    store fills in for a new incident before it writes the entry."""
-
-    incident: Incident
-    at: datetime
-    kind: str
-    actor: str
-    message: str
-    input_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """What became of one input."""
-
-    input: ServiceInput
-    outcome: Outcome
-    incident: Incident | None
-
-
-@dataclass(slots=True)
-class Plan:
-    service_id: str
-    drafts: dict[str, Incident] = field(default_factory=dict)  # latest draft per dedup key
-    changed: dict[int, Incident] = field(default_factory=dict)  # by id(draft): drafts to write
-    log: list[LogEntry] = field(default_factory=list)
-    applied: list[Applied] = field(default_factory=list)
-
-    @property
-    def new_incidents(self) -> list[Incident]:
-        return [i for i in self.changed.values() if i.id is None]
-
-    @property
-    def updated_incidents(self) -> list[Incident]:
-        return [i for i in self.changed.values() if i.id is not None]
+NO_DETAILS = "{}"
 
 
 class ServiceIncidents:
@@ -84,18 +49,37 @@ class ServiceIncidents:
     def __len__(self) -> int:
         return len(self.by_key)
 
-    def plan(self, inputs: Iterable[ServiceInput]) -> Plan:
+    def incidents(self) -> Iterable[Incident]:
+        return self.by_key.values()
+
+    def get(self, incident_id: int) -> Incident | None:
+        key = self.key_by_id.get(incident_id)
+        return None if key is None else self.by_key.get(key)
+
+    def plan(
+        self,
+        inputs: Iterable[ServiceInput],
+        walks: Walks | None = None,
+        due: Iterable[int] = (),
+        now: datetime | None = None,
+    ) -> Plan:
+        """Inputs in order, then the deadlines of the incidents `due` that passed by `now`."""
+        walks = walks or Walks(ServiceConfig(), {})
         plan = Plan(self.service_id)
         for item in inputs:
             if isinstance(item, AlertEvent):
-                self._plan_alert(plan, item)
+                self._plan_alert(plan, walks, item)
             else:
-                self._plan_command(plan, item)
+                self._plan_command(plan, walks, item)
+        if now is not None:
+            for incident_id in due:
+                self._plan_deadline(plan, walks, incident_id, now)
         return plan
 
     def commit(self, plan: Plan) -> None:
         """Adopt a durable plan (the store has filled in the ids of new incidents)."""
         for draft in plan.changed.values():
+            draft.details = NO_DETAILS  # written with the row; memory keeps no payloads
             if draft.is_open:
                 self._put(draft)
             else:
@@ -113,7 +97,7 @@ class ServiceIncidents:
             draft = plan.drafts[dedup_key] = draft_of(current)
         return draft if draft.is_open else None
 
-    def _plan_alert(self, plan: Plan, event: AlertEvent) -> None:
+    def _plan_alert(self, plan: Plan, walks: Walks, event: AlertEvent) -> None:
         draft = self._open_draft(plan, event.dedup_key)
         actor = event.source or "integration"
         if event.action is Action.TRIGGER:
@@ -128,6 +112,9 @@ class ServiceIncidents:
                     at=event.received_at,
                 )
                 self._record(plan, event, draft, Outcome.OPENED, actor, draft.summary)
+                note = walks.opened(plan, draft)
+                if note:
+                    plan.log.append(LogEntry(draft, event.received_at, "unpaged", "tocsin", note, event.event_id))
             else:
                 outcome = add_occurrence(draft, event.received_at)
                 message = f"occurrence {draft.occurrences}" + (f": {event.summary}" if event.summary else "")
@@ -136,29 +123,51 @@ class ServiceIncidents:
         if draft is None:
             plan.applied.append(Applied(event, Outcome.DROPPED, None))
             return
-        self._plan_transition(plan, event, draft, event.action, actor)
+        self._plan_transition(plan, walks, event, draft, Command(event.action.value), actor)
 
-    def _plan_command(self, plan: Plan, command: IncidentCommand) -> None:
-        key = self.key_by_id.get(command.incident_id)
-        draft = self._open_draft(plan, key) if key is not None else None
-        if draft is None or draft.id != command.incident_id:
+    def _plan_command(self, plan: Plan, walks: Walks, command: IncidentCommand) -> None:
+        draft = self._open_by_id(plan, command.incident_id)
+        if draft is None:
             plan.applied.append(Applied(command, Outcome.UNCHANGED, None))
             return
-        self._plan_transition(plan, command, draft, command.action, command.actor)
+        if command.action in (Command.ACKNOWLEDGE, Command.RESOLVE):
+            self._plan_transition(plan, walks, command, draft, command.action, command.actor)
+            return
+        try:
+            outcome, message = walks.command(plan, draft, command)
+        except CommandRefused as refused:
+            plan.applied.append(Applied(command, Outcome.REFUSED, draft, str(refused)))
+            return
+        self._record(plan, command, draft, outcome, command.actor, f"{message} by {command.actor}")
 
     def _plan_transition(
-        self, plan: Plan, item: ServiceInput, draft: Incident, action: Action, actor: str
+        self, plan: Plan, walks: Walks, item: ServiceInput, draft: Incident, action: Command, actor: str
     ) -> None:
-        if action is Action.ACKNOWLEDGE:
+        if action is Command.ACKNOWLEDGE:
             outcome = acknowledge(draft, item.received_at)
-        elif action is Action.RESOLVE:
+        elif action is Command.RESOLVE:
             outcome = resolve(draft, item.received_at)
         else:
-            raise ValueError(f"commands cannot {action.value} an incident")
+            raise ValueError(f"cannot {action.value} an incident here")
         if outcome is Outcome.UNCHANGED:
             plan.applied.append(Applied(item, outcome, draft))
             return
+        walks.stopped(plan, draft, item.received_at)
         self._record(plan, item, draft, outcome, actor, f"{outcome.value} by {actor}")
+
+    def _plan_deadline(self, plan: Plan, walks: Walks, incident_id: int, now: datetime) -> None:
+        draft = self._open_by_id(plan, incident_id)
+        if draft is None or not walks.due(draft, now):
+            return  # acknowledged, resolved or moved on since the wake-up was set
+        plan.changed[id(draft)] = draft
+        note = walks.tick(plan, draft, now)
+        if note:
+            plan.log.append(LogEntry(draft, now, "retriggered", "tocsin", note, None))
+
+    def _open_by_id(self, plan: Plan, incident_id: int) -> Incident | None:
+        key = self.key_by_id.get(incident_id)
+        draft = self._open_draft(plan, key) if key is not None else None
+        return draft if draft is not None and draft.id == incident_id else None
 
     @staticmethod
     def _record(
@@ -181,19 +190,3 @@ class ServiceIncidents:
             del self.by_key[incident.dedup_key]
         if incident.id is not None:
             self.key_by_id.pop(incident.id, None)
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """The answer for one input, in the order the inputs were given."""
-
-    outcome: str
-    incident_id: int | None = None
-    status: str | None = None
-
-    @classmethod
-    def of(cls, applied: Applied) -> Reply:
-        incident = applied.incident
-        if incident is None:
-            return cls(applied.outcome.value)
-        return cls(applied.outcome.value, incident.id, incident.status.value)

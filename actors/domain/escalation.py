@@ -200,6 +200,14 @@ def escalate(
     return _page(policy, level, pass_, now)
 
 
+def fit(state: EscalationState, policy: Policy) -> EscalationState:
+    """The state moved onto the policy as it is now: a policy edited mid-walk may have
+    fewer levels or repeats than the position the walk reached, which becomes its last."""
+    level = min(state.level, len(policy.levels) - 1)
+    pass_ = min(state.pass_, policy.repeat)
+    return state if (level, pass_) == (state.level, state.pass_) else replace(state, level=level, pass_=pass_)
+
+
 def walk_order(policy: Policy) -> list[tuple[int, int]]:
     """Every (level, pass) of a full walk, in the order they are paged."""
     return [(level, p) for p in range(policy.repeat + 1) for level in range(len(policy.levels))]

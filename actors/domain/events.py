@@ -24,6 +24,26 @@ class Severity(str, Enum):
     INFO = "info"
 
 
+class Urgency(str, Enum):
+    HIGH = "high"
+    LOW = "low"
+
+
+def urgency_of(severity: Severity) -> Urgency:
+    """For services whose urgency follows the alert: critical and error wake people up."""
+    return Urgency.HIGH if severity in (Severity.CRITICAL, Severity.ERROR) else Urgency.LOW
+
+
+class Command(str, Enum):
+    """What a person or a tool can do to an incident."""
+
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+    ESCALATE = "escalate"  # page the next level now, or `to_level`
+    SNOOZE = "snooze"  # acknowledged now, re-triggered and re-paged after `minutes`
+    REASSIGN = "reassign"  # to `user_id`, or to the escalation policy `policy_id`
+
+
 class Status(str, Enum):
     TRIGGERED = "triggered"
     ACKNOWLEDGED = "acknowledged"
@@ -57,14 +77,20 @@ class AlertEvent:
 
 @dataclass(frozen=True, slots=True)
 class IncidentCommand:
-    """A person's or a tool's action on one incident, e.g. acknowledge from the API."""
+    """A person's or a tool's action on one incident, e.g. acknowledge from the API.
+    `to_level` (0-based), `minutes`, `user_id` and `policy_id` are the arguments of the
+    commands that take them."""
 
     command_id: str
     service_id: str
     incident_id: int
-    action: Action
+    action: Command
     actor: str
     received_at: datetime
+    to_level: int | None = None
+    minutes: int | None = None
+    user_id: str | None = None
+    policy_id: str | None = None
 
     @property
     def input_id(self) -> str:

@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 
-from actors.domain.events import Severity, Status
+from actors.domain.escalation import EscalationState
+from actors.domain.events import Severity, Status, Urgency
 
 
 class Outcome(str, Enum):
@@ -24,6 +25,10 @@ class Outcome(str, Enum):
     UNCHANGED = "unchanged"  # e.g. acknowledging an incident that is already acknowledged
     DROPPED = "dropped"  # acknowledge/resolve with no open incident for the dedup key
     DUPLICATE = "duplicate"  # this input id was applied before
+    REFUSED = "refused"  # a command that cannot apply, e.g. escalating with no escalation policy
+    ESCALATED = "escalated"
+    SNOOZED = "snoozed"
+    REASSIGNED = "reassigned"
 
 
 @dataclass(slots=True)
@@ -41,7 +46,12 @@ class Incident:
     last_occurrence_at: datetime
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
-    details: str = "{}"
+    details: str = "{}"  # only until the row is written; memory keeps no payloads
+    urgency: Urgency = Urgency.HIGH
+    policy_id: str | None = None  # the escalation policy it walks; None when it pages nobody
+    assigned_user_id: str | None = None  # reassigned to one person instead of a policy
+    escalation: EscalationState | None = None  # None: no walk (no policy)
+    pages: int = 0  # pages sent so far; numbers the next one
 
     @property
     def is_open(self) -> bool:
@@ -103,3 +113,11 @@ def resolve(draft: Incident, at: datetime) -> Outcome:
     draft.resolved_at = at
     draft.updated_at = at
     return Outcome.RESOLVED
+
+
+def retrigger(draft: Incident, at: datetime) -> None:
+    """Back to triggered, as a snooze running out or a manual escalation does."""
+    if draft.status is Status.ACKNOWLEDGED:
+        draft.status = Status.TRIGGERED
+        draft.acknowledged_at = None
+        draft.updated_at = at

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from actors.domain.events import Action, IncidentCommand, Status
+from actors.domain.events import Command, IncidentCommand, Status
 from actors.store import incidents as store
 from serve.api.auth import require_admin
 from serve.api.models import IncidentDetail, IncidentList, IncidentOut
@@ -58,7 +58,7 @@ async def acknowledge(
     incident_id: int, actor: str = Depends(require_admin), runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
     """Acknowledge: stops escalation. Acknowledging again changes nothing."""
-    return await _command(incident_id, Action.ACKNOWLEDGE, actor, runtime)
+    return await _command(incident_id, Command.ACKNOWLEDGE, actor, runtime)
 
 
 @router.post("/{incident_id}/resolve", response_model=IncidentOut)
@@ -66,10 +66,10 @@ async def resolve(
     incident_id: int, actor: str = Depends(require_admin), runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
     """Resolve: closes the incident and frees its dedup key. Resolving again changes nothing."""
-    return await _command(incident_id, Action.RESOLVE, actor, runtime)
+    return await _command(incident_id, Command.RESOLVE, actor, runtime)
 
 
-async def _command(incident_id: int, action: Action, actor: str, runtime: GatewayRuntime) -> dict[str, Any]:
+async def _command(incident_id: int, action: Command, actor: str, runtime: GatewayRuntime) -> dict[str, Any]:
     pool = await runtime.pool()
     async with pool.acquire() as conn:
         service_id = await store.service_of(conn, incident_id)

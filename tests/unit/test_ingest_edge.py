@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from actors.domain.dedupe import Reply
+from actors.domain.plan import Reply
 from actors.store.services import IntegrationKey
 from cluster.settings import Settings
 from serve import runtime as runtime_module

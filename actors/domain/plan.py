@@ -1,0 +1,94 @@
+"""What planning a batch produces: changed drafts, log entries, pages, per-input outcomes.
+
+A plan changes nothing in memory; the shard writes it and, once it is durable, the service
+adopts it. See `actors.domain.dedupe`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from actors.domain.escalation import Page
+from actors.domain.events import ServiceInput
+from actors.domain.incident import Incident, Outcome
+from actors.domain.paging import Notification
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One line of an incident's timeline. `incident` is the plan's draft, whose id the
+    store fills in for a new incident before it writes the entry."""
+
+    incident: Incident
+    at: datetime
+    kind: str
+    actor: str
+    message: str
+    input_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What became of one input."""
+
+    input: ServiceInput
+    outcome: Outcome
+    incident: Incident | None
+    note: str | None = None  # why a command was refused
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedPage:
+    """A level to page for an incident; `number` is the incident's count of pages with it."""
+
+    incident: Incident
+    page: Page
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedNotification:
+    """An outbox row: one notification of one page."""
+
+    incident: Incident
+    page: PlannedPage
+    notification: Notification
+
+
+@dataclass(slots=True)
+class Plan:
+    service_id: str
+    drafts: dict[str, Incident] = field(default_factory=dict)  # latest draft per dedup key
+    changed: dict[int, Incident] = field(default_factory=dict)  # by id(draft): drafts to write
+    log: list[LogEntry] = field(default_factory=list)
+    applied: list[Applied] = field(default_factory=list)
+    pages: list[PlannedPage] = field(default_factory=list)
+    notifications: list[PlannedNotification] = field(default_factory=list)
+    # drafts acknowledged, snoozed or resolved here: their pending notifications are cancelled
+    silenced: dict[int, Incident] = field(default_factory=dict)
+
+    @property
+    def new_incidents(self) -> list[Incident]:
+        return [i for i in self.changed.values() if i.id is None]
+
+    @property
+    def updated_incidents(self) -> list[Incident]:
+        return [i for i in self.changed.values() if i.id is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer for one input, in the order the inputs were given."""
+
+    outcome: str
+    incident_id: int | None = None
+    status: str | None = None
+    note: str | None = None
+
+    @classmethod
+    def of(cls, applied: Applied) -> Reply:
+        incident = applied.incident
+        if incident is None:
+            return cls(applied.outcome.value, note=applied.note)
+        return cls(applied.outcome.value, incident.id, incident.status.value, applied.note)

@@ -1,0 +1,166 @@
+"""The escalation walk of each incident, applied to drafts while a batch is planned.
+
+`actors.domain.escalation` says which level to page when; this module ties that to the
+incident: the service's policy and urgency at open, ack/resolve stopping the walk, the
+commands (escalate, snooze, reassign), deadlines passing. Every page becomes a
+`PlannedPage` on the plan; the shard turns pages into notifications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from actors.domain import escalation
+from actors.domain.escalation import EscalationState, Level, Policy, Target
+from actors.domain.events import Command, IncidentCommand, Status, Urgency, urgency_of
+from actors.domain.incident import Incident, Outcome, acknowledge, retrigger
+from actors.domain.plan import Plan, PlannedPage
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """What a service says about paging: its policy, and its urgency (high, low, severity)."""
+
+    policy_id: str | None = None
+    urgency: str = "high"
+
+    def urgency_for(self, incident: Incident) -> Urgency:
+        return urgency_of(incident.severity) if self.urgency == "severity" else Urgency(self.urgency)
+
+
+class CommandRefused(ValueError):
+    """A command that cannot apply to this incident; the message says why."""
+
+
+class Walks:
+    def __init__(self, config: ServiceConfig, policies: Mapping[str, Policy]) -> None:
+        self.config = config
+        self._policies = policies
+
+    def policy_of(self, incident: Incident) -> Policy | None:
+        if incident.assigned_user_id is not None:
+            # One person, paged once; they are the escalation now.
+            return Policy((Level(1, (Target.user(incident.assigned_user_id),)),))
+        if incident.policy_id is None:
+            return None
+        return self._policies.get(incident.policy_id)
+
+    # -- what the incident's state machine did ------------------------------------------
+
+    def opened(self, plan: Plan, draft: Incident) -> str | None:
+        """Start the walk of a new incident; a note for the log when it pages nobody."""
+        draft.urgency = self.config.urgency_for(draft)
+        draft.policy_id = self.config.policy_id
+        policy = self.policy_of(draft)
+        if policy is None:
+            return "the service has no escalation policy: nobody is paged"
+        self._walk(plan, draft, *escalation.start(policy, draft.created_at))
+        return None
+
+    def stopped(self, plan: Plan, draft: Incident, at: datetime) -> None:
+        """Acknowledged or resolved: no more pages, pending notifications cancelled."""
+        if draft.escalation is not None:
+            stop = escalation.resolve if draft.status is Status.RESOLVED else escalation.acknowledge
+            draft.escalation = stop(draft.escalation, at)[0]
+        plan.silenced[id(draft)] = draft
+
+    # -- commands ---------------------------------------------------------------------
+
+    def command(self, plan: Plan, draft: Incident, command: IncidentCommand) -> tuple[Outcome, str]:
+        """Escalate, snooze or reassign; raises CommandRefused when it cannot apply."""
+        at = command.received_at
+        if command.action is Command.SNOOZE:
+            return self._snooze(plan, draft, command.minutes or 0, at)
+        if command.action is Command.REASSIGN:
+            return self._reassign(plan, draft, command)
+        if command.action is Command.ESCALATE:
+            return self._escalate(plan, draft, command.to_level, at)
+        raise CommandRefused(f"{command.action.value} is not an escalation command")
+
+    def _escalate(self, plan: Plan, draft: Incident, to_level: int | None, at: datetime) -> tuple[Outcome, str]:
+        if draft.policy_id is None and draft.assigned_user_id is None:
+            draft.policy_id = self.config.policy_id  # it paged nobody at open; use today's policy
+        policy = self._require_policy(draft)
+        state = draft.escalation or EscalationState(0, 0, None)
+        if draft.escalation is None and to_level is None:
+            result = escalation.start(policy, at)
+        else:
+            try:
+                result = escalation.escalate(escalation.fit(state, policy), policy, at, to_level)
+            except ValueError as exc:
+                raise CommandRefused(str(exc)) from exc
+        retrigger(draft, at)
+        self._walk(plan, draft, *result)
+        return Outcome.ESCALATED, f"escalated to level {result[0].level + 1}"
+
+    def _snooze(self, plan: Plan, draft: Incident, minutes: int, at: datetime) -> tuple[Outcome, str]:
+        if minutes < 1:
+            raise CommandRefused("snooze needs a duration of at least one minute")
+        acknowledge(draft, at)
+        state = draft.escalation or EscalationState(0, 0, None, stopped=True)
+        policy = self.policy_of(draft)
+        if policy is not None:
+            state = escalation.fit(state, policy)
+        until = escalation.snooze(state, policy or _NOBODY, at, minutes)[0]
+        draft.escalation = until
+        draft.updated_at = at
+        plan.silenced[id(draft)] = draft
+        return Outcome.SNOOZED, f"snoozed for {minutes} min, until {until.snoozed_until:%Y-%m-%d %H:%M} UTC"
+
+    def _reassign(self, plan: Plan, draft: Incident, command: IncidentCommand) -> tuple[Outcome, str]:
+        if command.user_id is not None:
+            draft.assigned_user_id, what = command.user_id, f"user {command.user_id}"
+        elif command.policy_id is not None:
+            draft.assigned_user_id, draft.policy_id = None, command.policy_id
+            what = f"escalation policy {command.policy_id}"
+        else:
+            raise CommandRefused("reassign needs a user_id or an escalation_policy_id")
+        policy = self._require_policy(draft)
+        retrigger(draft, command.received_at)
+        plan.silenced[id(draft)] = draft  # the previous assignees' pending notifications go
+        self._walk(plan, draft, *escalation.start(policy, command.received_at))
+        return Outcome.REASSIGNED, f"reassigned to {what}"
+
+    # -- deadlines --------------------------------------------------------------------
+
+    def due(self, draft: Incident, now: datetime) -> bool:
+        state = draft.escalation
+        if state is None:
+            return False
+        deadline = state.snoozed_until or state.next_escalation_at
+        return deadline is not None and deadline <= now
+
+    def tick(self, plan: Plan, draft: Incident, now: datetime) -> str | None:
+        """Page whatever fell due; the log message when a snooze ran out."""
+        state = draft.escalation
+        assert state is not None
+        policy = self.policy_of(draft)
+        woke = state.snoozed_until is not None and state.snoozed_until <= now
+        if woke:
+            retrigger(draft, state.snoozed_until or now)
+        if policy is None:
+            draft.escalation = replace(state, snoozed_until=None, next_escalation_at=None, stopped=False)
+            return "snooze ended: re-triggered; no escalation policy, nobody is paged" if woke else None
+        self._walk(plan, draft, *escalation.tick(escalation.fit(state, policy), policy, now))
+        return "snooze ended: re-triggered" if woke else None
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _require_policy(self, draft: Incident) -> Policy:
+        policy = self.policy_of(draft)
+        if policy is None:
+            raise CommandRefused("the incident has no escalation policy to escalate through")
+        return policy
+
+    @staticmethod
+    def _walk(plan: Plan, draft: Incident, state: EscalationState, pages: list[escalation.Page]) -> None:
+        draft.escalation = state
+        for page in pages:
+            draft.pages += 1
+            plan.pages.append(PlannedPage(draft, page, draft.pages))
+
+
+# Stands in for a missing policy where only the snooze bookkeeping of the walk is needed.
+_NOBODY = Policy((Level(1, (Target.user("nobody"),)),))

@@ -1,0 +1,92 @@
+"""What a shard reads to page people: service settings, escalation policies, schedules and
+people with their contact methods and notification rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+import orjson
+
+from actors.domain.definitions import policy_from_json, schedule_from_json
+from actors.domain.escalation import Policy
+from actors.domain.events import Urgency
+from actors.domain.paging import ContactMethod, Person, Rule
+from actors.domain.schedule import Schedule
+from actors.domain.walk import ServiceConfig
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSchedule:
+    name: str
+    version: int
+    schedule: Schedule
+
+
+async def epoch(conn: asyncpg.Connection) -> int:
+    """Grows with every change to users, contact methods, rules, schedules, overrides,
+    policies or services (triggers in the schema)."""
+    value: int = await conn.fetchval("SELECT epoch FROM paging_config")
+    return value
+
+
+async def service_configs(conn: asyncpg.Connection, service_ids: Sequence[str]) -> dict[str, ServiceConfig]:
+    rows = await conn.fetch(
+        "SELECT id::text, escalation_policy_id::text, urgency FROM services WHERE id = ANY($1::uuid[])",
+        list(service_ids),
+    )
+    found = {r["id"]: ServiceConfig(r["escalation_policy_id"], r["urgency"]) for r in rows}
+    return {sid: found.get(sid, ServiceConfig()) for sid in service_ids}  # a deleted service pages nobody
+
+
+async def policies(conn: asyncpg.Connection, policy_ids: Sequence[str]) -> dict[str, Policy]:
+    rows = await conn.fetch(
+        "SELECT id::text, levels::text, repeat FROM escalation_policies WHERE id = ANY($1::uuid[])",
+        list(policy_ids),
+    )
+    return {r["id"]: policy_from_json(orjson.loads(r["levels"]), r["repeat"]) for r in rows}
+
+
+async def schedules(
+    conn: asyncpg.Connection, schedule_ids: Sequence[str], not_ended_by: datetime
+) -> dict[str, StoredSchedule]:
+    """The schedules with their overrides still to come (oldest first: a later one wins)."""
+    rows = await conn.fetch(
+        "SELECT id::text, name, time_zone, layers::text, version FROM schedules WHERE id = ANY($1::uuid[])",
+        list(schedule_ids),
+    )
+    overrides = await conn.fetch(
+        "SELECT schedule_id::text, user_id::text, start_at, end_at FROM schedule_overrides"
+        " WHERE schedule_id = ANY($1::uuid[]) AND end_at > $2 ORDER BY created_at, id",
+        list(schedule_ids), not_ended_by,
+    )
+    found = {}
+    for r in rows:
+        mine = [(o["user_id"], o["start_at"], o["end_at"]) for o in overrides if o["schedule_id"] == r["id"]]
+        schedule = schedule_from_json(r["time_zone"], orjson.loads(r["layers"]), mine)
+        found[r["id"]] = StoredSchedule(r["name"], r["version"], schedule)
+    return found
+
+
+_PEOPLE = """
+SELECT u.id::text, u.name,
+    coalesce((SELECT json_agg(json_build_object('id', c.id, 'channel', c.kind, 'verified', c.verified))
+              FROM contact_methods c WHERE c.user_id = u.id), '[]')::text AS methods,
+    coalesce((SELECT json_agg(json_build_object('id', r.id, 'method', r.contact_method_id,
+                                                'urgency', r.urgency, 'delay', r.delay_minutes))
+              FROM notification_rules r WHERE r.user_id = u.id), '[]')::text AS rules
+FROM users u WHERE u.id = ANY($1::uuid[])
+"""
+
+
+async def people(conn: asyncpg.Connection, user_ids: Sequence[str]) -> dict[str, Person]:
+    found = {}
+    for r in await conn.fetch(_PEOPLE, list(user_ids)):
+        methods = tuple(ContactMethod(m["id"], m["channel"], m["verified"]) for m in orjson.loads(r["methods"]))
+        rules = tuple(
+            Rule(x["id"], x["method"], Urgency(x["urgency"]), x["delay"]) for x in orjson.loads(r["rules"])
+        )
+        found[r["id"]] = Person(r["id"], r["name"], methods, rules)
+    return found
