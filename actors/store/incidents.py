@@ -8,7 +8,8 @@ import asyncpg
 
 _COLUMNS = (
     "id, service_id::text, dedup_key, status, summary, severity, source, occurrences, created_at,"
-    " updated_at, last_occurrence_at, acknowledged_at, resolved_at"
+    " updated_at, last_occurrence_at, acknowledged_at, resolved_at, urgency, escalation_policy_id::text,"
+    " assigned_user_id::text, escalation_level + 1 AS escalation_level, next_escalation_at, snoozed_until"
 )
 
 
@@ -50,3 +51,16 @@ async def timeline(conn: asyncpg.Connection, incident_id: int, limit: int) -> li
 async def service_of(conn: asyncpg.Connection, incident_id: int) -> str | None:
     service_id: str | None = await conn.fetchval("SELECT service_id::text FROM incidents WHERE id = $1", incident_id)
     return service_id
+
+
+async def notifications(conn: asyncpg.Connection, incident_id: int) -> list[dict[str, Any]]:
+    """The incident's outbox rows: whom each page notified, how, when, and what became of it."""
+    rows = await conn.fetch(
+        "SELECT n.id, n.page, n.level + 1 AS level, n.pass, n.user_id::text, u.name AS user_name,"
+        " n.contact_method_id::text, n.channel, n.delay_minutes, n.send_at, n.status, n.attempts,"
+        " n.sent_at, n.last_error, n.created_at"
+        " FROM notifications n LEFT JOIN users u ON u.id = n.user_id"
+        " WHERE n.incident_id = $1 ORDER BY n.page, n.send_at, n.id",
+        incident_id,
+    )
+    return [dict(r) for r in rows]

@@ -1,6 +1,7 @@
-"""Incidents: list, read with timeline, acknowledge and resolve.
+"""Incidents: list, read with timeline and notifications, and act on them: acknowledge,
+resolve, escalate, snooze, reassign.
 
-Reads go straight to Postgres; acknowledge and resolve go through the shard that owns the
+Reads go straight to Postgres; every action goes through the shard that owns the
 incident's service, like every other change to it.
 """
 
@@ -13,8 +14,11 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from actors.domain.events import Command, IncidentCommand, Status
+from actors.domain.incident import Outcome
 from actors.store import incidents as store
+from actors.store import paging as paging_store
 from serve.api.auth import require_admin
+from serve.api.incident_models import EscalateIn, NotificationList, ReassignIn, SnoozeIn
 from serve.api.models import IncidentDetail, IncidentList, IncidentOut
 from serve.runtime import GatewayRuntime, get_runtime
 
@@ -69,7 +73,56 @@ async def resolve(
     return await _command(incident_id, Command.RESOLVE, actor, runtime)
 
 
-async def _command(incident_id: int, action: Command, actor: str, runtime: GatewayRuntime) -> dict[str, Any]:
+@router.post("/{incident_id}/escalate", response_model=IncidentOut)
+async def escalate(
+    incident_id: int, body: EscalateIn | None = None, actor: str = Depends(require_admin),
+    runtime: GatewayRuntime = Depends(get_runtime),
+) -> dict[str, Any]:
+    """Page the next escalation level now (or `escalation_level`), even when acknowledged."""
+    level = body.escalation_level if body else None
+    return await _command(incident_id, Command.ESCALATE, actor, runtime,
+                          to_level=None if level is None else level - 1)
+
+
+@router.post("/{incident_id}/snooze", response_model=IncidentOut)
+async def snooze(
+    incident_id: int, body: SnoozeIn, actor: str = Depends(require_admin), runtime: GatewayRuntime = Depends(get_runtime)
+) -> dict[str, Any]:
+    """Acknowledge now; when the snooze runs out the incident is triggered and paged again."""
+    return await _command(incident_id, Command.SNOOZE, actor, runtime, minutes=body.minutes)
+
+
+@router.post("/{incident_id}/reassign", response_model=IncidentOut)
+async def reassign(
+    incident_id: int, body: ReassignIn, actor: str = Depends(require_admin), runtime: GatewayRuntime = Depends(get_runtime)
+) -> dict[str, Any]:
+    """Hand the incident to one person (paged now) or to an escalation policy (walked from level 1)."""
+    user_id = str(body.user_id) if body.user_id else None
+    policy_id = str(body.escalation_policy_id) if body.escalation_policy_id else None
+    async with (await runtime.pool()).acquire() as conn:
+        if user_id and not await paging_store.people(conn, [user_id]):
+            raise HTTPException(404, f"no user with id {user_id}")
+        if policy_id and not await paging_store.policies(conn, [policy_id]):
+            raise HTTPException(404, f"no escalation policy with id {policy_id}")
+    return await _command(incident_id, Command.REASSIGN, actor, runtime, user_id=user_id, policy_id=policy_id)
+
+
+@router.get("/{incident_id}/notifications", response_model=NotificationList, dependencies=[Depends(require_admin)])
+async def list_notifications(incident_id: int, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    """Every notification the incident's pages wrote to the outbox, and what became of it."""
+    async with (await runtime.pool()).acquire() as conn:
+        if await store.service_of(conn, incident_id) is None:
+            raise HTTPException(404, f"no incident with id {incident_id}")
+        return {"notifications": await store.notifications(conn, incident_id)}
+
+
+# The walk commands change nothing on a resolved incident: saying so beats a silent 200.
+_WALK_COMMANDS = (Command.ESCALATE, Command.SNOOZE, Command.REASSIGN)
+
+
+async def _command(
+    incident_id: int, action: Command, actor: str, runtime: GatewayRuntime, **arguments: Any
+) -> dict[str, Any]:
     pool = await runtime.pool()
     async with pool.acquire() as conn:
         service_id = await store.service_of(conn, incident_id)
@@ -77,9 +130,13 @@ async def _command(incident_id: int, action: Command, actor: str, runtime: Gatew
         raise HTTPException(404, f"no incident with id {incident_id}")
     command = IncidentCommand(
         command_id=str(uuid.uuid4()), service_id=service_id, incident_id=incident_id,
-        action=action, actor=f"api:{actor}", received_at=runtime.now(),
+        action=action, actor=f"api:{actor}", received_at=runtime.now(), **arguments,
     )
-    await runtime.shards.submit(command)
+    reply = await runtime.shards.submit(command)
+    if reply.outcome == Outcome.REFUSED.value:
+        raise HTTPException(409, f"cannot {action.value} incident {incident_id}: {reply.note}")
+    if reply.outcome == Outcome.UNCHANGED.value and action in _WALK_COMMANDS:
+        raise HTTPException(409, f"cannot {action.value} incident {incident_id}: it is resolved")
     async with pool.acquire() as conn:
         row = await store.get_incident(conn, incident_id)
     assert row is not None
