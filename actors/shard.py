@@ -126,6 +126,16 @@ class ServiceShard:
             **self._stats,
         }
 
+    async def close(self) -> None:
+        """Stop the timer and close the pool (for a shard hosted in-process)."""
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        if self._drainer is not None:
+            await asyncio.gather(self._drainer, return_exceptions=True)
+        if self._pool is not None:
+            await self._pool.close()
+
     # -- background: recovery and the deadline timer -----------------------------------
 
     def _start_background(self) -> None:

@@ -10,7 +10,7 @@ from ray.serve import Application
 
 from cluster.settings import Settings
 from serve import runtime
-from serve.api import health, incidents, services
+from serve.api import calendar, contacts, health, incidents, oncall, policies, schedules, services, users
 from serve.errors import install_handlers
 from serve.ingest import pagerduty
 
@@ -22,7 +22,8 @@ def create_api() -> FastAPI:
         version="0.1.0",
     )
     install_handlers(api)
-    for router in (health.router, pagerduty.router, services.router, incidents.router):
+    for router in (health.router, pagerduty.router, services.router, incidents.router, users.router, contacts.router,
+                   policies.router, schedules.router, oncall.router, calendar.router):
         api.include_router(router)
     _document_raw_bodies(api)
     return api

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 2
 
+T = TypeVar("T")
+
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
@@ -32,6 +35,34 @@ def describe(errors: Sequence[Any]) -> list[str]:
         where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
         out.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
     return out
+
+
+def invalid(*problems: tuple[str, str]) -> RequestValidationError:
+    """A 422 shaped like pydantic's, for what only the database can check: (field, message) pairs."""
+    return RequestValidationError([{"loc": ("body", field), "msg": message} for field, message in problems])
+
+
+def found(row: T | None, what: str) -> T:
+    """`row`, or a 404 saying there is "no <what>"."""
+    if row is None:
+        raise StarletteHTTPException(404, f"no {what}")
+    return row
+
+
+def deleted(done: bool, what: str) -> Response:
+    """204 when the row was deleted, else a 404 saying there is "no <what>"."""
+    if not done:
+        raise StarletteHTTPException(404, f"no {what}")
+    return Response(status_code=204)
+
+
+@contextmanager
+def answering(error: type[BaseException], answer: Exception) -> Iterator[None]:
+    """Answer `answer` when the block raises `error`: a constraint the database keeps."""
+    try:
+        yield
+    except error as exc:
+        raise answer from exc
 
 
 def unavailable(message: str) -> Response:

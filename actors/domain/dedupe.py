@@ -150,6 +150,9 @@ class ServiceIncidents:
         else:
             raise ValueError(f"cannot {action.value} an incident here")
         if outcome is Outcome.UNCHANGED:
+            if action is Command.ACKNOWLEDGE and walks.unsnooze(plan, draft, item.received_at):
+                self._record(plan, item, draft, Outcome.ACKNOWLEDGED, actor, f"acknowledged by {actor}; snooze cancelled")
+                return
             plan.applied.append(Applied(item, outcome, draft))
             return
         walks.stopped(plan, draft, item.received_at)

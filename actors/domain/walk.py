@@ -110,6 +110,7 @@ class Walks:
         return Outcome.SNOOZED, f"snoozed for {minutes} min, until {until.snoozed_until:%Y-%m-%d %H:%M} UTC"
 
     def _reassign(self, plan: Plan, draft: Incident, command: IncidentCommand) -> tuple[Outcome, str]:
+        before = draft.assigned_user_id, draft.policy_id
         if command.user_id is not None:
             draft.assigned_user_id, what = command.user_id, f"user {command.user_id}"
         elif command.policy_id is not None:
@@ -117,11 +118,25 @@ class Walks:
             what = f"escalation policy {command.policy_id}"
         else:
             raise CommandRefused("reassign needs a user_id or an escalation_policy_id")
-        policy = self._require_policy(draft)
+        try:
+            policy = self._require_policy(draft)
+        except CommandRefused:
+            draft.assigned_user_id, draft.policy_id = before  # a refused command changes nothing
+            raise
         retrigger(draft, command.received_at)
         plan.silenced[id(draft)] = draft  # the previous assignees' pending notifications go
         self._walk(plan, draft, *escalation.start(policy, command.received_at))
         return Outcome.REASSIGNED, f"reassigned to {what}"
+
+    def unsnooze(self, plan: Plan, draft: Incident, at: datetime) -> bool:
+        """Acknowledging a snoozed incident (already acknowledged) cancels the snooze."""
+        state = draft.escalation
+        if state is None or state.snoozed_until is None:
+            return False
+        draft.escalation = escalation.acknowledge(state, at)[0]
+        draft.updated_at = at
+        plan.silenced[id(draft)] = draft
+        return True
 
     # -- deadlines --------------------------------------------------------------------
 

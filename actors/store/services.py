@@ -9,7 +9,11 @@ from typing import Any
 
 import asyncpg
 
-_SERVICE = "SELECT id::text, name, description, created_at, updated_at FROM services"
+from actors.store.rows import assignments, delete_one, one
+
+_COLUMNS = "id::text, name, description, escalation_policy_id::text, urgency, created_at, updated_at"
+_SERVICE = f"SELECT {_COLUMNS} FROM services"
+_EDITABLE = ("name", "description", "escalation_policy_id", "urgency")
 _INTEGRATION = (
     "SELECT id::text, service_id::text, type, name, key, created_at, revoked_at FROM integrations"
 )
@@ -30,11 +34,15 @@ def new_routing_key() -> str:
     return secrets.token_hex(16)
 
 
-async def create_service(conn: asyncpg.Connection, name: str, description: str) -> dict[str, Any]:
+async def create_service(
+    conn: asyncpg.Connection, name: str, description: str,
+    escalation_policy_id: str | None = None, urgency: str = "high",
+) -> dict[str, Any]:
+    """Raises asyncpg.ForeignKeyViolationError when the escalation policy does not exist."""
     row = await conn.fetchrow(
-        "INSERT INTO services (id, name, description) VALUES ($1, $2, $3)"
-        " RETURNING id::text, name, description, created_at, updated_at",
-        str(uuid.uuid4()), name, description,
+        "INSERT INTO services (id, name, description, escalation_policy_id, urgency)"
+        f" VALUES ($1, $2, $3, $4::uuid, $5) RETURNING {_COLUMNS}",
+        str(uuid.uuid4()), name, description, escalation_policy_id, urgency,
     )
     return dict(row)
 
@@ -44,25 +52,23 @@ async def list_services(conn: asyncpg.Connection) -> list[dict[str, Any]]:
 
 
 async def get_service(conn: asyncpg.Connection, service_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow(_SERVICE + " WHERE id = $1::uuid", service_id)
-    return dict(row) if row else None
+    return one(await conn.fetchrow(_SERVICE + " WHERE id = $1::uuid", service_id))
 
 
 async def update_service(
     conn: asyncpg.Connection, service_id: str, changes: dict[str, Any]
 ) -> dict[str, Any] | None:
+    """Set the editable columns named in `changes` (None clears the escalation policy)."""
+    sets, values = assignments(changes, _EDITABLE, 2, "updated_at = now()")
     row = await conn.fetchrow(
-        "UPDATE services SET name = coalesce($2, name), description = coalesce($3, description),"
-        " updated_at = now() WHERE id = $1::uuid"
-        " RETURNING id::text, name, description, created_at, updated_at",
-        service_id, changes.get("name"), changes.get("description"),
+        f"UPDATE services SET {sets} WHERE id = $1::uuid RETURNING {_COLUMNS}",
+        service_id, *values,
     )
-    return dict(row) if row else None
+    return one(row)
 
 
 async def delete_service(conn: asyncpg.Connection, service_id: str) -> bool:
-    status: str = await conn.execute("DELETE FROM services WHERE id = $1::uuid", service_id)
-    return status == "DELETE 1"
+    return await delete_one(conn, "DELETE FROM services WHERE id = $1::uuid", service_id)
 
 
 async def create_integration(

@@ -2,30 +2,73 @@
 
 from __future__ import annotations
 
+import re
+import uuid
+from collections.abc import Collection
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from actors.domain.events import Severity, Status
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def changes_of(patch: BaseModel, nullable: Collection[str] = ()) -> dict[str, Any]:
+    """The fields a PATCH body set. null clears a field that may be empty and leaves any other as it is."""
+    fields = patch.model_dump(mode="json", exclude_unset=True)
+    return {name: value for name, value in fields.items() if value is not None or name in nullable}
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise ValueError(f"{value!r} is not an e-mail address")
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Paris") from None
+    return value
+
+
+Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
+TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_time_zone)]
+Name = Annotated[str, Field(min_length=1, max_length=255)]
+Description = Annotated[str, Field(max_length=4096)]
+ServiceUrgency = Literal["high", "low", "severity"]
 
 
 class ServiceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=255)
-    description: str = Field("", max_length=4096)
+    name: Name
+    description: Description = ""
+    escalation_policy_id: uuid.UUID | None = None
+    urgency: ServiceUrgency = Field(
+        "high", description="high, low, or severity: high for critical and error alerts, low for warning and info"
+    )
 
 
 class ServicePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, min_length=1, max_length=255)
-    description: str | None = Field(None, max_length=4096)
+    name: Name | None = None
+    description: Description | None = None
+    escalation_policy_id: uuid.UUID | None = Field(None, description="null detaches the escalation policy")
+    urgency: ServiceUrgency | None = None
 
 
 class ServiceOut(BaseModel):
     id: str
     name: str
     description: str
+    escalation_policy_id: str | None
+    urgency: ServiceUrgency
     created_at: datetime
     updated_at: datetime
 
@@ -72,6 +115,12 @@ class IncidentOut(BaseModel):
     last_occurrence_at: datetime
     acknowledged_at: datetime | None
     resolved_at: datetime | None
+    urgency: Literal["high", "low"]
+    escalation_policy_id: str | None
+    assigned_user_id: str | None = Field(description="Set when reassigned to one person")
+    escalation_level: int | None = Field(description="The level paged last, from 1; null when nobody was paged")
+    next_escalation_at: datetime | None = Field(description="When the next level is paged unless acknowledged")
+    snoozed_until: datetime | None
 
 
 class IncidentList(BaseModel):
@@ -89,3 +138,157 @@ class TimelineEntry(BaseModel):
 class IncidentDetail(IncidentOut):
     details: Any
     timeline: list[TimelineEntry]
+
+
+Role = Literal["viewer", "responder", "admin"]
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    email: Email
+    time_zone: TimeZone = "UTC"
+    role: Role = "responder"
+
+
+class UserPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name | None = None
+    email: Email | None = None
+    time_zone: TimeZone | None = None
+    role: Role | None = None
+
+
+class UserOut(BaseModel):
+    id: str
+    name: str
+    email: str
+    time_zone: str
+    role: Role
+    calendar_url: str = Field(description="The user's on-call shifts as an iCalendar feed; the URL is the secret")
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserList(BaseModel):
+    users: list[UserOut]
+
+
+ContactKind = Literal["sms", "voice", "push", "email", "slack", "webhook"]
+
+
+def address_problem(kind: str, address: str) -> str | None:
+    """Why `address` cannot reach anyone over `kind`; None when it can."""
+    if kind in ("sms", "voice") and not _E164.fullmatch(address):
+        return f"{kind} needs a phone number in E.164 form such as +14155550123, not {address!r}"
+    if kind == "email" and not _EMAIL.fullmatch(address):
+        return f"{address!r} is not an e-mail address"
+    if kind in ("slack", "webhook") and not _is_web_url(address):
+        return f"{kind} needs an http or https URL, not {address!r}"
+    if kind == "push" and not address.strip():
+        return "push needs a device token or endpoint ARN"
+    return None
+
+
+def _is_web_url(address: str) -> bool:
+    try:
+        url = urlsplit(address)
+    except ValueError:
+        return False
+    return url.scheme in ("http", "https") and bool(url.hostname)
+
+
+class ContactMethodIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: ContactKind
+    address: str = Field(min_length=1, max_length=2048)
+    label: str = Field("", max_length=255)
+    verified: bool = False
+
+    @field_validator("address")
+    @classmethod
+    def _reaches(cls, address: str, info: ValidationInfo) -> str:
+        problem = address_problem(info.data["kind"], address) if "kind" in info.data else None
+        if problem:
+            raise ValueError(problem)
+        return address
+
+
+class ContactMethodPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    address: str | None = Field(None, min_length=1, max_length=2048,
+                                description="Checked against the method's kind; a new address is unverified")
+    label: str | None = Field(None, max_length=255)
+    verified: bool | None = None
+
+
+class ContactMethodOut(BaseModel):
+    id: str
+    user_id: str
+    kind: ContactKind
+    address: str
+    label: str
+    verified: bool
+    created_at: datetime
+
+
+class ContactMethodList(BaseModel):
+    contact_methods: list[ContactMethodOut]
+
+
+Urgency = Literal["high", "low"]
+
+
+class NotificationRuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    contact_method_id: uuid.UUID = Field(description="One of this user's contact methods")
+    urgency: Urgency
+    delay_minutes: int = Field(ge=0, le=1440, description="Minutes after the user is paged")
+
+
+class NotificationRuleOut(BaseModel):
+    id: str
+    user_id: str
+    contact_method_id: str
+    urgency: Urgency
+    delay_minutes: int
+    created_at: datetime
+
+
+class NotificationRuleList(BaseModel):
+    notification_rules: list[NotificationRuleOut]
+
+
+class PolicyTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["user", "schedule"]
+    id: uuid.UUID
+
+
+class PolicyLevel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    delay_minutes: int = Field(ge=1, le=1440, description="Minutes to wait for an acknowledgement, then the next level")
+    targets: list[PolicyTarget] = Field(min_length=1, max_length=50)
+
+
+class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    description: Description = ""
+    repeat: int = Field(0, ge=0, le=9, description="How many more times to walk all the levels")
+    levels: list[PolicyLevel] = Field(min_length=1, max_length=50)
+
+
+class PolicyOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    repeat: int
+    levels: list[PolicyLevel]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class PolicyList(BaseModel):
+    escalation_policies: list[PolicyOut]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import AbstractContextManager
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Response
 
 from actors.store import services as store
@@ -17,7 +19,9 @@ from serve.api.models import (
     ServiceList,
     ServiceOut,
     ServicePatch,
+    changes_of,
 )
+from serve.errors import answering, deleted, found, invalid
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/services", tags=["Services"], dependencies=[Depends(require_admin)])
@@ -27,8 +31,10 @@ _INGEST_PATH = {"pagerduty": "/v2/enqueue"}
 
 @router.post("", status_code=201, response_model=ServiceOut)
 async def create_service(body: ServiceIn, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    fields = body.model_dump(mode="json")
     async with (await runtime.pool()).acquire() as conn:
-        return await store.create_service(conn, body.name, body.description)
+        with _known_policy(fields["escalation_policy_id"]):
+            return await store.create_service(conn, **fields)
 
 
 @router.get("", response_model=ServiceList)
@@ -40,27 +46,27 @@ async def list_services(runtime: GatewayRuntime = Depends(get_runtime)) -> dict[
 @router.get("/{service_id}", response_model=ServiceOut)
 async def get_service(service_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
     async with (await runtime.pool()).acquire() as conn:
-        return _found(await store.get_service(conn, str(service_id)), service_id)
+        return found(await store.get_service(conn, str(service_id)), f"service with id {service_id}")
 
 
 @router.patch("/{service_id}", response_model=ServiceOut)
 async def update_service(
     service_id: uuid.UUID, body: ServicePatch, runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
+    changes = changes_of(body, nullable={"escalation_policy_id"})
     async with (await runtime.pool()).acquire() as conn:
-        changes = body.model_dump(exclude_unset=True)
-        return _found(await store.update_service(conn, str(service_id), changes), service_id)
+        with _known_policy(changes.get("escalation_policy_id")):
+            return found(await store.update_service(conn, str(service_id), changes), f"service with id {service_id}")
 
 
 @router.delete("/{service_id}", status_code=204)
 async def delete_service(service_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     async with (await runtime.pool()).acquire() as conn:
         keys = [i["key"] for i in await store.list_integrations(conn, str(service_id))]
-        if not await store.delete_service(conn, str(service_id)):
-            raise HTTPException(404, f"no service with id {service_id}")
+        answer = deleted(await store.delete_service(conn, str(service_id)), f"service with id {service_id}")
     for key in keys:
         runtime.keys.forget(key)
-    return Response(status_code=204)
+    return answer
 
 
 @router.post("/{service_id}/integrations", status_code=201, response_model=IntegrationOut)
@@ -68,14 +74,14 @@ async def create_integration(
     service_id: uuid.UUID, body: IntegrationIn, runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
     async with (await runtime.pool()).acquire() as conn:
-        _found(await store.get_service(conn, str(service_id)), service_id)
+        found(await store.get_service(conn, str(service_id)), f"service with id {service_id}")
         return _with_url(await store.create_integration(conn, str(service_id), body.type, body.name), runtime)
 
 
 @router.get("/{service_id}/integrations", response_model=IntegrationList)
 async def list_integrations(service_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
     async with (await runtime.pool()).acquire() as conn:
-        _found(await store.get_service(conn, str(service_id)), service_id)
+        found(await store.get_service(conn, str(service_id)), f"service with id {service_id}")
         rows = await store.list_integrations(conn, str(service_id))
     return {"integrations": [_with_url(r, runtime) for r in rows]}
 
@@ -93,10 +99,9 @@ async def revoke_integration(
     return _with_url(row, runtime)
 
 
-def _found(row: dict[str, Any] | None, service_id: uuid.UUID) -> dict[str, Any]:
-    if row is None:
-        raise HTTPException(404, f"no service with id {service_id}")
-    return row
+def _known_policy(policy_id: str | None) -> AbstractContextManager[None]:
+    return answering(asyncpg.ForeignKeyViolationError,
+                     invalid(("escalation_policy_id", f"no escalation policy with id {policy_id}")))
 
 
 def _with_url(row: dict[str, Any], runtime: GatewayRuntime) -> dict[str, Any]:

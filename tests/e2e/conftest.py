@@ -35,3 +35,12 @@ def incidents_of(api: httpx.Client, service_id: str, **params: str) -> list[dict
     response = api.get("/api/v1/incidents", params={"service_id": service_id, "limit": "100", **params})
     assert response.status_code == 200, response.text
     return response.json()["incidents"]  # type: ignore[no-any-return]
+
+
+def refused(response: httpx.Response, status: int, *names: str) -> str:
+    """Assert a refusal with `status` whose message names each of `names`; the message."""
+    assert response.status_code == status, response.text
+    message: str = response.json()["message"]
+    for name in names:
+        assert name in message, message
+    return message

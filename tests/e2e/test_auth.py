@@ -21,6 +21,34 @@ ADMIN_ROUTES = [
     ("GET", "/api/v1/incidents/1"),
     ("POST", "/api/v1/incidents/1/acknowledge"),
     ("POST", "/api/v1/incidents/1/resolve"),
+    ("GET", "/api/v1/users"),
+    ("POST", "/api/v1/users"),
+    ("GET", f"/api/v1/users/{SOME_ID}"),
+    ("PATCH", f"/api/v1/users/{SOME_ID}"),
+    ("DELETE", f"/api/v1/users/{SOME_ID}"),
+    ("POST", f"/api/v1/users/{SOME_ID}/contact-methods"),
+    ("GET", f"/api/v1/users/{SOME_ID}/contact-methods"),
+    ("PATCH", f"/api/v1/users/{SOME_ID}/contact-methods/{SOME_ID}"),
+    ("DELETE", f"/api/v1/users/{SOME_ID}/contact-methods/{SOME_ID}"),
+    ("POST", f"/api/v1/users/{SOME_ID}/notification-rules"),
+    ("GET", f"/api/v1/users/{SOME_ID}/notification-rules"),
+    ("DELETE", f"/api/v1/users/{SOME_ID}/notification-rules/{SOME_ID}"),
+    ("GET", "/api/v1/escalation-policies"),
+    ("POST", "/api/v1/escalation-policies"),
+    ("GET", f"/api/v1/escalation-policies/{SOME_ID}"),
+    ("PUT", f"/api/v1/escalation-policies/{SOME_ID}"),
+    ("DELETE", f"/api/v1/escalation-policies/{SOME_ID}"),
+    ("GET", "/api/v1/schedules"),
+    ("POST", "/api/v1/schedules"),
+    ("GET", f"/api/v1/schedules/{SOME_ID}"),
+    ("PUT", f"/api/v1/schedules/{SOME_ID}"),
+    ("DELETE", f"/api/v1/schedules/{SOME_ID}"),
+    ("POST", f"/api/v1/schedules/{SOME_ID}/overrides"),
+    ("GET", f"/api/v1/schedules/{SOME_ID}/overrides"),
+    ("DELETE", f"/api/v1/schedules/{SOME_ID}/overrides/{SOME_ID}"),
+    ("GET", f"/api/v1/schedules/{SOME_ID}/oncall"),
+    ("GET", f"/api/v1/schedules/{SOME_ID}/shifts"),
+    ("GET", "/api/v1/oncall"),
 ]
 
 
@@ -41,3 +69,9 @@ def test_ingestion_needs_no_token_but_a_routing_key(anonymous):
     response = anonymous.post("/v2/enqueue", json={"routing_key": "x" * 32, "event_action": "trigger",
                                                     "payload": {"summary": "s", "source": "s", "severity": "info"}})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("path", [f"/api/v1/schedules/{SOME_ID}/oncall.ics", f"/api/v1/users/{SOME_ID}/oncall.ics"])
+def test_calendar_feeds_open_with_their_token_not_the_admin_bearer(api, path):
+    assert api.get(path).status_code == 401
+    assert api.get(path, params={"token": "nope"}).status_code == 404

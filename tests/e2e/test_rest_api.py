@@ -64,9 +64,11 @@ def test_incident_timeline_acknowledge_and_resolve(api, anonymous, new_service):
 
     detail = api.get(f"/api/v1/incidents/{incident['id']}").json()
     assert [(e["kind"], e["actor"]) for e in detail["timeline"]] == [
-        ("triggered", "db1"), ("occurrence", "db1"), ("acknowledged", "api:admin"), ("resolved", "api:admin"),
+        ("triggered", "db1"), ("unpaged", "tocsin"), ("occurrence", "db1"), ("acknowledged", "api:admin"),
+        ("resolved", "api:admin"),
     ]
-    assert detail["timeline"][1]["message"] == "occurrence 2: CPU at 100%"
+    assert detail["timeline"][1]["message"] == "the service has no escalation policy: nobody is paged"
+    assert detail["timeline"][2]["message"] == "occurrence 2: CPU at 100%"
     times = [e["at"] for e in detail["timeline"]]
     assert times == sorted(times)
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from actors.domain.schedule import (
@@ -296,3 +296,96 @@ def test_daily_handoffs_stay_at_nine_local_through_2027(
     assert handoffs == [s.end for s in shifts[:-1]]
     assert all(h.astimezone(tz).time() == NINE for h in handoffs)
     assert {h.astimezone(tz).date() for h in handoffs} >= {date(2027, 1, 1) + timedelta(days=n) for n in range(365)}
+
+
+# -- DST transitions, 2026-2027 --------------------------------------------------------
+
+DST_ZONES = [NEW_YORK, BERLIN, SYDNEY]
+
+
+def transitions(tz: ZoneInfo, start: datetime = utc(2026, 1, 1), end: datetime = utc(2028, 1, 1)) -> list[datetime]:
+    """The instants in [start, end) at which `tz` changes its UTC offset."""
+    def offset(at: datetime) -> timedelta | None:
+        return at.astimezone(tz).utcoffset()
+
+    found, at = [], start
+    while at < end:
+        low, high = at, at + timedelta(hours=1)
+        if offset(low) != offset(high):
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                low, high = (middle, high) if offset(middle) == offset(low) else (low, middle)
+            found.append(high)
+        at += timedelta(hours=1)
+    return found
+
+
+def exists(day: date, at: time, tz: ZoneInfo) -> bool:
+    """Whether the wall time happens on that day (it does not in a spring-forward gap)."""
+    local = datetime.combine(day, at, tzinfo=tz)
+    return local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local.replace(tzinfo=None)
+
+
+DST_TRANSITIONS = [(tz, moment) for tz in DST_ZONES for moment in transitions(tz)]
+
+
+def test_each_zone_changes_its_clocks_twice_a_year() -> None:
+    assert [(str(tz), len(transitions(tz))) for tz in DST_ZONES] == [(str(tz), 4) for tz in DST_ZONES]
+    assert [t.date() for t in transitions(NEW_YORK)] == [
+        date(2026, 3, 8), date(2026, 11, 1), date(2027, 3, 14), date(2027, 11, 7)
+    ]
+
+
+@pytest.mark.parametrize(("tz", "transition"), DST_TRANSITIONS, ids=[f"{tz}-{t:%Y-%m-%d}" for tz, t in DST_TRANSITIONS])
+@pytest.mark.parametrize("unit", [Unit.DAYS, Unit.WEEKS])
+def test_no_transition_moves_a_handoff_off_nine_local(tz: ZoneInfo, transition: datetime, unit: Unit) -> None:
+    around = transition.astimezone(tz).date()
+    start = datetime.combine(around - timedelta(days=17), NINE, tzinfo=tz)
+    layer = Layer(Rotation(("ann", "bob"), start, 1, unit, NINE))
+    shifts = layer_shifts(layer, tz, transition - timedelta(days=15), transition + timedelta(days=15))
+    handoffs = [s.start for s in shifts[1:]]
+    assert handoffs and all(h.astimezone(tz).time() == NINE for h in handoffs)
+    across = next(s for s in shifts if s.start < transition < s.end)
+    jump = transition.astimezone(tz).utcoffset() - (transition - timedelta(minutes=1)).astimezone(tz).utcoffset()
+    assert across.end - across.start == timedelta(**{unit.value: 1}) - jump
+
+
+@pytest.mark.parametrize("tz", DST_ZONES, ids=str)
+@settings(max_examples=40, deadline=None)
+@given(
+    day=st.integers(0, 729),
+    handoff=st.builds(time, st.integers(4, 23), st.integers(0, 59)),
+    length=st.integers(1, 3),
+    unit=st.sampled_from([Unit.DAYS, Unit.WEEKS]),
+)
+def test_day_and_week_handoffs_keep_their_wall_time_through_2027(
+    tz: ZoneInfo, day: int, handoff: time, length: int, unit: Unit
+) -> None:
+    start = datetime.combine(date(2026, 1, 1) + timedelta(days=day), time(0), tzinfo=tz)
+    layer = Layer(Rotation(("ann", "bob", "cy"), start, length, unit, handoff))
+    shifts = layer_shifts(layer, tz, start, utc(2028, 1, 1))
+    handoffs = [s.start.astimezone(tz) for s in shifts[1:]]
+    assert all(h.time() == handoff for h in handoffs)
+    step = timedelta(**{unit.value: length})
+    assert all(b.date() - a.date() == step for a, b in zip(handoffs, handoffs[1:]))
+    assert [s.user_id for s in shifts] == [("ann", "bob", "cy")[k % 3] for k in range(len(shifts))]
+
+
+@pytest.mark.parametrize("tz", DST_ZONES, ids=str)
+@settings(max_examples=40, deadline=None)
+@given(handoff=st.builds(time, st.integers(0, 23), st.sampled_from([0, 15, 30, 45])), days=st.integers(1, 2))
+@example(handoff=time(2, 30), days=1)
+def test_handoffs_in_the_small_hours_follow_the_wall_time_rules(tz: ZoneInfo, handoff: time, days: int) -> None:
+    """At a transition a handoff at an ambiguous wall time is its first occurrence, one at a
+    wall time that does not exist is when the clocks jump; on every other day it is on time."""
+    layer = Layer(Rotation(("ann", "bob"), datetime(2026, 1, 1, tzinfo=tz), days, Unit.DAYS, handoff))
+    shifts = layer_shifts(layer, tz, utc(2026, 1, 2), utc(2028, 1, 1))
+    jumps = set(transitions(tz))
+    for shift in shifts[1:]:
+        local = shift.start.astimezone(tz)
+        if exists(local.date(), handoff, tz):
+            assert local.time() == handoff
+            earlier = (shift.start - timedelta(hours=1)).astimezone(tz)
+            assert (earlier.date(), earlier.time()) != (local.date(), handoff)  # the first occurrence
+        else:
+            assert shift.start in jumps

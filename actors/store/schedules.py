@@ -1,0 +1,176 @@
+"""Schedules and their overrides, and loading them as domain `Schedule`s.
+
+Layers are stored as the JSON documents of the REST API (see actors.domain.definitions);
+every write to a schedule or its overrides bumps `schedules.version` (a trigger), which is
+what on-call caches key on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from actors.domain.definitions import schedule_from_json
+from actors.domain.schedule import Schedule
+from actors.store.rows import delete_one, one
+from actors.store.users import new_calendar_token
+
+_SCHEDULE_COLUMNS = (
+    "id::text, name, description, time_zone, layers::text AS layers, version, calendar_token,"
+    " created_at, updated_at"
+)
+_SCHEDULE = f"SELECT {_SCHEDULE_COLUMNS} FROM schedules"
+_OVERRIDE_COLUMNS = "id::text, schedule_id::text, user_id::text, start_at AS start, end_at AS end, created_at"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSchedule:
+    """A schedule row with its domain object. `schedule.overrides` holds the overrides that
+    overlap the window it was loaded for, oldest first; `override_ids` are their ids, in the
+    same order."""
+
+    row: dict[str, Any]
+    schedule: Schedule
+    override_ids: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return str(self.row["id"])
+
+    @property
+    def name(self) -> str:
+        return str(self.row["name"])
+
+    @property
+    def version(self) -> int:
+        return int(self.row["version"])
+
+
+def _schedule(record: asyncpg.Record) -> dict[str, Any]:
+    """The row with its JSON columns decoded."""
+    row = dict(record)
+    return row | {name: orjson.loads(row[name]) for name in ("layers", "overrides") if name in row}
+
+
+async def create_schedule(
+    conn: asyncpg.Connection, name: str, description: str, time_zone: str, layers: list[dict[str, Any]]
+) -> dict[str, Any]:
+    record = await conn.fetchrow(
+        "INSERT INTO schedules (id, name, description, time_zone, layers, calendar_token)"
+        f" VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING {_SCHEDULE_COLUMNS}",
+        str(uuid.uuid4()), name, description, time_zone, orjson.dumps(layers).decode(), new_calendar_token(),
+    )
+    return _schedule(record)
+
+
+async def list_schedules(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    return [_schedule(r) for r in await conn.fetch(_SCHEDULE + " ORDER BY created_at, id")]
+
+
+async def get_schedule(conn: asyncpg.Connection, schedule_id: str) -> dict[str, Any] | None:
+    record = await conn.fetchrow(_SCHEDULE + " WHERE id = $1::uuid", schedule_id)
+    return _schedule(record) if record else None
+
+
+async def update_schedule(
+    conn: asyncpg.Connection,
+    schedule_id: str,
+    name: str,
+    description: str,
+    time_zone: str,
+    layers: list[dict[str, Any]],
+) -> dict[str, Any] | None:
+    record = await conn.fetchrow(
+        "UPDATE schedules SET name = $2, description = $3, time_zone = $4, layers = $5::jsonb"
+        f" WHERE id = $1::uuid RETURNING {_SCHEDULE_COLUMNS}",
+        schedule_id, name, description, time_zone, orjson.dumps(layers).decode(),
+    )
+    return _schedule(record) if record else None
+
+
+async def delete_schedule(conn: asyncpg.Connection, schedule_id: str) -> bool:
+    return await delete_one(conn, "DELETE FROM schedules WHERE id = $1::uuid", schedule_id)
+
+
+async def people(conn: asyncpg.Connection, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """{"id", "name", "email"} of each user that exists, by id."""
+    rows = await conn.fetch("SELECT id::text, name, email FROM users WHERE id = ANY($1::uuid[])", list(set(user_ids)))
+    return {r["id"]: dict(r) for r in rows}
+
+
+async def calendar_owner(conn: asyncpg.Connection, user_id: str) -> dict[str, Any] | None:
+    """The user with the token of their iCalendar feed."""
+    row = await conn.fetchrow("SELECT id::text, name, email, calendar_token FROM users WHERE id = $1::uuid", user_id)
+    return one(row)
+
+
+# -- overrides -------------------------------------------------------------------------
+
+
+async def create_override(
+    conn: asyncpg.Connection, schedule_id: str, user_id: str, start: datetime, end: datetime
+) -> dict[str, Any]:
+    row = await conn.fetchrow(
+        "INSERT INTO schedule_overrides (id, schedule_id, user_id, start_at, end_at)"
+        f" VALUES ($1, $2::uuid, $3::uuid, $4, $5) RETURNING {_OVERRIDE_COLUMNS}",
+        str(uuid.uuid4()), schedule_id, user_id, start, end,
+    )
+    return dict(row)
+
+
+async def list_overrides(
+    conn: asyncpg.Connection, schedule_id: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """The schedule's overrides that overlap [start, end), by start."""
+    rows = await conn.fetch(
+        f"SELECT {_OVERRIDE_COLUMNS} FROM schedule_overrides WHERE schedule_id = $1::uuid"
+        " AND end_at > $2 AND start_at < $3 ORDER BY start_at, created_at, id",
+        schedule_id, start, end,
+    )
+    return [dict(r) for r in rows]
+
+
+async def delete_override(conn: asyncpg.Connection, schedule_id: str, override_id: str) -> bool:
+    return await delete_one(
+        conn, "DELETE FROM schedule_overrides WHERE id = $1::uuid AND schedule_id = $2::uuid", override_id, schedule_id
+    )
+
+
+# -- as domain objects -----------------------------------------------------------------
+
+# One statement, so one snapshot: the overrides are those of the version read.
+_LOADED = (
+    f"SELECT {_SCHEDULE_COLUMNS}, (SELECT coalesce(json_agg(json_build_object("
+    "'id', o.id, 'user_id', o.user_id, 'start', o.start_at, 'end', o.end_at) ORDER BY o.created_at, o.id), '[]')"
+    " FROM schedule_overrides o WHERE o.schedule_id = schedules.id AND o.end_at > $1 AND o.start_at < $2"
+    ")::text AS overrides FROM schedules"
+)
+
+
+async def load_schedule(
+    conn: asyncpg.Connection, schedule_id: str, start: datetime, end: datetime
+) -> StoredSchedule | None:
+    """The schedule with the overrides that overlap [start, end), oldest first: enough to
+    compute its shifts over that window. None when there is no such schedule."""
+    record = await conn.fetchrow(_LOADED + " WHERE id = $3::uuid", start, end, schedule_id)
+    return _stored(record) if record else None
+
+
+async def load_schedules(conn: asyncpg.Connection, start: datetime, end: datetime) -> list[StoredSchedule]:
+    """Every schedule, as `load_schedule` loads one."""
+    return [_stored(record) for record in await conn.fetch(_LOADED + " ORDER BY created_at, id", start, end)]
+
+
+def _stored(record: asyncpg.Record) -> StoredSchedule:
+    row = _schedule(record)
+    overrides = row.pop("overrides")
+    schedule = schedule_from_json(row["time_zone"], row["layers"], [
+        (o["user_id"], datetime.fromisoformat(o["start"]), datetime.fromisoformat(o["end"])) for o in overrides
+    ])
+    return StoredSchedule(row, schedule, tuple(o["id"] for o in overrides))

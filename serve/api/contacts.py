@@ -1,0 +1,117 @@
+"""How to reach a user (contact methods) and when to use each (notification rules)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, Depends, HTTPException, Response
+
+from actors.store import users as store
+from serve.api.auth import require_admin
+from serve.api.models import (
+    ContactMethodIn,
+    ContactMethodList,
+    ContactMethodOut,
+    ContactMethodPatch,
+    NotificationRuleIn,
+    NotificationRuleList,
+    NotificationRuleOut,
+    address_problem,
+    changes_of,
+)
+from serve.errors import answering, deleted, found, invalid
+from serve.runtime import GatewayRuntime, get_runtime
+
+router = APIRouter(prefix="/api/v1/users/{user_id}", tags=["Users"], dependencies=[Depends(require_admin)])
+
+
+@router.post("/contact-methods", status_code=201, response_model=ContactMethodOut)
+async def create_contact_method(
+    user_id: uuid.UUID, body: ContactMethodIn, runtime: GatewayRuntime = Depends(get_runtime)
+) -> dict[str, Any]:
+    async with (await runtime.pool()).acquire() as conn:
+        await _user_exists(conn, user_id)
+        return await store.create_contact_method(conn, str(user_id), **body.model_dump())
+
+
+@router.get("/contact-methods", response_model=ContactMethodList)
+async def list_contact_methods(user_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    async with (await runtime.pool()).acquire() as conn:
+        await _user_exists(conn, user_id)
+        return {"contact_methods": await store.list_contact_methods(conn, str(user_id))}
+
+
+@router.patch("/contact-methods/{method_id}", response_model=ContactMethodOut)
+async def update_contact_method(
+    user_id: uuid.UUID, method_id: uuid.UUID, body: ContactMethodPatch, runtime: GatewayRuntime = Depends(get_runtime)
+) -> dict[str, Any]:
+    """Change the label, address or verified flag. A new address is unverified unless the
+    same request says otherwise."""
+    changes = changes_of(body)
+    async with (await runtime.pool()).acquire() as conn:
+        method = found(await store.get_contact_method(conn, str(user_id), str(method_id)), _method(user_id, method_id))
+        if "address" in changes:
+            _check_address(method["kind"], changes["address"])
+            if changes["address"] != method["address"]:
+                changes.setdefault("verified", False)
+        row = await store.update_contact_method(conn, str(user_id), str(method_id), changes)
+    return found(row, _method(user_id, method_id))
+
+
+@router.delete("/contact-methods/{method_id}", status_code=204)
+async def delete_contact_method(
+    user_id: uuid.UUID, method_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)
+) -> Response:
+    """Delete the contact method and the notification rules that use it."""
+    async with (await runtime.pool()).acquire() as conn:
+        done = await store.delete_contact_method(conn, str(user_id), str(method_id))
+    return deleted(done, _method(user_id, method_id))
+
+
+@router.post("/notification-rules", status_code=201, response_model=NotificationRuleOut)
+async def create_rule(
+    user_id: uuid.UUID, body: NotificationRuleIn, runtime: GatewayRuntime = Depends(get_runtime)
+) -> dict[str, Any]:
+    duplicate = HTTPException(409, f"the user already has a {body.urgency}-urgency rule for contact method"
+                                   f" {body.contact_method_id} after {body.delay_minutes} minutes")
+    async with (await runtime.pool()).acquire() as conn:
+        await _user_exists(conn, user_id)
+        with answering(asyncpg.UniqueViolationError, duplicate):
+            row = await store.create_rule(conn, str(user_id), str(body.contact_method_id), body.urgency,
+                                          body.delay_minutes)
+    if row is None:
+        raise invalid(("contact_method_id", f"user {user_id} has no contact method {body.contact_method_id}"))
+    return row
+
+
+@router.get("/notification-rules", response_model=NotificationRuleList)
+async def list_rules(user_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    """The user's rules, high urgency first, then by delay."""
+    async with (await runtime.pool()).acquire() as conn:
+        await _user_exists(conn, user_id)
+        return {"notification_rules": await store.list_rules(conn, str(user_id))}
+
+
+@router.delete("/notification-rules/{rule_id}", status_code=204)
+async def delete_rule(
+    user_id: uuid.UUID, rule_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)
+) -> Response:
+    async with (await runtime.pool()).acquire() as conn:
+        return deleted(await store.delete_rule(conn, str(user_id), str(rule_id)),
+                       f"notification rule {rule_id} for user {user_id}")
+
+
+async def _user_exists(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    found(await store.get_user(conn, str(user_id)), f"user with id {user_id}")
+
+
+def _method(user_id: uuid.UUID, method_id: uuid.UUID) -> str:
+    return f"contact method {method_id} for user {user_id}"
+
+
+def _check_address(kind: str, address: str) -> None:
+    problem = address_problem(kind, address)
+    if problem:
+        raise invalid(("address", problem))

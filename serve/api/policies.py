@@ -1,0 +1,91 @@
+"""Escalation policies: who to page at each level, and how long to wait before the next one."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, Depends, HTTPException, Response
+
+from actors.domain.definitions import policy_from_json
+from actors.store import policies as store
+from serve.api.auth import require_admin
+from serve.api.models import PolicyIn, PolicyList, PolicyOut
+from serve.errors import deleted, found, invalid
+from serve.runtime import GatewayRuntime, get_runtime
+
+router = APIRouter(prefix="/api/v1/escalation-policies", tags=["Escalation policies"],
+                   dependencies=[Depends(require_admin)])
+
+
+@router.post("", status_code=201, response_model=PolicyOut)
+async def create_policy(body: PolicyIn, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    """Every target must be an existing user or schedule."""
+    fields = _checked(body)
+    async with (await runtime.pool()).acquire() as conn:
+        await _check_targets(conn, body)
+        return await store.create_policy(conn, **fields)
+
+
+@router.get("", response_model=PolicyList)
+async def list_policies(runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    async with (await runtime.pool()).acquire() as conn:
+        return {"escalation_policies": await store.list_policies(conn)}
+
+
+@router.get("/{policy_id}", response_model=PolicyOut)
+async def get_policy(policy_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    async with (await runtime.pool()).acquire() as conn:
+        return found(await store.get_policy(conn, str(policy_id)), f"escalation policy with id {policy_id}")
+
+
+@router.put("/{policy_id}", response_model=PolicyOut)
+async def replace_policy(
+    policy_id: uuid.UUID, body: PolicyIn, runtime: GatewayRuntime = Depends(get_runtime)
+) -> dict[str, Any]:
+    """Replace the whole policy; its version grows by one. Incidents page by the new levels from
+    their next escalation."""
+    fields = _checked(body)
+    async with (await runtime.pool()).acquire() as conn:
+        await _check_targets(conn, body)
+        row = await store.replace_policy(conn, str(policy_id), **fields)
+    return found(row, f"escalation policy with id {policy_id}")
+
+
+@router.delete("/{policy_id}", status_code=204)
+async def delete_policy(policy_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
+    """Refused with 409 while a service uses the policy."""
+    async with (await runtime.pool()).acquire() as conn:
+        try:
+            done = await store.delete_policy(conn, str(policy_id))
+        except asyncpg.ForeignKeyViolationError:
+            services = ", ".join(await store.services_using(conn, str(policy_id)))
+            raise HTTPException(409, f"escalation policy {policy_id} is used by the services {services};"
+                                     " give them another policy first") from None
+    return deleted(done, f"escalation policy with id {policy_id}")
+
+
+def _checked(body: PolicyIn) -> dict[str, Any]:
+    """The stored fields, once the engine's own reading of the levels accepts them."""
+    fields = body.model_dump(mode="json")
+    try:
+        policy_from_json(fields["levels"], fields["repeat"])
+    except ValueError as exc:
+        raise invalid(("levels", str(exc))) from None
+    return fields
+
+
+async def _check_targets(conn: asyncpg.Connection, body: PolicyIn) -> None:
+    targets = [(f"levels.{i}.targets.{j}.id", t.type, str(t.id))
+               for i, level in enumerate(body.levels) for j, t in enumerate(level.targets)]
+    absent = {("user", id_) for id_ in await store.missing(conn, "users", _ids(targets, "user"))}
+    absent |= {("schedule", id_) for id_ in await store.missing(conn, "schedules", _ids(targets, "schedule"))}
+    problems = [(where, f"no {kind} with id {id_}") for where, kind, id_ in targets if (kind, id_) in absent]
+    if problems:
+        raise invalid(*problems)
+
+
+def _ids(targets: Sequence[tuple[str, str, str]], kind: str) -> set[str]:
+    return {id_ for _, of_kind, id_ in targets if of_kind == kind}

@@ -1,0 +1,142 @@
+"""Schedules and their overrides.
+
+A schedule is checked before it is stored: by the pydantic models at the edge, then by building
+the domain object from the very documents that will be stored (so whatever is stored can be
+computed), and every participant must be a user.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, Depends, HTTPException, Response
+
+from actors.domain.definitions import schedule_from_json
+from actors.store import schedules as store
+from actors.store.policies import missing
+from serve.api.auth import require_admin
+from serve.api.instants import From, To, instant
+from serve.api.schedule_models import (
+    LATEST,
+    OverrideIn,
+    OverrideList,
+    OverrideOut,
+    ScheduleIn,
+    ScheduleList,
+    ScheduleOut,
+)
+from serve.errors import answering, found, invalid
+from serve.runtime import GatewayRuntime, get_runtime
+
+router = APIRouter(prefix="/api/v1/schedules", tags=["Schedules"], dependencies=[Depends(require_admin)])
+
+
+@router.post("", status_code=201, response_model=ScheduleOut)
+async def create_schedule(body: ScheduleIn, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    async with (await runtime.pool()).acquire() as conn:
+        layers = await _checked_layers(conn, body)
+        row = await store.create_schedule(conn, body.name, body.description, body.time_zone, layers)
+    return schedule_out(row, runtime)
+
+
+@router.get("", response_model=ScheduleList)
+async def list_schedules(runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    async with (await runtime.pool()).acquire() as conn:
+        rows = await store.list_schedules(conn)
+    return {"schedules": [schedule_out(row, runtime) for row in rows]}
+
+
+@router.get("/{schedule_id}", response_model=ScheduleOut)
+async def get_schedule(schedule_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    async with (await runtime.pool()).acquire() as conn:
+        row = found(await store.get_schedule(conn, str(schedule_id)), _what(schedule_id))
+    return schedule_out(row, runtime)
+
+
+@router.put("/{schedule_id}", response_model=ScheduleOut)
+async def replace_schedule(
+    schedule_id: uuid.UUID, body: ScheduleIn, runtime: GatewayRuntime = Depends(get_runtime)
+) -> dict[str, Any]:
+    """Replace the name, description, zone and layers; the version grows by one."""
+    async with (await runtime.pool()).acquire() as conn:
+        layers = await _checked_layers(conn, body)
+        row = await store.update_schedule(conn, str(schedule_id), body.name, body.description, body.time_zone, layers)
+    return schedule_out(found(row, _what(schedule_id)), runtime)
+
+
+@router.delete("/{schedule_id}", status_code=204)
+async def delete_schedule(schedule_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
+    async with (await runtime.pool()).acquire() as conn:
+        if not await store.delete_schedule(conn, str(schedule_id)):
+            raise HTTPException(404, f"no {_what(schedule_id)}")
+    return Response(status_code=204)
+
+
+@router.post("/{schedule_id}/overrides", status_code=201, response_model=OverrideOut)
+async def create_override(
+    schedule_id: uuid.UUID, body: OverrideIn, runtime: GatewayRuntime = Depends(get_runtime)
+) -> dict[str, Any]:
+    """Put a user on call for the whole schedule from start to end; a later override wins."""
+    async with (await runtime.pool()).acquire() as conn:
+        found(await store.get_schedule(conn, str(schedule_id)), _what(schedule_id))
+        with answering(asyncpg.ForeignKeyViolationError, invalid(("user_id", f"no user with id {body.user_id}"))):
+            return await store.create_override(conn, str(schedule_id), str(body.user_id), body.start, body.end)
+
+
+@router.get("/{schedule_id}/overrides", response_model=OverrideList)
+async def list_overrides(
+    schedule_id: uuid.UUID,
+    from_: From = None,
+    to: To = None,
+    runtime: GatewayRuntime = Depends(get_runtime),
+) -> dict[str, Any]:
+    """The overrides that overlap [from, to) (to: no end by default); by default those that
+    have not ended yet."""
+    start = instant("from", from_, runtime.now())
+    end = instant("to", to, LATEST)
+    if end <= start:
+        raise HTTPException(400, "to: must be after from")
+    async with (await runtime.pool()).acquire() as conn:
+        found(await store.get_schedule(conn, str(schedule_id)), _what(schedule_id))
+        return {"overrides": await store.list_overrides(conn, str(schedule_id), start, end)}
+
+
+@router.delete("/{schedule_id}/overrides/{override_id}", status_code=204)
+async def delete_override(
+    schedule_id: uuid.UUID, override_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)
+) -> Response:
+    async with (await runtime.pool()).acquire() as conn:
+        if not await store.delete_override(conn, str(schedule_id), str(override_id)):
+            raise HTTPException(404, f"no override {override_id} on schedule {schedule_id}")
+    return Response(status_code=204)
+
+
+def _what(schedule_id: uuid.UUID) -> str:
+    return f"schedule with id {schedule_id}"
+
+
+def schedule_out(row: dict[str, Any], runtime: GatewayRuntime) -> dict[str, Any]:
+    token = row["calendar_token"]
+    url = f"{runtime.settings.base_url}/api/v1/schedules/{row['id']}/oncall.ics?token={token}"
+    return {**{k: v for k, v in row.items() if k != "calendar_token"}, "calendar_url": url}
+
+
+async def _checked_layers(conn: asyncpg.Connection, body: ScheduleIn) -> list[dict[str, Any]]:
+    """The layers as they will be stored, once the domain accepts them and every participant exists."""
+    layers = [layer.model_dump(mode="json") for layer in body.layers]
+    try:
+        schedule_from_json(body.time_zone, layers)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise invalid(("layers", str(exc))) from None
+    unknown = await missing(conn, "users", {p for layer in layers for p in layer["rotation"]["participants"]})
+    problems = [
+        (f"layers.{i}.rotation.participants.{j}", f"no user with id {person}")
+        for i, layer in enumerate(layers)
+        for j, person in enumerate(layer["rotation"]["participants"])
+        if person in unknown
+    ]
+    if problems:
+        raise invalid(*problems)
+    return layers

@@ -1,0 +1,67 @@
+"""Users: who can be paged, in which time zone, and their on-call calendar feed."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import AbstractContextManager
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, Depends, HTTPException, Response
+
+from actors.store import users as store
+from serve.api.auth import require_admin
+from serve.api.models import UserIn, UserList, UserOut, UserPatch, changes_of
+from serve.errors import answering, deleted, found
+from serve.runtime import GatewayRuntime, get_runtime
+
+router = APIRouter(prefix="/api/v1/users", tags=["Users"], dependencies=[Depends(require_admin)])
+
+
+@router.post("", status_code=201, response_model=UserOut)
+async def create_user(body: UserIn, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    async with (await runtime.pool()).acquire() as conn:
+        with _unique_email(body.email):
+            return _with_calendar(await store.create_user(conn, **body.model_dump()), runtime)
+
+
+@router.get("", response_model=UserList)
+async def list_users(runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    async with (await runtime.pool()).acquire() as conn:
+        return {"users": [_with_calendar(row, runtime) for row in await store.list_users(conn)]}
+
+
+@router.get("/{user_id}", response_model=UserOut)
+async def get_user(user_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    async with (await runtime.pool()).acquire() as conn:
+        return _with_calendar(found(await store.get_user(conn, str(user_id)), f"user with id {user_id}"), runtime)
+
+
+@router.patch("/{user_id}", response_model=UserOut)
+async def update_user(
+    user_id: uuid.UUID, body: UserPatch, runtime: GatewayRuntime = Depends(get_runtime)
+) -> dict[str, Any]:
+    """Change the fields given; a null leaves its field as it is."""
+    changes = changes_of(body)
+    async with (await runtime.pool()).acquire() as conn:
+        with _unique_email(changes.get("email")):
+            row = await store.update_user(conn, str(user_id), changes)
+    return _with_calendar(found(row, f"user with id {user_id}"), runtime)
+
+
+@router.delete("/{user_id}", status_code=204)
+async def delete_user(user_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
+    """Delete the user with their contact methods, notification rules and schedule overrides."""
+    async with (await runtime.pool()).acquire() as conn:
+        return deleted(await store.delete_user(conn, str(user_id)), f"user with id {user_id}")
+
+
+def _unique_email(email: str | None) -> AbstractContextManager[None]:
+    return answering(asyncpg.UniqueViolationError, HTTPException(409, f"another user has the e-mail address {email}"))
+
+
+def _with_calendar(row: dict[str, Any], runtime: GatewayRuntime) -> dict[str, Any]:
+    """The row with its feed's URL in place of the bare token."""
+    user = {k: v for k, v in row.items() if k != "calendar_token"}
+    return {**user, "calendar_url": f"{runtime.settings.base_url}/api/v1/users/{row['id']}/oncall.ics"
+                                    f"?token={row['calendar_token']}"}
