@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import random
 import statistics
 import sys
@@ -125,7 +126,7 @@ async def seed_incidents(conn: asyncpg.Connection, users: list[str], schedule: s
             'checkout latency high on host-' || n, 'critical', 'prometheus', 1,
             $3::timestamptz - interval '1 minute', $3::timestamptz - interval '1 minute',
             $3::timestamptz - interval '1 minute', 'high', $4::uuid, 0, 0,
-            $3::timestamptz + make_interval(secs => $5 * n / $6), 1
+            $3::timestamptz + make_interval(secs => $5::float8 * n / $6), 1
         FROM generate_series(0, $6 - 1) AS n
         """,
         services, SERVICES, first_deadline, policy, spread_s, count,
@@ -210,18 +211,23 @@ async def deadlines(url: str, args: argparse.Namespace, users: list[str], schedu
 async def oncall(url: str, args: argparse.Namespace, users: list[str], now: datetime) -> dict[str, Any]:
     conn = await asyncpg.connect(url)
     schedules = await seed_schedules(conn, users, args.schedules, now)
-    pages = [PlannedPage(None, Page(0, 0, tuple(Target.schedule(s) for s in schedules), now), 1)]  # type: ignore[arg-type]
+    targets = tuple(Target.schedule(s) for s in schedules)
     directory = PagingDirectory()
     await directory.refresh(conn)
-    timings = {}
-    for phase in ("cold", "warm"):
+
+    async def ask(at: datetime) -> tuple[float, int]:
+        gc.collect()  # a collection of earlier garbage is not part of the answer
         started = time.perf_counter()
-        lookup = await directory.lookup(conn, pages, now)
-        answered = [lookup(target) for target in pages[0].page.targets]
-        timings[phase] = (time.perf_counter() - started) * 1000
+        pages = [PlannedPage(None, Page(0, 0, targets, at), 1)]  # type: ignore[arg-type]
+        lookup = await directory.lookup(conn, pages, at)
+        covered = sum(1 for target in targets if lookup(target)[0])
+        return (time.perf_counter() - started) * 1000, covered
+
+    cold, covered = await ask(now)  # schedules and people loaded from Postgres, on-call computed
+    computed = statistics.median([(await ask(now + timedelta(minutes=m)))[0] for m in range(1, 6)])
+    warm = statistics.median([(await ask(now))[0] for _ in range(20)])
     await conn.close()
-    covered = sum(1 for people, _ in answered if people)
-    return {**timings, "covered": covered}
+    return {"cold": cold, "computed": computed, "warm": warm, "covered": covered}
 
 
 def report(args: argparse.Namespace, fired: dict[str, Any], looked: dict[str, Any]) -> str:
@@ -238,8 +244,11 @@ def report(args: argparse.Namespace, fired: dict[str, Any], looked: dict[str, An
          f"all {args.incidents:,} reactivated in {fired['recovered_s']:.1f} s after a restart"),
         (f"who is on call, {n:,} schedules, cold", f"{looked['cold']:.0f} ms ({looked['cold'] * 1000 / n:.0f} µs each)",
          f"loaded from Postgres and computed; {looked['covered']:,} have someone on call"),
+        (f"who is on call, {n:,} schedules, next minute", f"{looked['computed']:.0f} ms "
+         f"({looked['computed'] * 1000 / n:.0f} µs each)", "schedules cached, on-call computed again (median of 5)"),
         (f"who is on call, {n:,} schedules, warm", f"{looked['warm']:.1f} ms ({looked['warm'] * 1000 / n:.1f} µs each)",
-         f"the shard's cache per schedule version and minute ({looked['cold'] / max(looked['warm'], 1e-6):.0f}× faster)"),
+         f"the shard's cache per schedule version and minute, median of 20 "
+         f"({looked['cold'] / max(looked['warm'], 1e-6):.0f}× faster than cold)"),
     ]
     table = Table("what", "result", "check", title="Escalation")
     for row in rows:

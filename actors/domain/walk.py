@@ -80,17 +80,20 @@ class Walks:
         raise CommandRefused(f"{command.action.value} is not an escalation command")
 
     def _escalate(self, plan: Plan, draft: Incident, to_level: int | None, at: datetime) -> tuple[Outcome, str]:
-        if draft.policy_id is None and draft.assigned_user_id is None:
+        adopted = draft.policy_id is None and draft.assigned_user_id is None
+        if adopted:
             draft.policy_id = self.config.policy_id  # it paged nobody at open; use today's policy
-        policy = self._require_policy(draft)
-        state = draft.escalation or EscalationState(0, 0, None)
-        if draft.escalation is None and to_level is None:
-            result = escalation.start(policy, at)
-        else:
-            try:
+        try:
+            policy = self._require_policy(draft)
+            state = draft.escalation or EscalationState(0, 0, None)
+            if draft.escalation is None and to_level is None:
+                result = escalation.start(policy, at)
+            else:
                 result = escalation.escalate(escalation.fit(state, policy), policy, at, to_level)
-            except ValueError as exc:
-                raise CommandRefused(str(exc)) from exc
+        except (CommandRefused, ValueError) as exc:
+            if adopted:
+                draft.policy_id = None  # a refused command changes nothing
+            raise CommandRefused(str(exc)) from exc
         retrigger(draft, at)
         self._walk(plan, draft, *result)
         return Outcome.ESCALATED, f"escalated to level {result[0].level + 1}"
