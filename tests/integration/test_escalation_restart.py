@@ -19,7 +19,7 @@ import pytest
 import ray
 
 from actors.domain.clock import ScaledClock
-from actors.domain.events import Action, AlertEvent
+from actors.domain.events import Action, AlertEvent, Command, IncidentCommand
 from actors.ownership import shard_index
 from actors.shard import ServiceShardActor, shard_options
 from actors.store.outbox import claim_due, mark_sent
@@ -168,5 +168,38 @@ def test_acknowledging_cancels_pending_notifications_and_senders_claim_each_row_
         assert [(r["channel"], r["status"]) for r in rows] == [("push", "sent"), ("webhook", "cancelled")]
         # Even once its time has come, a cancelled row is never claimed.
         assert sender.run_once("webhook", clock.now() + timedelta(minutes=10)) == []
+    finally:
+        ray.kill(shard, no_restart=True)
+
+
+def test_a_snooze_running_out_retriggers_and_pages_level_one_again(
+    ray_address: str, database_url: str, db: Callable[..., Any]
+) -> None:
+    alice, bob = make_user(db, "alice"), make_user(db, "bob")
+    service_id = make_escalating_service(db, alice, bob)
+    clock = ScaledClock(SPEED)
+    index = shard_index(service_id, SHARD_COUNT)
+    shard = ServiceShardActor.options(**shard_options(index, NAMESPACE)).remote(
+        index, database_url, clock, SHARD_COUNT
+    )
+    try:
+        [opened] = ray.get(shard.apply.remote([AlertEvent(
+            event_id=str(uuid.uuid4()), service_id=service_id, integration_id=None, dedup_key="queue-full",
+            action=Action.TRIGGER, received_at=clock.now(), summary="queue full",
+        )]), timeout=30)
+        snoozed_at = clock.now()
+        [reply] = ray.get(shard.apply.remote([IncidentCommand(
+            command_id=str(uuid.uuid4()), service_id=service_id, incident_id=opened.incident_id,
+            action=Command.SNOOZE, actor="api:admin", received_at=snoozed_at, minutes=2,
+        )]), timeout=30)
+        assert (reply.outcome, reply.status) == ("snoozed", "acknowledged")
+
+        # Level 2 would have been due after one minute: the snooze holds it back.
+        assert wait_for(lambda: len(notifications(db, service_id)) >= 2, 120 / SPEED + 20), "never re-paged"
+        paged = notifications(db, service_id)
+        assert [(n["user_id"], n["level"], n["page"]) for n in paged] == [(alice, 0, 1), (alice, 0, 2)]
+        assert paged[1]["send_at"] == snoozed_at + timedelta(minutes=2)
+        status = db("fetchval", "SELECT status FROM incidents WHERE id = $1", opened.incident_id)
+        assert status == "triggered"
     finally:
         ray.kill(shard, no_restart=True)
