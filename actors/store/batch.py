@@ -7,6 +7,7 @@ notifications) goes in as arrays unnested by one statement, so a batch costs one
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -118,51 +119,58 @@ def _unnest(types: Sequence[str], first: int) -> str:
     return "unnest(" + ", ".join(f"${first + n}::{t}[]" for n, t in enumerate(types)) + ")"
 
 
-def _batch_statement() -> str:
-    """A batch is one statement, so one round trip and its own transaction: every
-    sub-statement lands or none does. incidents_open_dedup is checked at commit, so the
-    order in which the sub-statements run does not matter. A notification of an incident
-    silenced in the same batch is written as cancelled, since the cancelling UPDATE cannot
-    see rows its sibling INSERT adds."""
-    n = 1
-    update_names = [c for c, _, _ in _UPDATE_COLUMNS]
-    update = (
-        "UPDATE incidents AS i SET " + ", ".join(f"{c} = u.{c}" for c in update_names[1:])
-        + f" FROM {_unnest([t for _, t, _ in _UPDATE_COLUMNS], n)} AS u({', '.join(update_names)})"
+def _update_incidents(first: int) -> str:
+    names = [c for c, _, _ in _UPDATE_COLUMNS]
+    return (
+        "UPDATE incidents AS i SET " + ", ".join(f"{c} = u.{c}" for c in names[1:])
+        + f" FROM {_unnest([t for _, t, _ in _UPDATE_COLUMNS], first)} AS u({', '.join(names)})"
         " WHERE i.id = u.id"
     )
-    n += len(_UPDATE_COLUMNS)
-    insert = (
-        f"INSERT INTO incidents ({', '.join(c for c, _, _ in _INCIDENT_ALL)})"
-        f" SELECT * FROM {_unnest([t for _, t, _ in _INCIDENT_ALL], n)}"
-    )
-    n += len(_INCIDENT_ALL)
-    alerts = (
-        "INSERT INTO alerts (event_id, service_id, integration_id, incident_id, action, dedup_key, outcome,"
-        f" received_at, payload) SELECT * FROM {_unnest(_ALERT_TYPES, n)}"
-    )
-    n += len(_ALERT_TYPES)
-    log = (
-        "INSERT INTO incident_log (incident_id, at, kind, actor, message, input_id)"
-        f" SELECT * FROM {_unnest(_LOG_TYPES, n)}"
-    )
-    n += len(_LOG_TYPES)
-    commands = f"INSERT INTO applied_commands (command_id, incident_id, applied_at) SELECT * FROM {_unnest(_COMMAND_TYPES, n)}"
-    n += len(_COMMAND_TYPES)
-    notifications = (
-        f"INSERT INTO notifications ({', '.join(c for c, _ in _NOTIFICATION_COLUMNS)})"
-        f" SELECT * FROM {_unnest([t for _, t in _NOTIFICATION_COLUMNS], n)} ON CONFLICT DO NOTHING"
-    )
-    n += len(_NOTIFICATION_COLUMNS)
-    cancel = (
-        f"UPDATE notifications SET status = 'cancelled', updated_at = ${n + 1}"
-        f" WHERE incident_id = ANY(${n}::bigint[]) AND status = 'pending'"
-    )
-    parts = [update, insert, alerts, log, commands, notifications]
-    return "WITH " + ", ".join(f"s{k} AS ({sql})" for k, sql in enumerate(parts)) + " " + cancel
 
 
-_WRITE_BATCH = _batch_statement()
+def _insert(table: str, columns: Sequence[str], types: Sequence[str], suffix: str = "") -> Callable[[int], str]:
+    return lambda first: (
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM {_unnest(types, first)}{suffix}"
+    )
+
+
+def _cancel_pending(first: int) -> str:
+    return (
+        f"UPDATE notifications SET status = 'cancelled', updated_at = ${first + 1}"
+        f" WHERE incident_id = ANY(${first}::bigint[]) AND status = 'pending'"
+    )
+
+
+# The parts of a batch, in order: (SQL given its first parameter number, parameter count).
+_PARTS: list[tuple[Callable[[int], str], int]] = [
+    (_update_incidents, len(_UPDATE_COLUMNS)),
+    (_insert("incidents", [c for c, _, _ in _INCIDENT_ALL], [t for _, t, _ in _INCIDENT_ALL]), len(_INCIDENT_ALL)),
+    (_insert("alerts", ["event_id", "service_id", "integration_id", "incident_id", "action", "dedup_key",
+                        "outcome", "received_at", "payload"], _ALERT_TYPES), len(_ALERT_TYPES)),
+    (_insert("incident_log", ["incident_id", "at", "kind", "actor", "message", "input_id"], _LOG_TYPES),
+     len(_LOG_TYPES)),
+    (_insert("applied_commands", ["command_id", "incident_id", "applied_at"], _COMMAND_TYPES), len(_COMMAND_TYPES)),
+    (_insert("notifications", [c for c, _ in _NOTIFICATION_COLUMNS], [t for _, t in _NOTIFICATION_COLUMNS],
+             " ON CONFLICT DO NOTHING"), len(_NOTIFICATION_COLUMNS)),
+    (_cancel_pending, 2),
+]
+
+
+@functools.lru_cache(maxsize=None)
+def _batch_statement(present: tuple[bool, ...]) -> str:
+    """The batch as one statement made of the parts that have rows: one round trip and its
+    own transaction, so every part lands or none does. A storm batch is mostly occurrences,
+    so it skips the rest and Postgres plans and runs less. incidents_open_dedup is checked
+    at commit, so the order in which the parts run does not matter. A notification of an
+    incident silenced in the same batch is written as cancelled, since the cancelling UPDATE
+    cannot see rows a sibling INSERT adds."""
+    parts, first = [], 1
+    for (sql, width), wanted in zip(_PARTS, present):
+        if wanted:
+            parts.append(sql(first))
+            first += width
+    *ctes, last = parts
+    return ("WITH " + ", ".join(f"s{k} AS ({part})" for k, part in enumerate(ctes)) + " " if ctes else "") + last
 
 
 async def write_plans(conn: asyncpg.Connection, plans: Iterable[Plan], now: datetime) -> None:
@@ -175,20 +183,22 @@ async def write_plans(conn: asyncpg.Connection, plans: Iterable[Plan], now: date
             incident.id = row[0]
     updated = [incident for plan in plans for incident in plan.updated_incidents]
     alerts, commands = _inputs(plans)
-    log = [(e.incident.id, e.at, e.kind, e.actor, e.message, e.input_id) for plan in plans for e in plan.log]
-    notifications = [_notification_record(n, now) for plan in plans for n in plan.notifications]
     silenced = [i.id for plan in plans for i in plan.silenced.values() if i.id is not None]
-    await conn.execute(
-        _WRITE_BATCH,
-        *_columns([tuple(get(i) for _, _, get in _UPDATE_COLUMNS) for i in updated], len(_UPDATE_COLUMNS)),
-        *_columns([tuple(get(i) for _, _, get in _INCIDENT_ALL) for i in new], len(_INCIDENT_ALL)),
-        *_columns(alerts, len(_ALERT_TYPES)),
-        *_columns(log, len(_LOG_TYPES)),
-        *_columns(commands, len(_COMMAND_TYPES)),
-        *_columns(notifications, len(_NOTIFICATION_COLUMNS)),
-        silenced,
-        now,
-    )
+    rows: list[list[tuple[object, ...]]] = [
+        [tuple(get(i) for _, _, get in _UPDATE_COLUMNS) for i in updated],
+        [tuple(get(i) for _, _, get in _INCIDENT_ALL) for i in new],
+        alerts,
+        [(e.incident.id, e.at, e.kind, e.actor, e.message, e.input_id) for plan in plans for e in plan.log],
+        commands,
+        [_notification_record(n, now) for plan in plans for n in plan.notifications],
+    ]
+    present = tuple(bool(r) for r in rows) + (bool(silenced),)
+    if not any(present):
+        return
+    args: list[object] = [column for r, (_, width) in zip(rows, _PARTS) if r for column in _columns(r, width)]
+    if silenced:
+        args += [silenced, now]
+    await conn.execute(_batch_statement(present), *args)
 
 
 def _notification_record(planned: PlannedNotification, now: datetime) -> tuple[object, ...]:
