@@ -27,6 +27,7 @@ from actors.domain.incident import Incident, Outcome
 from actors.domain.paging import page_notifications
 from actors.domain.plan import LogEntry, Plan, PlannedNotification, Reply
 from actors.domain.walk import Walks
+from actors.lifecycle import detached_options
 from actors.ownership import shard_index, shard_name
 from actors.store import batch as store
 
@@ -255,6 +256,8 @@ class ServiceShard:
                 raise
         for plan in plans:
             self._adopt(plan, replies)
+        self._nudge({n.notification.channel for plan in plans for n in plan.notifications
+                     if n.notification.send_at <= now})
         self._stats["transactions"] += 1
         self._stats["inputs"] += len(inputs)
         self._stats["deadlines_fired"] += sum(len(ids) for ids in due.values())
@@ -340,6 +343,19 @@ class ServiceShard:
                 plan.notifications += [PlannedNotification(planned.incident, planned, n) for n in notifications]
                 plan.log.append(LogEntry(planned.incident, planned.page.at, "paged", "tocsin", message, None))
 
+    def _nudge(self, channels: set[str]) -> None:
+        """Tell the channel actors that notifications are due now (they also poll)."""
+        if not channels or not ray.is_initialized():
+            return
+        from actors.channel import channel_name  # the channel actor imports providers: only when on Ray
+
+        namespace = ray.get_runtime_context().namespace
+        for channel in channels:
+            try:
+                ray.get_actor(channel_name(channel), namespace=namespace).nudge.remote()
+            except ValueError:
+                pass  # no provider configured for that channel: nothing runs to nudge
+
     def _adopt(self, plan: Plan, replies: dict[str, Reply]) -> None:
         service = self._services[plan.service_id]
         service.commit(plan)
@@ -367,16 +383,4 @@ ServiceShardActor: Any = ray.remote(ServiceShard)
 
 
 def shard_options(index: int, namespace: str) -> dict[str, Any]:
-    """Named, detached, restarted forever; Ray retries calls across a restart."""
-    return {
-        "name": shard_name(index),
-        "namespace": namespace,
-        "lifetime": "detached",
-        "max_restarts": -1,
-        "max_task_retries": -1,
-        "max_concurrency": 10_000,
-        "num_cpus": 0,
-        "get_if_exists": True,
-    }
-
-
+    return detached_options(shard_name(index), namespace, max_concurrency=10_000)

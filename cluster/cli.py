@@ -72,7 +72,7 @@ def _up(settings: Settings) -> int:
     token, generated = local_state.admin_token(settings)
     settings = settings.model_copy(update={"admin_token": token})
     database = open_database(settings)
-    shards: list[Any] = []
+    actors: list[Any] = []
     try:
         try:
             applied = asyncio.run(migrate(database.url))
@@ -81,7 +81,8 @@ def _up(settings: Settings) -> int:
             return 1
         log.info("database ready (%d migrations applied now)", len(applied))
         start_ray(settings.ray_address, settings.namespace)
-        shards = deploy.start_shards(settings, database.url)
+        actors = deploy.start_shards(settings, database.url)
+        actors += deploy.start_channels(settings, database.url)
         deploy.start_serve(settings, database.url)
         local_state.write_running(settings.data_dir, {
             "pid": os.getpid(), "url": settings.base_url, "ray_address": ray.get_runtime_context().gcs_address,
@@ -96,7 +97,7 @@ def _up(settings: Settings) -> int:
     finally:
         local_state.clear_running(settings.data_dir)
         if ray.is_initialized():
-            deploy.stop_all(settings, shards)
+            deploy.stop_all(settings, actors)
             ray.shutdown()
         database.stop()
     console.print("Stopped.")

@@ -28,6 +28,26 @@ def start_shards(settings: Settings, database_url: str) -> list[Any]:
     return handles
 
 
+def start_channels(settings: Settings, database_url: str) -> list[Any]:
+    """A ChannelActor for each channel that has a configured provider; the others are
+    reported as such by the channels API, and their notifications wait, visible, until a
+    provider is configured."""
+    from actors.channel import CHANNELS, ChannelActorRemote, channel_options
+    from actors.providers import configured
+
+    handles = []
+    for channel in CHANNELS:
+        names = configured(settings, settings.providers_for(channel))
+        if not names:
+            log.info("channel %s: no provider configured", channel)
+            continue
+        handles.append(ChannelActorRemote.options(**channel_options(channel, settings.namespace)).remote(
+            channel, settings, database_url))
+        log.info("channel %s: %s", channel, " then ".join(names))
+    ray.get([h.stats.remote() for h in handles], timeout=120)
+    return handles
+
+
 def start_serve(settings: Settings, database_url: str) -> None:
     from serve.app import build_app  # the app imports FastAPI and routers: only when serving
 
@@ -35,13 +55,14 @@ def start_serve(settings: Settings, database_url: str) -> None:
     serve.run(build_app(settings, database_url), name=APP_NAME, route_prefix="/", blocking=False)
 
 
-def stop_all(settings: Settings, shards: list[Any]) -> None:
+def stop_all(settings: Settings, actors: list[Any]) -> None:
+    """The Serve app, then the actors (shards and channel actors)."""
     try:
         serve.delete(APP_NAME)
     except Exception as exc:  # noqa: BLE001 - stopping goes on whatever is already gone
         log.warning("could not delete the Serve app: %r", exc)
-    for handle in shards:
+    for handle in actors:
         try:
             ray.kill(handle, no_restart=True)
         except Exception as exc:  # noqa: BLE001
-            log.warning("could not stop a shard: %r", exc)
+            log.warning("could not stop an actor: %r", exc)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 
 def default_data_dir() -> Path:
@@ -39,6 +39,60 @@ class Settings(BaseModel):
     rate_limit_burst: int = Field(10_000, ge=1)
     max_body_bytes: int = Field(512 * 1024, ge=1024)
     key_cache_ttl_s: float = Field(2.0, ge=0)
+
+    # -- delivery ---------------------------------------------------------------------
+    # Where providers reach Tocsin (Twilio's webhooks, links in messages); base_url if unset.
+    public_url: str | None = None
+    # Secrets are SecretStr: printed and logged as '**********'.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_api_url: str | None = None  # a Twilio-compatible endpoint instead of api.twilio.com
+    aws_region: str = "us-east-1"
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: SecretStr | None = None
+    sns_endpoint_url: str | None = None
+    ses_endpoint_url: str | None = None
+    ses_from: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api"
+    webhook_signing_secret: SecretStr | None = None
+    # Failover order per channel: configured providers are tried in this order.
+    providers_sms: str = "twilio,sns"
+    providers_voice: str = "twilio"
+    providers_push: str = "sns"
+    providers_email: str = "ses,smtp"
+    providers_slack: str = "slack"
+    providers_webhook: str = "webhook"
+    # Messages per second per provider, from their published limits: Twilio one SMS segment
+    # per second per long code; SNS 20 SMS/s by default; SES 14/s out of the sandbox; Slack
+    # about one message per second per channel.
+    rate_twilio_per_s: float = Field(1.0, gt=0)
+    rate_sns_per_s: float = Field(20.0, gt=0)
+    rate_ses_per_s: float = Field(14.0, gt=0)
+    rate_smtp_per_s: float = Field(10.0, gt=0)
+    rate_slack_per_s: float = Field(1.0, gt=0)
+    rate_webhook_per_s: float = Field(50.0, gt=0)
+    provider_timeout_s: float = Field(10.0, gt=0)
+    # Per person and contact method: at most this many messages per window; past it,
+    # further incidents are bundled into one message when the window allows.
+    throttle_messages: int = Field(5, ge=1)
+    throttle_window_s: float = Field(300.0, gt=0)
+
+    def providers_for(self, channel: str) -> list[str]:
+        return [name.strip() for name in str(getattr(self, f"providers_{channel}")).split(",") if name.strip()]
+
+    def rate_for(self, provider: str) -> float:
+        return float(getattr(self, f"rate_{provider}_per_s", 10.0))
+
+    @property
+    def reachable_url(self) -> str:
+        return (self.public_url or self.base_url).rstrip("/")
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -10,9 +10,22 @@ from ray.serve import Application
 
 from cluster.settings import Settings
 from serve import runtime
-from serve.api import calendar, contacts, health, incidents, oncall, policies, schedules, services, users
+from serve.api import (
+    calendar,
+    channels,
+    contacts,
+    health,
+    incidents,
+    oncall,
+    policies,
+    schedules,
+    services,
+    users,
+    verification,
+)
 from serve.errors import install_handlers
 from serve.ingest import pagerduty
+from serve.webhooks import twilio as twilio_webhooks
 
 
 def create_api() -> FastAPI:
@@ -22,8 +35,12 @@ def create_api() -> FastAPI:
         version="0.1.0",
     )
     install_handlers(api)
-    for router in (health.router, pagerduty.router, services.router, incidents.router, users.router, contacts.router,
-                   policies.router, schedules.router, oncall.router, calendar.router):
+    routers = (
+        health.router, pagerduty.router, twilio_webhooks.router, services.router, incidents.router,
+        users.router, contacts.router, verification.router, policies.router, schedules.router, oncall.router,
+        calendar.router, channels.router,
+    )
+    for router in routers:
         api.include_router(router)
     _document_raw_bodies(api)
     return api
@@ -55,8 +72,9 @@ api = create_api()
 class Gateway:
     """Ingress replica: validates and batches events toward the shards, serves the API."""
 
-    def __init__(self, settings: dict[str, Any], database_url: str) -> None:
-        runtime.install(runtime.GatewayRuntime(Settings(**settings), database_url))
+    def __init__(self, settings: Settings, database_url: str) -> None:
+        # The Settings object itself, not a JSON dump: a dump would mask the secrets.
+        runtime.install(runtime.GatewayRuntime(settings, database_url))
 
 
 def build_app(settings: Settings, database_url: str) -> Application:
@@ -64,4 +82,4 @@ def build_app(settings: Settings, database_url: str) -> Application:
     return Gateway.options(  # type: ignore[attr-defined,no-any-return]
         num_replicas=settings.gateway_replicas,
         ray_actor_options={"num_cpus": settings.gateway_cpus},
-    ).bind(settings.model_dump(mode="json"), database_url)
+    ).bind(settings, database_url)

@@ -16,7 +16,7 @@ from actors.store import services as service_store
 from actors.store.services import IntegrationKey
 from cluster.settings import Settings
 from serve.keys import KeyCache
-from serve.ratelimit import RateLimiter
+from actors.domain.ratelimit import RateLimiter
 from serve.shards import ShardRouter
 
 

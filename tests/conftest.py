@@ -9,6 +9,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
@@ -51,17 +52,26 @@ def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     server.cleanup()
 
 
-@pytest.fixture(scope="session")
-def database_url(postgres_admin_url: str) -> Iterator[str]:
-    """A fresh, migrated database for this test run, dropped at the end."""
+@contextmanager
+def fresh_database(admin_url: str) -> Iterator[str]:
+    """A new, migrated database on that server, dropped afterwards."""
     from actors.store.migrate import migrate
 
     name = f"tocsin_test_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(postgres_admin_url, f'CREATE DATABASE "{name}"'))
-    url = _with_database(postgres_admin_url, name)
-    asyncio.run(migrate(url))
-    yield url
-    asyncio.run(_admin(postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    url = _with_database(admin_url, name)
+    try:
+        asyncio.run(migrate(url))
+        yield url
+    finally:
+        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, migrated database for this test run, dropped at the end."""
+    with fresh_database(postgres_admin_url) as url:
+        yield url
 
 
 async def _admin(url: str, sql: str) -> None:
@@ -92,10 +102,9 @@ def ray_address() -> Iterator[str]:
     ray.shutdown()
 
 
-@pytest.fixture(scope="session")
-def db(database_url: str) -> Callable[..., Any]:
-    """One statement against the run's database: db("fetch", sql, *args). It runs on a
-    thread of its own, so sync and async tests alike can check what was stored."""
+def statement_runner(database_url: str) -> Callable[..., Any]:
+    """One statement against a database: run("fetch", sql, *args). It runs on a thread of
+    its own, so sync and async tests alike can check what was stored."""
 
     def run(method: str, sql: str, *args: Any) -> Any:
         async def go() -> Any:
@@ -111,6 +120,12 @@ def db(database_url: str) -> Callable[..., Any]:
     return run
 
 
+@pytest.fixture(scope="session")
+def db(database_url: str) -> Callable[..., Any]:
+    """db("fetch", sql, *args) against the run's database."""
+    return statement_runner(database_url)
+
+
 E2E_NAMESPACE = "tocsin-e2e"
 
 
@@ -120,8 +135,19 @@ def admin_token() -> str:
 
 
 @pytest.fixture(scope="session")
+def fake_twilio() -> Iterator[Any]:
+    """A fake Twilio on loopback for the whole run (tests/fakes/twilio_server.py); `tocsin`
+    sends its texts and calls there, and its phone side calls Tocsin's webhooks."""
+    from tests.fakes.twilio_server import FakeTwilio
+
+    with FakeTwilio() as twilio:
+        yield twilio
+
+
+@pytest.fixture(scope="session")
 def tocsin(
-    ray_address: str, database_url: str, admin_token: str, tmp_path_factory: pytest.TempPathFactory
+    ray_address: str, database_url: str, admin_token: str, fake_twilio: Any,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[object]:
     """`tocsin up --address` attached to the run's Ray, on the run's database."""
     from tests.server import TocsinProcess
@@ -134,8 +160,10 @@ def tocsin(
             "TOCSIN_ADMIN_TOKEN": admin_token,
             "TOCSIN_NAMESPACE": E2E_NAMESPACE,
             "TOCSIN_SHARD_TIMEOUT_S": "5",
+            **fake_twilio.env(),
         },
         extra_args=("--address", ray_address, "--shards", "2"),
     ).start()
+    fake_twilio.inbound_url = f"{server.base_url}/webhooks/twilio/sms"
     yield server
     assert server.stop() == 0, server.log()

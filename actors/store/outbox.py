@@ -26,8 +26,20 @@ UPDATE notifications AS n
 SET status = 'sending', attempts = n.attempts + 1, claimed_until = $2 + make_interval(secs => $4),
     updated_at = $2
 FROM due WHERE n.id = due.id
-RETURNING n.id, n.incident_id, n.service_id::text, n.page, n.level, n.pass, n.user_id::text,
+RETURNING n.id, n.kind, n.incident_id, n.service_id::text, n.page, n.level, n.pass, n.user_id::text,
           n.contact_method_id::text, n.channel, n.urgency, n.message, n.send_at, n.attempts
+"""
+
+# What a sender needs besides the row: where to send it and what the incident is.
+_CONTEXT = """
+SELECT n.id, cm.address, cm.enabled, u.name AS user_name, s.name AS service_name, i.summary,
+       i.status AS incident_status
+FROM notifications n
+LEFT JOIN contact_methods cm ON cm.id = n.contact_method_id
+LEFT JOIN users u ON u.id = n.user_id
+LEFT JOIN services s ON s.id = n.service_id
+LEFT JOIN incidents i ON i.id = n.incident_id
+WHERE n.id = ANY($1::bigint[])
 """
 
 
@@ -39,9 +51,88 @@ async def claim_due(
     return sorted((dict(r) for r in rows), key=lambda r: (r["send_at"], r["id"]))
 
 
+async def context(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Per claimed row: the contact method's address and state, the person, the incident."""
+    return {r["id"]: dict(r) for r in await conn.fetch(_CONTEXT, list(ids))}
+
+
 async def mark_sent(conn: asyncpg.Connection, ids: Sequence[int], now: datetime) -> None:
     await conn.execute(
         "UPDATE notifications SET status = 'sent', sent_at = $2, updated_at = $2, claimed_until = NULL"
         " WHERE id = ANY($1::bigint[]) AND status = 'sending'",
         list(ids), now,
     )
+
+
+async def delivered(
+    conn: asyncpg.Connection, notification_id: int, provider: str, provider_message_id: str | None,
+    now: datetime, *, kind: str | None = None, message: str | None = None,
+) -> None:
+    """Sent by `provider`; a bundle also records its kind and the text that went out."""
+    await conn.execute(
+        "UPDATE notifications SET status = 'sent', sent_at = $2, updated_at = $2, claimed_until = NULL,"
+        " provider = $3, provider_message_id = $4, last_error = NULL,"
+        " kind = coalesce($5, kind), message = coalesce($6, message)"
+        " WHERE id = $1",
+        notification_id, now, provider, provider_message_id, kind, message,
+    )
+
+
+async def retry_later(conn: asyncpg.Connection, notification_id: int, send_at: datetime, error: str | None,
+                      now: datetime) -> None:
+    await conn.execute(
+        "UPDATE notifications SET status = 'pending', send_at = $2, last_error = coalesce($3, last_error),"
+        " claimed_until = NULL, updated_at = $4 WHERE id = $1",
+        notification_id, send_at, error, now,
+    )
+
+
+async def finish(conn: asyncpg.Connection, notification_id: int, status: str, error: str, now: datetime) -> None:
+    """Dead (every try failed) or cancelled (nowhere to send it), with the reason."""
+    await conn.execute(
+        "UPDATE notifications SET status = $2, last_error = $3, claimed_until = NULL, updated_at = $4"
+        " WHERE id = $1",
+        notification_id, status, error, now,
+    )
+
+
+async def bundled(conn: asyncpg.Connection, ids: Sequence[int], into: int, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE notifications SET status = 'bundled', bundled_into = $2, claimed_until = NULL, updated_at = $3"
+        " WHERE id = ANY($1::bigint[])",
+        list(ids), into, now,
+    )
+
+
+async def record_attempts(conn: asyncpg.Connection, attempts: Sequence[tuple[Any, ...]]) -> None:
+    """(notification id, provider, at, outcome, provider message id, error, latency ms) each."""
+    if attempts:
+        await conn.executemany(
+            "INSERT INTO notification_attempts (notification_id, provider, at, outcome, provider_message_id,"
+            " error, latency_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            attempts,
+        )
+
+
+async def recent_sends(
+    conn: asyncpg.Connection, contact_method_ids: Sequence[str], since: datetime
+) -> dict[str, list[datetime]]:
+    rows = await conn.fetch(
+        "SELECT contact_method_id::text, sent_at FROM notifications"
+        " WHERE contact_method_id = ANY($1::uuid[]) AND status = 'sent' AND sent_at > $2",
+        list(contact_method_ids), since,
+    )
+    found: dict[str, list[datetime]] = {}
+    for r in rows:
+        found.setdefault(r["contact_method_id"], []).append(r["sent_at"])
+    return found
+
+
+async def next_due(conn: asyncpg.Connection, channel: str) -> datetime | None:
+    """When the channel's next pending row is due (or a lease runs out)."""
+    at: datetime | None = await conn.fetchval(
+        "SELECT least((SELECT min(send_at) FROM notifications WHERE channel = $1 AND status = 'pending'),"
+        " (SELECT min(claimed_until) FROM notifications WHERE channel = $1 AND status = 'sending'))",
+        channel,
+    )
+    return at

@@ -70,9 +70,10 @@ async def schedules(
     return found
 
 
+# A contact method switched off (STOP) counts as unverified: it is not paged.
 _PEOPLE = """
 SELECT u.id::text, u.name,
-    coalesce((SELECT json_agg(json_build_object('id', c.id, 'channel', c.kind, 'verified', c.verified))
+    coalesce((SELECT json_agg(json_build_object('id', c.id, 'channel', c.kind, 'verified', c.verified AND c.enabled))
               FROM contact_methods c WHERE c.user_id = u.id), '[]')::text AS methods,
     coalesce((SELECT json_agg(json_build_object('id', r.id, 'method', r.contact_method_id,
                                                 'urgency', r.urgency, 'delay', r.delay_minutes))

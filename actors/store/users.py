@@ -19,6 +19,7 @@ _METHOD = "id::text, user_id::text, kind, address, label, verified, created_at"
 _RULE = "id::text, user_id::text, contact_method_id::text, urgency, delay_minutes, created_at"
 _USER_EDITABLE = ("name", "email", "time_zone", "role")
 _METHOD_EDITABLE = ("address", "label", "verified")
+_FORGET_CODE = ("verification_code_hash = NULL", "verification_expires_at = NULL", "verification_failures = 0")
 
 
 def new_calendar_token() -> str:
@@ -83,9 +84,11 @@ async def get_contact_method(conn: asyncpg.Connection, user_id: str, method_id: 
 
 
 async def update_contact_method(
-    conn: asyncpg.Connection, user_id: str, method_id: str, changes: dict[str, Any]
+    conn: asyncpg.Connection, user_id: str, method_id: str, changes: dict[str, Any], forget_code: bool = False
 ) -> dict[str, Any] | None:
-    sets, values = assignments(changes, _METHOD_EDITABLE, 3)
+    """`forget_code` drops the outstanding verification code: it was used, or it went to
+    an address the method no longer has."""
+    sets, values = assignments(changes, _METHOD_EDITABLE, 3, *(_FORGET_CODE if forget_code else ()))
     if not sets:
         return await get_contact_method(conn, user_id, method_id)
     row = await conn.fetchrow(

@@ -48,16 +48,19 @@ async def update_contact_method(
     user_id: uuid.UUID, method_id: uuid.UUID, body: ContactMethodPatch, runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
     """Change the label, address or verified flag. A new address is unverified unless the
-    same request says otherwise."""
+    same request says otherwise, and a code sent to the old one no longer verifies it."""
     changes = changes_of(body)
+    moved = False
     async with (await runtime.pool()).acquire() as conn:
-        method = found(await store.get_contact_method(conn, str(user_id), str(method_id)), _method(user_id, method_id))
+        method = found(await store.get_contact_method(conn, str(user_id), str(method_id)),
+                       method_name(user_id, method_id))
         if "address" in changes:
             _check_address(method["kind"], changes["address"])
-            if changes["address"] != method["address"]:
+            moved = changes["address"] != method["address"]
+            if moved:
                 changes.setdefault("verified", False)
-        row = await store.update_contact_method(conn, str(user_id), str(method_id), changes)
-    return found(row, _method(user_id, method_id))
+        row = await store.update_contact_method(conn, str(user_id), str(method_id), changes, forget_code=moved)
+    return found(row, method_name(user_id, method_id))
 
 
 @router.delete("/contact-methods/{method_id}", status_code=204)
@@ -67,7 +70,7 @@ async def delete_contact_method(
     """Delete the contact method and the notification rules that use it."""
     async with (await runtime.pool()).acquire() as conn:
         done = await store.delete_contact_method(conn, str(user_id), str(method_id))
-    return deleted(done, _method(user_id, method_id))
+    return deleted(done, method_name(user_id, method_id))
 
 
 @router.post("/notification-rules", status_code=201, response_model=NotificationRuleOut)
@@ -107,7 +110,7 @@ async def _user_exists(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     found(await store.get_user(conn, str(user_id)), f"user with id {user_id}")
 
 
-def _method(user_id: uuid.UUID, method_id: uuid.UUID) -> str:
+def method_name(user_id: uuid.UUID, method_id: uuid.UUID) -> str:
     return f"contact method {method_id} for user {user_id}"
 
 

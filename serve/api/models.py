@@ -236,6 +236,17 @@ class ContactMethodList(BaseModel):
     contact_methods: list[ContactMethodOut]
 
 
+class VerificationOut(BaseModel):
+    contact_method_id: str
+    expires_at: datetime = Field(description="The code sent to the contact method works until then")
+    resend_after: datetime = Field(description="No other code is sent to the contact method before then")
+
+
+class VerifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^[0-9]{6}$", description="The six digits sent to the contact method")
+
+
 Urgency = Literal["high", "low"]
 
 

@@ -9,6 +9,14 @@ import pytest
 SOME_ID = str(uuid.uuid4())
 
 ADMIN_ROUTES = [
+    ("GET", "/api/v1/channels"),
+    ("GET", "/api/v1/notifications"),
+    ("GET", "/api/v1/notifications/1"),
+    ("POST", "/api/v1/notifications/1/retry"),
+    ("POST", "/api/v1/incidents/1/escalate"),
+    ("POST", "/api/v1/incidents/1/snooze"),
+    ("POST", "/api/v1/incidents/1/reassign"),
+    ("GET", "/api/v1/incidents/1/notifications"),
     ("GET", "/api/v1/services"),
     ("POST", "/api/v1/services"),
     ("GET", f"/api/v1/services/{SOME_ID}"),
@@ -30,6 +38,8 @@ ADMIN_ROUTES = [
     ("GET", f"/api/v1/users/{SOME_ID}/contact-methods"),
     ("PATCH", f"/api/v1/users/{SOME_ID}/contact-methods/{SOME_ID}"),
     ("DELETE", f"/api/v1/users/{SOME_ID}/contact-methods/{SOME_ID}"),
+    ("POST", f"/api/v1/users/{SOME_ID}/contact-methods/{SOME_ID}/verification"),
+    ("POST", f"/api/v1/users/{SOME_ID}/contact-methods/{SOME_ID}/verify"),
     ("POST", f"/api/v1/users/{SOME_ID}/notification-rules"),
     ("GET", f"/api/v1/users/{SOME_ID}/notification-rules"),
     ("DELETE", f"/api/v1/users/{SOME_ID}/notification-rules/{SOME_ID}"),

@@ -13,19 +13,22 @@ from tests.client import create_user, trigger
 
 
 class Team:
-    """Alice answers first (SMS now, e-mail after 5 minutes); Bob is the schedule's on-call."""
+    """Alice answers first (push now, e-mail after 5 minutes); Bob is the schedule's on-call.
+
+    Push and e-mail have no provider in the test deployment, so what the engine writes to the
+    outbox stays there to be looked at (delivery has tests of its own)."""
 
     def __init__(self, api: httpx.Client, tocsin: Any, admin_token: str) -> None:
         self.api = api
         self.alice = create_user(tocsin.base_url, admin_token, "Alice")
         self.bob = create_user(tocsin.base_url, admin_token, "Bob")
-        self.alice_sms = self.method(self.alice, "sms", "+14155550101")
+        self.alice_push = self.method(self.alice, "push", "arn:aws:sns:us-east-1:123456789012:endpoint/APNS/t/alice")
         self.alice_email = self.method(self.alice, "email", "alice@example.com")
-        self.bob_sms = self.method(self.bob, "sms", "+14155550102")
-        self.rule(self.alice, self.alice_sms, 0)
+        self.bob_push = self.method(self.bob, "push", "arn:aws:sns:us-east-1:123456789012:endpoint/APNS/t/bob")
+        self.rule(self.alice, self.alice_push, 0)
         self.rule(self.alice, self.alice_email, 5)
-        self.rule(self.bob, self.bob_sms, 0)
-        self.rule(self.bob, self.bob_sms, 0, urgency="low")
+        self.rule(self.bob, self.bob_push, 0)
+        self.rule(self.bob, self.bob_push, 0, urgency="low")
         week_ago = (datetime.now(timezone.utc) - timedelta(days=7)).isoformat()
         self.schedule = self.created("/api/v1/schedules", {
             "name": "Primary", "time_zone": "Europe/Berlin",
@@ -85,11 +88,11 @@ def team(api: httpx.Client, tocsin: Any, admin_token: str) -> Team:
 def test_a_new_incident_pages_level_one_by_each_notification_rule(team: Team) -> None:
     incident = team.open_incident()
 
-    assert team.notifications(incident) == [("Alice", "sms", 1, 0, "pending"), ("Alice", "email", 1, 5, "pending")]
+    assert team.notifications(incident) == [("Alice", "push", 1, 0, "pending"), ("Alice", "email", 1, 5, "pending")]
     assert (incident["escalation_level"], incident["urgency"]) == (1, "high")
     opened = datetime.fromisoformat(incident["created_at"])
     assert datetime.fromisoformat(incident["next_escalation_at"]) == opened + timedelta(minutes=10)
-    assert ("paged", "paged level 1: Alice (sms now, email in 5 min)") in team.timeline(incident)
+    assert ("paged", "paged level 1: Alice (push now, email in 5 min)") in team.timeline(incident)
 
 
 def test_escalate_pages_whoever_is_on_call_and_acknowledge_cancels_what_is_pending(team: Team) -> None:
@@ -98,7 +101,7 @@ def test_escalate_pages_whoever_is_on_call_and_acknowledge_cancels_what_is_pendi
     escalated = team.act(incident, "escalate")
     assert escalated.status_code == 200, escalated.text
     assert escalated.json()["escalation_level"] == 2
-    assert ("Bob", "sms", 2, 0, "pending") in team.notifications(incident)
+    assert ("Bob", "push", 2, 0, "pending") in team.notifications(incident)
 
     assert team.act(incident, "acknowledge").json()["status"] == "acknowledged"
     assert {n[4] for n in team.notifications(incident)} == {"cancelled"}
@@ -141,7 +144,7 @@ def test_reassign_to_a_person_pages_them_and_retriggers(team: Team) -> None:
     assert reassigned.status_code == 200, reassigned.text
     body = reassigned.json()
     assert (body["status"], body["assigned_user_id"]) == ("triggered", team.bob["id"])
-    assert team.notifications(incident)[-1] == ("Bob", "sms", 1, 0, "pending")
+    assert team.notifications(incident)[-1] == ("Bob", "push", 1, 0, "pending")
 
 
 def test_urgency_by_severity_uses_the_low_urgency_rules(team: Team) -> None:
@@ -152,7 +155,7 @@ def test_urgency_by_severity_uses_the_low_urgency_rules(team: Team) -> None:
 
     # Alice has no low-urgency rules: every verified contact method at once, and the log says so.
     assert sorted(team.notifications(incident)) == [
-        ("Alice", "email", 1, 0, "pending"), ("Alice", "sms", 1, 0, "pending"), ("Bob", "sms", 2, 0, "pending"),
+        ("Alice", "email", 1, 0, "pending"), ("Alice", "push", 1, 0, "pending"), ("Bob", "push", 2, 0, "pending"),
     ]
     assert any("no low-urgency rules" in message for _, message in team.timeline(incident))
 
@@ -174,7 +177,7 @@ def test_bad_commands_are_refused_with_a_reason(team: Team, action: str, body: d
 
     assert response.status_code == status, response.text
     assert words in response.json()["message"]
-    assert team.notifications(incident) == [("Alice", "sms", 1, 0, "pending"), ("Alice", "email", 1, 5, "pending")]
+    assert team.notifications(incident) == [("Alice", "push", 1, 0, "pending"), ("Alice", "email", 1, 5, "pending")]
 
 
 def test_a_resolved_incident_cannot_be_escalated_or_snoozed(team: Team) -> None:

@@ -23,6 +23,7 @@ from actors.domain.events import Action, AlertEvent, Command, IncidentCommand
 from actors.ownership import shard_index
 from actors.shard import ServiceShardActor, shard_options
 from actors.store.outbox import claim_due, mark_sent
+from tests.conftest import statement_runner
 
 NAMESPACE = "tocsin-integration"
 SPEED = 20.0
@@ -135,9 +136,10 @@ class RecordingSender:
 
 
 def test_acknowledging_cancels_pending_notifications_and_senders_claim_each_row_once(
-    ray_address: str, database_url: str, db: Callable[..., Any]
+    ray_address: str, own_database: str
 ) -> None:
-    # Channels no other test pages through: the sender claims every due row of its channel.
+    # A database of its own: the sender claims every due row of its channel.
+    database_url, db = own_database, statement_runner(own_database)
     alice, bob = make_user(db, "alice", "push"), make_user(db, "bob", "push")
     later_method = str(uuid.uuid4())
     db("execute", "INSERT INTO contact_methods (id, user_id, kind, address, verified)"

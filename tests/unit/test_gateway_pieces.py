@@ -19,7 +19,7 @@ from actors.store.services import IntegrationKey
 from cluster.settings import Settings
 from serve.ingest.pagerduty import AlertEventIn, ChangeEventIn
 from serve.keys import KeyCache
-from serve.ratelimit import RateLimiter
+from actors.domain.ratelimit import RateLimiter
 
 ROUTING_KEY = "r" * 32
 

@@ -1,4 +1,5 @@
-"""Token buckets per routing key: a source over its rate gets 429 with Retry-After."""
+"""Token buckets by key: per routing key at the gateway (429 with Retry-After past it), per
+provider in the channel actors (a provider's published rate is never exceeded)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,312 @@
+"""ChannelActor: delivers the outbox rows of one channel kind (sms, voice, push, email,
+slack, webhook) through that channel's providers.
+
+- Claims due rows with FOR UPDATE SKIP LOCKED, as a lease: a row left "sending" by a crash
+  is claimed again once its lease has run out (at least once, never dropped). Woken by a
+  nudge from the shards, and by a short poll as a fallback.
+- Per provider, in failover order: a circuit breaker (a failing provider is skipped, and
+  probed again after a cool-down) and a token bucket at the provider's published rate.
+- A row that no provider took is tried again after an exponential back-off with jitter;
+  after the last round it is dead, with its last error, for the API to list and retry.
+- Per contact method, throttle rules: past them, waiting pages go out as one bundle.
+- Every try is recorded: provider, time, outcome, provider message id, error, latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import ray
+
+from actors.domain import messages
+from actors.domain.breaker import BreakerRules, CircuitBreaker
+from actors.domain.clock import Clock, SystemClock
+from actors.domain.ratelimit import RateLimiter
+from actors.domain.retry import RetryRules
+from actors.domain.throttle import ThrottleRule, decide
+from actors.lifecycle import detached_options
+from actors.providers import build
+from actors.providers.base import Outgoing, Provider, ProviderError
+from actors.store import outbox
+from actors.store.replies import reply_code_for
+from cluster.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CHANNELS = ("sms", "voice", "push", "email", "slack", "webhook")
+LEASE_S = 120.0  # longer than a round through every provider at its timeout
+POLL_S = 1.0
+IN_FLIGHT = 32  # rows dispatched at once
+ANSWERABLE = ("sms", "voice")  # channels people reply on, so their messages carry a reply code
+
+
+def channel_name(channel: str) -> str:
+    return f"tocsin-channel-{channel}"
+
+
+class ChannelActor:
+    def __init__(
+        self, channel: str, settings: Settings, database_url: str, clock: Clock | None = None,
+        providers: list[Provider] | None = None, retry: RetryRules | None = None,
+        breaker: BreakerRules | None = None, background: bool = True,
+    ) -> None:
+        """`background=False`: no loop of its own; deliveries happen on `run_once` only."""
+        self.channel = channel
+        self._background = background
+        self._settings = settings
+        self._database_url = database_url
+        self._clock = clock or SystemClock()
+        self._providers = providers if providers is not None else build(settings, settings.providers_for(channel))
+        self._breakers = {p.name: CircuitBreaker(breaker) for p in self._providers}
+        self._buckets = {p.name: RateLimiter(settings.rate_for(p.name), 1) for p in self._providers}
+        self._retry = retry or RetryRules()
+        self._throttle = [ThrottleRule(settings.throttle_messages, settings.throttle_window_s)]
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(IN_FLIGHT)
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stats: dict[str, int] = defaultdict(int)
+        with contextlib.suppress(RuntimeError):  # no loop yet: started by the first call
+            asyncio.get_running_loop()
+            self._start()
+
+    # -- what others call -------------------------------------------------------------------
+
+    async def nudge(self) -> None:
+        """Something became due: look now rather than at the next poll."""
+        self._start()
+        self._wake.set()
+
+    async def stats(self) -> dict[str, Any]:
+        self._start()
+        now = time.monotonic()
+        return {
+            "channel": self.channel,
+            "pid": os.getpid(),
+            "node_id": ray.get_runtime_context().get_node_id() if ray.is_initialized() else None,
+            "providers": [
+                {"name": p.name, "rate_per_s": self._settings.rate_for(p.name), **self._breakers[p.name].snapshot(now)}
+                for p in self._providers
+            ],
+            **self._stats,
+        }
+
+    async def run_once(self) -> int:
+        """Claim and deliver what is due now; the number of rows claimed (tests, benchmarks)."""
+        return await self._deliver_due()
+
+    async def close(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        for provider in self._providers:
+            await provider.close()
+        if self._pool is not None:
+            await self._pool.close()
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self._loop_task is None and self._providers and self._background:
+            self._loop_task = asyncio.create_task(self._loop())
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            wait = POLL_S
+            try:
+                claimed = await self._deliver_due()
+                wait = 0.0 if claimed else await self._until_next_due()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("channel %s: cannot reach the database: %r", self.channel, exc)
+            except Exception:  # noqa: BLE001 - the loop must outlive any one bad row
+                log.exception("channel %s: delivery round failed", self.channel)
+            if wait > 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def _until_next_due(self) -> float:
+        async with (await self._connect()).acquire() as conn:
+            due = await outbox.next_due(conn, self.channel)
+        if due is None:
+            return POLL_S
+        return min(POLL_S, max(0.0, (due - self._clock.now()).total_seconds()))
+
+    async def _deliver_due(self) -> int:
+        now = self._clock.now()
+        pool = await self._connect()
+        async with pool.acquire() as conn:
+            rows = await outbox.claim_due(conn, self.channel, now, self._claim_size(), LEASE_S)
+            if not rows:
+                return 0
+            context = await outbox.context(conn, [r["id"] for r in rows])
+            plan = await self._throttled(conn, rows, now)
+        self._stats["claimed"] += len(rows)
+        await asyncio.gather(*(self._deliver(row, context[row["id"]], extra) for row, extra in plan))
+        return len(rows)
+
+    def _claim_size(self) -> int:
+        """Enough to keep the providers busy for a few seconds, not more: a claimed row waits
+        for its provider's tokens while its lease runs."""
+        rate = max(self._settings.rate_for(p.name) for p in self._providers)
+        return max(1, min(200, int(rate * 4)))
+
+    # -- throttles and bundles ------------------------------------------------------------
+
+    async def _throttled(
+        self, conn: asyncpg.Connection, rows: list[dict[str, Any]], now: datetime
+    ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """What to send: each row alone, or a row carrying a bundle of others. Rows a
+        throttle holds back go back to pending until the window has room."""
+        pages: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        plan: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        for row in rows:
+            if row["kind"] == "page":
+                pages[row["contact_method_id"]].append(row)
+            else:
+                plan.append((row, []))
+        if not pages:
+            return plan
+        window = max(rule.window_s for rule in self._throttle)
+        sent = await outbox.recent_sends(conn, list(pages), now - timedelta(seconds=window))
+        for method, waiting in pages.items():
+            times = [at.timestamp() for at in sent.get(method, [])]
+            decision = decide(self._throttle, times, now.timestamp(), len(waiting))
+            plan += [(row, []) for row in waiting[: decision.send]]
+            if decision.bundle:
+                plan.append((waiting[decision.send], waiting[decision.send + 1:]))
+            elif decision.send == 0:
+                later = now + timedelta(seconds=decision.wait_s)
+                for row in waiting:
+                    await outbox.retry_later(conn, row["id"], later, None, now)
+                self._stats["throttled"] += len(waiting)
+        return plan
+
+    # -- one row ---------------------------------------------------------------------------
+
+    async def _deliver(self, row: dict[str, Any], where: dict[str, Any], bundle: list[dict[str, Any]]) -> None:
+        async with self._slots:
+            pool = await self._connect()
+            async with pool.acquire() as conn:
+                now = self._clock.now()
+                reason = _undeliverable(row, where)
+                if reason is not None:
+                    await outbox.finish(conn, row["id"], "cancelled", reason, now)
+                    self._stats["cancelled"] += 1
+                    return
+                message = await self._message(conn, row, where, bundle)
+            attempts, receipt = await self._through_providers(message)
+            async with pool.acquire() as conn:
+                await self._settle(conn, row, message, bundle, attempts, receipt)
+
+    async def _through_providers(
+        self, message: Outgoing
+    ) -> tuple[list[tuple[Any, ...]], tuple[str, str | None] | None]:
+        """Each provider in order until one takes it: (attempts, (provider, message id) or None)."""
+        attempts: list[tuple[Any, ...]] = []
+        for provider in self._providers:
+            breaker = self._breakers[provider.name]
+            at = self._clock.now()
+            if not breaker.allow(time.monotonic()):
+                attempts.append((message.notification_id, provider.name, at, "circuit_open", None,
+                                 "circuit breaker open: provider skipped", None))
+                continue
+            await self._take_token(provider.name)
+            started = time.perf_counter()
+            try:
+                receipt = await asyncio.wait_for(provider.send(message), self._settings.provider_timeout_s)
+            except (ProviderError, asyncio.TimeoutError) as exc:
+                breaker.failure(time.monotonic())
+                outcome = "timeout" if isinstance(exc, asyncio.TimeoutError) else (
+                    "failed" if exc.retryable else "rejected")
+                error = str(exc) or f"no answer within {self._settings.provider_timeout_s:.0f} s"
+                attempts.append((message.notification_id, provider.name, at, outcome, None, error,
+                                 (time.perf_counter() - started) * 1000))
+                continue
+            breaker.success(time.monotonic())
+            attempts.append((message.notification_id, provider.name, at, "sent", receipt.provider_message_id, None,
+                             (time.perf_counter() - started) * 1000))
+            return attempts, (provider.name, receipt.provider_message_id)
+        return attempts, None
+
+    async def _take_token(self, provider: str) -> None:
+        while (wait := self._buckets[provider].take(provider)) is not None:
+            await asyncio.sleep(wait)
+
+    async def _settle(
+        self, conn: asyncpg.Connection, row: dict[str, Any], message: Outgoing, bundle: list[dict[str, Any]],
+        attempts: list[tuple[Any, ...]], receipt: tuple[str, str | None] | None,
+    ) -> None:
+        now = self._clock.now()
+        async with conn.transaction():
+            await outbox.record_attempts(conn, attempts)
+            if receipt is not None:
+                kind, text = ("bundle", message.text) if bundle else (None, None)
+                await outbox.delivered(conn, row["id"], receipt[0], receipt[1], now, kind=kind, message=text)
+                if bundle:
+                    await outbox.bundled(conn, [b["id"] for b in bundle], row["id"], now)
+                self._stats["sent"] += 1
+                self._stats["bundled"] += len(bundle)
+                return
+            error = attempts[-1][5] if attempts else "no provider is configured for this channel"
+            final = all(a[3] == "rejected" for a in attempts) or self._retry.exhausted(row["attempts"])
+            if final:
+                await outbox.finish(conn, row["id"], "dead", error, now)
+                self._stats["dead"] += 1
+            else:
+                later = now + timedelta(seconds=self._retry.delay(row["attempts"]))
+                await outbox.retry_later(conn, row["id"], later, error, now)
+                self._stats["retried"] += 1
+
+    async def _message(
+        self, conn: asyncpg.Connection, row: dict[str, Any], where: dict[str, Any], bundle: list[dict[str, Any]]
+    ) -> Outgoing:
+        service = where["service_name"] or "a deleted service"
+        if row["kind"] == "verification" or row["incident_id"] is None:
+            return Outgoing(row["id"], self.channel, where["address"], "Tocsin", row["message"])
+        if bundle:
+            text = messages.bundle(len(bundle) + 1, service)
+            return Outgoing(row["id"], self.channel, where["address"], text, text)
+        code = None
+        if self.channel in ANSWERABLE:
+            code = await reply_code_for(conn, row["contact_method_id"], row["incident_id"])
+        alert = messages.Alert(row["incident_id"], service, where["summary"] or row["message"], row["urgency"], code)
+        link = f"{self._settings.reachable_url}/api/v1/incidents/{row['incident_id']}"
+        text = messages.sms(alert) if self.channel == "sms" else (
+            messages.voice(alert) if self.channel == "voice" else messages.long_text(alert, link))
+        return Outgoing(row["id"], self.channel, where["address"], messages.subject(alert), text,
+                        incident_id=row["incident_id"], reply_code=code,
+                        callback_url=f"{self._settings.reachable_url}/webhooks/twilio")
+
+    async def _connect(self) -> asyncpg.Pool:
+        async with self._pool_lock:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(self._database_url, min_size=1, max_size=IN_FLIGHT // 4)
+            return self._pool
+
+
+def _undeliverable(row: dict[str, Any], where: dict[str, Any]) -> str | None:
+    """Why a row cannot go anywhere (it is cancelled with that reason), or None."""
+    if where["address"] is None:
+        return "the contact method no longer exists"
+    if not where["enabled"]:
+        return "the contact method is switched off (STOP)"
+    if row["kind"] == "page" and where["incident_status"] not in (None, "triggered"):
+        return f"the incident is {where['incident_status']}"
+    return None
+
+
+ChannelActorRemote: Any = ray.remote(ChannelActor)
+
+
+def channel_options(channel: str, namespace: str) -> dict[str, Any]:
+    return detached_options(channel_name(channel), namespace, max_concurrency=1000)

@@ -1,0 +1,54 @@
+"""What every provider is to a ChannelActor: something that sends one message and says
+whether it took it.
+
+A provider raises `ProviderError` when it did not take the message: `retryable` says
+whether trying again (later, or through another provider) may help. A timeout is a
+`ProviderError` too. Nothing here logs credentials: providers keep them in `SecretStr`
+settings and never put them in an error message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to one contact method.
+
+    `subject` is the short form (e-mail subject, push title, first line of an SMS); `text`
+    the whole message. `reply_code` is the number this person answers with ("3a"), when
+    the channel can be answered. `callback_url` is where the provider reports back
+    (delivery status, voice keypad), when Tocsin is reachable from it."""
+
+    notification_id: int
+    channel: str
+    address: str
+    subject: str
+    text: str
+    incident_id: int | None = None
+    reply_code: int | None = None
+    callback_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    provider_message_id: str | None = None
+
+
+class ProviderError(Exception):
+    """The provider did not take the message. The message must not contain secrets."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class Provider(Protocol):
+    name: str  # e.g. "twilio", "sns": how attempts and the channel view name it
+    channels: frozenset[str]  # the channel kinds it can carry
+
+    async def send(self, message: Outgoing) -> Receipt: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,38 @@
+"""Amazon SES: e-mail from `ses_from`, a plain-text body."""
+
+from __future__ import annotations
+
+from actors.providers import awsclient
+from actors.providers.base import Outgoing, Receipt
+from actors.providers.emailaddress import check_address
+from cluster.settings import Settings
+
+
+class SesProvider:
+    name = "ses"
+    channels = frozenset({"email"})
+
+    def __init__(self, settings: Settings, sender: str) -> None:
+        self._sender = sender
+        self._client = awsclient.make_client("ses", settings, settings.ses_endpoint_url)
+
+    async def send(self, message: Outgoing) -> Receipt:
+        check_address(self.name, message.address)
+        answer = await awsclient.call(
+            self.name,
+            self._client.send_email,
+            Source=self._sender,
+            Destination={"ToAddresses": [message.address]},
+            Message={
+                "Subject": {"Data": message.subject, "Charset": "UTF-8"},
+                "Body": {"Text": {"Data": message.text, "Charset": "UTF-8"}},
+            },
+        )
+        return Receipt(provider_message_id=answer.get("MessageId"))
+
+    async def close(self) -> None:
+        self._client.close()
+
+
+def from_settings(settings: Settings) -> SesProvider | None:
+    return SesProvider(settings, settings.ses_from) if settings.ses_from else None

@@ -1,0 +1,68 @@
+"""Slack: an incoming-webhook URL as the address posts there; a channel id as the address
+posts through `chat.postMessage` with the bot token.
+
+Slack's Web API answers 200 with `{"ok": false, "error": …}` when it refuses; only rate
+limiting and trouble on Slack's side are worth another try."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from actors.providers import httpclient
+from actors.providers.base import Outgoing, ProviderError, Receipt
+from cluster.settings import Settings
+
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+ERROR_CODE = re.compile(r"^[a-z0-9_]{1,64}$")
+# Web API errors that say "not now" rather than "not this".
+RETRYABLE_ERRORS = frozenset({
+    "ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout",
+})
+
+
+class SlackProvider:
+    name = "slack"
+    channels = frozenset({"slack"})
+
+    def __init__(self, settings: Settings) -> None:
+        self._token = settings.slack_bot_token
+        self._api_url = settings.slack_api_url.rstrip("/")
+        self._client = httpclient.make_client(settings)
+
+    async def send(self, message: Outgoing) -> Receipt:
+        if CHANNEL_ID.match(message.address):
+            return await self._post_message(message)
+        url = httpclient.check_url(self.name, message.address, https_only=True)
+        body = json.dumps({"text": message.text}).encode()
+        await httpclient.post(self._client, self.name, url, content=body, headers={"Content-Type": "application/json"})
+        return Receipt()
+
+    async def _post_message(self, message: Outgoing) -> Receipt:
+        if self._token is None:
+            raise ProviderError("slack: a channel id needs a bot token, and none is configured", retryable=False)
+        url = httpclient.check_url(self.name, f"{self._api_url}/chat.postMessage", https_only=True)
+        body = json.dumps({"channel": message.address, "text": message.text}).encode()
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Authorization": f"Bearer {self._token.get_secret_value()}",
+        }
+        response = await httpclient.post(self._client, self.name, url, content=body, headers=headers)
+        try:
+            answer = response.json()
+        except ValueError:
+            raise ProviderError("slack: chat.postMessage answered something that is not JSON", retryable=True) from None
+        if not isinstance(answer, dict) or answer.get("ok") is not True:
+            error = answer.get("error") if isinstance(answer, dict) else None
+            code = error if isinstance(error, str) and ERROR_CODE.match(error) else "unknown_error"
+            raise ProviderError(f"slack: chat.postMessage refused: {code}", retryable=code in RETRYABLE_ERRORS)
+        ts = answer.get("ts")
+        return Receipt(provider_message_id=ts if isinstance(ts, str) else None)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def from_settings(settings: Settings) -> SlackProvider:
+    """Always configured: incoming-webhook addresses need no settings."""
+    return SlackProvider(settings)

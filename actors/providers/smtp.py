@@ -1,0 +1,94 @@
+"""E-mail through an SMTP relay: one connection per message, upgraded with STARTTLS
+whenever the server offers it, logged in when a username is configured.
+
+SMTP's codes are read the SMTP way: 4yz replies are transient (try again), 5yz replies are
+permanent (the relay will not take this message, however often it is offered)."""
+
+from __future__ import annotations
+
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import aiosmtplib
+
+from actors.providers.base import Outgoing, ProviderError, Receipt
+from actors.providers.detail import detail
+from actors.providers.emailaddress import check_address
+from cluster.settings import Settings
+
+
+
+class SmtpProvider:
+    name = "smtp"
+    channels = frozenset({"email"})
+
+    def __init__(self, settings: Settings, host: str, sender: str, *,
+                 tls_context: ssl.SSLContext | None = None) -> None:
+        """`tls_context` replaces the system's trust store for STARTTLS (a private relay's CA)."""
+        self._host = host
+        self._port = settings.smtp_port
+        self._sender = sender
+        self._username = settings.smtp_username
+        self._password = settings.smtp_password
+        self._timeout = settings.provider_timeout_s
+        self._tls_context = tls_context
+
+    def compose(self, message: Outgoing) -> EmailMessage:
+        mail = EmailMessage()
+        mail["From"] = self._sender
+        mail["To"] = message.address
+        mail["Subject"] = message.subject
+        mail["Date"] = formatdate(localtime=False, usegmt=True)
+        mail["Message-ID"] = make_msgid(domain=self._sender.rpartition("@")[2] or None)
+        mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to alerts
+        if message.incident_id is not None:
+            mail["X-Tocsin-Incident"] = str(message.incident_id)
+        mail.set_content(message.text)
+        return mail
+
+    async def send(self, message: Outgoing) -> Receipt:
+        check_address(self.name, message.address)
+        mail = self.compose(message)
+        password = self._password.get_secret_value() if self._password else ""
+        try:
+            await aiosmtplib.send(
+                mail,
+                hostname=self._host,
+                port=self._port,
+                username=self._username,
+                password=password if self._username else None,
+                start_tls=None,  # upgrade when the server offers STARTTLS
+                tls_context=self._tls_context,
+                timeout=self._timeout,
+            )
+        except aiosmtplib.SMTPException as exc:
+            raise smtp_error(exc) from None
+        except (OSError, TimeoutError) as exc:
+            raise ProviderError(f"smtp: {type(exc).__name__} talking to the relay", retryable=True) from None
+        return Receipt(provider_message_id=mail["Message-ID"])
+
+    async def close(self) -> None:
+        """Nothing is held open between messages."""
+
+
+def smtp_error(exc: aiosmtplib.SMTPException) -> ProviderError:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [refused.code for refused in exc.recipients]
+        transient = all(400 <= code < 500 for code in codes)
+        return ProviderError(f"smtp: recipient refused ({', '.join(map(str, codes))})", retryable=transient)
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return ProviderError(f"smtp: login refused ({exc.code})", retryable=False)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        said = detail(exc.message)
+        return ProviderError(f"smtp: {exc.code} {said}".rstrip(), retryable=400 <= exc.code < 500)
+    if isinstance(exc, (aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected)):
+        return ProviderError(f"smtp: {type(exc).__name__}", retryable=True)
+    # Anything else is the relay lacking what we need (AUTH, STARTTLS): not a passing fault.
+    return ProviderError(f"smtp: {detail(str(exc))}", retryable=False)
+
+
+def from_settings(settings: Settings) -> SmtpProvider | None:
+    if not (settings.smtp_host and settings.smtp_from):
+        return None
+    return SmtpProvider(settings, settings.smtp_host, settings.smtp_from)

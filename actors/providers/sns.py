@@ -1,0 +1,67 @@
+"""Amazon SNS: push to a mobile platform endpoint, and SMS to a phone number.
+
+A push contact method's address is the SNS platform endpoint ARN the app registered; an
+SMS contact method's address is an E.164 phone number."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from actors.providers import awsclient
+from actors.providers.base import Outgoing, ProviderError, Receipt
+from cluster.settings import Settings
+
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+ENDPOINT_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:endpoint/\S+$")
+
+
+def push_payload(message: Outgoing) -> str:
+    """The `MessageStructure="json"` body: a title and a body for FCM and APNs, the text
+    alone for any other platform."""
+    data = {"notification_id": str(message.notification_id)}
+    if message.incident_id is not None:
+        data["incident_id"] = str(message.incident_id)
+    shown = {"title": message.subject, "body": message.text}
+    apns = json.dumps({"aps": {"alert": shown, "sound": "default"}, **data})
+    fcm = json.dumps({"fcmV1Message": {"message": {"notification": shown, "data": data}}})
+    return json.dumps({"default": message.text, "GCM": fcm, "APNS": apns, "APNS_SANDBOX": apns})
+
+
+class SnsProvider:
+    name = "sns"
+    channels = frozenset({"push", "sms"})
+
+    def __init__(self, settings: Settings) -> None:
+        self._client = awsclient.make_client("sns", settings, settings.sns_endpoint_url)
+
+    async def send(self, message: Outgoing) -> Receipt:
+        if message.channel == "push":
+            request = self._push(message)
+        elif message.channel == "sms":
+            request = self._sms(message)
+        else:
+            raise ProviderError(f"sns: cannot carry channel {message.channel!r}", retryable=False)
+        answer = await awsclient.call(self.name, self._client.publish, **request)
+        return Receipt(provider_message_id=answer.get("MessageId"))
+
+    @staticmethod
+    def _push(message: Outgoing) -> dict[str, Any]:
+        if not ENDPOINT_ARN.match(message.address):
+            raise ProviderError("sns: push address is not an SNS platform endpoint ARN", retryable=False)
+        return {"TargetArn": message.address, "MessageStructure": "json", "Message": push_payload(message)}
+
+    @staticmethod
+    def _sms(message: Outgoing) -> dict[str, Any]:
+        if not E164.match(message.address):
+            raise ProviderError("sns: SMS address is not an E.164 phone number", retryable=False)
+        attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
+        return {"PhoneNumber": message.address, "Message": message.text, "MessageAttributes": attributes}
+
+    async def close(self) -> None:
+        self._client.close()
+
+
+def from_settings(settings: Settings) -> SnsProvider | None:
+    return SnsProvider(settings) if awsclient.configured(settings, settings.sns_endpoint_url) else None

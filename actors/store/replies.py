@@ -1,0 +1,107 @@
+"""Queries behind answers from phones: reply codes, who is on the other end, texts switched
+off and on (STOP, START), and delivery reports.
+
+A reply code is a small number per contact method naming one incident: "3a" acknowledges the
+incident this contact method knows as 3. The sender gives it out with `reply_code_for`.
+A phone number can belong to several contact methods (and people); a reply names the
+incident by the newest code it matches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+_ATTEMPTS = 20
+
+# Delivery reports can arrive out of order; one that says how it ended is not replaced by
+# one that says it is still on its way.
+FINAL_STATUSES = ("delivered", "undelivered", "failed", "read", "completed", "busy", "no-answer", "canceled")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The incident a reply or a key press acts on, and the person acting."""
+
+    incident_id: int
+    service_id: str
+    person: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallSubject:
+    """What a call reads out for one notification."""
+
+    incident_id: int
+    service_id: str
+    service: str
+    summary: str
+    urgency: str
+    person: str
+
+
+async def reply_code_for(conn: asyncpg.Connection, contact_method_id: str, incident_id: int) -> int:
+    """The code this contact method knows the incident by: the one it was given before, or
+    the next number after its highest. Safe when senders race: a taken number is retried."""
+    for _ in range(_ATTEMPTS):
+        code: int | None = await conn.fetchval(
+            "SELECT code FROM reply_codes WHERE contact_method_id = $1::uuid AND incident_id = $2",
+            contact_method_id, incident_id,
+        )
+        if code is not None:
+            return code
+        code = await conn.fetchval(
+            "INSERT INTO reply_codes (contact_method_id, code, incident_id)"
+            " SELECT $1::uuid, coalesce(max(code), 0) + 1, $2 FROM reply_codes WHERE contact_method_id = $1::uuid"
+            " ON CONFLICT DO NOTHING RETURNING code",
+            contact_method_id, incident_id,
+        )
+        if code is not None:
+            return code
+    raise RuntimeError(f"no reply code for contact method {contact_method_id} after {_ATTEMPTS} tries")
+
+
+async def target_of_code(conn: asyncpg.Connection, address: str, kind: str, code: int) -> Target | None:
+    row = await conn.fetchrow(
+        "SELECT i.id, i.service_id::text, u.name FROM reply_codes r"
+        " JOIN contact_methods c ON c.id = r.contact_method_id"
+        " JOIN users u ON u.id = c.user_id"
+        " JOIN incidents i ON i.id = r.incident_id"
+        " WHERE c.address = $1 AND c.kind = $2 AND r.code = $3"
+        " ORDER BY r.created_at DESC LIMIT 1",
+        address, kind, code,
+    )
+    return Target(row[0], row[1], row[2]) if row else None
+
+
+async def set_enabled(conn: asyncpg.Connection, address: str, kind: str, enabled: bool) -> int:
+    """Switch every contact method of this kind and address off or on; how many changed."""
+    status: str = await conn.execute(
+        "UPDATE contact_methods SET enabled = $3 WHERE address = $1 AND kind = $2 AND enabled <> $3",
+        address, kind, enabled,
+    )
+    return int(status.split()[-1])
+
+
+async def call_subject(conn: asyncpg.Connection, notification_id: int) -> CallSubject | None:
+    row = await conn.fetchrow(
+        "SELECT i.id, i.service_id::text, s.name, i.summary, i.urgency, u.name FROM notifications n"
+        " JOIN incidents i ON i.id = n.incident_id"
+        " JOIN services s ON s.id = i.service_id"
+        " JOIN users u ON u.id = n.user_id"
+        " WHERE n.id = $1",
+        notification_id,
+    )
+    return CallSubject(*row) if row else None
+
+
+async def record_delivery(conn: asyncpg.Connection, provider_message_id: str, status: str) -> bool:
+    """Whether a notification sent with this provider message id took the report."""
+    done: str = await conn.execute(
+        "UPDATE notifications SET delivery_status = $2"
+        " WHERE provider_message_id = $1"
+        " AND ($2 = ANY($3::text[]) OR delivery_status IS NULL OR NOT delivery_status = ANY($3::text[]))",
+        provider_message_id, status, list(FINAL_STATUSES),
+    )
+    return done != "UPDATE 0"

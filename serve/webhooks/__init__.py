@@ -1,0 +1,1 @@
+"""Callbacks from providers: Twilio's texts, calls and delivery reports."""

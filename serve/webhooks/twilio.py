@@ -1,0 +1,176 @@
+"""Twilio calling Tocsin back: texts from people, calls' words and key presses, and delivery
+reports.
+
+Every request must carry a valid X-Twilio-Signature over Tocsin's reachable URL and the form
+parameters (403 otherwise); with Twilio not configured there are no webhooks (404). Answers
+are TwiML. An action from a phone goes through the shard that owns the incident, like every
+other change, logged under the person's name ("sms:Alice", "voice:Alice").
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from starlette.datastructures import ImmutableMultiDict
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from actors.domain import replies
+from actors.domain.events import Command, IncidentCommand
+from actors.domain.messages import VOICE_MENU, Alert, voice
+from actors.providers.twilio import configured
+from actors.store import replies as store
+from serve.batcher import BatchFailed
+from serve.runtime import GatewayRuntime, get_runtime
+
+router = APIRouter(prefix="/webhooks/twilio", tags=["Twilio webhooks"])
+
+_XML = "application/xml"
+_STATUS_MAX = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """A request that Twilio signed: its form parameters, and the gateway's runtime."""
+
+    params: ImmutableMultiDict[str, str]
+    runtime: GatewayRuntime
+
+    def get(self, name: str) -> str:
+        return self.params.get(name, "")
+
+
+async def signed(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Signed:
+    settings = runtime.settings
+    if not configured(settings) or settings.twilio_auth_token is None:
+        raise HTTPException(404, "Twilio is not configured on this Tocsin")
+    signature = request.headers.get("X-Twilio-Signature")
+    if not signature:
+        raise HTTPException(403, "X-Twilio-Signature is missing: only Twilio may call this webhook")
+    body = await request.body()
+    if len(body) > settings.max_body_bytes:
+        raise HTTPException(413, f"a Twilio webhook body is at most {settings.max_body_bytes} bytes")
+    form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    params = ImmutableMultiDict(form) if request.method == "POST" else ImmutableMultiDict[str, str]()
+    query = f"?{request.url.query}" if request.url.query else ""
+    url = settings.reachable_url + request.url.path + query
+    if not RequestValidator(settings.twilio_auth_token.get_secret_value()).validate(url, params, signature):
+        raise HTTPException(403, f"X-Twilio-Signature does not match a request to {url}: it is not from"
+                                 " Twilio, or Twilio calls another URL than TOCSIN_PUBLIC_URL says")
+    return Signed(params, runtime)
+
+
+def _twiml(document: MessagingResponse | VoiceResponse) -> Response:
+    return Response(str(document), media_type=_XML)
+
+
+def _text(message: str) -> Response:
+    document = MessagingResponse()
+    document.message(message)
+    return _twiml(document)
+
+
+async def _act(runtime: GatewayRuntime, target: store.Target, command: Command, actor: str) -> str:
+    """Submit the command through the incident's shard; what it did, in one sentence."""
+    submitted = IncidentCommand(
+        command_id=str(uuid.uuid4()), service_id=target.service_id, incident_id=target.incident_id,
+        action=command, actor=actor, received_at=runtime.now(),
+    )
+    try:
+        reply = await runtime.shards.submit(submitted)
+    except BatchFailed:
+        return replies.NOT_RECORDED
+    return replies.outcome_text(command, target.incident_id, reply.outcome, reply.status, reply.note)
+
+
+@router.post("/sms", response_class=Response, responses={200: {"content": {_XML: {}}}})
+async def sms(twilio: Signed = Depends(signed)) -> Response:
+    """A text to Tocsin's number: "<code>a|c|e" acts on an incident; STOP and START switch
+    this number's texts off and on; anything else is answered with how to reply."""
+    sender = twilio.get("From")
+    reply = replies.parse_text(twilio.get("Body"))
+    async with (await twilio.runtime.pool()).acquire() as conn:
+        if reply.intent in (replies.Intent.STOP, replies.Intent.START):
+            await store.set_enabled(conn, sender, "sms", reply.intent == replies.Intent.START)
+            return _text(replies.STARTED if reply.intent == replies.Intent.START else replies.STOPPED)
+        if reply.intent == replies.Intent.UNKNOWN or reply.code is None or reply.command is None:
+            return _text(replies.HOW_TO_REPLY)
+        target = await store.target_of_code(conn, sender, "sms", reply.code)
+    if target is None:
+        return _text(replies.unknown_code(reply.code))
+    return _text("Tocsin: " + await _act(twilio.runtime, target, reply.command, f"sms:{target.person}"))
+
+
+def _menu(document: VoiceResponse, notification: int, *before: str) -> VoiceResponse:
+    """Say `before`, then the menu while listening for one key."""
+    for words in before:
+        document.say(words)
+    gather = Gather(num_digits=1, action=f"{router.prefix}/voice/keypad?notification={notification}", method="POST")
+    gather.say(VOICE_MENU)
+    document.append(gather)
+    document.say("No key was pressed. Goodbye.")
+    return document
+
+
+def _goodbye(words: str) -> Response:
+    document = VoiceResponse()
+    document.say(words)
+    document.hangup()
+    return _twiml(document)
+
+
+async def _subject(twilio: Signed, notification: int) -> store.CallSubject | None:
+    async with (await twilio.runtime.pool()).acquire() as conn:
+        return await store.call_subject(conn, notification)
+
+
+def _summary(subject: store.CallSubject) -> str:
+    return voice(Alert(subject.incident_id, subject.service, subject.summary, subject.urgency))
+
+
+_GONE = "This alert is no longer available. Goodbye."
+
+
+@router.api_route("/voice", methods=["GET", "POST"], response_class=Response, responses={200: {"content": {_XML: {}}}})
+async def call(notification: int = Query(..., description="the notification this call is for"),
+               twilio: Signed = Depends(signed)) -> Response:
+    """The call's words: the alert, then the keypad menu."""
+    subject = await _subject(twilio, notification)
+    if subject is None:
+        return _goodbye(_GONE)
+    return _twiml(_menu(VoiceResponse(), notification, _summary(subject)))
+
+
+@router.post("/voice/keypad", response_class=Response, responses={200: {"content": {_XML: {}}}})
+async def keypad(notification: int = Query(..., description="the notification this call is for"),
+                 twilio: Signed = Depends(signed)) -> Response:
+    """4 acknowledges, 6 resolves, 5 escalates, * repeats the alert; anything else, the menu."""
+    subject = await _subject(twilio, notification)
+    if subject is None:
+        return _goodbye(_GONE)
+    digits = twilio.get("Digits")
+    if digits == replies.REPEAT_KEY:
+        return _twiml(_menu(VoiceResponse(), notification, _summary(subject)))
+    command = replies.KEYS.get(digits)
+    if command is None:
+        return _twiml(_menu(VoiceResponse(), notification))
+    target = store.Target(subject.incident_id, subject.service_id, subject.person)
+    said = await _act(twilio.runtime, target, command, f"voice:{subject.person}")
+    if said == replies.NOT_RECORDED:
+        return _twiml(_menu(VoiceResponse(), notification, said))
+    return _goodbye(f"{said} Goodbye.")
+
+
+@router.post("/status", status_code=204)
+async def status(twilio: Signed = Depends(signed)) -> Response:
+    """A delivery report for a text or a call; reports on messages Tocsin did not send are ignored."""
+    sid = twilio.get("MessageSid") or twilio.get("CallSid")
+    state = (twilio.get("MessageStatus") or twilio.get("CallStatus"))[:_STATUS_MAX]
+    if sid and state:
+        async with (await twilio.runtime.pool()).acquire() as conn:
+            await store.record_delivery(conn, sid, state)
+    return Response(status_code=204)

@@ -1,0 +1,228 @@
+"""The ChannelActor against real Postgres, with scripted providers: failover, the circuit
+breaker, back-off to dead, leases, throttles and bundles. (Real provider clients against
+fake provider servers are tested in test_providers.py and test_twilio_provider.py.)
+
+A channel actor claims every due row of its channel, and the test deployment runs channel
+actors of its own: these tests have a database to themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from actors.channel import ChannelActor
+from actors.domain.breaker import BreakerRules
+from actors.domain.retry import RetryRules
+from actors.providers.base import Outgoing, Receipt, ProviderError
+from cluster.settings import Settings
+from tests.conftest import statement_runner
+
+CHANNEL = "slack"
+
+
+class Scripted:
+    """A provider whose answers the test sets: "ok", "fail" (retryable), "reject"."""
+
+    def __init__(self, name: str, answer: str = "ok") -> None:
+        self.name = name
+        self.channels = frozenset({CHANNEL})
+        self.answer = answer
+        self.received: list[Outgoing] = []
+
+    async def send(self, message: Outgoing) -> Receipt:
+        if self.answer == "fail":
+            raise ProviderError(f"{self.name} answered 500")
+        if self.answer == "reject":
+            raise ProviderError(f"{self.name}: invalid channel", retryable=False)
+        self.received.append(message)
+        return Receipt(f"{self.name}-{message.notification_id}")
+
+    async def close(self) -> None:
+        pass
+
+
+class Desk:
+    """One person with a Slack contact method, an open incident, and pages to send them."""
+
+    def __init__(self, db: Callable[..., Any]) -> None:
+        self.db = db
+        self.user, self.method, self.service = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+        db("execute", "INSERT INTO users (id, name, email, calendar_token) VALUES ($1, 'Dana', $2, 'feed')",
+           self.user, f"dana.{self.user[:8]}@example.com")
+        db("execute", "INSERT INTO contact_methods (id, user_id, kind, address, verified)"
+                      " VALUES ($1, $2, 'slack', 'https://hooks.example.com/dana', true)", self.method, self.user)
+        db("execute", "INSERT INTO services (id, name) VALUES ($1, 'checkout-api')", self.service)
+
+    def incident(self, summary: str = "checkout 5xx") -> int:
+        incident_id: int = self.db("fetchval", """
+            INSERT INTO incidents (id, service_id, dedup_key, status, summary, severity, occurrences, created_at,
+                                   updated_at, last_occurrence_at)
+            VALUES (nextval('incident_ids'), $1, $2, 'triggered', $3, 'critical', 1, now(), now(), now())
+            RETURNING id""", self.service, str(uuid.uuid4()), summary)
+        return incident_id
+
+    def page(self, incident_id: int | None = None, **columns: Any) -> int:
+        incident_id = incident_id or self.incident()
+        values = {"status": "pending", "send_at": datetime.now(timezone.utc) - timedelta(seconds=1), **columns}
+        notification_id: int = self.db("fetchval", """
+            INSERT INTO notifications (incident_id, service_id, page, level, pass, user_id, contact_method_id,
+                channel, delay_minutes, urgency, message, send_at, status, claimed_until, created_at, updated_at)
+            VALUES ($1, $2, 1, 0, 0, $3, $4, 'slack', 0, 'high', 'checkout 5xx', $5, $6, $7, now(), now())
+            RETURNING id""", incident_id, self.service, self.user, self.method, values["send_at"],
+            values["status"], values.get("claimed_until"))
+        return notification_id
+
+    def row(self, notification_id: int) -> dict[str, Any]:
+        return dict(self.db("fetchrow", "SELECT * FROM notifications WHERE id = $1", notification_id))
+
+    def attempts(self, notification_id: int) -> list[tuple[str, str]]:
+        rows = self.db("fetch", "SELECT provider, outcome FROM notification_attempts WHERE notification_id = $1"
+                                " ORDER BY id", notification_id)
+        return [(r["provider"], r["outcome"]) for r in rows]
+
+
+@pytest.fixture
+def desk(own_database: str) -> Desk:
+    return Desk(statement_runner(own_database))
+
+
+@pytest.fixture
+def run(own_database: str) -> Callable[..., ChannelActor]:
+    """Builds a ChannelActor in the test's event loop (each test closes its own)."""
+
+    def make(*providers: Scripted, **overrides: Any) -> ChannelActor:
+        settings = Settings(throttle_messages=overrides.pop("throttle", 100))
+        return ChannelActor(CHANNEL, settings, own_database, providers=list(providers), background=False,
+                            **overrides)
+
+    return make
+
+
+async def test_the_first_provider_delivers_and_the_attempt_is_recorded(desk: Desk, run: Any) -> None:
+    primary, secondary = Scripted("primary"), Scripted("secondary")
+    actor = run(primary, secondary)
+    notification = desk.page()
+
+    await actor.run_once()
+
+    row = desk.row(notification)
+    assert (row["status"], row["provider"], row["provider_message_id"]) == ("sent", "primary", f"primary-{notification}")
+    assert desk.attempts(notification) == [("primary", "sent")]
+    [message] = [m for m in primary.received if m.notification_id == notification]
+    assert "checkout-api" in message.text and "checkout 5xx" in message.text
+    assert secondary.received == []
+    await actor.close()
+
+
+async def test_a_failing_primary_fails_over_opens_its_breaker_and_a_probe_closes_it(desk: Desk, run: Any) -> None:
+    primary, secondary = Scripted("primary", "fail"), Scripted("secondary")
+    actor = run(primary, secondary, breaker=BreakerRules(max_consecutive=3, cooldown_s=0.5))
+    failing = []
+    for _ in range(5):  # one at a time, so the order of attempts is known
+        failing.append(desk.page())
+        await actor.run_once()
+
+    assert all(desk.row(n)["status"] == "sent" and desk.row(n)["provider"] == "secondary" for n in failing)
+    assert [desk.attempts(n)[0][1] for n in failing] == ["failed", "failed", "failed", "circuit_open", "circuit_open"]
+    state = (await actor.stats())["providers"][0]
+    assert (state["name"], state["state"]) == ("primary", "open")
+
+    primary.answer = "ok"
+    await asyncio.sleep(0.6)  # the cool-down
+    probe = desk.page()
+    await actor.run_once()
+    assert desk.attempts(probe) == [("primary", "sent")]
+    assert (await actor.stats())["providers"][0]["state"] == "closed"
+    await actor.close()
+
+
+async def test_when_every_provider_fails_it_backs_off_then_dies_with_its_last_error(desk: Desk, run: Any) -> None:
+    actor = run(Scripted("primary", "fail"), Scripted("secondary", "fail"),
+                retry=RetryRules(base_s=0.05, cap_s=0.1, max_attempts=3))
+    notification = desk.page()
+
+    await actor.run_once()
+    first = desk.row(notification)
+    assert first["status"] == "pending" and first["send_at"] > datetime.now(timezone.utc) - timedelta(seconds=0.1)
+    for _ in range(20):
+        if desk.row(notification)["status"] == "dead":
+            break
+        await asyncio.sleep(0.1)
+        await actor.run_once()
+
+    row = desk.row(notification)
+    assert (row["status"], row["attempts"], row["last_error"]) == ("dead", 3, "secondary answered 500")
+    assert len(desk.attempts(notification)) == 6  # three rounds through both
+    await actor.close()
+
+
+async def test_rejected_by_every_provider_is_dead_at_once(desk: Desk, run: Any) -> None:
+    actor = run(Scripted("primary", "reject"), Scripted("secondary", "reject"))
+    notification = desk.page()
+
+    await actor.run_once()
+
+    row = desk.row(notification)
+    assert (row["status"], row["attempts"]) == ("dead", 1)
+    assert "invalid channel" in row["last_error"]
+    await actor.close()
+
+
+async def test_a_row_left_sending_by_a_crash_is_sent_once_its_lease_runs_out(desk: Desk, run: Any) -> None:
+    provider = Scripted("primary")
+    actor = run(provider)
+    now = datetime.now(timezone.utc)
+    held = desk.page(status="sending", claimed_until=now + timedelta(minutes=1))
+    abandoned = desk.page(status="sending", claimed_until=now - timedelta(seconds=1))
+
+    await actor.run_once()
+
+    assert desk.row(abandoned)["status"] == "sent"
+    assert desk.row(held)["status"] == "sending"  # its sender may still be at it
+    assert [m.notification_id for m in provider.received].count(abandoned) == 1
+    await actor.close()
+
+
+async def test_past_the_throttle_pages_are_bundled_into_one_message(desk: Desk, run: Any) -> None:
+    provider = Scripted("primary")
+    actor = run(provider, throttle=3)
+    storm = [desk.page() for _ in range(8)]
+
+    await actor.run_once()
+
+    rows = [desk.row(n) for n in storm]
+    assert [r["status"] for r in rows].count("sent") == 3
+    [bundle] = [r for r in rows if r["kind"] == "bundle"]
+    assert bundle["message"] == "Tocsin: 6 more incidents on checkout-api"
+    assert sorted(r["id"] for r in rows if r["status"] == "bundled") == sorted(
+        r["id"] for r in rows if r["bundled_into"] == bundle["id"])
+    assert len([r for r in rows if r["status"] == "bundled"]) == 5
+
+    later = desk.page()  # no room left in the window: it waits, it is not dropped
+    await actor.run_once()
+    row = desk.row(later)
+    assert row["status"] == "pending" and row["send_at"] > datetime.now(timezone.utc) + timedelta(seconds=200)
+    await actor.close()
+
+
+async def test_a_page_to_a_stopped_number_or_an_acknowledged_incident_is_cancelled(desk: Desk, run: Any) -> None:
+    provider = Scripted("primary")
+    actor = run(provider)
+    acknowledged = desk.incident()
+    desk.db("execute", "UPDATE incidents SET status = 'acknowledged' WHERE id = $1", acknowledged)
+    late = desk.page(acknowledged)
+
+    await actor.run_once()
+    desk.db("execute", "UPDATE contact_methods SET enabled = false WHERE id = $1", desk.method)
+    stopped = desk.page()
+    await actor.run_once()
+
+    assert (desk.row(late)["status"], desk.row(late)["last_error"]) == ("cancelled", "the incident is acknowledged")
+    assert desk.row(stopped)["status"] == "cancelled" and "STOP" in desk.row(stopped)["last_error"]
+    assert provider.received == []
+    await actor.close()

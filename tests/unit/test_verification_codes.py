@@ -1,0 +1,88 @@
+"""Verification codes: how they are made, stored, checked and rate-limited."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from actors.domain import verification as codes
+from actors.domain.verification import MAX_FAILURES, Pending, Verdict, check, code_matches, hash_code
+
+NOW = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
+
+
+def test_codes_are_six_digits_zero_padded(monkeypatch):
+    asked: list[int] = []
+    monkeypatch.setattr(codes.secrets, "randbelow", lambda n: asked.append(n) or 42)
+    assert codes.new_code() == "000042"
+    assert asked == [10 ** 6]
+
+
+def test_codes_are_random():
+    made = {codes.new_code() for _ in range(200)}
+    assert all(len(code) == 6 and code.isdigit() for code in made)
+    assert len(made) > 190
+
+
+def test_the_stored_hash_holds_no_code_and_is_salted():
+    first, second = hash_code("123456"), hash_code("123456")
+    assert "123456" not in first
+    assert first != second
+    assert code_matches("123456", first) and code_matches("123456", second)
+
+
+def test_a_given_salt_gives_the_same_hash():
+    assert hash_code("123456", "pepper") == hash_code("123456", "pepper") != hash_code("123457", "pepper")
+
+
+@pytest.mark.parametrize("typed", ["123457", "12345", "1234567", "", " 123456"])
+def test_another_code_does_not_match(typed):
+    assert not code_matches(typed, hash_code("123456"))
+
+
+@pytest.mark.parametrize("stored", ["", "123456", "sha256$$", "md5$salt$abc", "sha256$salt", "sha256$salt$"])
+def test_a_malformed_hash_matches_nothing(stored):
+    assert not code_matches("123456", stored)
+
+
+def _pending(code="123456", expires_in=timedelta(minutes=15), failures=0):
+    return Pending(hash_code(code), NOW + expires_in, failures)
+
+
+def test_the_right_code_in_time_matches():
+    assert check(_pending(), "123456", NOW) is Verdict.MATCH
+    assert check(_pending(expires_in=timedelta(seconds=1)), "123456", NOW) is Verdict.MATCH
+
+
+def test_a_wrong_code_is_wrong():
+    assert check(_pending(), "654321", NOW) is Verdict.WRONG
+    assert check(_pending(failures=MAX_FAILURES - 1), "654321", NOW) is Verdict.WRONG
+
+
+def test_no_code_sent():
+    assert check(Pending(None, None, 0), "123456", NOW) is Verdict.NOT_REQUESTED
+
+
+@pytest.mark.parametrize("typed", ["123456", "654321"])
+def test_an_expired_code_is_refused_whatever_is_typed(typed):
+    assert check(_pending(expires_in=timedelta(0)), typed, NOW) is Verdict.EXPIRED
+    assert check(_pending(expires_in=-timedelta(minutes=1)), typed, NOW) is Verdict.EXPIRED
+
+
+@pytest.mark.parametrize("typed", ["123456", "654321"])
+def test_after_max_failures_even_the_right_code_is_void(typed):
+    assert check(_pending(failures=MAX_FAILURES), typed, NOW) is Verdict.VOID
+    assert check(_pending(failures=MAX_FAILURES, expires_in=-timedelta(1)), typed, NOW) is Verdict.VOID
+
+
+def test_codes_last_fifteen_minutes_and_five_tries():
+    assert (codes.CODE_TTL, codes.MAX_FAILURES) == (timedelta(minutes=15), 5)
+
+
+@pytest.mark.parametrize(("sent_ago", "wait"), [
+    (None, 0.0), (timedelta(0), 60.0), (timedelta(seconds=1), 59.0), (timedelta(seconds=59.5), 0.5),
+    (timedelta(seconds=60), 0.0), (timedelta(hours=1), 0.0),
+])
+def test_one_code_a_minute(sent_ago, wait):
+    assert codes.resend_wait(None if sent_ago is None else NOW - sent_ago, NOW) == wait
