@@ -34,7 +34,7 @@ from actors.domain.retry import RetryRules
 from actors.domain.throttle import ThrottleRule, decide
 from actors.lifecycle import detached_options
 from actors.providers import build
-from actors.providers.base import Outgoing, Provider, ProviderError
+from actors.providers.base import Outgoing, Provider, ProviderError, TimedOut
 from actors.store import outbox
 from actors.store.replies import reply_code_for
 from cluster.settings import Settings
@@ -186,8 +186,7 @@ class ChannelActor:
                 plan.append((waiting[decision.send], waiting[decision.send + 1:]))
             elif decision.send == 0:
                 later = now + timedelta(seconds=decision.wait_s)
-                for row in waiting:
-                    await outbox.retry_later(conn, row["id"], later, None, now)
+                await outbox.hold(conn, [row["id"] for row in waiting], later, now)
                 self._stats["throttled"] += len(waiting)
         return plan
 
@@ -226,7 +225,7 @@ class ChannelActor:
                 receipt = await asyncio.wait_for(provider.send(message), self._settings.provider_timeout_s)
             except (ProviderError, asyncio.TimeoutError) as exc:
                 breaker.failure(time.monotonic())
-                outcome = "timeout" if isinstance(exc, asyncio.TimeoutError) else (
+                outcome = "timeout" if isinstance(exc, (asyncio.TimeoutError, TimedOut)) else (
                     "failed" if exc.retryable else "rejected")
                 error = str(exc) or f"no answer within {self._settings.provider_timeout_s:.0f} s"
                 attempts.append((message.notification_id, provider.name, at, outcome, None, error,

@@ -15,6 +15,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import (
+    ConnectTimeoutError,
+    ReadTimeoutError,
     BotoCoreError,
     ClientError,
     ConnectionError as BotoConnectionError,
@@ -25,7 +27,7 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
-from actors.providers.base import ProviderError
+from actors.providers.base import ProviderError, TimedOut
 from actors.providers.detail import detail
 from cluster.settings import Settings
 
@@ -64,6 +66,8 @@ async def call(provider: str, method: Callable[..., dict[str, Any]], **kwargs: A
         return await asyncio.to_thread(method, **kwargs)
     except ClientError as exc:
         raise client_error(provider, exc) from None
+    except (ReadTimeoutError, ConnectTimeoutError):
+        raise TimedOut(f"{provider}: no answer in time") from None
     except (HTTPClientError, BotoConnectionError, ResponseParserError) as exc:
         # Timeouts, refused or dropped connections, or something in the way answering
         # with a page that is not AWS's: the message may not have been taken.

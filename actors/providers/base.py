@@ -45,6 +45,13 @@ class ProviderError(Exception):
         self.retryable = retryable
 
 
+class TimedOut(ProviderError):
+    """No answer in time: the message may or may not have been taken (retryable)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
+
+
 class Provider(Protocol):
     name: str  # e.g. "twilio", "sns": how attempts and the channel view name it
     channels: frozenset[str]  # the channel kinds it can carry

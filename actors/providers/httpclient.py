@@ -12,7 +12,7 @@ import logging
 
 import httpx
 
-from actors.providers.base import ProviderError
+from actors.providers.base import ProviderError, TimedOut
 from cluster.settings import Settings
 
 USER_AGENT = "Tocsin"
@@ -59,7 +59,7 @@ async def post(client: httpx.AsyncClient, provider: str, url: httpx.URL, *, cont
     try:
         response = await client.post(url, content=content, headers=headers)
     except httpx.TimeoutException:
-        raise ProviderError(f"{provider}: no answer from {url.host} in time", retryable=True) from None
+        raise TimedOut(f"{provider}: no answer from {url.host} in time") from None
     except httpx.TransportError as exc:
         raise ProviderError(f"{provider}: {type(exc).__name__} reaching {url.host}", retryable=True) from None
     if not response.is_success:

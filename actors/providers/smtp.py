@@ -12,7 +12,7 @@ from email.utils import formatdate, make_msgid
 
 import aiosmtplib
 
-from actors.providers.base import Outgoing, ProviderError, Receipt
+from actors.providers.base import Outgoing, ProviderError, Receipt, TimedOut
 from actors.providers.detail import detail
 from actors.providers.emailaddress import check_address
 from cluster.settings import Settings
@@ -82,7 +82,9 @@ def smtp_error(exc: aiosmtplib.SMTPException) -> ProviderError:
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         said = detail(exc.message)
         return ProviderError(f"smtp: {exc.code} {said}".rstrip(), retryable=400 <= exc.code < 500)
-    if isinstance(exc, (aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected)):
+    if isinstance(exc, aiosmtplib.SMTPTimeoutError):
+        return TimedOut("smtp: no answer in time")
+    if isinstance(exc, (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected)):
         return ProviderError(f"smtp: {type(exc).__name__}", retryable=True)
     # Anything else is the relay lacking what we need (AUTH, STARTTLS): not a passing fault.
     return ProviderError(f"smtp: {detail(str(exc))}", retryable=False)

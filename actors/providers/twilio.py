@@ -19,7 +19,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from actors.providers.base import Outgoing, ProviderError, Receipt
+from actors.providers.base import Outgoing, ProviderError, Receipt, TimedOut
 from cluster.settings import Settings
 
 # The call's progress, reported to the status webhook as it happens.
@@ -94,8 +94,8 @@ class TwilioProvider:
             retryable = exc.status >= 500 or exc.status in (408, 429)
             raise ProviderError(self._scrub(f"twilio refused the {message.channel}: HTTP {exc.status},"
                                             f" error {exc.code}: {exc.msg}"), retryable=retryable) from None
-        except asyncio.TimeoutError:
-            raise ProviderError(f"twilio did not answer within {self._timeout_s:g}s") from None
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            raise TimedOut(f"twilio did not answer within {self._timeout_s:g}s") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise ProviderError(self._scrub(f"twilio is unreachable: {type(exc).__name__}: {exc}")) from None
         except TwilioException as exc:

@@ -87,6 +87,15 @@ async def retry_later(conn: asyncpg.Connection, notification_id: int, send_at: d
     )
 
 
+async def hold(conn: asyncpg.Connection, ids: Sequence[int], until: datetime, now: datetime) -> None:
+    """Back to pending until `until`, the claim not counted as a round (a throttle held them)."""
+    await conn.execute(
+        "UPDATE notifications SET status = 'pending', send_at = $2, attempts = greatest(attempts - 1, 0),"
+        " claimed_until = NULL, updated_at = $3 WHERE id = ANY($1::bigint[])",
+        list(ids), until, now,
+    )
+
+
 async def finish(conn: asyncpg.Connection, notification_id: int, status: str, error: str, now: datetime) -> None:
     """Dead (every try failed) or cancelled (nowhere to send it), with the reason."""
     await conn.execute(

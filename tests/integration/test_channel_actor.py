@@ -21,6 +21,7 @@ from actors.domain.retry import RetryRules
 from actors.providers.base import Outgoing, Receipt, ProviderError
 from cluster.settings import Settings
 from tests.conftest import statement_runner
+from tests.integration.outbox_rows import Desk
 
 CHANNEL = "slack"
 
@@ -46,49 +47,9 @@ class Scripted:
         pass
 
 
-class Desk:
-    """One person with a Slack contact method, an open incident, and pages to send them."""
-
-    def __init__(self, db: Callable[..., Any]) -> None:
-        self.db = db
-        self.user, self.method, self.service = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
-        db("execute", "INSERT INTO users (id, name, email, calendar_token) VALUES ($1, 'Dana', $2, 'feed')",
-           self.user, f"dana.{self.user[:8]}@example.com")
-        db("execute", "INSERT INTO contact_methods (id, user_id, kind, address, verified)"
-                      " VALUES ($1, $2, 'slack', 'https://hooks.example.com/dana', true)", self.method, self.user)
-        db("execute", "INSERT INTO services (id, name) VALUES ($1, 'checkout-api')", self.service)
-
-    def incident(self, summary: str = "checkout 5xx") -> int:
-        incident_id: int = self.db("fetchval", """
-            INSERT INTO incidents (id, service_id, dedup_key, status, summary, severity, occurrences, created_at,
-                                   updated_at, last_occurrence_at)
-            VALUES (nextval('incident_ids'), $1, $2, 'triggered', $3, 'critical', 1, now(), now(), now())
-            RETURNING id""", self.service, str(uuid.uuid4()), summary)
-        return incident_id
-
-    def page(self, incident_id: int | None = None, **columns: Any) -> int:
-        incident_id = incident_id or self.incident()
-        values = {"status": "pending", "send_at": datetime.now(timezone.utc) - timedelta(seconds=1), **columns}
-        notification_id: int = self.db("fetchval", """
-            INSERT INTO notifications (incident_id, service_id, page, level, pass, user_id, contact_method_id,
-                channel, delay_minutes, urgency, message, send_at, status, claimed_until, created_at, updated_at)
-            VALUES ($1, $2, 1, 0, 0, $3, $4, 'slack', 0, 'high', 'checkout 5xx', $5, $6, $7, now(), now())
-            RETURNING id""", incident_id, self.service, self.user, self.method, values["send_at"],
-            values["status"], values.get("claimed_until"))
-        return notification_id
-
-    def row(self, notification_id: int) -> dict[str, Any]:
-        return dict(self.db("fetchrow", "SELECT * FROM notifications WHERE id = $1", notification_id))
-
-    def attempts(self, notification_id: int) -> list[tuple[str, str]]:
-        rows = self.db("fetch", "SELECT provider, outcome FROM notification_attempts WHERE notification_id = $1"
-                                " ORDER BY id", notification_id)
-        return [(r["provider"], r["outcome"]) for r in rows]
-
-
 @pytest.fixture
 def desk(own_database: str) -> Desk:
-    return Desk(statement_runner(own_database))
+    return Desk(statement_runner(own_database), CHANNEL, "https://hooks.example.com/dana")
 
 
 @pytest.fixture
@@ -207,6 +168,7 @@ async def test_past_the_throttle_pages_are_bundled_into_one_message(desk: Desk, 
     await actor.run_once()
     row = desk.row(later)
     assert row["status"] == "pending" and row["send_at"] > datetime.now(timezone.utc) + timedelta(seconds=200)
+    assert row["attempts"] == 0  # being held is not a failed round
     await actor.close()
 
 
