@@ -220,6 +220,7 @@ class ChannelActor:
                                  "circuit breaker open: provider skipped", None))
                 continue
             await self._take_token(provider.name)
+            at = self._clock.now()  # when the request went out, after any wait for the rate limit
             started = time.perf_counter()
             try:
                 receipt = await asyncio.wait_for(provider.send(message), self._settings.provider_timeout_s)

@@ -8,7 +8,8 @@ of its provider's rate limit. Three ChannelActors run in this process with the r
 provider clients: Twilio's client against a Twilio-compatible fake, aiosmtplib against an
 aiosmtpd server, httpx against a local receiver. Reports messages/s, the time from each
 row's `send_at` to the provider's acceptance (p50, p99, max), and the most messages any
-provider was sent in one second, against its limit.
+provider was sent in one second, against its limit. Then `--flood` webhooks fall due at
+once, 15 times what the provider takes in a second: the limiter must hold them to its rate.
 """
 
 from __future__ import annotations
@@ -69,12 +70,12 @@ async def seed(conn: asyncpg.Connection, total: int, spread_s: float, start: dat
         channel = _channel_of(n)
         person = n % PEOPLE
         send_at = start + timedelta(seconds=spread_s * n / total)
-        rows.append((incidents[n % len(incidents)]["id"], service, users[person], methods[channel][person], channel,
-                     send_at))
+        rows.append((incidents[n % len(incidents)]["id"], 1 + n // PEOPLE, service, users[person],
+                     methods[channel][person], channel, send_at))
     await conn.executemany(
         "INSERT INTO notifications (incident_id, service_id, page, level, pass, user_id, contact_method_id, channel,"
         " delay_minutes, urgency, message, send_at, created_at, updated_at)"
-        " VALUES ($1, $2, 1, 0, 0, $3, $4, $5, 0, 'high', 'checkout latency high', $6, now(), now())", rows)
+        " VALUES ($1, $3, $2, 0, 0, $4, $5, $6, 0, 'high', 'checkout latency high', $7, now(), now())", rows)
 
 
 def _channel_of(n: int) -> str:
@@ -108,40 +109,58 @@ def busiest_second(times: Sequence[float]) -> int:
     return most
 
 
+async def flood(conn: asyncpg.Connection, count: int) -> tuple[datetime, int]:
+    """`count` webhook pages due at once, far past the provider's rate: the limiter must hold.
+    When they were due, and how many there are."""
+    at = datetime.now(timezone.utc)
+    status = await conn.execute(
+        "INSERT INTO notifications (incident_id, service_id, page, level, pass, user_id, contact_method_id, channel,"
+        " delay_minutes, urgency, message, send_at, created_at, updated_at)"
+        " SELECT incident_id, service_id, 100000 + id, 0, 0, user_id, contact_method_id, 'webhook', 0, 'high',"
+        " 'checkout latency high', $1, now(), now()"
+        " FROM notifications WHERE channel = 'webhook' ORDER BY id LIMIT $2", at, count)
+    return at, int(status.split()[-1])
+
+
 async def run(url: str, args: argparse.Namespace, twilio: FakeTwilio, smtp: SmtpServer,
               hooks: HttpReceiver) -> dict[str, Any]:
     await migrate(url)
     settings = Settings(**twilio.settings(), smtp_host=smtp.host, smtp_port=smtp.port, smtp_from="tocsin@example.com",
                         providers_email="smtp", rate_twilio_per_s=RATES["twilio"], rate_smtp_per_s=RATES["smtp"],
-                        rate_webhook_per_s=RATES["webhook"], public_url="http://127.0.0.1:9")
+                        rate_webhook_per_s=RATES["webhook"], public_url="http://127.0.0.1:9",
+                        throttle_messages=1000)  # per-person throttles are not what is measured here
     conn = await asyncpg.connect(url)
     start = datetime.now(timezone.utc) + timedelta(seconds=3)
     await seed(conn, args.notifications, args.seconds, start, hooks.url)
     actors = [ChannelActor(channel, settings, url) for channel in SHARES]
-    began = time.perf_counter()
     for actor in actors:
         await actor.nudge()  # starts its loop
     await progress(conn, args.notifications, args.seconds + 120)
-    elapsed = time.perf_counter() - began
-    stats = [await actor.stats() for actor in actors]
-    for actor in actors:
-        await actor.close()
     rows = await conn.fetch("SELECT status, extract(epoch FROM sent_at - send_at) AS late FROM notifications")
     span = await conn.fetchval("SELECT extract(epoch FROM max(sent_at) - min(send_at)) FROM notifications")
     attempts = await conn.fetch("SELECT provider, extract(epoch FROM at) AS at FROM notification_attempts"
                                 " WHERE outcome = 'sent'")
+    flooded_at, flooded = await flood(conn, args.flood)
+    await actors[2].nudge()
+    await progress(conn, args.notifications + flooded, flooded / RATES["webhook"] + 60)
+    burst = await conn.fetch("SELECT extract(epoch FROM at) AS at FROM notification_attempts"
+                             " WHERE outcome = 'sent' AND provider = 'webhook' AND at >= $1", flooded_at)
+    for actor in actors:
+        await actor.close()
     await conn.close()
     late = sorted(float(r["late"]) * 1000 for r in rows if r["status"] == "sent")
     by_provider: dict[str, list[float]] = {}
     for a in attempts:
         by_provider.setdefault(a["provider"], []).append(float(a["at"]))
+    burst_times = sorted(float(b["at"]) for b in burst)
     return {
-        "elapsed": elapsed, "span": float(span), "sent": len(late), "statuses": {s: sum(1 for r in rows if r["status"] == s)
-                                                            for s in {r["status"] for r in rows}},
+        "span": float(span), "sent": len(late),
+        "statuses": {s: sum(1 for r in rows if r["status"] == s) for s in {r["status"] for r in rows}},
         "p50": late[len(late) // 2], "p99": late[int(len(late) * 0.99) - 1], "max": late[-1],
         "busiest": {p: busiest_second(t) for p, t in by_provider.items()},
         "received": {"twilio": len(twilio.messages), "smtp": len(smtp.messages), "webhook": len(hooks.requests)},
-        "stats": stats,
+        "flood_sent": len(burst_times), "flood_busiest": busiest_second(burst_times),
+        "flood_rate": (len(burst_times) - 1) / max(burst_times[-1] - burst_times[0], 1e-6),
     }
 
 
@@ -157,6 +176,11 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> str:
         limit = RATES[provider]
         rows.append((f"rate limit {provider}", f"busiest second {most} messages",
                      f"limit {limit:.0f}/s (+1 burst): {'held' if most <= limit + 1 else 'NOT held'}"))
+    limit = RATES["webhook"]
+    rows.append((f"flood: {args.flood:,} webhooks due at once",
+                 f"{result['flood_rate']:,.0f} messages/s, busiest second {result['flood_busiest']}",
+                 f"limit {limit:.0f}/s (+1 burst): {'held' if result['flood_busiest'] <= limit + 1 else 'NOT held'}; "
+                 f"{result['flood_sent']:,} sent"))
     table = Table("what", "result", "check", title="Delivery")
     for row in rows:
         table.add_row(*row)
@@ -174,6 +198,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--notifications", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=50.0, help="over how long the rows fall due")
+    parser.add_argument("--flood", type=int, default=1500, help="webhooks due at once after the steady part")
     args = parser.parse_args()
     with FakeTwilio() as twilio, SmtpServer() as smtp, HttpReceiver() as hooks, fresh_database() as url:
         result = asyncio.run(run(url, args, twilio, smtp, hooks))
