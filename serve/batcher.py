@@ -43,15 +43,20 @@ class Batcher(Generic[Item, Result]):
         self._tasks: set[asyncio.Task[None]] = set()  # strong references until done
 
     async def submit(self, item: Item) -> Result:
+        return (await self.submit_many([item]))[0]
+
+    async def submit_many(self, items: list[Item]) -> list[Result]:
+        """Items that arrived together go out together (in one call, up to `max_items`);
+        one result each, or BatchFailed if any of them was not made durable."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Result] = loop.create_future()
-        self._items.append(item)
-        self._futures.append(future)
+        futures: list[asyncio.Future[Result]] = [loop.create_future() for _ in items]
+        self._items += items
+        self._futures += futures
         if len(self._items) >= self._max_items or self._max_delay_s == 0:
             self._send()
         elif self._timer is None:
             self._timer = loop.call_later(self._max_delay_s, self._send)
-        return await future
+        return list(await asyncio.gather(*futures))
 
     @property
     def queued(self) -> int:

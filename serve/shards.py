@@ -39,6 +39,21 @@ class ShardRouter:
         """Resolves once the input is durable; raises BatchFailed when it is not."""
         return await self._batchers[shard_index(item.service_id, self._count)].submit(item)
 
+    async def submit_many(self, items: list[ServiceInput]) -> list[Reply]:
+        """The inputs of one request, in order, each shard's share in one batch; raises
+        BatchFailed unless every one of them is durable."""
+        by_shard: dict[int, list[int]] = {}
+        for position, item in enumerate(items):
+            by_shard.setdefault(shard_index(item.service_id, self._count), []).append(position)
+        answers = await asyncio.gather(*(
+            self._batchers[shard].submit_many([items[p] for p in positions]) for shard, positions in by_shard.items()
+        ))
+        replies: list[Reply | None] = [None] * len(items)
+        for positions, shard_replies in zip(by_shard.values(), answers):
+            for position, reply in zip(positions, shard_replies):
+                replies[position] = reply
+        return [r for r in replies if r is not None]
+
     async def stats(self, timeout_s: float = 2.0) -> list[dict[str, Any]]:
         refs = [self._handle(i).stats.remote() for i in range(self._count)]
         return list(await asyncio.wait_for(asyncio.gather(*refs), timeout_s))

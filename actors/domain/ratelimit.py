@@ -14,13 +14,16 @@ class RateLimiter:
         self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
 
-    def take(self, key: str) -> float | None:
-        """None when allowed; otherwise the seconds to wait before a token is free."""
+    def take(self, key: str, rate_per_s: float | None = None, burst: int | None = None) -> float | None:
+        """None when allowed; otherwise the seconds to wait before a token is free. A key
+        may have a rate and burst of its own (an integration configured with one)."""
+        rate = rate_per_s or self._rate
+        capacity = float(burst) if burst else self._burst
         now = self._clock()
-        tokens, at = self._buckets.get(key, (self._burst, now))
-        tokens = min(self._burst, tokens + (now - at) * self._rate)
+        tokens, at = self._buckets.get(key, (capacity, now))
+        tokens = min(capacity, tokens + (now - at) * rate)
         if tokens >= 1.0:
             self._buckets[key] = (tokens - 1.0, now)
             return None
         self._buckets[key] = (tokens, now)
-        return (1.0 - tokens) / self._rate
+        return (1.0 - tokens) / rate

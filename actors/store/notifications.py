@@ -35,7 +35,8 @@ async def get_notification(conn: asyncpg.Connection, notification_id: int) -> di
     if row is None:
         return None
     attempts = await conn.fetch(
-        "SELECT provider, at, outcome, provider_message_id, error, latency_ms FROM notification_attempts"
+        "SELECT provider, at, outcome, provider_message_id, error, latency_ms, delivery_status, delivery_status_at"
+        " FROM notification_attempts"
         " WHERE notification_id = $1 ORDER BY id", notification_id,
     )
     return {**dict(row), "delivery_attempts": [dict(a) for a in attempts]}

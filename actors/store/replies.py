@@ -97,9 +97,14 @@ async def call_subject(conn: asyncpg.Connection, notification_id: int) -> CallSu
 
 
 async def record_delivery(conn: asyncpg.Connection, provider_message_id: str, status: str) -> bool:
-    """Whether a notification sent with this provider message id took the report."""
+    """Whether a notification sent with this provider message id took the report. The
+    attempt that sent it records it too; a final status is not overwritten by a late one."""
     done: str = await conn.execute(
-        "UPDATE notifications SET delivery_status = $2"
+        "WITH attempt AS ("
+        "  UPDATE notification_attempts SET delivery_status = $2, delivery_status_at = now()"
+        "  WHERE provider_message_id = $1"
+        "  AND ($2 = ANY($3::text[]) OR delivery_status IS NULL OR NOT delivery_status = ANY($3::text[])))"
+        " UPDATE notifications SET delivery_status = $2"
         " WHERE provider_message_id = $1"
         " AND ($2 = ANY($3::text[]) OR delivery_status IS NULL OR NOT delivery_status = ANY($3::text[]))",
         provider_message_id, status, list(FINAL_STATUSES),

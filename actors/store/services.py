@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import orjson
 
 from actors.store.rows import assignments, delete_one, one
 
 _COLUMNS = "id::text, name, description, escalation_policy_id::text, urgency, created_at, updated_at"
 _SERVICE = f"SELECT {_COLUMNS} FROM services"
 _EDITABLE = ("name", "description", "escalation_policy_id", "urgency")
-_INTEGRATION = (
-    "SELECT id::text, service_id::text, type, name, key, created_at, revoked_at FROM integrations"
-)
+_INTEGRATION_COLUMNS = "id::text, service_id::text, type, name, key, config::text, created_at, revoked_at"
+_INTEGRATION = f"SELECT {_INTEGRATION_COLUMNS} FROM integrations"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,7 @@ class IntegrationKey:
     service_id: str
     type: str
     revoked: bool
+    config: dict[str, Any] = field(default_factory=dict)  # the integration's own options
 
 
 def new_routing_key() -> str:
@@ -71,20 +72,24 @@ async def delete_service(conn: asyncpg.Connection, service_id: str) -> bool:
     return await delete_one(conn, "DELETE FROM services WHERE id = $1::uuid", service_id)
 
 
+def _integration(row: asyncpg.Record) -> dict[str, Any]:
+    return {**dict(row), "config": orjson.loads(row["config"])}
+
+
 async def create_integration(
-    conn: asyncpg.Connection, service_id: str, type_: str, name: str
+    conn: asyncpg.Connection, service_id: str, type_: str, name: str, config: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     row = await conn.fetchrow(
-        "INSERT INTO integrations (id, service_id, type, name, key) VALUES ($1, $2::uuid, $3, $4, $5)"
-        " RETURNING id::text, service_id::text, type, name, key, created_at, revoked_at",
-        str(uuid.uuid4()), service_id, type_, name, new_routing_key(),
+        "INSERT INTO integrations (id, service_id, type, name, key, config)"
+        f" VALUES ($1, $2::uuid, $3, $4, $5, $6::jsonb) RETURNING {_INTEGRATION_COLUMNS}",
+        str(uuid.uuid4()), service_id, type_, name, new_routing_key(), orjson.dumps(config or {}).decode(),
     )
-    return dict(row)
+    return _integration(row)
 
 
 async def list_integrations(conn: asyncpg.Connection, service_id: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(_INTEGRATION + " WHERE service_id = $1::uuid ORDER BY created_at", service_id)
-    return [dict(r) for r in rows]
+    return [_integration(r) for r in rows]
 
 
 async def revoke_integration(
@@ -92,22 +97,21 @@ async def revoke_integration(
 ) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         "UPDATE integrations SET revoked_at = coalesce(revoked_at, now())"
-        " WHERE id = $1::uuid AND service_id = $2::uuid"
-        " RETURNING id::text, service_id::text, type, name, key, created_at, revoked_at",
+        f" WHERE id = $1::uuid AND service_id = $2::uuid RETURNING {_INTEGRATION_COLUMNS}",
         integration_id, service_id,
     )
-    return dict(row) if row else None
+    return _integration(row) if row else None
 
 
 async def find_key(conn: asyncpg.Connection, key: str) -> IntegrationKey | None:
     row = await conn.fetchrow(
-        "SELECT id::text, service_id::text, type, revoked_at IS NOT NULL AS revoked"
+        "SELECT id::text, service_id::text, type, revoked_at IS NOT NULL AS revoked, config::text"
         " FROM integrations WHERE key = $1",
         key,
     )
     if row is None:
         return None
-    return IntegrationKey(row["id"], row["service_id"], row["type"], row["revoked"])
+    return IntegrationKey(row["id"], row["service_id"], row["type"], row["revoked"], orjson.loads(row["config"]))
 
 
 async def record_change_event(

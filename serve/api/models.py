@@ -77,13 +77,14 @@ class ServiceList(BaseModel):
     services: list[ServiceOut]
 
 
-IntegrationType = Literal["pagerduty"]
+IntegrationType = Literal["pagerduty", "alertmanager", "grafana", "opsgenie", "generic", "email"]
 
 
 class IntegrationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: IntegrationType
     name: str = Field("", max_length=255)
+    config: dict[str, Any] = Field(default_factory=dict, description="options of the integration's type")
 
 
 class IntegrationOut(BaseModel):
@@ -92,9 +93,10 @@ class IntegrationOut(BaseModel):
     type: str
     name: str
     key: str
+    config: dict[str, Any]
     created_at: datetime
     revoked_at: datetime | None
-    url: str = Field(description="Where a source of this type sends its events")
+    url: str = Field(description="Where a source of this type sends its events (for e-mail, the address)")
 
 
 class IntegrationList(BaseModel):

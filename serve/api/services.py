@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Response
+from pydantic import ValidationError
 
 from actors.store import services as store
 from serve.api.auth import require_admin
@@ -22,11 +23,20 @@ from serve.api.models import (
     changes_of,
 )
 from serve.errors import answering, deleted, found, invalid
+from serve.ingest.common import CONFIG_MODELS, IntegrationConfig
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/services", tags=["Services"], dependencies=[Depends(require_admin)])
 
-_INGEST_PATH = {"pagerduty": "/v2/enqueue"}
+# Where each type of source sends. PagerDuty and Opsgenie carry the key in the body or a
+# header; the others take a URL only, so the key is in it.
+_INGEST_PATH = {
+    "pagerduty": "/v2/enqueue",
+    "opsgenie": "/v2/alerts",
+    "alertmanager": "/integrations/alertmanager/{key}",
+    "grafana": "/integrations/grafana/{key}",
+    "generic": "/integrations/generic/{key}",
+}
 
 
 @router.post("", status_code=201, response_model=ServiceOut)
@@ -73,9 +83,11 @@ async def delete_service(service_id: uuid.UUID, runtime: GatewayRuntime = Depend
 async def create_integration(
     service_id: uuid.UUID, body: IntegrationIn, runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
+    config = _config(body)
     async with (await runtime.pool()).acquire() as conn:
         found(await store.get_service(conn, str(service_id)), f"service with id {service_id}")
-        return _with_url(await store.create_integration(conn, str(service_id), body.type, body.name), runtime)
+        row = await store.create_integration(conn, str(service_id), body.type, body.name, config)
+    return _with_url(row, runtime)
 
 
 @router.get("/{service_id}/integrations", response_model=IntegrationList)
@@ -104,5 +116,19 @@ def _known_policy(policy_id: str | None) -> AbstractContextManager[None]:
                      invalid(("escalation_policy_id", f"no escalation policy with id {policy_id}")))
 
 
+def _config(body: IntegrationIn) -> dict[str, Any]:
+    """The options, checked against the type's model (422 naming the option otherwise)."""
+    model = CONFIG_MODELS.get(body.type, IntegrationConfig)
+    try:
+        return model.model_validate(body.config).model_dump(exclude_none=True)
+    except ValidationError as exc:
+        raise invalid(*((f"config.{'.'.join(str(p) for p in e['loc'])}", e["msg"]) for e in exc.errors())) from None
+
+
 def _with_url(row: dict[str, Any], runtime: GatewayRuntime) -> dict[str, Any]:
-    return {**row, "url": runtime.settings.base_url + _INGEST_PATH[row["type"]]}
+    """Where a source of this type sends: a URL, with the key in it for sources that take a
+    URL only; for e-mail, the integration's address."""
+    kind, key = row["type"], row["key"]
+    if kind == "email":
+        return {**row, "url": f"{key}@{runtime.settings.email_domain}"}
+    return {**row, "url": runtime.settings.base_url + _INGEST_PATH[kind].format(key=key)}

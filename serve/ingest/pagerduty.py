@@ -20,6 +20,7 @@ from actors.store import services as service_store
 from actors.store.services import IntegrationKey
 from serve.batcher import BatchFailed
 from serve.errors import RETRY_AFTER_S, describe, json_response
+from serve.ingest.common import Refusal, check_rate, read_body
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(tags=["PagerDuty Events API v2"])
@@ -94,16 +95,11 @@ class ChangeEventIn(BaseModel):
     images: list[Image] | None = None
 
 
-class Refusal(Exception):
-    """A PagerDuty-shaped error answer."""
-
-    def __init__(self, status: int, message: str, errors: list[str], headers: dict[str, str] | None = None):
-        self.status, self.message, self.errors, self.headers = status, message, errors, headers
-
-    def response(self) -> Response:
-        body = {"status": "invalid event" if self.status == 400 else "error", "message": self.message,
-                "errors": self.errors}
-        return json_response(self.status, body, self.headers)
+def answer(refusal: Refusal) -> Response:
+    """A refusal in PagerDuty's shape."""
+    body = {"status": "invalid event" if refusal.status == 400 else "error", "message": refusal.message,
+            "errors": refusal.errors}
+    return json_response(refusal.status, body, refusal.headers)
 
 
 NOT_DURABLE = Refusal(503, "Event could not be made durable; retry", ["unavailable"],
@@ -124,9 +120,9 @@ async def enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtim
         dedup_key = event.dedup_key or uuid.uuid4().hex
         await runtime.shards.submit(_normalise(event, dedup_key, integration, runtime))
     except Refusal as refusal:
-        return refusal.response()
+        return answer(refusal)
     except BatchFailed:
-        return NOT_DURABLE.response()
+        return answer(NOT_DURABLE)
     return json_response(202, {"status": "success", "message": "Event processed", "dedup_key": dedup_key})
 
 
@@ -137,7 +133,7 @@ async def change_enqueue(request: Request, runtime: GatewayRuntime = Depends(get
         event = await _parse(request, ChangeEventIn, runtime)
         integration = await _integration(event.routing_key, runtime)
     except Refusal as refusal:
-        return refusal.response()
+        return answer(refusal)
     async with (await runtime.pool()).acquire() as conn:
         await service_store.record_change_event(
             conn,
@@ -153,17 +149,7 @@ async def change_enqueue(request: Request, runtime: GatewayRuntime = Depends(get
 
 
 async def _parse(request: Request, model: type[M], runtime: GatewayRuntime) -> M:
-    content_type = request.headers.get("content-type", "")
-    if content_type.split(";")[0].strip().lower() != "application/json":
-        raise Refusal(415, "Content-Type must be application/json",
-                      [f"unsupported Content-Type {content_type or '(none)'!r}"])
-    limit = runtime.settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Refusal(413, "Request body too large", [f"the body is over {limit} bytes"])
-    body = await request.body()
-    if len(body) > limit:
-        raise Refusal(413, "Request body too large", [f"the body is over {limit} bytes"])
+    body = await read_body(request, runtime)
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
@@ -178,12 +164,13 @@ async def _integration(routing_key: str, runtime: GatewayRuntime) -> Integration
         raise Refusal(400, "Event object is invalid", ["routing_key: no integration has this routing key"])
     if integration.revoked:
         raise Refusal(400, "Event object is invalid", ["routing_key: this integration key has been revoked"])
-    # Limited per integration, after the lookup: made-up keys get no bucket to grow on.
-    wait = runtime.limiter.take(integration.integration_id)
-    if wait is not None:
-        retry_after = str(max(1, round(wait)))
-        raise Refusal(429, "Rate limit reached for this routing key", ["too many events"],
-                      {"Retry-After": retry_after})
+    if integration.type != "pagerduty":
+        raise Refusal(400, "Event object is invalid",
+                      [f"routing_key: this key belongs to a {integration.type} integration"])
+    try:
+        check_rate(integration, runtime)
+    except Refusal as limited:
+        raise Refusal(429, "Rate limit reached for this routing key", ["too many events"], limited.headers) from None
     return integration
 
 

@@ -338,9 +338,15 @@ def test_a_status_callback_records_the_delivery_status(
         " now(), 'twilio', $5) RETURNING id",
         incident["id"], on_call.service_id, on_call.person["id"], on_call.sms["id"], sid,
     )
+    db("execute", "INSERT INTO notification_attempts (notification_id, provider, at, outcome, provider_message_id)"
+                  " VALUES ($1, 'twilio', now(), 'sent', $2)", notification_id, sid)
 
     def delivery() -> Any:
-        return db("fetchval", "SELECT delivery_status FROM notifications WHERE id = $1", notification_id)
+        status = db("fetchval", "SELECT delivery_status FROM notifications WHERE id = $1", notification_id)
+        attempt = db("fetchval", "SELECT delivery_status FROM notification_attempts WHERE notification_id = $1",
+                     notification_id)
+        assert attempt == status  # the attempt that sent it records the report too
+        return status
 
     assert fake_twilio.deliver(sid, "sent").status_code == 204
     assert delivery() == "sent"

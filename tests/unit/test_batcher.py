@@ -200,3 +200,21 @@ async def test_a_call_answering_too_few_results_fails_the_batch() -> None:
 
     assert len(done) == 2
     assert all(isinstance(task.exception(), BatchFailed) for task in done)
+
+
+async def test_items_of_one_request_go_in_one_call_with_their_answers_in_order() -> None:
+    call = FakeCall()
+    b = batcher(call, max_delay_s=0.0)
+
+    assert await b.submit_many([5, 6, 7]) == ["5", "6", "7"]
+
+    assert call.batches == [[5, 6, 7]]
+
+
+async def test_one_failed_item_of_a_request_fails_the_request() -> None:
+    call = FakeCall(fail_on=[6])
+    b = batcher(call)
+
+    with pytest.raises(BatchFailed):
+        await b.submit_many([5, 6, 7])
+    assert await b.submit_many([8]) == ["8"]  # and the batcher goes on

@@ -1,0 +1,117 @@
+"""What every source format shares: reading the body within limits, finding the integration
+by its key, the integration's rate limit, and handing alerts to the shards.
+
+Each format answers refusals in its own shape (PagerDuty's, Opsgenie's, Tocsin's), so the
+helpers raise `Refusal` and the format renders it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from actors.domain.events import ServiceInput
+from actors.domain.plan import Reply
+from actors.store.services import IntegrationKey
+from serve.batcher import BatchFailed
+from serve.errors import RETRY_AFTER_S, json_response
+from serve.runtime import GatewayRuntime
+
+
+class Refusal(Exception):
+    """An answer other than 2xx: the status, a message, and what exactly was wrong."""
+
+    def __init__(self, status: int, message: str, errors: list[str], headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.errors, self.headers = status, message, errors, headers
+
+    def response(self) -> Response:
+        """Tocsin's own shape, for the formats that have none of their own."""
+        return json_response(self.status, {"error": _reason(self.status), "message": self.message,
+                                           "errors": self.errors}, self.headers)
+
+
+NOT_DURABLE = Refusal(503, "The alert could not be made durable; retry", ["unavailable"],
+                      {"Retry-After": str(RETRY_AFTER_S)})
+
+
+class IntegrationConfig(BaseModel):
+    """Options every integration may have; each type's config model extends it."""
+
+    model_config = ConfigDict(extra="forbid")
+    rate_limit_per_s: float | None = Field(None, gt=0, description="this integration's own limit (events/s)")
+    rate_limit_burst: int | None = Field(None, ge=1)
+
+
+# The options each integration type takes; a type's module adds its model here.
+CONFIG_MODELS: dict[str, type[IntegrationConfig]] = {"pagerduty": IntegrationConfig}
+
+
+async def read_body(request: Request, runtime: GatewayRuntime, content_types: tuple[str, ...] = ("application/json",)
+                    ) -> bytes:
+    """The body, refused when its type is not one of `content_types` or it is too large."""
+    content_type = request.headers.get("content-type", "")
+    if content_types and content_type.split(";")[0].strip().lower() not in content_types:
+        raise Refusal(415, f"Content-Type must be {' or '.join(content_types)}",
+                      [f"unsupported Content-Type {content_type or '(none)'!r}"])
+    limit = runtime.settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Refusal(413, "Request body too large", [f"the body is over {limit} bytes"])
+    body = await request.body()
+    if len(body) > limit:
+        raise Refusal(413, "Request body too large", [f"the body is over {limit} bytes"])
+    return body
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise Refusal(400, "The body is not valid JSON", ["the body is not valid JSON"]) from None
+
+
+async def integration_for(
+    key: str, runtime: GatewayRuntime, types: tuple[str, ...], what: str = "key"
+) -> IntegrationKey:
+    """The live integration with this key, of one of these types, within its rate limit."""
+    integration = await runtime.keys.get(key) if key else None
+    if integration is None:
+        raise Refusal(401 if not key else 404, f"no integration has this {what}", [f"{what}: unknown"])
+    if integration.revoked:
+        raise Refusal(403, f"this integration {what} has been revoked", [f"{what}: revoked"])
+    if integration.type not in types:
+        raise Refusal(400, f"this {what} belongs to a {integration.type} integration, not {' or '.join(types)}",
+                      [f"{what}: wrong integration type"])
+    check_rate(integration, runtime)
+    return integration
+
+
+def check_rate(integration: IntegrationKey, runtime: GatewayRuntime) -> None:
+    """Limited per integration, after the lookup: made-up keys get no bucket to grow on."""
+    options = integration.config
+    wait = runtime.limiter.take(integration.integration_id, options.get("rate_limit_per_s"),
+                                options.get("rate_limit_burst"))
+    if wait is not None:
+        raise Refusal(429, "Rate limit reached for this integration", ["too many events"],
+                      {"Retry-After": str(max(1, round(wait)))})
+
+
+async def submit(runtime: GatewayRuntime, inputs: list[ServiceInput]) -> list[Reply]:
+    """The inputs of one request, as one batch per shard; durable, or a 503 Refusal."""
+    if not inputs:
+        return []
+    try:
+        return await runtime.shards.submit_many(inputs)
+    except BatchFailed:
+        raise NOT_DURABLE from None
+
+
+def _reason(status: int) -> str:
+    return {400: "bad request", 401: "unauthorized", 403: "forbidden", 404: "not found", 413: "payload too large",
+            415: "unsupported media type", 422: "invalid request", 429: "too many requests",
+            503: "unavailable"}.get(status, "error")
