@@ -11,7 +11,7 @@ On-call answers are kept per schedule, per schedule version and per minute.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 
 import asyncpg
 
@@ -56,12 +56,13 @@ class PagingDirectory:
         return True
 
     async def load(
-        self, conn: asyncpg.Connection, service_ids: Iterable[str], policy_ids: Iterable[str | None] = ()
+        self, conn: asyncpg.Connection, service_ids: Iterable[str], policy_ids: Iterable[str | None] = (),
+        now: datetime | None = None,
     ) -> None:
         """Make sure these services' settings and these policies (and the services' own) are cached."""
         missing = [s for s in set(service_ids) if s not in self.configs]
         if missing:
-            self.configs.update(await store.service_configs(conn, missing))
+            self.configs.update(await store.service_configs(conn, missing, now or datetime.now(timezone.utc)))
         wanted = {p for p in policy_ids if p} | {self.configs[s].policy_id for s in service_ids if s in self.configs}
         lacking = [p for p in wanted if p and p not in self.policies]
         if lacking:

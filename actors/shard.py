@@ -191,7 +191,9 @@ class ServiceShard:
 
     def _remember_deadline(self, incident: Incident) -> None:
         walk = incident.escalation
-        deadline = None if walk is None else walk.snoozed_until or walk.next_escalation_at
+        walk_deadline = None if walk is None else walk.snoozed_until or walk.next_escalation_at
+        deadlines = [at for at in (walk_deadline, incident.auto_resolve_at) if at is not None]
+        deadline = min(deadlines) if deadlines else None
         if deadline is None or incident.id is None or not incident.is_open:
             return
         earliest = self._wakeups[0][0] if self._wakeups else None
@@ -305,10 +307,10 @@ class ServiceShard:
         if not directory.ready:
             await directory.refresh(conn)
         policy_ids = self._policies_needed(inputs, due)
-        await directory.load(conn, by_service, policy_ids)
+        await directory.load(conn, by_service, policy_ids, now)
         plans = self._plan_all(by_service, due, now)
         if any(p.pages or p.new_incidents for p in plans) and await directory.refresh(conn):
-            await directory.load(conn, by_service, policy_ids)
+            await directory.load(conn, by_service, policy_ids, now)
             plans = self._plan_all(by_service, due, now)  # planning is pure: doing it again is safe
         await self._resolve_pages(conn, plans, now)
         return plans

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from actors.domain.events import Action, AlertEvent, Command, IncidentCommand, ServiceInput, Severity
+from actors.domain.events import Action, AlertEvent, Command, IncidentCommand, ServiceInput, Severity, Status
 from actors.domain.incident import (
     Incident,
     Outcome,
@@ -31,6 +31,7 @@ from actors.domain.plan import Applied, LogEntry, Plan
 from actors.domain.walk import CommandRefused, ServiceConfig, Walks
 
 DEFAULT_SEVERITY = Severity.CRITICAL
+OVERFLOW_KEY = "tocsin:overflow"  # the dedup key of a service's overflow incident
 NO_DETAILS = "{}"
 
 
@@ -101,29 +102,54 @@ class ServiceIncidents:
         draft = self._open_draft(plan, event.dedup_key)
         actor = event.source or "integration"
         if event.action is Action.TRIGGER:
-            if draft is None:
-                draft = plan.drafts[event.dedup_key] = open_incident(
-                    service_id=self.service_id,
-                    dedup_key=event.dedup_key,
-                    summary=event.summary or event.dedup_key,
-                    severity=event.severity or DEFAULT_SEVERITY,
-                    source=event.source,
-                    details=event.payload,
-                    at=event.received_at,
-                )
-                self._record(plan, event, draft, Outcome.OPENED, actor, draft.summary)
-                note = walks.opened(plan, draft)
-                if note:
-                    plan.log.append(LogEntry(draft, event.received_at, "unpaged", "tocsin", note, event.event_id))
+            if draft is None and self._over_cap(plan, walks.config, event.dedup_key):
+                self._plan_overflow(plan, walks, event, actor)
+            elif draft is None:
+                self._open(plan, walks, event, event.dedup_key, event.summary or event.dedup_key, actor)
             else:
-                outcome = add_occurrence(draft, event.received_at)
-                message = f"occurrence {draft.occurrences}" + (f": {event.summary}" if event.summary else "")
-                self._record(plan, event, draft, outcome, actor, message)
+                self._occurrence(plan, walks, event, draft, actor, f"occurrence {draft.occurrences + 1}")
             return
         if draft is None:
             plan.applied.append(Applied(event, Outcome.DROPPED, None))
             return
         self._plan_transition(plan, walks, event, draft, Command(event.action.value), actor)
+
+    def _open(self, plan: Plan, walks: Walks, event: AlertEvent, key: str, summary: str, actor: str,
+              message: str | None = None) -> None:
+        draft = plan.drafts[key] = open_incident(
+            service_id=self.service_id, dedup_key=key, summary=summary,
+            severity=event.severity or DEFAULT_SEVERITY, source=event.source, details=event.payload,
+            at=event.received_at,
+        )
+        draft.auto_resolve_at = walks.config.auto_resolve_at(draft.last_occurrence_at)
+        self._record(plan, event, draft, Outcome.OPENED, actor, message or draft.summary)
+        note = walks.opened(plan, draft)
+        if note:
+            plan.log.append(LogEntry(draft, event.received_at, "unpaged", "tocsin", note, event.event_id))
+
+    def _occurrence(self, plan: Plan, walks: Walks, event: AlertEvent, draft: Incident, actor: str,
+                    message: str) -> None:
+        outcome = add_occurrence(draft, event.received_at)
+        draft.auto_resolve_at = walks.config.auto_resolve_at(draft.last_occurrence_at)
+        self._record(plan, event, draft, outcome, actor, message + (f": {event.summary}" if event.summary else ""))
+
+    def _over_cap(self, plan: Plan, config: ServiceConfig, key: str) -> bool:
+        """Whether a new incident would pass the service's cap on unacknowledged incidents."""
+        if config.max_unacknowledged is None or key == OVERFLOW_KEY:
+            return False
+        keys = set(self.by_key) | set(plan.drafts)
+        triggered = sum(1 for k in keys if (plan.drafts.get(k) or self.by_key[k]).status is Status.TRIGGERED)
+        return triggered >= config.max_unacknowledged
+
+    def _plan_overflow(self, plan: Plan, walks: Walks, event: AlertEvent, actor: str) -> None:
+        """Past the cap, a new alert joins the one overflow incident (opened, and paged, once)."""
+        overflow = self._open_draft(plan, OVERFLOW_KEY)
+        if overflow is None:
+            cap, name = walks.config.max_unacknowledged, walks.config.name or "this service"
+            summary = f"More than {cap} unacknowledged incidents on {name}: further alerts are grouped here"
+            self._open(plan, walks, event, OVERFLOW_KEY, summary, actor, f"overflow: {event.summary or event.dedup_key}")
+        else:
+            self._occurrence(plan, walks, event, overflow, actor, f"overflow occurrence {overflow.occurrences + 1}")
 
     def _plan_command(self, plan: Plan, walks: Walks, command: IncidentCommand) -> None:
         draft = self._open_by_id(plan, command.incident_id)
@@ -160,12 +186,24 @@ class ServiceIncidents:
 
     def _plan_deadline(self, plan: Plan, walks: Walks, incident_id: int, now: datetime) -> None:
         draft = self._open_by_id(plan, incident_id)
+        if draft is not None and draft.auto_resolve_at is not None and draft.auto_resolve_at <= now:
+            self._auto_resolve(plan, walks, draft, now)
+            return
         if draft is None or not walks.due(draft, now):
             return  # acknowledged, resolved or moved on since the wake-up was set
         plan.changed[id(draft)] = draft
         note = walks.tick(plan, draft, now)
         if note:
             plan.log.append(LogEntry(draft, now, "retriggered", "tocsin", note, None))
+
+    @staticmethod
+    def _auto_resolve(plan: Plan, walks: Walks, draft: Incident, now: datetime) -> None:
+        quiet_since = draft.last_occurrence_at
+        resolve(draft, now)
+        walks.stopped(plan, draft, now)
+        plan.changed[id(draft)] = draft
+        message = f"resolved: no new occurrence since {quiet_since:%Y-%m-%d %H:%M} UTC"
+        plan.log.append(LogEntry(draft, now, "resolved", "tocsin", message, None))
 
     def _open_by_id(self, plan: Plan, incident_id: int) -> Incident | None:
         key = self.key_by_id.get(incident_id)

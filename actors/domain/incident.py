@@ -52,6 +52,7 @@ class Incident:
     assigned_user_id: str | None = None  # reassigned to one person instead of a policy
     escalation: EscalationState | None = None  # None: no walk (no policy)
     pages: int = 0  # pages sent so far; numbers the next one
+    auto_resolve_at: datetime | None = None  # resolves itself then unless a new occurrence comes
 
     @property
     def is_open(self) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from actors.domain import escalation
 from actors.domain.escalation import EscalationState, Level, Policy, Target
@@ -21,13 +21,28 @@ from actors.domain.plan import Plan, PlannedPage
 
 @dataclass(frozen=True, slots=True)
 class ServiceConfig:
-    """What a service says about paging: its policy, and its urgency (high, low, severity)."""
+    """What a service says about paging: its policy, its urgency (high, low, severity), its
+    maintenance windows (start, end), and its noise control."""
 
     policy_id: str | None = None
     urgency: str = "high"
+    name: str = ""
+    maintenance: tuple[tuple[datetime, datetime], ...] = ()
+    auto_resolve_minutes: int | None = None
+    max_unacknowledged: int | None = None
 
     def urgency_for(self, incident: Incident) -> Urgency:
         return urgency_of(incident.severity) if self.urgency == "severity" else Urgency(self.urgency)
+
+    def maintenance_until(self, at: datetime) -> datetime | None:
+        """The end of the maintenance window `at` falls in, if any."""
+        ends = [end for start, end in self.maintenance if start <= at < end]
+        return max(ends) if ends else None
+
+    def auto_resolve_at(self, last_occurrence: datetime) -> datetime | None:
+        if self.auto_resolve_minutes is None:
+            return None
+        return last_occurrence + timedelta(minutes=self.auto_resolve_minutes)
 
 
 class CommandRefused(ValueError):
@@ -53,6 +68,9 @@ class Walks:
         """Start the walk of a new incident; a note for the log when it pages nobody."""
         draft.urgency = self.config.urgency_for(draft)
         draft.policy_id = self.config.policy_id
+        quiet_until = self.config.maintenance_until(draft.created_at)
+        if quiet_until is not None:
+            return f"the service is in maintenance until {quiet_until:%Y-%m-%d %H:%M} UTC: nobody is paged"
         policy = self.policy_of(draft)
         if policy is None:
             return "the service has no escalation policy: nobody is paged"

@@ -26,7 +26,7 @@ async def load_open(conn: asyncpg.Connection, service_ids: Sequence[str]) -> dic
         "SELECT id, service_id::text, dedup_key, status, summary, severity, source, occurrences,"
         " created_at, updated_at, last_occurrence_at, acknowledged_at, resolved_at, urgency,"
         " escalation_policy_id::text, assigned_user_id::text, escalation_level, escalation_pass,"
-        " next_escalation_at, snoozed_until, pages"
+        " next_escalation_at, snoozed_until, pages, auto_resolve_at"
         " FROM incidents WHERE service_id = ANY($1::uuid[]) AND status <> 'resolved'",
         list(service_ids),
     )
@@ -51,6 +51,7 @@ def _incident(r: asyncpg.Record) -> Incident:
         last_occurrence_at=r["last_occurrence_at"], acknowledged_at=r["acknowledged_at"],
         resolved_at=r["resolved_at"], urgency=Urgency(r["urgency"]), policy_id=r["escalation_policy_id"],
         assigned_user_id=r["assigned_user_id"], escalation=walk, pages=r["pages"],
+        auto_resolve_at=r["auto_resolve_at"],
     )
 
 
@@ -59,7 +60,8 @@ async def services_with_deadlines(conn: asyncpg.Connection) -> list[str]:
     those it owns, which rebuilds its wake-ups."""
     rows = await conn.fetch(
         "SELECT DISTINCT service_id::text FROM incidents"
-        " WHERE status <> 'resolved' AND (next_escalation_at IS NOT NULL OR snoozed_until IS NOT NULL)"
+        " WHERE status <> 'resolved'"
+        " AND (next_escalation_at IS NOT NULL OR snoozed_until IS NOT NULL OR auto_resolve_at IS NOT NULL)"
     )
     return [r[0] for r in rows]
 
@@ -91,6 +93,7 @@ _INCIDENT_CHANGES: list[_Column] = [
     ("next_escalation_at", "timestamptz", lambda i: i.escalation.next_escalation_at if i.escalation else None),
     ("snoozed_until", "timestamptz", lambda i: i.escalation.snoozed_until if i.escalation else None),
     ("pages", "int", lambda i: i.pages),
+    ("auto_resolve_at", "timestamptz", lambda i: i.auto_resolve_at),
 ]
 _INCIDENT_FIXED: list[_Column] = [
     ("service_id", "uuid", lambda i: i.service_id),

@@ -9,7 +9,8 @@ import asyncpg
 _COLUMNS = (
     "id, service_id::text, dedup_key, status, summary, severity, source, occurrences, created_at,"
     " updated_at, last_occurrence_at, acknowledged_at, resolved_at, urgency, escalation_policy_id::text,"
-    " assigned_user_id::text, escalation_level + 1 AS escalation_level, next_escalation_at, snoozed_until"
+    " assigned_user_id::text, escalation_level + 1 AS escalation_level, next_escalation_at, snoozed_until,"
+    " auto_resolve_at"
 )
 
 

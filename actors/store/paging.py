@@ -32,12 +32,25 @@ async def epoch(conn: asyncpg.Connection) -> int:
     return value
 
 
-async def service_configs(conn: asyncpg.Connection, service_ids: Sequence[str]) -> dict[str, ServiceConfig]:
+async def service_configs(
+    conn: asyncpg.Connection, service_ids: Sequence[str], now: datetime
+) -> dict[str, ServiceConfig]:
+    """Each service's paging settings, with its maintenance windows not yet ended by `now`."""
     rows = await conn.fetch(
-        "SELECT id::text, escalation_policy_id::text, urgency FROM services WHERE id = ANY($1::uuid[])",
-        list(service_ids),
+        "SELECT s.id::text, s.escalation_policy_id::text, s.urgency, s.name, s.auto_resolve_minutes,"
+        " s.max_unacknowledged,"
+        " coalesce((SELECT array_agg(ARRAY[m.starts_at, m.ends_at]) FROM maintenance_windows m"
+        "           WHERE m.service_id = s.id AND m.ends_at > $2), '{}') AS maintenance"
+        " FROM services s WHERE s.id = ANY($1::uuid[])",
+        list(service_ids), now,
     )
-    found = {r["id"]: ServiceConfig(r["escalation_policy_id"], r["urgency"]) for r in rows}
+    found = {
+        r["id"]: ServiceConfig(
+            r["escalation_policy_id"], r["urgency"], r["name"], tuple((w[0], w[1]) for w in r["maintenance"]),
+            r["auto_resolve_minutes"], r["max_unacknowledged"],
+        )
+        for r in rows
+    }
     return {sid: found.get(sid, ServiceConfig()) for sid in service_ids}  # a deleted service pages nobody
 
 

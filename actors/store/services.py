@@ -12,9 +12,12 @@ import orjson
 
 from actors.store.rows import assignments, delete_one, one
 
-_COLUMNS = "id::text, name, description, escalation_policy_id::text, urgency, created_at, updated_at"
+_COLUMNS = (
+    "id::text, name, description, escalation_policy_id::text, urgency, auto_resolve_minutes, max_unacknowledged,"
+    " created_at, updated_at"
+)
 _SERVICE = f"SELECT {_COLUMNS} FROM services"
-_EDITABLE = ("name", "description", "escalation_policy_id", "urgency")
+_EDITABLE = ("name", "description", "escalation_policy_id", "urgency", "auto_resolve_minutes", "max_unacknowledged")
 _INTEGRATION_COLUMNS = "id::text, service_id::text, type, name, key, config::text, created_at, revoked_at"
 _INTEGRATION = f"SELECT {_INTEGRATION_COLUMNS} FROM integrations"
 
@@ -38,12 +41,14 @@ def new_routing_key() -> str:
 async def create_service(
     conn: asyncpg.Connection, name: str, description: str,
     escalation_policy_id: str | None = None, urgency: str = "high",
+    auto_resolve_minutes: int | None = None, max_unacknowledged: int | None = None,
 ) -> dict[str, Any]:
     """Raises asyncpg.ForeignKeyViolationError when the escalation policy does not exist."""
     row = await conn.fetchrow(
-        "INSERT INTO services (id, name, description, escalation_policy_id, urgency)"
-        f" VALUES ($1, $2, $3, $4::uuid, $5) RETURNING {_COLUMNS}",
-        str(uuid.uuid4()), name, description, escalation_policy_id, urgency,
+        "INSERT INTO services (id, name, description, escalation_policy_id, urgency, auto_resolve_minutes,"
+        f" max_unacknowledged) VALUES ($1, $2, $3, $4::uuid, $5, $6, $7) RETURNING {_COLUMNS}",
+        str(uuid.uuid4()), name, description, escalation_policy_id, urgency, auto_resolve_minutes,
+        max_unacknowledged,
     )
     return dict(row)
 

@@ -43,6 +43,8 @@ TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_time_zone)]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 Description = Annotated[str, Field(max_length=4096)]
 ServiceUrgency = Literal["high", "low", "severity"]
+AutoResolve = Annotated[int, Field(ge=1, le=60 * 24 * 30, description="resolve after this many minutes without a new occurrence")]
+Cap = Annotated[int, Field(ge=1, le=100_000, description="past this many unacknowledged incidents, new alerts join one overflow incident")]
 
 
 class ServiceIn(BaseModel):
@@ -53,6 +55,8 @@ class ServiceIn(BaseModel):
     urgency: ServiceUrgency = Field(
         "high", description="high, low, or severity: high for critical and error alerts, low for warning and info"
     )
+    auto_resolve_minutes: AutoResolve | None = None
+    max_unacknowledged: Cap | None = None
 
 
 class ServicePatch(BaseModel):
@@ -61,6 +65,8 @@ class ServicePatch(BaseModel):
     description: Description | None = None
     escalation_policy_id: uuid.UUID | None = Field(None, description="null detaches the escalation policy")
     urgency: ServiceUrgency | None = None
+    auto_resolve_minutes: AutoResolve | None = Field(None, description="null turns auto-resolve off")
+    max_unacknowledged: Cap | None = Field(None, description="null lifts the cap")
 
 
 class ServiceOut(BaseModel):
@@ -69,6 +75,8 @@ class ServiceOut(BaseModel):
     description: str
     escalation_policy_id: str | None
     urgency: ServiceUrgency
+    auto_resolve_minutes: int | None
+    max_unacknowledged: int | None
     created_at: datetime
     updated_at: datetime
 
@@ -123,6 +131,7 @@ class IncidentOut(BaseModel):
     escalation_level: int | None = Field(description="The level paged last, from 1; null when nobody was paged")
     next_escalation_at: datetime | None = Field(description="When the next level is paged unless acknowledged")
     snoozed_until: datetime | None
+    auto_resolve_at: datetime | None = Field(description="When it resolves itself unless a new occurrence comes")
 
 
 class IncidentList(BaseModel):

@@ -63,7 +63,7 @@ async def get_service(service_id: uuid.UUID, runtime: GatewayRuntime = Depends(g
 async def update_service(
     service_id: uuid.UUID, body: ServicePatch, runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
-    changes = changes_of(body, nullable={"escalation_policy_id"})
+    changes = changes_of(body, nullable={"escalation_policy_id", "auto_resolve_minutes", "max_unacknowledged"})
     async with (await runtime.pool()).acquire() as conn:
         with _known_policy(changes.get("escalation_policy_id")):
             return found(await store.update_service(conn, str(service_id), changes), f"service with id {service_id}")

@@ -1,0 +1,51 @@
+"""Auto-resolve is a persisted deadline like escalation: a shard restarted in between still
+resolves the quiet incident on time. Business time runs 20x faster (ScaledClock)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import ray
+
+from actors.domain.clock import ScaledClock
+from actors.domain.events import Action, AlertEvent
+from actors.ownership import shard_index
+from actors.shard import ServiceShardActor, shard_options
+from tests.integration.test_escalation_restart import NAMESPACE, SHARD_COUNT, SPEED, wait_for
+
+
+def test_a_quiet_incident_resolves_itself_on_time_across_a_shard_restart(
+    ray_address: str, database_url: str, db: Callable[..., Any]
+) -> None:
+    service_id = str(uuid.uuid4())
+    db("execute", "INSERT INTO services (id, name, auto_resolve_minutes) VALUES ($1, 'batch-jobs', 1)", service_id)
+    clock = ScaledClock(SPEED)
+    index = shard_index(service_id, SHARD_COUNT)
+    shard = ServiceShardActor.options(**shard_options(index, NAMESPACE)).remote(index, database_url, clock, SHARD_COUNT)
+    try:
+        opened_at = clock.now()
+        [reply] = ray.get(shard.apply.remote([AlertEvent(
+            event_id=str(uuid.uuid4()), service_id=service_id, integration_id=None, dedup_key="nightly-backup",
+            action=Action.TRIGGER, received_at=opened_at, summary="nightly backup slow",
+        )]), timeout=30)
+        assert reply.outcome == "opened"
+        ray.kill(shard, no_restart=False)
+
+        def status() -> str:
+            value: str = db("fetchval", "SELECT status FROM incidents WHERE id = $1", reply.incident_id)
+            return value
+
+        assert wait_for(lambda: status() == "resolved", 60 / SPEED + 20), "never resolved"
+        row = db("fetchrow", "SELECT resolved_at, auto_resolve_at FROM incidents WHERE id = $1", reply.incident_id)
+        assert row["auto_resolve_at"] == opened_at + timedelta(minutes=1)
+        late = (row["resolved_at"] - row["auto_resolve_at"]).total_seconds() / SPEED
+        assert 0 <= late < 1.5, f"resolved {late:.2f} s late"
+        log = db("fetch", "SELECT kind, actor, message FROM incident_log WHERE incident_id = $1 ORDER BY id",
+                 reply.incident_id)
+        assert (log[-1]["kind"], log[-1]["actor"]) == ("resolved", "tocsin")
+        assert "no new occurrence" in log[-1]["message"]
+    finally:
+        ray.kill(shard, no_restart=True)
