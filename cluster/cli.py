@@ -81,8 +81,7 @@ def _up(settings: Settings) -> int:
             return 1
         log.info("database ready (%d migrations applied now)", len(applied))
         start_ray(settings.ray_address, settings.namespace)
-        actors = deploy.start_shards(settings, database.url)
-        actors += deploy.start_channels(settings, database.url)
+        deploy.start_actors(settings, database.url, actors)
         deploy.start_serve(settings, database.url)
         local_state.write_running(settings.data_dir, {
             "pid": os.getpid(), "url": settings.base_url, "ray_address": ray.get_runtime_context().gcs_address,
@@ -130,6 +129,8 @@ def _announce(settings: Settings, token: str, generated: bool, seconds: float) -
     console.print(f"  API          {url}/api/v1")
     console.print(f"  API docs     {url}/docs")
     console.print(f"  PagerDuty    {url}/v2/enqueue")
+    if settings.smtp_listen_port is not None:
+        console.print(f"  e-mail       <key>@{settings.email_domain} via SMTP {settings.host}:{settings.smtp_listen_port}")
     console.print(f"  data         {settings.data_dir}")
     if generated:
         console.print(f"  admin token  [bold]{token}[/bold]  (generated now; kept in {settings.data_dir}/admin-token)")

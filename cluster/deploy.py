@@ -16,6 +16,18 @@ log = logging.getLogger(__name__)
 APP_NAME = "tocsin"
 
 
+def start_actors(settings: Settings, database_url: str, started: list[Any]) -> None:
+    """Every detached actor Tocsin runs, in order: the shards, the heartbeat monitor, the
+    channel actors, the e-mail listener. Each group joins `started` as soon as it runs, so
+    that a caller stopping on a failure finds what was already up. Named and created with
+    get_if_exists, an actor that already runs is found again, not duplicated: calling this
+    on a cluster where Tocsin runs changes nothing."""
+    started += start_shards(settings, database_url)
+    started += start_heartbeats(settings, database_url)
+    started += start_channels(settings, database_url)
+    started += start_email_listener(settings, database_url)
+
+
 def start_shards(settings: Settings, database_url: str) -> list[Any]:
     handles = [
         ServiceShardActor.options(**shard_options(i, settings.namespace)).remote(
@@ -48,6 +60,34 @@ def start_channels(settings: Settings, database_url: str) -> list[Any]:
     return handles
 
 
+def start_email_listener(settings: Settings, database_url: str) -> list[Any]:
+    """The SMTP listener for e-mail to alert, when a port is set (none is: it is off)."""
+    if settings.smtp_listen_port is None:
+        return []
+    from actors.email_listener import EmailListenerRemote, listener_options
+
+    node_id = ray.get_runtime_context().get_node_id()
+    handle = EmailListenerRemote.options(**listener_options(settings.namespace, node_id)).remote(
+        settings, database_url)
+    try:
+        stats = ray.get(handle.stats.remote(), timeout=120)
+    except Exception:
+        ray.kill(handle, no_restart=True)  # detached: it would outlive us, bound to nothing
+        raise
+    log.info("e-mail to *@%s: SMTP on %s:%s", stats["domain"], stats["host"], stats["port"])
+    return [handle]
+
+
+def start_heartbeats(settings: Settings, database_url: str) -> list[Any]:
+    """The heartbeat monitor, which raises missed heartbeat deadlines through the shards."""
+    from actors.heartbeats import HeartbeatMonitorRemote, monitor_options
+
+    handle = HeartbeatMonitorRemote.options(**monitor_options(settings.namespace)).remote(settings, database_url)
+    ray.get(handle.stats.remote(), timeout=120)
+    log.info("heartbeat monitor running")
+    return [handle]
+
+
 def start_serve(settings: Settings, database_url: str) -> None:
     from serve.app import build_app  # the app imports FastAPI and routers: only when serving
 
@@ -56,7 +96,8 @@ def start_serve(settings: Settings, database_url: str) -> None:
 
 
 def stop_all(settings: Settings, actors: list[Any]) -> None:
-    """The Serve app, then the actors (shards and channel actors)."""
+    """The Serve app, then the actors (shards, channel actors, the e-mail listener,
+    the heartbeat monitor)."""
     try:
         serve.delete(APP_NAME)
     except Exception as exc:  # noqa: BLE001 - stopping goes on whatever is already gone

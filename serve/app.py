@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,7 +16,9 @@ from serve.api import (
     channels,
     contacts,
     health,
+    heartbeats,
     incidents,
+    maintenance,
     oncall,
     policies,
     schedules,
@@ -24,7 +27,8 @@ from serve.api import (
     verification,
 )
 from serve.errors import install_handlers
-from serve.ingest import pagerduty
+from serve.ingest import alertmanager, generic, grafana, opsgenie, pagerduty
+from serve.ingest import heartbeat as heartbeat_pings
 from serve.webhooks import twilio as twilio_webhooks
 
 
@@ -38,7 +42,8 @@ def create_api() -> FastAPI:
     routers = (
         health.router, pagerduty.router, twilio_webhooks.router, services.router, incidents.router,
         users.router, contacts.router, verification.router, policies.router, schedules.router, oncall.router,
-        calendar.router, channels.router,
+        calendar.router, channels.router, maintenance.router, opsgenie.router,
+        alertmanager.router, grafana.router, generic.router, heartbeats.router, heartbeat_pings.router,
     )
     for router in routers:
         api.include_router(router)
@@ -75,6 +80,9 @@ class Gateway:
     def __init__(self, settings: Settings, database_url: str) -> None:
         # The Settings object itself, not a JSON dump: a dump would mask the secrets.
         runtime.install(runtime.GatewayRuntime(settings, database_url))
+        # A replica imports only the modules the app refers to. The e-mail integration has no
+        # route, so its module, which registers its options, is imported here.
+        importlib.import_module("serve.ingest.mail")
 
 
 def build_app(settings: Settings, database_url: str) -> Application:

@@ -27,14 +27,7 @@ class GatewayRuntime:
         self._database_url = database_url
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
-        self.shards = ShardRouter(
-            namespace=settings.namespace,
-            shard_count=settings.shards,
-            max_items=settings.batch_max_events,
-            max_delay_s=settings.batch_max_delay_ms / 1000,
-            max_in_flight=settings.batch_max_in_flight,
-            timeout_s=settings.shard_timeout_s,
-        )
+        self.shards = ShardRouter.for_settings(settings)
         self.keys = KeyCache(self._find_key, settings.key_cache_ttl_s)
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
 

@@ -10,6 +10,7 @@ import ray
 from actors.domain.plan import Reply
 from actors.domain.events import ServiceInput
 from actors.ownership import shard_index, shard_name
+from cluster.settings import Settings
 from serve.batcher import Batcher
 
 
@@ -34,6 +35,18 @@ class ShardRouter:
             )
             for i in range(shard_count)
         ]
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> ShardRouter:
+        """The router every sender uses: the deployment's shards, batched as configured."""
+        return cls(
+            namespace=settings.namespace,
+            shard_count=settings.shards,
+            max_items=settings.batch_max_events,
+            max_delay_s=settings.batch_max_delay_ms / 1000,
+            max_in_flight=settings.batch_max_in_flight,
+            timeout_s=settings.shard_timeout_s,
+        )
 
     async def submit(self, item: ServiceInput) -> Reply:
         """Resolves once the input is durable; raises BatchFailed when it is not."""

@@ -26,6 +26,16 @@ def create_service(base_url: str, admin_token: str, name: str = "checkout-api") 
     return Service(service["id"], integration["key"], integration["id"])
 
 
+def add_integration(base_url: str, admin_token: str, service_id: str, kind: str,
+                    config: dict[str, Any] | None = None) -> Service:
+    """Another integration of `kind` (e.g. "alertmanager") with `config` on a service."""
+    created = httpx.post(f"{base_url}/api/v1/services/{service_id}/integrations",
+                         json={"type": kind, "config": config or {}}, headers={"Authorization": f"Bearer {admin_token}"})
+    assert created.status_code == 201, created.text
+    integration = created.json()
+    return Service(service_id, integration["key"], integration["id"])
+
+
 def trigger(key: str, dedup_key: str | None = None, summary: str = "Disk full on db1", **payload: Any) -> dict[str, Any]:
     """A PagerDuty Events API v2 trigger, as monitoring sends it."""
     event: dict[str, Any] = {

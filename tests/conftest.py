@@ -152,6 +152,7 @@ def tocsin(
     """`tocsin up --address` attached to the run's Ray, on the run's database."""
     from tests.server import TocsinProcess
 
+    smtp_port = free_port()
     server = TocsinProcess(
         port=free_port(),
         data_dir=tmp_path_factory.mktemp("tocsin"),
@@ -160,10 +161,12 @@ def tocsin(
             "TOCSIN_ADMIN_TOKEN": admin_token,
             "TOCSIN_NAMESPACE": E2E_NAMESPACE,
             "TOCSIN_SHARD_TIMEOUT_S": "5",
+            "TOCSIN_SMTP_LISTEN_PORT": str(smtp_port),
             **fake_twilio.env(),
         },
         extra_args=("--address", ray_address, "--shards", "2"),
     ).start()
     fake_twilio.inbound_url = f"{server.base_url}/webhooks/twilio/sms"
+    server.smtp_port = smtp_port  # type: ignore[attr-defined]  # where e-mail to alert is sent
     yield server
     assert server.stop() == 0, server.log()

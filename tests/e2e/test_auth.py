@@ -9,6 +9,9 @@ import pytest
 SOME_ID = str(uuid.uuid4())
 
 ADMIN_ROUTES = [
+    ("POST", f"/api/v1/services/{SOME_ID}/maintenance"),
+    ("GET", f"/api/v1/services/{SOME_ID}/maintenance"),
+    ("DELETE", f"/api/v1/services/{SOME_ID}/maintenance/{SOME_ID}"),
     ("GET", "/api/v1/channels"),
     ("GET", "/api/v1/notifications"),
     ("GET", "/api/v1/notifications/1"),
@@ -25,6 +28,11 @@ ADMIN_ROUTES = [
     ("POST", f"/api/v1/services/{SOME_ID}/integrations"),
     ("GET", f"/api/v1/services/{SOME_ID}/integrations"),
     ("DELETE", f"/api/v1/services/{SOME_ID}/integrations/{SOME_ID}"),
+    ("POST", f"/api/v1/services/{SOME_ID}/heartbeats"),
+    ("GET", f"/api/v1/services/{SOME_ID}/heartbeats"),
+    ("GET", f"/api/v1/heartbeats/{SOME_ID}"),
+    ("PATCH", f"/api/v1/heartbeats/{SOME_ID}"),
+    ("DELETE", f"/api/v1/heartbeats/{SOME_ID}"),
     ("GET", "/api/v1/incidents"),
     ("GET", "/api/v1/incidents/1"),
     ("POST", "/api/v1/incidents/1/acknowledge"),

@@ -8,43 +8,16 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from actors.domain.plan import Reply
-from actors.store.services import IntegrationKey
-from cluster.settings import Settings
-from serve import runtime as runtime_module
-from serve.app import create_api
-from serve.batcher import BatchFailed
-from serve.keys import KeyCache
+from tests.fakes.gateway import FakeShards
+from tests.fakes.gateway import gateway as fake_gateway
 
 KEY = "k" * 32
 
 
-class FakeShards:
-    def __init__(self) -> None:
-        self.received: list[object] = []
-        self.fail = False
-
-    async def submit(self, item: object) -> Reply:
-        if self.fail:
-            raise BatchFailed("commit failed")
-        self.received.append(item)
-        return Reply("opened", 1, "triggered")
-
-
 @pytest.fixture
 def gateway() -> Iterator[tuple[TestClient, FakeShards]]:
-    settings = Settings(rate_limit_per_s=0.5, rate_limit_burst=2, admin_token="t")
-    runtime = runtime_module.GatewayRuntime(settings, database_url="postgresql://unused")
-
-    async def find(key: str) -> IntegrationKey | None:
-        return IntegrationKey("integration-1", "service-1", "pagerduty", False) if key == KEY else None
-
-    runtime.keys = KeyCache(find, ttl_s=60)
-    shards = FakeShards()
-    runtime.shards = shards  # type: ignore[assignment]
-    runtime_module.install(runtime)
-    with TestClient(create_api()) as client:
-        yield client, shards
+    with fake_gateway(KEY, "pagerduty") as client_and_shards:
+        yield client_and_shards
 
 
 def event(dedup_key: str) -> dict[str, object]:

@@ -1,0 +1,167 @@
+"""EmailListener: e-mail to alert. An SMTP server (aiosmtpd) in a detached, named actor.
+
+Each "email" integration has an address of its own, <key>@<email_domain>. The listener is a
+source like the gateway, so it reaches the shards the gateway's way (serve/shards.py) and
+finds keys the gateway's way (serve/keys.py, cached briefly); what a message becomes is
+decided by serve/ingest/mail.py.
+
+- RCPT: unknown and revoked addresses are refused with 550, over the integration's rate
+  limit with 451; a message over max_body_bytes is refused with 552.
+- DATA: 250 only once the shards have committed the alerts; 451 (try again later) when
+  they could not, so the sending server keeps the message and retries. A retried message
+  is a new event, as a re-sent alert is from any source: one more occurrence, or a resolve
+  of what is already resolved, which is dropped.
+- State: none of its own. A restart binds the port again; `stats` may be called any time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import asyncpg
+import ray
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from actors.domain.clock import Clock, SystemClock
+from actors.domain.events import ServiceInput
+from actors.domain.ratelimit import RateLimiter
+from actors.lifecycle import detached_options
+from actors.store.services import IntegrationKey, find_key
+from cluster.settings import Settings
+from serve.batcher import BatchFailed
+from serve.ingest.mail import alert_of
+from serve.keys import KeyCache
+from serve.shards import ShardRouter
+
+log = logging.getLogger(__name__)
+
+LISTENER_NAME = "tocsin-email-listener"
+_DATABASE_DOWN = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError)
+
+
+class EmailListener:
+    def __init__(
+        self, settings: Settings, database_url: str, clock: Clock | None = None,
+        shards: ShardRouter | None = None, find: Callable[[str], Awaitable[IntegrationKey | None]] | None = None,
+    ) -> None:
+        """Starts listening at once; must be made inside a running event loop. `shards` and
+        `find` stand in for the shards and the key lookup in tests."""
+        self._settings = settings
+        self._database_url = database_url
+        self._clock = clock or SystemClock()
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+        self._keys = KeyCache(find or self._find_key, settings.key_cache_ttl_s)
+        self._limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        self._shards = shards or ShardRouter.for_settings(settings)
+        self._counts: dict[str, int] = defaultdict(int)
+        self._listening: asyncio.Future[asyncio.Server] = asyncio.ensure_future(self._listen())
+
+    # -- what others call -------------------------------------------------------------------
+
+    async def stats(self) -> dict[str, Any]:
+        """Where it listens and what it took; raises when the port could not be bound."""
+        await asyncio.shield(self._listening)
+        return {"host": self._settings.host, "port": self._settings.smtp_listen_port, "pid": os.getpid(),
+                "domain": self._settings.email_domain, **self._counts}
+
+    async def close(self) -> None:
+        if self._listening.done() and not self._listening.exception():
+            server = self._listening.result()
+            server.close()
+            await server.wait_closed()
+        if self._pool is not None:
+            await self._pool.close()
+
+    # -- SMTP: aiosmtpd calls these by name -------------------------------------------------
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        found = await self._recipient(address)
+        if isinstance(found, str):
+            self._counts["recipients_refused"] += 1
+            return found
+        options = found.config
+        if self._limiter.take(found.integration_id, options.get("rate_limit_per_s"),
+                              options.get("rate_limit_burst")) is not None:
+            return "451 4.7.1 Rate limit reached for this integration; try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Recipient OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        found = [await self._recipient(address) for address in envelope.rcpt_tos]
+        integrations = {i.integration_id: i for i in found if isinstance(i, IntegrationKey)}
+        if not integrations:
+            return "554 5.5.1 No valid recipients"
+        message = message_from_bytes(envelope.original_content or b"", _class=EmailMessage, policy=policy.default)
+        sender = envelope.mail_from or None
+        events: list[ServiceInput] = [alert_of(message, i, self._clock.now(), sender) for i in integrations.values()]
+        try:
+            await self._shards.submit_many(events)
+        except BatchFailed as exc:
+            log.warning("e-mail alert not made durable (%s); the sender will retry", exc)
+            self._counts["messages_deferred"] += 1
+            return "451 4.3.0 The alert could not be made durable; try again later"
+        self._counts["messages_accepted"] += 1
+        return f"250 2.0.0 Accepted: {len(events)} alert(s)"
+
+    # -- inside -----------------------------------------------------------------------------
+
+    async def _recipient(self, address: str) -> IntegrationKey | str:
+        """The live e-mail integration at this address, or the SMTP answer refusing it."""
+        local, _, domain = address.rpartition("@")
+        if domain.lower() != self._settings.email_domain.lower():
+            return f"550 5.7.1 <{address}>: relaying denied; only {self._settings.email_domain} is handled here"
+        try:
+            integration = await self._keys.get(local.lower())
+        except _DATABASE_DOWN as exc:
+            log.warning("cannot look up an e-mail recipient: %r", exc)
+            return "451 4.3.0 Cannot look up the recipient now; try again later"
+        if integration is None or integration.type != "email":
+            return f"550 5.1.1 <{address}>: no such integration address"
+        if integration.revoked:
+            return f"550 5.1.1 <{address}>: this integration has been revoked"
+        return integration
+
+    async def _listen(self) -> asyncio.Server:
+        settings = self._settings
+        loop = asyncio.get_running_loop()
+        try:
+            server = await loop.create_server(self._session, settings.host, settings.smtp_listen_port)
+        except OSError:
+            log.exception("cannot listen for e-mail on %s:%s", settings.host, settings.smtp_listen_port)
+            raise
+        log.info("listening for e-mail to *@%s on %s:%s", settings.email_domain, settings.host,
+                 settings.smtp_listen_port)
+        return server
+
+    def _session(self) -> SMTP:
+        return SMTP(self, data_size_limit=self._settings.max_body_bytes, hostname=self._settings.email_domain,
+                    timeout=60)
+
+    async def _find_key(self, key: str) -> IntegrationKey | None:
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(self._database_url, min_size=1, max_size=4,
+                                                           command_timeout=10)
+        async with self._pool.acquire() as conn:
+            return await find_key(conn, key)
+
+
+EmailListenerRemote: Any = ray.remote(EmailListener)
+
+
+def listener_options(namespace: str, node_id: str) -> dict[str, Any]:
+    """On the node that runs `tocsin up`, whose address the listener binds: mail is sent
+    there. Soft, so that it still comes back if that node is lost and the host is 0.0.0.0."""
+    return {**detached_options(LISTENER_NAME, namespace, max_concurrency=1000),
+            "scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=True)}

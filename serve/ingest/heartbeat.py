@@ -1,0 +1,61 @@
+"""Heartbeat pings: `POST` or `GET /api/v1/heartbeats/{key}/ping`.
+
+No bearer token: the key in the URL is the credential, as an integration key is, so a
+cron job can ping with nothing but `curl`. A ping moves the heartbeat's deadline to now +
+interval + grace. A ping that comes after the deadline resolves the heartbeat's incident
+first and answers only once that is durable (503 with Retry-After otherwise, the
+heartbeat left as it was, so the next ping tries again).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import asyncpg
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from actors.domain import heartbeat
+from actors.heartbeats import Shards
+from actors.store import heartbeats as store
+from serve.runtime import GatewayRuntime, get_runtime
+
+router = APIRouter(tags=["Heartbeats"])
+
+KEY_LENGTH = 32
+PING_PATH = "/api/v1/heartbeats/{key}/ping"
+
+
+class PingOut(BaseModel):
+    status: Literal["ok"]
+    expires_at: datetime
+
+
+@router.post(PING_PATH, response_model=PingOut, summary="Ping a heartbeat")
+@router.get(PING_PATH, response_model=PingOut, summary="Ping a heartbeat")
+async def ping(key: str, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    expires_at = None
+    if len(key) == KEY_LENGTH:
+        async with (await runtime.pool()).acquire() as conn:
+            expires_at = await record_ping(conn, runtime.shards, key, runtime.now())
+    if expires_at is None:
+        raise HTTPException(404, "no heartbeat has this key")
+    return {"status": "ok", "expires_at": expires_at}
+
+
+async def record_ping(conn: asyncpg.Connection, shards: Shards, key: str, now: datetime) -> datetime | None:
+    """Record a ping of the heartbeat with this key; its new deadline, or None for an
+    unknown key. The row stays locked until the resolve is durable: a monitor raising the
+    same heartbeat meanwhile either finishes first (and the resolve closes its incident)
+    or skips the row. Raises what `shards.submit` raises when the resolve is not durable."""
+    async with conn.transaction():
+        beat = await store.lock_by_key(conn, key)
+        if beat is None:
+            return None
+        if heartbeat.recovers(beat, now):
+            await shards.submit(heartbeat.recovered(beat, now))
+        expires_at = heartbeat.deadline(now, beat.interval_s, beat.grace_s)
+        await store.pinged(conn, beat.id, now, expires_at)
+    return expires_at

@@ -1,0 +1,286 @@
+"""Opsgenie Alert API v2: create, acknowledge and close alerts, and the status of a request.
+
+Paths, the `GenieKey` header, limits, status codes and bodies match Opsgenie's, so a tool
+configured for Opsgenie works once its base URL is Tocsin's. Opsgenie answers 202 and
+processes later; Tocsin answers 202 only once the alert is durable in its shard (503 with
+Retry-After otherwise) and records each request's outcome for `GET /v2/alerts/requests/{id}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import asyncpg
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+
+from actors.domain.events import Command, IncidentCommand, ServiceInput
+from actors.domain.plan import Reply
+from actors.store import incidents as incident_store
+from actors.store import source_requests as store
+from actors.store.services import IntegrationKey
+from actors.store.source_requests import SourceRequest
+from serve.errors import RETRY_AFTER_S, json_response
+from serve.ingest.common import CONFIG_MODELS, IntegrationConfig, Refusal, check_rate, read_body, submit
+from serve.ingest.opsgenie_models import (
+    ACTION_OF,
+    AlertActionIn,
+    CreateAlertIn,
+    Verb,
+    action_event,
+    alias_of,
+    field_errors,
+    request_status,
+    to_event,
+)
+from serve.runtime import GatewayRuntime, get_runtime
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["Opsgenie Alert API v2"])
+
+CONFIG_MODELS["opsgenie"] = IntegrationConfig
+
+M = TypeVar("M", bound=BaseModel)
+
+UNPROCESSABLE = "Request body is not processable. Please check the errors."
+ACCEPTED = "Request will be processed"
+
+_DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+DATABASE_DOWN = Refusal(503, "The database is unavailable; retry", ["unavailable"], {"Retry-After": str(RETRY_AFTER_S)})
+
+
+class Unprocessable(Refusal):
+    """A 422 naming each field that is wrong, as Opsgenie's `errors` map does."""
+
+    def __init__(self, fields: dict[str, str]):
+        super().__init__(422, UNPROCESSABLE, [f"{name}: {reason}" for name, reason in fields.items()])
+        self.fields = fields
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: its id and start, which every answer carries as `requestId` and `took`."""
+
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: float = field(default_factory=time.perf_counter)
+
+    def answer(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+        took = round(time.perf_counter() - self.started, 3)
+        return json_response(status, {**body, "took": took, "requestId": self.request_id}, headers)
+
+    def accepted(self) -> Response:
+        return self.answer(202, {"result": ACCEPTED})
+
+    def refused(self, refusal: Refusal) -> Response:
+        body: dict[str, Any] = {"message": refusal.message}
+        if isinstance(refusal, Unprocessable):
+            body["errors"] = refusal.fields
+        return self.answer(refusal.status, body, refusal.headers)
+
+
+def _body_schema(model: type[BaseModel], required: bool = True) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"requestBody": {"required": required, "content": {"application/json": {"schema": _inline(schema)}}}}
+
+
+def _inline(schema: Any, defs: dict[str, Any] | None = None) -> Any:
+    """The schema with its `$defs` written in place, so it stands alone in the OpenAPI page."""
+    if isinstance(schema, list):
+        return [_inline(item, defs) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    defs = schema.get("$defs", defs) or {}
+    if "$ref" in schema:
+        return _inline(defs[schema["$ref"].rsplit("/", 1)[1]], defs)
+    return {key: _inline(value, defs) for key, value in schema.items() if key != "$defs"}
+
+
+@router.post("/v2/alerts", status_code=202, openapi_extra=_body_schema(CreateAlertIn), summary="Create alert")
+async def create_alert(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
+    call = Call()
+    received_at = runtime.now()
+    try:
+        integration = await _integration(request, runtime)
+        alert = await _parse(request, runtime, CreateAlertIn)
+        alias = alias_of(alert)
+        reply = await _apply(runtime, to_event(alert, alias, integration, str(uuid.uuid4()), received_at))
+    except Refusal as refusal:
+        return call.refused(refusal)
+    await _record(runtime, call, integration, "Create", alias, received_at, reply)
+    return call.accepted()
+
+
+IdentifierType = Query("id", alias="identifierType", description="id (Tocsin's incident id) or alias")
+
+
+@router.post("/v2/alerts/{identifier:path}/acknowledge", status_code=202, summary="Acknowledge alert",
+             openapi_extra=_body_schema(AlertActionIn, required=False))
+async def acknowledge_alert(identifier: str, request: Request, identifier_type: str = IdentifierType,
+                            runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
+    return await _act(request, runtime, "Acknowledge", identifier, identifier_type)
+
+
+@router.post("/v2/alerts/{identifier:path}/close", status_code=202, summary="Close alert",
+             openapi_extra=_body_schema(AlertActionIn, required=False))
+async def close_alert(identifier: str, request: Request, identifier_type: str = IdentifierType,
+                      runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
+    return await _act(request, runtime, "Close", identifier, identifier_type)
+
+
+@router.get("/v2/alerts/requests/{request_id}", summary="Get request status")
+async def request_status_of(request_id: str, request: Request,
+                            runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
+    call = Call()
+    try:
+        integration = await _integration(request, runtime)
+        row = await _find_request(runtime, request_id, integration)
+    except Refusal as refusal:
+        return call.refused(refusal)
+    return call.answer(200, {"data": _status_data(row)})
+
+
+async def _act(request: Request, runtime: GatewayRuntime, action: Verb,
+               identifier: str, identifier_type: str) -> Response:
+    call = Call()
+    received_at = runtime.now()
+    try:
+        integration = await _integration(request, runtime)
+        by_alias = _by_alias(identifier_type)
+        body = await _parse(request, runtime, AlertActionIn, optional=True)
+        if by_alias:
+            event = action_event(action, identifier, body, integration, str(uuid.uuid4()), received_at)
+            reply: Reply | None = await _apply(runtime, event)
+        else:
+            reply = await _command(runtime, action, identifier, body, integration, received_at)
+    except Refusal as refusal:
+        return call.refused(refusal)
+    alias = identifier if by_alias else None
+    await _record(runtime, call, integration, action, alias, received_at, reply)
+    return call.accepted()
+
+
+def _by_alias(identifier_type: str) -> bool:
+    if identifier_type == "tiny":
+        raise Unprocessable({"identifierType": "tiny ids are not supported; use id or alias"})
+    if identifier_type not in ("id", "alias"):
+        raise Unprocessable({"identifierType": "must be id or alias"})
+    return identifier_type == "alias"
+
+
+async def _command(runtime: GatewayRuntime, action: Verb, identifier: str, body: AlertActionIn,
+                   integration: IntegrationKey, received_at: datetime) -> Reply | None:
+    """By Tocsin's incident id, through the shard like every other change; None when the
+    integration's service has no such incident."""
+    # Digits that fit a bigint; anything else names no incident.
+    incident_id = int(identifier) if identifier.isascii() and identifier.isdigit() and len(identifier) < 19 else None
+    if incident_id is None:
+        return None
+    async with _connection(runtime) as conn:
+        service_id = await incident_store.service_of(conn, incident_id)
+    if service_id != integration.service_id:
+        return None
+    return await _apply(runtime, IncidentCommand(
+        command_id=str(uuid.uuid4()), service_id=service_id, incident_id=incident_id,
+        action=Command(ACTION_OF[action].value),
+        actor=body.actor, received_at=received_at,
+    ))
+
+
+@asynccontextmanager
+async def _connection(runtime: GatewayRuntime) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection; a 503 Refusal, in Opsgenie's shape, while the database is down."""
+    try:
+        async with (await runtime.pool()).acquire() as conn:
+            yield conn
+    except _DATABASE_ERRORS:
+        raise DATABASE_DOWN from None
+
+
+async def _apply(runtime: GatewayRuntime, item: ServiceInput) -> Reply:
+    """Once durable, or a 503 Refusal."""
+    [reply] = await submit(runtime, [item])
+    return reply
+
+
+async def _integration(request: Request, runtime: GatewayRuntime) -> IntegrationKey:
+    """The live Opsgenie integration whose key is in `Authorization: GenieKey <key>`."""
+    scheme, _, key = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "geniekey" or not key.strip():
+        raise Refusal(401, "Could not authenticate", ["Authorization: GenieKey <key> is missing"])
+    try:
+        integration = await runtime.keys.get(key.strip())
+    except _DATABASE_ERRORS:
+        raise DATABASE_DOWN from None
+    if integration is None or integration.revoked:
+        raise Refusal(401, "Could not authenticate", ["the key is unknown or its integration is disabled"])
+    if integration.type != "opsgenie":
+        raise Refusal(403, f"This key belongs to a {integration.type} integration, not an Opsgenie one",
+                      ["wrong integration type"])
+    check_rate(integration, runtime)
+    return integration
+
+
+async def _parse(request: Request, runtime: GatewayRuntime, model: type[M], optional: bool = False) -> M:
+    """The body as `model`; with `optional`, an empty body (of any type) is an empty object."""
+    content_types = ("application/json",) if not optional or request.headers.get("content-type") else ()
+    body = await read_body(request, runtime, content_types)
+    if optional and not body.strip():
+        body = b"{}"
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise Refusal(400, "Invalid JSON body", ["the body is not valid JSON"]) from None
+        raise Unprocessable(field_errors(exc.errors())) from None
+
+
+async def _record(runtime: GatewayRuntime, call: Call, integration: IntegrationKey, action: str,
+                  alias: str | None, received_at: datetime, reply: Reply | None) -> None:
+    """The request's outcome, for its status. The change is durable already: when the row
+    cannot be written the answer stays 202 and the status reads "not found", as Opsgenie's
+    does for a request it has not processed yet."""
+    outcome, incident_id = (reply.outcome, reply.incident_id) if reply else ("dropped", None)
+    success, status = request_status(action, outcome, incident_id)
+    row = SourceRequest(call.request_id, integration.integration_id, action, alias, received_at,
+                        runtime.now(), success, status, incident_id)
+    try:
+        async with (await runtime.pool()).acquire() as conn:
+            await store.record(conn, row)
+    except _DATABASE_ERRORS as exc:
+        log.warning("request %s (%s) processed but its status not recorded: %r", call.request_id, status, exc)
+
+
+async def _find_request(runtime: GatewayRuntime, request_id: str, integration: IntegrationKey) -> dict[str, Any]:
+    row = None
+    if _is_uuid(request_id):
+        async with _connection(runtime) as conn:
+            row = await store.find(conn, request_id, integration.integration_id)
+    if row is None:
+        raise Refusal(404, "Request not found. It might not be processed, yet.", ["requestId: unknown"])
+    return row
+
+
+def _status_data(row: dict[str, Any]) -> dict[str, Any]:
+    incident_id = row["incident_id"]
+    return {
+        "success": row["success"], "action": row["action"], "processedAt": row["processed_at"].isoformat(),
+        "integrationId": row["integration_id"], "isSuccess": row["success"], "status": row["status"],
+        "alertId": "" if incident_id is None else str(incident_id), "alias": row["alias"] or "",
+    }
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,130 @@
+"""The SMTP listener on a loopback port, with the shards and the key lookup stood in for:
+250 only once durable, 451 when not, 550 for unknown addresses, 451 over the rate limit,
+552 over the size limit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from email.message import EmailMessage
+from typing import Any
+
+import aiosmtplib
+import pytest
+
+from actors.domain.events import Action, AlertEvent
+from actors.domain.plan import Reply
+from actors.email_listener import EmailListener
+from actors.store.services import IntegrationKey
+from cluster.settings import Settings
+from serve.batcher import BatchFailed
+from tests.conftest import free_port
+
+DOMAIN = "alerts.example.test"
+KEYS = {
+    "a" * 32: IntegrationKey("int-a", "svc-a", "email", False),
+    "b" * 32: IntegrationKey("int-b", "svc-b", "email", True),
+    "c" * 32: IntegrationKey("int-c", "svc-c", "pagerduty", False),
+    "d" * 32: IntegrationKey("int-d", "svc-d", "email", False, {"rate_limit_per_s": 0.001, "rate_limit_burst": 1}),
+}
+
+
+class FakeShards:
+    def __init__(self) -> None:
+        self.received: list[Any] = []
+        self.fail = False
+
+    async def submit_many(self, items: list[Any]) -> list[Reply]:
+        if self.fail:
+            raise BatchFailed("commit failed")
+        self.received += items
+        return [Reply("opened", 1, "triggered") for _ in items]
+
+
+async def find(key: str) -> IntegrationKey | None:
+    return KEYS.get(key)
+
+
+@pytest.fixture
+async def listener() -> AsyncIterator[tuple[EmailListener, FakeShards, int]]:
+    port, shards = free_port(), FakeShards()
+    settings = Settings(host="127.0.0.1", smtp_listen_port=port, email_domain=DOMAIN, max_body_bytes=4096,
+                        key_cache_ttl_s=0)
+    listener = EmailListener(settings, "postgresql://unused", shards=shards, find=find)  # type: ignore[arg-type]
+    assert (await listener.stats())["port"] == port
+    yield listener, shards, port
+    await listener.close()
+
+
+def mail(to: str, subject: str = "Disk full on db1", body: str = "92% used") -> EmailMessage:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "nagios@monitor.example.com", to, subject
+    message.set_content(body)
+    return message
+
+
+async def send(port: int, message: EmailMessage) -> Any:
+    return await aiosmtplib.send(message, hostname="127.0.0.1", port=port, timeout=10)
+
+
+async def test_a_mail_is_taken_once_durable(listener):
+    _, shards, port = listener
+    errors, answer = await send(port, mail(f"{'A' * 32}@{DOMAIN.upper()}"))
+    assert errors == {} and answer.startswith("2.0.0 Accepted: 1 alert")
+    [event] = shards.received
+    assert isinstance(event, AlertEvent)
+    assert (event.service_id, event.integration_id, event.summary, event.action) == (
+        "svc-a", "int-a", "Disk full on db1", Action.TRIGGER)
+
+
+async def test_a_mail_that_cannot_be_made_durable_is_deferred_with_451(listener):
+    _, shards, port = listener
+    shards.fail = True
+    with pytest.raises(aiosmtplib.SMTPDataError) as raised:
+        await send(port, mail(f"{'a' * 32}@{DOMAIN}"))
+    assert raised.value.code == 451 and "try again later" in raised.value.message
+    assert shards.received == []
+
+
+@pytest.mark.parametrize(("local", "says"), [
+    ("0" * 32, "no such integration address"), ("b" * 32, "revoked"), ("c" * 32, "no such integration address"),
+])
+async def test_unknown_revoked_and_foreign_recipients_get_550(listener, local, says):
+    _, shards, port = listener
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as raised:
+        await send(port, mail(f"{local}@{DOMAIN}"))
+    [refusal] = raised.value.recipients
+    assert refusal.code == 550 and says in refusal.message
+    assert shards.received == []
+
+
+async def test_another_domain_is_not_relayed(listener):
+    _, _, port = listener
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as raised:
+        await send(port, mail(f"{'a' * 32}@example.com"))
+    assert raised.value.recipients[0].code == 550 and "relaying denied" in raised.value.recipients[0].message
+
+
+async def test_over_the_integrations_rate_limit_is_451(listener):
+    _, shards, port = listener
+    await send(port, mail(f"{'d' * 32}@{DOMAIN}"))
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as raised:
+        await send(port, mail(f"{'d' * 32}@{DOMAIN}"))
+    assert raised.value.recipients[0].code == 451
+    assert len(shards.received) == 1
+
+
+async def test_a_message_over_the_size_limit_gets_552(listener):
+    _, shards, port = listener
+    with pytest.raises(aiosmtplib.SMTPResponseException) as raised:
+        await send(port, mail(f"{'a' * 32}@{DOMAIN}", body="x" * 8192))
+    assert raised.value.code == 552
+    assert shards.received == []
+
+
+async def test_one_message_to_two_integrations_is_one_batch_of_two(listener):
+    _, shards, port = listener
+    message = mail(f"{'a' * 32}@{DOMAIN}")
+    message.replace_header("To", f"{'a' * 32}@{DOMAIN}, {'0' * 32}@{DOMAIN}, {'D' * 32}@{DOMAIN}")
+    errors, _ = await send(port, message)
+    assert list(errors) == [f"{'0' * 32}@{DOMAIN}"]
+    assert sorted(e.service_id for e in shards.received) == ["svc-a", "svc-d"]
