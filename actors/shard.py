@@ -214,7 +214,14 @@ class ServiceShard:
             due, self._due = self._due, defaultdict(set)
             inputs = [item for items, _ in group for item in items]
             try:
-                replies = await self._apply_durably(inputs, due)
+                try:
+                    replies = await self._apply_durably(inputs, due)
+                except asyncpg.UniqueViolationError as exc:
+                    if exc.constraint_name not in _INPUT_KEYS:
+                        raise
+                    # An input stored before, re-sent with a later time than the retry
+                    # window checks: check every id of the group, then apply the rest.
+                    replies = await self._apply_durably(inputs, due, check_all=True)
             except Exception as exc:  # noqa: BLE001 - every failure means "not durable"
                 self._failed(group, due, exc)
                 continue
@@ -240,14 +247,16 @@ class ServiceShard:
                 heapq.heappush(self._wakeups, (retry_at, incident_id, service_id))
         self._wake.set()
 
-    async def _apply_durably(self, inputs: list[ServiceInput], due: dict[str, set[int]]) -> dict[str, Reply]:
+    async def _apply_durably(
+        self, inputs: list[ServiceInput], due: dict[str, set[int]], check_all: bool = False
+    ) -> dict[str, Reply]:
         replies: dict[str, Reply] = {}
         pool = await self._connect()
         started = time.perf_counter()
         now = self._clock.now()
         async with pool.acquire() as conn:
             await self._activate(conn, {item.service_id for item in inputs} | set(due))
-            fresh = await self._skip_applied(conn, inputs, replies)
+            fresh = await self._skip_applied(conn, inputs, replies, check_all)
             plans = await self._plan(conn, fresh, due, now)
             try:
                 if any(_writes(plan) for plan in plans):
@@ -277,9 +286,10 @@ class ServiceShard:
                 self._remember_deadline(incident)
 
     async def _skip_applied(
-        self, conn: asyncpg.Connection, inputs: list[ServiceInput], replies: dict[str, Reply]
+        self, conn: asyncpg.Connection, inputs: list[ServiceInput], replies: dict[str, Reply], check_all: bool = False
     ) -> list[ServiceInput]:
-        """Drop inputs seen before: repeated within the group, or stored by an earlier call."""
+        """Drop inputs seen before: repeated within the group, or stored by an earlier call
+        (checked for inputs that may be a retry, or for all with `check_all`)."""
         unique: dict[str, ServiceInput] = {}
         for item in inputs:
             if item.input_id in unique:
@@ -287,7 +297,7 @@ class ServiceShard:
             else:
                 unique[item.input_id] = item
         cutoff = self._started_at + RETRY_WINDOW
-        maybe_seen = [i for i, item in unique.items() if item.received_at < cutoff]
+        maybe_seen = [i for i, item in unique.items() if check_all or item.received_at < cutoff]
         for input_id in await store.already_applied(conn, maybe_seen) if maybe_seen else ():
             del unique[input_id]
             replies[input_id] = Reply(Outcome.DUPLICATE.value)
@@ -375,6 +385,10 @@ class ServiceShard:
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(self._database_url, min_size=1, max_size=2)
             return self._pool
+
+
+# The primary keys that hold event and command ids: a clash on one means an input was stored before.
+_INPUT_KEYS = ("alerts_pkey", "applied_commands_pkey")
 
 
 def _writes(plan: Plan) -> bool:

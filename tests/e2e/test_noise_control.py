@@ -102,3 +102,31 @@ def test_past_the_cap_new_alerts_join_the_overflow_incident(api: httpx.Client, p
 
     assert api.patch(f"/api/v1/services/{sid}", json={"max_unacknowledged": 0}).status_code == 422
     assert api.patch(f"/api/v1/services/{sid}", json={"max_unacknowledged": None}).json()["max_unacknowledged"] is None
+
+
+def test_an_integration_with_a_rate_limit_of_its_own_answers_429_past_it(
+    api: httpx.Client, paged_service: dict[str, Any]
+) -> None:
+    sid = paged_service["id"]
+    limited = api.post(f"/api/v1/services/{sid}/integrations",
+                       json={"type": "pagerduty", "config": {"rate_limit_per_s": 0.5, "rate_limit_burst": 2}})
+    assert limited.status_code == 201 and limited.json()["config"] == {"rate_limit_per_s": 0.5, "rate_limit_burst": 2}
+    key = limited.json()["key"]
+
+    answers = [api.post("/v2/enqueue", json=trigger(key, f"burst-{n}")).status_code for n in range(3)]
+
+    assert answers == [202, 202, 429]
+    refused = api.post("/v2/enqueue", json=trigger(key, "burst-3"))
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert api.post("/v2/enqueue", json=trigger(paged_service["key"], "other-key")).status_code == 202  # its own bucket
+    keys = {i["dedup_key"] for i in incidents(api, sid)}
+    assert {"burst-0", "burst-1"} <= keys and not {"burst-2", "burst-3"} & keys  # refused: nothing stored
+
+
+def test_integration_options_are_checked_against_their_type(api: httpx.Client, paged_service: dict[str, Any]) -> None:
+    sid = paged_service["id"]
+    for body, field in (({"type": "pagerduty", "config": {"group_by": "group_key"}}, "config.group_by"),
+                        ({"type": "alertmanager", "config": {"group_by": "labels"}}, "config.group_by"),
+                        ({"type": "generic", "config": {"rate_limit_per_s": -1}}, "config.rate_limit_per_s")):
+        response = api.post(f"/api/v1/services/{sid}/integrations", json=body)
+        assert response.status_code == 422 and field in response.json()["message"], response.text

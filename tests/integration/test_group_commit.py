@@ -100,3 +100,19 @@ def test_resolve_and_retrigger_in_one_batch(shard, service_id, db):
     assert [r.outcome for r in replies] == ["resolved", "opened"]
     rows = db("fetch", "SELECT status FROM incidents WHERE service_id = $1::uuid ORDER BY id", service_id)
     assert [r["status"] for r in rows] == ["resolved", "triggered"]
+
+
+def test_an_event_stored_long_ago_and_sent_again_is_answered_duplicate(shard, service_id, db):
+    # A sender that re-sends with the same id but a fresh time (a heartbeat monitor after a
+    # crash): past the retry window, the clash on the stored id makes the shard check them all.
+    first = alert(service_id, "disk")
+    later = alert(service_id, "disk")
+    assert [r.outcome for r in ray.get(shard.apply.remote([first]))] == ["opened"]
+    time.sleep(2.5)  # the shard is past its retry window: it checks no ids by itself
+    again = AlertEvent(**{**{f: getattr(first, f) for f in first.__dataclass_fields__},
+                          "received_at": datetime.now(timezone.utc)})
+
+    replies = ray.get(shard.apply.remote([again, later]))
+
+    assert [r.outcome for r in replies] == ["duplicate", "occurrence"]
+    assert db("fetchval", "SELECT occurrences FROM incidents WHERE service_id = $1::uuid", service_id) == 2

@@ -1,5 +1,6 @@
-"""Auto-resolve is a persisted deadline like escalation: a shard restarted in between still
-resolves the quiet incident on time. Business time runs 20x faster (ScaledClock)."""
+"""Noise control through a real shard, across restarts: auto-resolve is a persisted deadline
+like escalation, and maintenance windows are read from Postgres, so a restarted shard keeps
+both. Business time runs 20x faster (ScaledClock)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,15 @@ from actors.domain.clock import ScaledClock
 from actors.domain.events import Action, AlertEvent
 from actors.ownership import shard_index
 from actors.shard import ServiceShardActor, shard_options
-from tests.integration.test_escalation_restart import NAMESPACE, SHARD_COUNT, SPEED, wait_for
+from tests.integration.test_escalation_restart import (
+    NAMESPACE,
+    SHARD_COUNT,
+    SPEED,
+    make_escalating_service,
+    make_user,
+    notifications,
+    wait_for,
+)
 
 
 def test_a_quiet_incident_resolves_itself_on_time_across_a_shard_restart(
@@ -47,5 +56,35 @@ def test_a_quiet_incident_resolves_itself_on_time_across_a_shard_restart(
                  reply.incident_id)
         assert (log[-1]["kind"], log[-1]["actor"]) == ("resolved", "tocsin")
         assert "no new occurrence" in log[-1]["message"]
+    finally:
+        ray.kill(shard, no_restart=True)
+
+
+def test_maintenance_holds_across_a_shard_restart_and_ends_on_time(
+    ray_address: str, database_url: str, db: Callable[..., Any]
+) -> None:
+    service_id = make_escalating_service(db, make_user(db, "ola"), make_user(db, "pat"))
+    clock = ScaledClock(SPEED)
+    db("execute", "INSERT INTO maintenance_windows (id, service_id, starts_at, ends_at) VALUES ($1, $2, $3, $4)",
+       str(uuid.uuid4()), service_id, clock.now() - timedelta(minutes=1), clock.now() + timedelta(minutes=2))
+    index = shard_index(service_id, SHARD_COUNT)
+    shard = ServiceShardActor.options(**shard_options(index, NAMESPACE)).remote(index, database_url, clock, SHARD_COUNT)
+
+    def trigger(key: str) -> str:
+        [reply] = ray.get(shard.apply.remote([AlertEvent(
+            event_id=str(uuid.uuid4()), service_id=service_id, integration_id=None, dedup_key=key,
+            action=Action.TRIGGER, received_at=clock.now(), summary=f"{key} failing",
+        )]), timeout=30)
+        return str(reply.outcome)
+
+    try:
+        assert trigger("before-restart") == "opened"
+        ray.kill(shard, no_restart=False)
+        assert trigger("after-restart") == "opened"
+        assert notifications(db, service_id) == []  # recorded, paging nobody
+
+        assert wait_for(lambda: clock.now() > clock.origin + timedelta(minutes=2.1), 20)
+        assert trigger("after-the-window") == "opened"
+        assert len(notifications(db, service_id)) == 1
     finally:
         ray.kill(shard, no_restart=True)
