@@ -178,7 +178,30 @@ def _print_shards(running: dict[str, Any]) -> None:
                       str(stats["active_services"]), str(stats["open_incidents"]),
                       str(stats["transactions"]), str(stats["inputs"]))
     console.print(table)
+    _print_channels()
     ray.shutdown()
+
+
+def _print_channels() -> None:
+    """The channel actors that run (a channel with no configured provider has none)."""
+    import ray
+    from rich.table import Table
+
+    from actors.channel import CHANNELS, channel_name
+
+    table = Table("channel", "node", "pid", "providers (breaker)", "sent", "retried", "dead")
+    for channel in CHANNELS:
+        try:
+            stats = cast(dict[str, Any], ray.get(ray.get_actor(channel_name(channel)).stats.remote(), timeout=10))
+        except ValueError:
+            continue  # not running: no provider configured for it
+        except Exception as exc:  # noqa: BLE001 - report, do not fail
+            table.add_row(channel, f"unavailable: {exc!r}", "", "", "", "", "")
+            continue
+        providers = ", ".join(f"{p['name']} ({p['state']})" for p in stats["providers"])
+        table.add_row(channel, (stats["node_id"] or "")[:12], str(stats["pid"]), providers,
+                      str(stats.get("sent", 0)), str(stats.get("retried", 0)), str(stats.get("dead", 0)))
+    console.print(table)
 
 
 def _migrate(settings: Settings) -> int:

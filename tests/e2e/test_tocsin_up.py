@@ -39,6 +39,7 @@ def test_up_on_embedded_defaults_keeps_data_across_restarts(tmp_path):
                                 capture_output=True, text=True, timeout=120, env=server.env)
         assert status.returncode == 0, status.stdout + status.stderr
         assert "ok" in status.stdout and "tocsin-shard-0" in status.stdout and "tocsin-shard-3" in status.stdout
+        assert "webhook (closed)" in status.stdout  # the channel actors, with their breakers
     finally:
         assert server.stop() == 0, server.log()
     assert "Stopped." in server.log()
