@@ -48,10 +48,11 @@ class Stack:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.admin_token}"}
 
-    def new_service(self, name: str) -> tuple[str, str]:
+    def new_service(self, name: str, kind: str = "pagerduty") -> tuple[str, str]:
+        """A service with one integration of type `kind`: (service id, integration key)."""
         service = httpx.post(f"{self.base_url}/api/v1/services", json={"name": name}, headers=self.headers()).json()
         integration = httpx.post(f"{self.base_url}/api/v1/services/{service['id']}/integrations",
-                                 json={"type": "pagerduty"}, headers=self.headers()).json()
+                                 json={"type": kind}, headers=self.headers()).json()
         return service["id"], integration["key"]
 
     def query(self, sql: str, *args: Any) -> list[Any]:
@@ -86,9 +87,12 @@ def fresh_database() -> Iterator[str]:
 
 
 @contextmanager
-def tocsin_stack(port: int, shards: int = 4, extra_apps: dict[str, Any] | None = None) -> Iterator[Stack]:
+def tocsin_stack(port: int, shards: int = 4, extra_apps: dict[str, Any] | None = None,
+                 channels: bool = False) -> Iterator[Stack]:
     """Postgres, migrations, a local Ray, the shards and the Serve app, as `tocsin up` runs them;
-    `extra_apps` ({route_prefix: app}) are deployed beside it on the same Serve set-up."""
+    `extra_apps` ({route_prefix: app}) are deployed beside it on the same Serve set-up. With
+    `channels`, the ChannelActors of the configured providers run too (TOCSIN_RATE_*_PER_S and
+    TOCSIN_THROTTLE_* set their limits), so that pages are delivered."""
     import ray
     from ray import serve
 
@@ -106,6 +110,8 @@ def tocsin_stack(port: int, shards: int = 4, extra_apps: dict[str, Any] | None =
         start_ray(None, settings.namespace)
         handles = deploy.start_shards(settings, database_url)
         shards_started = time.monotonic()
+        if channels:
+            handles += deploy.start_channels(settings, database_url)
         deploy.start_serve(settings, database_url)
         for prefix, app in (extra_apps or {}).items():
             serve.run(app, name=prefix.strip("/"), route_prefix=prefix, blocking=False)
@@ -181,6 +187,25 @@ def _find(pattern: str, text: str, default: str | None = None) -> str:
 def _latency(text: str, percentile: str) -> float:
     value, unit = re.search(rf"{re.escape(percentile)}\s+([\d.]+)(us|ms|s)\b", text).groups()  # type: ignore[union-attr]
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+# Lua shared by the counting wrk scripts: numbered threads, and a tally of their answers
+# printed as one "STORM accepted=… client_errors=… server_errors=… seconds=…" line.
+LUA_THREADS = """local next_id, threads = 1, {}
+function setup(thread)
+  thread:set("id", next_id); next_id = next_id + 1
+  table.insert(threads, thread)
+end
+"""
+LUA_TALLY = """function done(summary, latency, requests)
+  local a, c, s = 0, 0, 0
+  for _, t in ipairs(threads) do
+    a = a + t:get("accepted"); c = c + t:get("client_errors"); s = s + t:get("server_errors")
+  end
+  io.write(string.format("STORM accepted=%d client_errors=%d server_errors=%d seconds=%.3f\\n",
+    a, c, s, summary.duration / 1e6))
+end
+"""
 
 
 def write_lua(body: str) -> Path:

@@ -29,7 +29,17 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from actors.shard import RETRY_WINDOW  # noqa: E402
-from benchmarks.harness import Stack, WrkResult, record, require_wrk, run_wrk, tocsin_stack, write_lua  # noqa: E402
+from benchmarks.harness import (  # noqa: E402
+    LUA_TALLY,
+    LUA_THREADS,
+    Stack,
+    WrkResult,
+    record,
+    require_wrk,
+    run_wrk,
+    tocsin_stack,
+    write_lua,
+)
 
 console = Console()
 THREADS = 2
@@ -73,11 +83,7 @@ def storm_script(keys: list[str], events: int, dedup_keys: int) -> Path:
     key_table = ", ".join(f'"{k}"' for k in keys)
     return write_lua(f"""
 local keys = {{{key_table}}}
-local next_id, threads = 1, {{}}
-function setup(thread)
-  thread:set("id", next_id); next_id = next_id + 1
-  table.insert(threads, thread)
-end
+{LUA_THREADS}
 function init(args)
   primed, sent, accepted, client_errors, server_errors = false, 0, 0, 0, 0
 end
@@ -99,15 +105,7 @@ function response(status, headers, body)
   elseif status >= 400 then client_errors = client_errors + 1 end
   if accepted + client_errors + server_errors >= {share} then wrk.thread:stop() end
 end
-function done(summary, latency, requests)
-  local a, c, s = 0, 0, 0
-  for _, t in ipairs(threads) do
-    a = a + t:get("accepted"); c = c + t:get("client_errors"); s = s + t:get("server_errors")
-  end
-  io.write(string.format("STORM accepted=%d client_errors=%d server_errors=%d seconds=%.3f\\n",
-    a, c, s, summary.duration / 1e6))
-end
-""")
+{LUA_TALLY}""")
 
 
 def with_progress(label: str, seconds: float, work: Callable[[], Any],

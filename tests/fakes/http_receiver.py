@@ -6,7 +6,7 @@ webhook, Slack's Web API, or a customer's webhook endpoint.
         receiver.respond(200, {"ok": True, "ts": "1.2"}, path="/api/chat.postMessage")
         receiver.respond(500)                          # every other path answers 500
         receiver.hang()                                # every path: read the request, never answer
-        receiver.requests  ->  [ Received(method, path, query, headers, body), ... ]
+        receiver.requests  ->  [ Received(method, path, query, headers, body, at), ... ]
 
 Answers are chosen by exact path, else the default one (200 "ok" until told otherwise).
 A hanging request is released when the receiver stops, or after `hang_limit_s`, so the
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
@@ -32,6 +33,7 @@ class Received:
     query: str  # what followed "?", if anything
     headers: dict[str, str]  # names lower-cased
     body: bytes
+    at: float = field(default_factory=time.time)  # when it was received: wall clock, epoch seconds
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -118,6 +120,9 @@ class HttpReceiver:
 def _handler_for(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # The headers and the body go out in two writes: with Nagle's algorithm on, the body
+        # waits for the client's delayed ACK, some 40 ms on every kept-alive request.
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
