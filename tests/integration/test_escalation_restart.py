@@ -54,6 +54,12 @@ def make_escalating_service(db: Callable[..., Any], *levels: str) -> str:
     return service_id
 
 
+def shard_for(service_id: str, database_url: str, clock: ScaledClock) -> Any:
+    """A shard of its own that owns `service_id` (and recovers its deadlines when restarted)."""
+    index = shard_index(service_id, SHARD_COUNT)
+    return ServiceShardActor.options(**shard_options(index, NAMESPACE)).remote(index, database_url, clock, SHARD_COUNT)
+
+
 def notifications(db: Callable[..., Any], service_id: str) -> list[dict[str, Any]]:
     rows = db("fetch", "SELECT user_id::text, level, page, send_at, created_at, status FROM notifications"
                        " WHERE service_id = $1::uuid ORDER BY page", service_id)
@@ -75,10 +81,7 @@ def test_shard_killed_between_levels_pages_the_next_level_on_time_and_nobody_twi
     alice, bob = make_user(db, "alice"), make_user(db, "bob")
     service_id = make_escalating_service(db, alice, bob)
     clock = ScaledClock(SPEED)
-    index = shard_index(service_id, SHARD_COUNT)
-    shard = ServiceShardActor.options(**shard_options(index, NAMESPACE)).remote(
-        index, database_url, clock, SHARD_COUNT
-    )
+    shard = shard_for(service_id, database_url, clock)
     try:
         opened_at = clock.now()
         [reply] = ray.get(shard.apply.remote([AlertEvent(
@@ -148,10 +151,7 @@ def test_acknowledging_cancels_pending_notifications_and_senders_claim_each_row_
                   " VALUES ($1, $2, $3, 'high', 5)", str(uuid.uuid4()), alice, later_method)
     service_id = make_escalating_service(db, alice, bob)
     clock = ScaledClock(1.0)
-    index = shard_index(service_id, SHARD_COUNT)
-    shard = ServiceShardActor.options(**shard_options(index, NAMESPACE)).remote(
-        index, database_url, clock, SHARD_COUNT
-    )
+    shard = shard_for(service_id, database_url, clock)
     try:
         def event(action: Action) -> AlertEvent:
             return AlertEvent(event_id=str(uuid.uuid4()), service_id=service_id, integration_id=None,
@@ -180,10 +180,7 @@ def test_a_snooze_running_out_retriggers_and_pages_level_one_again(
     alice, bob = make_user(db, "alice"), make_user(db, "bob")
     service_id = make_escalating_service(db, alice, bob)
     clock = ScaledClock(SPEED)
-    index = shard_index(service_id, SHARD_COUNT)
-    shard = ServiceShardActor.options(**shard_options(index, NAMESPACE)).remote(
-        index, database_url, clock, SHARD_COUNT
-    )
+    shard = shard_for(service_id, database_url, clock)
     try:
         [opened] = ray.get(shard.apply.remote([AlertEvent(
             event_id=str(uuid.uuid4()), service_id=service_id, integration_id=None, dedup_key="queue-full",

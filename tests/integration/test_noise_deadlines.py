@@ -13,15 +13,12 @@ import ray
 
 from actors.domain.clock import ScaledClock
 from actors.domain.events import Action, AlertEvent
-from actors.ownership import shard_index
-from actors.shard import ServiceShardActor, shard_options
 from tests.integration.test_escalation_restart import (
-    NAMESPACE,
-    SHARD_COUNT,
     SPEED,
     make_escalating_service,
     make_user,
     notifications,
+    shard_for,
     wait_for,
 )
 
@@ -32,8 +29,7 @@ def test_a_quiet_incident_resolves_itself_on_time_across_a_shard_restart(
     service_id = str(uuid.uuid4())
     db("execute", "INSERT INTO services (id, name, auto_resolve_minutes) VALUES ($1, 'batch-jobs', 1)", service_id)
     clock = ScaledClock(SPEED)
-    index = shard_index(service_id, SHARD_COUNT)
-    shard = ServiceShardActor.options(**shard_options(index, NAMESPACE)).remote(index, database_url, clock, SHARD_COUNT)
+    shard = shard_for(service_id, database_url, clock)
     try:
         opened_at = clock.now()
         [reply] = ray.get(shard.apply.remote([AlertEvent(
@@ -67,8 +63,7 @@ def test_maintenance_holds_across_a_shard_restart_and_ends_on_time(
     clock = ScaledClock(SPEED)
     db("execute", "INSERT INTO maintenance_windows (id, service_id, starts_at, ends_at) VALUES ($1, $2, $3, $4)",
        str(uuid.uuid4()), service_id, clock.now() - timedelta(minutes=1), clock.now() + timedelta(minutes=2))
-    index = shard_index(service_id, SHARD_COUNT)
-    shard = ServiceShardActor.options(**shard_options(index, NAMESPACE)).remote(index, database_url, clock, SHARD_COUNT)
+    shard = shard_for(service_id, database_url, clock)
 
     def trigger(key: str) -> str:
         [reply] = ray.get(shard.apply.remote([AlertEvent(
