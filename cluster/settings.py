@@ -39,6 +39,9 @@ class Settings(BaseModel):
     rate_limit_burst: int = Field(10_000, ge=1)
     max_body_bytes: int = Field(512 * 1024, ge=1024)
     key_cache_ttl_s: float = Field(2.0, ge=0)
+    # Raw alerts (and Opsgenie request outcomes) are pruned after this many days; 0 keeps
+    # them. Incidents and their log are kept.
+    alert_retention_days: int = Field(30, ge=0)
     # E-mail to alert: the SMTP listener (off unless a port is set) and the domain of the
     # integrations' addresses (<key>@<domain>).
     smtp_listen_port: int | None = Field(None, ge=1, le=65535)

@@ -16,6 +16,7 @@ from actors.store import services as service_store
 from actors.store.services import IntegrationKey
 from cluster.settings import Settings
 from serve.keys import KeyCache
+from serve.retention import RetentionJob
 from actors.domain.ratelimit import RateLimiter
 from serve.shards import ShardRouter
 
@@ -30,6 +31,7 @@ class GatewayRuntime:
         self.shards = ShardRouter.for_settings(settings)
         self.keys = KeyCache(self._find_key, settings.key_cache_ttl_s)
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        self.retention = RetentionJob(self.pool, settings.alert_retention_days, self.now)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -60,6 +62,7 @@ async def get_runtime() -> GatewayRuntime:
     # async on purpose: FastAPI runs sync dependencies in a thread pool, per request.
     if _current is None:
         raise RuntimeError("no gateway runtime installed in this process")
+    _current.retention.start()  # a running loop is needed: the first request has one
     return _current
 
 

@@ -1,0 +1,35 @@
+"""Pruning what is kept only for a while: raw alerts (the bulk of a storm's data) and the
+outcomes of asynchronous source requests. Incidents and their log are kept."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+# Any constant works; it only has to be the same for every process that prunes.
+LOCK_KEY = 0x70C5_1B
+
+
+async def prune(conn: asyncpg.Connection, before: datetime, batch: int = 10_000) -> int:
+    """Delete raw alerts and source requests received before `before`, a batch per
+    statement so no transaction grows with the backlog; the number of rows deleted. Only
+    one process prunes at a time (an advisory lock); the others return 0 at once."""
+    if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
+        return 0
+    try:
+        deleted = 0
+        for table, key in (("alerts", "event_id"), ("source_requests", "id")):
+            while True:
+                status: str = await conn.execute(
+                    f"DELETE FROM {table} WHERE {key} IN"
+                    f" (SELECT {key} FROM {table} WHERE received_at < $1 LIMIT $2)",
+                    before, batch,
+                )
+                count = int(status.split()[-1])
+                deleted += count
+                if count < batch:
+                    break
+        return deleted
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)

@@ -1,0 +1,49 @@
+"""Raw alerts are pruned in the background by the gateway replicas: whichever holds the
+lock prunes, once an hour, what is older than the retention period."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from actors.store import retention as store
+
+log = logging.getLogger(__name__)
+
+INTERVAL_S = 3600.0
+FIRST_RUN_S = 60.0  # after a start, let the replica settle first
+
+
+class RetentionJob:
+    def __init__(self, pool: Callable[[], Awaitable[asyncpg.Pool]], days: int,
+                 now: Callable[[], datetime]) -> None:
+        self._pool = pool
+        self._days = days
+        self._now = now
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Runs in the background from now on (a retention of 0 days keeps everything)."""
+        if self._task is None and self._days > 0:
+            self._task = asyncio.create_task(self._loop())
+
+    async def run_once(self) -> int:
+        before = self._now() - timedelta(days=self._days)
+        async with (await self._pool()).acquire() as conn:
+            deleted = await store.prune(conn, before)
+        if deleted:
+            log.info("pruned %d raw alerts and source requests received before %s", deleted, before.isoformat())
+        return deleted
+
+    async def _loop(self) -> None:
+        await asyncio.sleep(FIRST_RUN_S)
+        while True:
+            try:
+                await self.run_once()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("pruning raw alerts failed, retrying in an hour: %r", exc)
+            await asyncio.sleep(INTERVAL_S)
