@@ -20,6 +20,7 @@ import logging
 import os
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,6 +51,33 @@ ANSWERABLE = ("sms", "voice")  # channels people reply on, so their messages car
 
 def channel_name(channel: str) -> str:
     return f"tocsin-channel-{channel}"
+
+
+class ChannelNudger:
+    """Wakes channel actors when rows are due now. Looks each one up by name once and keeps
+    the handle (a named actor's handle outlives its restarts); a channel with no actor (no
+    provider configured) is looked up again only after `retry_s`, as one may be started."""
+
+    def __init__(self, namespace: str, retry_s: float = 30.0) -> None:
+        self._namespace = namespace
+        self._retry_s = retry_s
+        self._handles: dict[str, tuple[Any, float]] = {}  # channel -> (handle or None, looked up at)
+
+    def nudge(self, channels: Iterable[str]) -> None:
+        for channel in channels:
+            handle = self._handle(channel)
+            if handle is not None:
+                handle.nudge.remote()  # fire and forget: the actor also polls
+
+    def _handle(self, channel: str) -> Any:
+        handle, looked_at = self._handles.get(channel, (None, float("-inf")))
+        if handle is None and time.monotonic() - looked_at >= self._retry_s:
+            try:
+                handle = ray.get_actor(channel_name(channel), namespace=self._namespace)
+            except ValueError:
+                handle = None  # nothing runs for it: its rows wait, listed by /api/v1/channels
+            self._handles[channel] = (handle, time.monotonic())
+        return handle
 
 
 class ChannelActor:

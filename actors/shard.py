@@ -83,6 +83,7 @@ class ServiceShard:
         self._wake = asyncio.Event()
         self._drainer: asyncio.Task[None] | None = None
         self._background: list[asyncio.Task[None]] = []
+        self._nudger: Any = None  # a ChannelNudger, made on first use
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
         self._stats = {
@@ -359,14 +360,11 @@ class ServiceShard:
         """Tell the channel actors that notifications are due now (they also poll)."""
         if not channels or not ray.is_initialized():
             return
-        from actors.channel import channel_name  # the channel actor imports providers: only when on Ray
+        if self._nudger is None:
+            from actors.channel import ChannelNudger  # imports the providers: only when on Ray
 
-        namespace = ray.get_runtime_context().namespace
-        for channel in channels:
-            try:
-                ray.get_actor(channel_name(channel), namespace=namespace).nudge.remote()
-            except ValueError:
-                pass  # no provider configured for that channel: nothing runs to nudge
+            self._nudger = ChannelNudger(ray.get_runtime_context().namespace)
+        self._nudger.nudge(channels)
 
     def _adopt(self, plan: Plan, replies: dict[str, Reply]) -> None:
         service = self._services[plan.service_id]

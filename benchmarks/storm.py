@@ -22,6 +22,7 @@ to the screen and benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -190,13 +191,11 @@ receivers:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"Alertmanager exited: {(self._dir / 'alertmanager.log').read_text()}")
-            try:
+            with contextlib.suppress(httpx.HTTPError):  # not listening yet
                 if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
                     status = httpx.get(f"{self.url}/api/v2/status", timeout=5).json()
                     self.version = status["versionInfo"]["version"]
                     return self
-            except httpx.HTTPError:
-                pass
             time.sleep(0.2)
         self.__exit__(None, None, None)
         raise RuntimeError("Alertmanager was not ready within 30 s")

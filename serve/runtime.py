@@ -11,6 +11,7 @@ from datetime import datetime
 
 import asyncpg
 
+from actors.channel import ChannelNudger
 from actors.domain.clock import Clock, SystemClock
 from actors.store import services as service_store
 from actors.store.services import IntegrationKey
@@ -32,6 +33,7 @@ class GatewayRuntime:
         self.keys = KeyCache(self._find_key, settings.key_cache_ttl_s)
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         self.retention = RetentionJob(self.pool, settings.alert_retention_days, self.now)
+        self.channels = ChannelNudger(settings.namespace)
 
     def now(self) -> datetime:
         return self.clock.now()

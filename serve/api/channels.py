@@ -82,12 +82,5 @@ async def retry_notification(notification_id: int, runtime: GatewayRuntime = Dep
             raise HTTPException(409, f"notification {notification_id} is {before}; only a dead one is retried")
         row = await store.get_notification(conn, notification_id)
     assert row is not None
-    _nudge(runtime, row["channel"])
+    runtime.channels.nudge([row["channel"]])
     return row
-
-
-def _nudge(runtime: GatewayRuntime, channel: str) -> None:
-    try:
-        ray.get_actor(channel_name(channel), namespace=runtime.settings.namespace).nudge.remote()
-    except ValueError:
-        pass  # nothing runs for that channel; the row waits, visible, as pending

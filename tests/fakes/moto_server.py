@@ -76,8 +76,8 @@ class MotoServer:
 
     def reset(self) -> None:
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S):
-            pass
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
+            response.read()
 
     # -- setting up ----------------------------------------------------------------------
 

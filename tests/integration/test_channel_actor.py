@@ -44,7 +44,7 @@ class Scripted:
         return Receipt(f"{self.name}-{message.notification_id}")
 
     async def close(self) -> None:
-        pass
+        """Holds no connection: nothing to release."""
 
 
 @pytest.fixture
