@@ -24,6 +24,7 @@ from actors.domain.clock import Clock, SystemClock
 from actors.domain.dedupe import ServiceIncidents
 from actors.domain.events import IncidentCommand, ServiceInput
 from actors.domain.incident import Incident, Outcome
+from actors.domain.measures import ShardMeasures
 from actors.domain.paging import page_notifications
 from actors.domain.plan import LogEntry, Plan, PlannedNotification, Reply
 from actors.domain.walk import Walks
@@ -90,6 +91,7 @@ class ServiceShard:
             "transactions": 0, "inputs": 0, "failed_transactions": 0, "last_commit_ms": 0.0,
             "pages": 0, "notifications": 0, "deadlines_fired": 0,
         }
+        self._measures = ShardMeasures()
         with contextlib.suppress(RuntimeError):  # no loop yet: started by the first call
             asyncio.get_running_loop()
             self._start_background()
@@ -126,6 +128,7 @@ class ServiceShard:
             "wakeups": len(self._wakeups),
             "paging_cache": {**self._directory.cached, **self._directory.stats},
             **self._stats,
+            "measures": self._measures.snapshot(),
         }
 
     async def close(self) -> None:
@@ -273,7 +276,9 @@ class ServiceShard:
         self._stats["transactions"] += 1
         self._stats["inputs"] += len(inputs)
         self._stats["deadlines_fired"] += sum(len(ids) for ids in due.values())
-        self._stats["last_commit_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        elapsed = time.perf_counter() - started
+        self._stats["last_commit_ms"] = round(elapsed * 1000, 2)
+        self._measures.record_batch(len(inputs), plans, elapsed)
         return replies
 
     async def _activate(self, conn: asyncpg.Connection, service_ids: set[str]) -> None:

@@ -26,6 +26,7 @@ from serve.api import (
     users,
     verification,
 )
+from serve import metrics
 from serve.errors import install_handlers
 from serve.ingest import alertmanager, generic, grafana, opsgenie, pagerduty
 from serve.ingest import heartbeat as heartbeat_pings
@@ -47,6 +48,7 @@ def create_api() -> FastAPI:
     )
     for router in routers:
         api.include_router(router)
+    api.include_router(metrics.router)
     _document_raw_bodies(api)
     return api
 

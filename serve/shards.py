@@ -71,6 +71,17 @@ class ShardRouter:
         refs = [self._handle(i).stats.remote() for i in range(self._count)]
         return list(await asyncio.wait_for(asyncio.gather(*refs), timeout_s))
 
+    async def stats_of_each(self, timeout_s: float = 2.0) -> list[dict[str, Any] | None]:
+        """Each shard's stats, by index; None for a shard that does not answer in time."""
+        async def one(index: int) -> dict[str, Any] | None:
+            try:
+                stats: dict[str, Any] = await asyncio.wait_for(self._handle(index).stats.remote(), timeout_s)
+                return stats
+            except (asyncio.TimeoutError, ValueError, ray.exceptions.RayError):
+                return None
+
+        return list(await asyncio.gather(*(one(i) for i in range(self._count))))
+
     def _handle(self, index: int) -> Any:
         handle = self._handles.get(index)
         if handle is None:

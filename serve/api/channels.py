@@ -26,11 +26,11 @@ async def list_channels(runtime: GatewayRuntime = Depends(get_runtime)) -> dict[
     how many notifications wait, are being sent, or are dead."""
     async with (await runtime.pool()).acquire() as conn:
         counts = await store.counts_by_channel(conn)
-    states = await asyncio.gather(*(_channel_state(runtime, c) for c in CHANNELS))
+    states = await asyncio.gather(*(channel_state(runtime, c) for c in CHANNELS))
     return {"channels": [{**state, "notifications": counts.get(c, {})} for c, state in zip(CHANNELS, states)]}
 
 
-async def _channel_state(runtime: GatewayRuntime, channel: str) -> dict[str, Any]:
+async def channel_state(runtime: GatewayRuntime, channel: str) -> dict[str, Any]:
     try:
         handle = ray.get_actor(channel_name(channel), namespace=runtime.settings.namespace)
     except ValueError:
