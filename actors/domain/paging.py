@@ -17,7 +17,7 @@ function that answers for one target. Rules GoAlert and PagerDuty users expect:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from actors.domain.escalation import Page, Target
@@ -55,6 +55,9 @@ class Notification:
     rule_id: str | None
     delay_minutes: int
     send_at: datetime
+    # The page's first notification that is due at once: a channel sends these before the
+    # rest of any page, so in a storm every new incident reaches someone first.
+    first_of_page: bool = False
 
 
 # Who a target stands for at paging time, and a note for the log when that is nobody
@@ -102,10 +105,18 @@ def page_notifications(page: Page, urgency: Urgency, lookup: Lookup) -> tuple[li
             sent, description = notify(person, urgency, page.at)
             notifications += sent
             parts.append(description)
+    notifications = _mark_first(notifications)
     where = f"level {page.level + 1}" + (f", repeat {page.pass_}" if page.pass_ else "")
     if not notifications:
         parts.append("nobody was notified")
     return notifications, f"paged {where}: " + "; ".join(parts)
+
+
+def _mark_first(notifications: list[Notification]) -> list[Notification]:
+    immediate = next((i for i, n in enumerate(notifications) if n.delay_minutes == 0), None)
+    if immediate is not None:
+        notifications[immediate] = replace(notifications[immediate], first_of_page=True)
+    return notifications
 
 
 def _describe(notifications: Iterable[Notification]) -> str:

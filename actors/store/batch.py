@@ -114,7 +114,7 @@ _NOTIFICATION_COLUMNS = [
     ("incident_id", "bigint"), ("service_id", "uuid"), ("page", "int"), ("level", "int"), ("pass", "int"),
     ("user_id", "uuid"), ("contact_method_id", "uuid"), ("channel", "text"), ("rule_id", "uuid"),
     ("delay_minutes", "int"), ("urgency", "text"), ("message", "text"), ("send_at", "timestamptz"),
-    ("status", "text"), ("created_at", "timestamptz"), ("updated_at", "timestamptz"),
+    ("status", "text"), ("rank", "smallint"), ("created_at", "timestamptz"), ("updated_at", "timestamptz"),
 ]
 
 
@@ -210,7 +210,7 @@ def _notification_record(planned: PlannedNotification, now: datetime) -> tuple[o
     return (
         incident.id, incident.service_id, page.number, page.page.level, page.page.pass_, n.user_id,
         n.contact_method_id, n.channel, n.rule_id, n.delay_minutes, incident.urgency.value,
-        incident.summary, n.send_at, status, now, now,
+        incident.summary, n.send_at, status, 0 if n.first_of_page else 1, now, now,
     )
 
 

@@ -18,7 +18,7 @@ WITH due AS (
     SELECT id FROM notifications
     WHERE channel = $1 AND send_at <= $2
       AND (status = 'pending' OR (status = 'sending' AND claimed_until < $2))
-    ORDER BY send_at, id
+    ORDER BY rank, send_at, id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 )
@@ -27,7 +27,7 @@ SET status = 'sending', attempts = n.attempts + 1, claimed_until = $2 + make_int
     updated_at = $2
 FROM due WHERE n.id = due.id
 RETURNING n.id, n.kind, n.incident_id, n.service_id::text, n.page, n.level, n.pass, n.user_id::text,
-          n.contact_method_id::text, n.channel, n.urgency, n.message, n.send_at, n.attempts
+          n.contact_method_id::text, n.channel, n.urgency, n.message, n.send_at, n.attempts, n.rank
 """
 
 # What a sender needs besides the row: where to send it and what the incident is.
@@ -46,9 +46,10 @@ WHERE n.id = ANY($1::bigint[])
 async def claim_due(
     conn: asyncpg.Connection, channel: str, now: datetime, limit: int = 100, lease_s: float = 60.0
 ) -> list[dict[str, Any]]:
-    """Claim up to `limit` rows of `channel` due by `now`, for `lease_s` seconds."""
+    """Claim up to `limit` rows of `channel` due by `now`, for `lease_s` seconds, in the order
+    to send them: first notifications of pages, then by when they fell due."""
     rows = await conn.fetch(_CLAIM, channel, now, limit, lease_s)
-    return sorted((dict(r) for r in rows), key=lambda r: (r["send_at"], r["id"]))
+    return sorted((dict(r) for r in rows), key=lambda r: (r["rank"], r["send_at"], r["id"]))
 
 
 async def context(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:

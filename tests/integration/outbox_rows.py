@@ -35,10 +35,10 @@ class Desk:
         values = {"status": "pending", "send_at": datetime.now(timezone.utc) - timedelta(seconds=1), **columns}
         notification_id: int = self.db("fetchval", """
             INSERT INTO notifications (incident_id, service_id, page, level, pass, user_id, contact_method_id,
-                channel, delay_minutes, urgency, message, send_at, status, claimed_until, created_at, updated_at)
-            VALUES ($1, $2, 1, 0, 0, $3, $4, $5, 0, 'high', 'checkout 5xx', $6, $7, $8, now(), now())
+                channel, delay_minutes, urgency, message, send_at, status, claimed_until, rank, created_at, updated_at)
+            VALUES ($1, $2, 1, 0, 0, $3, $4, $5, 0, 'high', 'checkout 5xx', $6, $7, $8, $9, now(), now())
             RETURNING id""", incident_id, self.service, self.user, self.method, self.channel, values["send_at"],
-            values["status"], values.get("claimed_until"))
+            values["status"], values.get("claimed_until"), values.get("rank", 1))
         return notification_id
 
     def row(self, notification_id: int) -> dict[str, Any]:

@@ -13,12 +13,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import asyncpg
 import pytest
 
 from actors.channel import ChannelActor
 from actors.domain.breaker import BreakerRules
 from actors.domain.retry import RetryRules
 from actors.providers.base import Outgoing, Receipt, ProviderError
+from actors.store import outbox
 from cluster.settings import Settings
 from tests.conftest import statement_runner
 from tests.integration.outbox_rows import Desk
@@ -188,3 +190,19 @@ async def test_a_page_to_a_stopped_number_or_an_acknowledged_incident_is_cancell
     assert desk.row(stopped)["status"] == "cancelled" and "STOP" in desk.row(stopped)["last_error"]
     assert provider.received == []
     await actor.close()
+
+
+async def test_the_first_notification_of_a_page_is_claimed_before_the_rest_of_older_pages(
+    desk: Desk, own_database: str
+) -> None:
+    now = datetime.now(timezone.utc)
+    older = [desk.page(send_at=now - timedelta(seconds=10 - n)) for n in range(3)]  # the rest of older pages
+    first = desk.page(send_at=now - timedelta(seconds=1), rank=0)  # a new incident's first page
+
+    conn = await asyncpg.connect(own_database)
+    try:
+        claimed = await outbox.claim_due(conn, CHANNEL, now, 2, 30)
+    finally:
+        await conn.close()
+
+    assert [row["id"] for row in claimed] == [first, older[0]]  # then in the order they fell due

@@ -61,7 +61,7 @@ def shard_for(service_id: str, database_url: str, clock: ScaledClock) -> Any:
 
 
 def notifications(db: Callable[..., Any], service_id: str) -> list[dict[str, Any]]:
-    rows = db("fetch", "SELECT user_id::text, level, page, send_at, created_at, status FROM notifications"
+    rows = db("fetch", "SELECT user_id::text, level, page, send_at, created_at, status, rank FROM notifications"
                        " WHERE service_id = $1::uuid ORDER BY page", service_id)
     return [dict(r) for r in rows]
 
@@ -99,6 +99,7 @@ def test_shard_killed_between_levels_pages_the_next_level_on_time_and_nobody_twi
         level_two_due = opened_at + timedelta(minutes=1)
         paged = notifications(db, service_id)
         assert [(n["user_id"], n["level"], n["page"]) for n in paged] == [(alice, 0, 1), (bob, 1, 2)]
+        assert [n["rank"] for n in paged] == [0, 0]  # each the first of its page: sent ahead of others
         assert paged[1]["send_at"] == level_two_due
         late = (paged[1]["created_at"] - level_two_due).total_seconds() / SPEED  # in wall seconds
         assert 0 <= late < 1.5, f"level 2 paged {late:.2f} s late"

@@ -130,7 +130,7 @@ def test_a_person_reached_through_two_targets_of_a_level_is_notified_once() -> N
 
     notifications, text = page_notifications(page, HIGH, lookup)
 
-    assert notifications == notify(ALICE, HIGH, AT)[0]
+    assert sent(notifications) == sent(notify(ALICE, HIGH, AT)[0])
     assert text == f"paged level 1: {ALICE_HIGH}"
 
 
@@ -144,6 +144,19 @@ def test_everyone_reached_is_notified_in_the_order_of_the_targets() -> None:
     ]
     assert [n.send_at for n in notifications] == [at + timedelta(minutes=m) for m in (2, 0, 5)]
     assert text == f"paged level 2: Bob (push in 2 min); {ALICE_HIGH}"
+
+
+def test_the_first_notification_due_at_once_is_marked_first_of_its_page() -> None:
+    notifications, _ = page_notifications(Page(1, 0, (USER_BOB, PRIMARY), AT), HIGH, lookup)
+
+    # Bob's push waits 2 minutes; Alice's SMS is due at once, so it goes out before the rest.
+    assert [(n.user_id, n.channel) for n in notifications if n.first_of_page] == [("alice", "sms")]
+
+
+def test_a_page_with_nothing_due_at_once_marks_none_first() -> None:
+    notifications, _ = page_notifications(Page(0, 0, (USER_BOB,), AT), HIGH, lookup)
+
+    assert notifications and not any(n.first_of_page for n in notifications)
 
 
 def test_the_page_uses_the_incidents_urgency() -> None:
