@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 from fastapi import FastAPI
 from ray import serve
@@ -49,26 +48,7 @@ def create_api() -> FastAPI:
     for router in routers:
         api.include_router(router)
     api.include_router(metrics.router)
-    _document_raw_bodies(api)
     return api
-
-
-def _document_raw_bodies(api: FastAPI) -> None:
-    """Ingestion parses its bodies itself (to answer in PagerDuty's shape); list their schemas."""
-    build = api.openapi
-
-    def openapi() -> dict[str, Any]:
-        if api.openapi_schema is None:
-            schema = build()
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in pagerduty.OPENAPI_MODELS:
-                spec = model.model_json_schema(ref_template="#/components/schemas/{model}")
-                components.update(spec.pop("$defs", {}))
-                components[model.__name__] = spec
-            api.openapi_schema = schema
-        return api.openapi_schema
-
-    api.openapi = openapi  # type: ignore[method-assign]
 
 
 api = create_api()

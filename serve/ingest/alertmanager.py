@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from serve.ingest.alert_receiver import Format, GroupingConfig, bearer_key, receive
-from serve.ingest.common import CONFIG_MODELS
+from serve.ingest.common import CONFIG_MODELS, body_schema
 from serve.ingest.prometheus_alerts import AlertmanagerIn
 from serve.runtime import GatewayRuntime, get_runtime
 
@@ -30,11 +30,13 @@ CONFIG_MODELS[FORMAT.kind] = AlertmanagerConfig
 router = APIRouter(tags=["Prometheus Alertmanager"])
 
 
-@router.post("/integrations/alertmanager/{key}", summary="Receive an Alertmanager notification")
+@router.post("/integrations/alertmanager/{key}", openapi_extra=body_schema(AlertmanagerIn),
+             summary="Receive an Alertmanager notification")
 async def notify(key: str, request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     return await receive(FORMAT, key, request, runtime)
 
 
-@router.post("/integrations/alertmanager", summary="Receive an Alertmanager notification (key as a Bearer token)")
+@router.post("/integrations/alertmanager", openapi_extra=body_schema(AlertmanagerIn),
+             summary="Receive an Alertmanager notification (key as a Bearer token)")
 async def notify_with_bearer(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     return await receive(FORMAT, bearer_key(request), request, runtime)

@@ -115,3 +115,22 @@ def _reason(status: int) -> str:
     return {400: "bad request", 401: "unauthorized", 403: "forbidden", 404: "not found", 413: "payload too large",
             415: "unsupported media type", 422: "invalid request", 429: "too many requests",
             503: "unavailable"}.get(status, "error")
+
+
+def body_schema(model: type[BaseModel], required: bool = True) -> dict[str, Any]:
+    """The `openapi_extra` that documents a route's JSON body by `model`. Ingestion reads its
+    bodies itself, to answer in each source's own shape, so FastAPI cannot infer them."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"requestBody": {"required": required, "content": {"application/json": {"schema": _inline(schema)}}}}
+
+
+def _inline(schema: Any, defs: dict[str, Any] | None = None) -> Any:
+    """The schema with its `$defs` written in place, so it stands alone in the OpenAPI page."""
+    if isinstance(schema, list):
+        return [_inline(item, defs) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    defs = schema.get("$defs", defs) or {}
+    if "$ref" in schema:
+        return _inline(defs[schema["$ref"].rsplit("/", 1)[1]], defs)
+    return {key: _inline(value, defs) for key, value in schema.items() if key != "$defs"}

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from serve.ingest.alert_receiver import Format, GroupingConfig, bearer_key, receive
-from serve.ingest.common import CONFIG_MODELS
+from serve.ingest.common import CONFIG_MODELS, body_schema
 from serve.ingest.prometheus_alerts import GrafanaIn
 from serve.runtime import GatewayRuntime, get_runtime
 
@@ -27,11 +27,13 @@ CONFIG_MODELS[FORMAT.kind] = GrafanaConfig
 router = APIRouter(tags=["Grafana alerting"])
 
 
-@router.post("/integrations/grafana/{key}", summary="Receive a Grafana notification")
+@router.post("/integrations/grafana/{key}", openapi_extra=body_schema(GrafanaIn),
+             summary="Receive a Grafana notification")
 async def notify(key: str, request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     return await receive(FORMAT, key, request, runtime)
 
 
-@router.post("/integrations/grafana", summary="Receive a Grafana notification (key as a Bearer token)")
+@router.post("/integrations/grafana", openapi_extra=body_schema(GrafanaIn),
+             summary="Receive a Grafana notification (key as a Bearer token)")
 async def notify_with_bearer(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     return await receive(FORMAT, bearer_key(request), request, runtime)

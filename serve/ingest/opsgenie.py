@@ -29,7 +29,9 @@ from actors.store import source_requests as store
 from actors.store.services import IntegrationKey
 from actors.store.source_requests import SourceRequest
 from serve.errors import RETRY_AFTER_S, json_response
-from serve.ingest.common import CONFIG_MODELS, IntegrationConfig, Refusal, check_rate, read_body, submit
+from serve.ingest.common import (
+    CONFIG_MODELS, IntegrationConfig, Refusal, body_schema, check_rate, read_body, submit,
+)
 from serve.ingest.opsgenie_models import (
     ACTION_OF,
     AlertActionIn,
@@ -87,24 +89,7 @@ class Call:
         return self.answer(refusal.status, body, refusal.headers)
 
 
-def _body_schema(model: type[BaseModel], required: bool = True) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    return {"requestBody": {"required": required, "content": {"application/json": {"schema": _inline(schema)}}}}
-
-
-def _inline(schema: Any, defs: dict[str, Any] | None = None) -> Any:
-    """The schema with its `$defs` written in place, so it stands alone in the OpenAPI page."""
-    if isinstance(schema, list):
-        return [_inline(item, defs) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    defs = schema.get("$defs", defs) or {}
-    if "$ref" in schema:
-        return _inline(defs[schema["$ref"].rsplit("/", 1)[1]], defs)
-    return {key: _inline(value, defs) for key, value in schema.items() if key != "$defs"}
-
-
-@router.post("/v2/alerts", status_code=202, openapi_extra=_body_schema(CreateAlertIn), summary="Create alert")
+@router.post("/v2/alerts", status_code=202, openapi_extra=body_schema(CreateAlertIn), summary="Create alert")
 async def create_alert(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     call = Call()
     received_at = runtime.now()
@@ -123,14 +108,14 @@ IdentifierType = Query("id", alias="identifierType", description="id (Tocsin's i
 
 
 @router.post("/v2/alerts/{identifier:path}/acknowledge", status_code=202, summary="Acknowledge alert",
-             openapi_extra=_body_schema(AlertActionIn, required=False))
+             openapi_extra=body_schema(AlertActionIn, required=False))
 async def acknowledge_alert(identifier: str, request: Request, identifier_type: str = IdentifierType,
                             runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     return await _act(request, runtime, "Acknowledge", identifier, identifier_type)
 
 
 @router.post("/v2/alerts/{identifier:path}/close", status_code=202, summary="Close alert",
-             openapi_extra=_body_schema(AlertActionIn, required=False))
+             openapi_extra=body_schema(AlertActionIn, required=False))
 async def close_alert(identifier: str, request: Request, identifier_type: str = IdentifierType,
                       runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     return await _act(request, runtime, "Close", identifier, identifier_type)

@@ -20,7 +20,7 @@ from actors.store import services as service_store
 from actors.store.services import IntegrationKey
 from serve.batcher import BatchFailed
 from serve.errors import RETRY_AFTER_S, describe, json_response
-from serve.ingest.common import Refusal, check_rate, read_body
+from serve.ingest.common import Refusal, body_schema, check_rate, read_body
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(tags=["PagerDuty Events API v2"])
@@ -106,12 +106,7 @@ NOT_DURABLE = Refusal(503, "Event could not be made durable; retry", ["unavailab
                       {"Retry-After": str(RETRY_AFTER_S)})
 
 
-def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-        "$ref": f"#/components/schemas/{model.__name__}"}}}}}
-
-
-@router.post("/v2/enqueue", status_code=202, openapi_extra=_body_schema(AlertEventIn),
+@router.post("/v2/enqueue", status_code=202, openapi_extra=body_schema(AlertEventIn),
              summary="Send an alert event (trigger, acknowledge, resolve)")
 async def enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     try:
@@ -126,7 +121,7 @@ async def enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtim
     return json_response(202, {"status": "success", "message": "Event processed", "dedup_key": dedup_key})
 
 
-@router.post("/v2/change/enqueue", status_code=202, openapi_extra=_body_schema(ChangeEventIn),
+@router.post("/v2/change/enqueue", status_code=202, openapi_extra=body_schema(ChangeEventIn),
              summary="Send a change event")
 async def change_enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     try:
@@ -191,5 +186,3 @@ def _normalise(
         payload=event.model_dump_json(exclude={"routing_key"}, exclude_none=True, by_alias=True),
     )
 
-
-OPENAPI_MODELS: tuple[type[BaseModel], ...] = (AlertEventIn, ChangeEventIn)

@@ -135,7 +135,12 @@ def _summary(subject: store.CallSubject) -> str:
 _GONE = "This alert is no longer available. Goodbye."
 
 
-@router.api_route("/voice", methods=["GET", "POST"], response_class=Response, responses={200: {"content": {_XML: {}}}})
+# Twilio fetches the script with the method the call was made with: GET or POST. One route
+# per method, so each has an operation id of its own in the OpenAPI document.
+@router.get("/voice", response_class=Response, responses={200: {"content": {_XML: {}}}},
+            operation_id="twilio_voice_script_get")
+@router.post("/voice", response_class=Response, responses={200: {"content": {_XML: {}}}},
+             operation_id="twilio_voice_script_post")
 async def call(notification: int = Query(..., description="the notification this call is for"),
                twilio: Signed = Depends(signed)) -> Response:
     """The call's words: the alert, then the keypad menu."""
