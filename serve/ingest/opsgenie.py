@@ -104,7 +104,8 @@ async def create_alert(request: Request, runtime: GatewayRuntime = Depends(get_r
     return call.accepted()
 
 
-IdentifierType = Query("id", alias="identifierType", description="id (Tocsin's incident id) or alias")
+IdentifierType = Query("id", alias="identifierType",
+                       description="id or tiny (both Tocsin's incident id, a short number) or alias")
 
 
 @router.post("/v2/alerts/{identifier:path}/acknowledge", status_code=202, summary="Acknowledge alert",
@@ -154,10 +155,10 @@ async def _act(request: Request, runtime: GatewayRuntime, action: Verb,
 
 
 def _by_alias(identifier_type: str) -> bool:
-    if identifier_type == "tiny":
-        raise Unprocessable({"identifierType": "tiny ids are not supported; use id or alias"})
-    if identifier_type not in ("id", "alias"):
-        raise Unprocessable({"identifierType": "must be id or alias"})
+    # Opsgenie's tiny id is a short number shown to people; Tocsin's incident id already is one,
+    # so a tiny id and an id name the same incident.
+    if identifier_type not in ("id", "tiny", "alias"):
+        raise Unprocessable({"identifierType": "must be id, tiny or alias"})
     return identifier_type == "alias"
 
 

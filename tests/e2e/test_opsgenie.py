@@ -210,14 +210,22 @@ def test_acknowledge_without_a_body(genie, api):
     assert incidents_of(api, og.service_id)[0]["status"] == "acknowledged"
 
 
-@pytest.mark.parametrize(("identifier_type", "says"), [("tiny", "not supported"), ("name", "id or alias")])
-def test_unsupported_identifier_types_are_422(genie, api, identifier_type, says):
+def test_an_unknown_identifier_type_is_422(genie, api):
     og = genie()
     og.accepted(og.create(alias="x"))
-    response = og.act("x", "close", identifier_type)
+    response = og.act("x", "close", "name")
     assert response.status_code == 422
-    assert says in response.json()["errors"]["identifierType"]
+    assert "id, tiny or alias" in response.json()["errors"]["identifierType"]
     assert incidents_of(api, og.service_id)[0]["status"] == "triggered"
+
+
+def test_a_tiny_id_is_the_incident_number(genie, api):
+    og = genie()
+    og.accepted(og.create(alias="disk-tiny"))
+    [incident] = incidents_of(api, og.service_id)
+    status = og.accepted(og.act(str(incident["id"]), "acknowledge", "tiny"))
+    assert (status["success"], status["alertId"]) == (True, str(incident["id"]))
+    assert incidents_of(api, og.service_id)[0]["status"] == "acknowledged"
 
 
 @pytest.mark.parametrize(("priority", "severity", "urgency"), [
