@@ -14,5 +14,8 @@ def shard_index(service_id: str, shard_count: int) -> int:
     return zlib.crc32(service_id.encode()) % shard_count
 
 
+SHARD_PREFIX = "tocsin-shard-"
+
+
 def shard_name(index: int) -> str:
-    return f"tocsin-shard-{index}"
+    return f"{SHARD_PREFIX}{index}"

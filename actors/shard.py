@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import ray
 
+from actors.bus import BusAddress, open_bus
 from actors.directory import PagingDirectory
 from actors.domain.clock import Clock, SystemClock
 from actors.domain.dedupe import ServiceIncidents
@@ -30,6 +31,7 @@ from actors.domain.plan import LogEntry, Plan, PlannedNotification, Reply
 from actors.domain.walk import Walks
 from actors.lifecycle import detached_options
 from actors.ownership import shard_index, shard_name
+from actors.publisher import BusPublisher
 from actors.store import batch as store
 
 log = logging.getLogger(__name__)
@@ -66,11 +68,15 @@ class ServiceShard:
     Idempotency: each input has an id; an input already stored is answered `duplicate`
     and applied no second time, so Ray's retries of a call across a restart are safe.
     Callers treat a failure or a timeout as "not durable" and retry later.
+    Live feed: after each commit the incidents it changed go onto the event bus, in commit
+    order, in the background; a publish that fails costs readers a reload, never a commit.
     """
 
     def __init__(
-        self, index: int, database_url: str, clock: Clock | None = None, shard_count: int | None = None
+        self, index: int, database_url: str, clock: Clock | None = None, shard_count: int | None = None,
+        bus: BusAddress | None = None,
     ) -> None:
+        """`bus`: where committed changes are published for dashboards; None publishes nothing."""
         self._index = index
         self._shard_count = shard_count  # known: recover the owned services' deadlines at start
         self._database_url = database_url
@@ -85,6 +91,7 @@ class ServiceShard:
         self._drainer: asyncio.Task[None] | None = None
         self._background: list[asyncio.Task[None]] = []
         self._nudger: Any = None  # a ChannelNudger, made on first use
+        self._publisher = BusPublisher(open_bus(bus)) if bus is not None else None
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
         self._stats = {
@@ -129,6 +136,7 @@ class ServiceShard:
             "paging_cache": {**self._directory.cached, **self._directory.stats},
             **self._stats,
             "measures": self._measures.snapshot(),
+            **({f"bus_{k}": v for k, v in self._publisher.stats.items()} if self._publisher else {}),
         }
 
     async def close(self) -> None:
@@ -138,6 +146,8 @@ class ServiceShard:
         await asyncio.gather(*self._background, return_exceptions=True)
         if self._drainer is not None:
             await asyncio.gather(self._drainer, return_exceptions=True)
+        if self._publisher is not None:
+            await self._publisher.close()
         if self._pool is not None:
             await self._pool.close()
 
@@ -258,19 +268,24 @@ class ServiceShard:
         pool = await self._connect()
         started = time.perf_counter()
         now = self._clock.now()
-        async with pool.acquire() as conn:
-            await self._activate(conn, {item.service_id for item in inputs} | set(due))
-            fresh = await self._skip_applied(conn, inputs, replies, check_all)
-            plans = await self._plan(conn, fresh, due, now)
-            try:
+        plans: list[Plan] = []
+        try:
+            async with pool.acquire() as conn:
+                await self._activate(conn, {item.service_id for item in inputs} | set(due))
+                fresh = await self._skip_applied(conn, inputs, replies, check_all)
+                plans = await self._plan(conn, fresh, due, now)
                 if any(_writes(plan) for plan in plans):
                     await store.write_plans(conn, plans, now)
-            except BaseException:
-                for plan in plans:  # the commit may have happened after all: reload from rows
-                    self._services.pop(plan.service_id, None)
-                raise
+        except BaseException:
+            # The commit may have happened after all (its answer lost, or the connection
+            # failing as it went back to the pool after it): reload those services from rows.
+            for plan in plans:
+                self._services.pop(plan.service_id, None)
+            raise
         for plan in plans:
             self._adopt(plan, replies)
+        if self._publisher is not None:  # after the commit, behind the reply
+            self._publisher.offer([plan for plan in plans if plan.changed or plan.log])
         self._nudge({n.notification.channel for plan in plans for n in plan.notifications
                      if n.notification.send_at <= now})
         self._stats["transactions"] += 1

@@ -1,4 +1,4 @@
-"""`tocsin up | status | migrate`."""
+"""`tocsin up | status | migrate | user set-password`."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         ray_address=getattr(args, "address", None),
         shards=getattr(args, "shards", None),
     )
-    return int(args.run(settings) or 0)
+    # Positional operands (such as set-password's EMAIL) follow the settings.
+    return int(args.run(settings, *getattr(args, "operands", ())) or 0)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,13 +47,23 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--shards", type=int, help="number of ServiceShards (fixed for a deployment; default 4)")
     up.set_defaults(run=_up)
 
-    status = commands.add_parser("status", help="report what is running")
+    status = commands.add_parser(
+        "status", help="report what is running: here, or on a Ray cluster with --address")
+    status.add_argument("--address", help="the Ray cluster to look at ('auto' or host:port), e.g. on a cluster "
+                                          "deployed with a Serve config rather than `tocsin up` on this machine")
     status.set_defaults(run=_status)
 
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     migrate.set_defaults(run=_migrate)
 
-    for sub in (up, status, migrate):
+    user = commands.add_parser("user", help="manage who can log in")
+    user_actions = user.add_subparsers(required=True, metavar="ACTION")
+    set_password = user_actions.add_parser(
+        "set-password", help="set a user's password: asked for twice, or read from standard input when piped")
+    set_password.add_argument("operands", nargs=1, metavar="EMAIL", help="the user's e-mail address")
+    set_password.set_defaults(run=_set_password)
+
+    for sub in (up, status, migrate, set_password):
         sub.add_argument("--data-dir", type=Path, help="where embedded data lives (default: user data dir)")
     parser.set_defaults(data_dir=None)
     return parser
@@ -80,6 +91,10 @@ def _up(settings: Settings) -> int:
             console.print(f"[bold red]Cannot use the database[/bold red] ({_without_password(database.url)}): {exc}")
             return 1
         log.info("database ready (%d migrations applied now)", len(applied))
+        if not _ensure_admin(settings, database.url):
+            return 1
+        # The password has done its work; the gateway replicas need not carry it.
+        settings = settings.model_copy(update={"admin_password": None})
         start_ray(settings.ray_address, settings.namespace)
         deploy.start_actors(settings, database.url, actors)
         deploy.start_serve(settings, database.url)
@@ -101,6 +116,56 @@ def _up(settings: Settings) -> int:
         database.stop()
     console.print("Stopped.")
     return 0
+
+
+def _ensure_admin(settings: Settings, database_url: str) -> bool:
+    """With TOCSIN_ADMIN_EMAIL and TOCSIN_ADMIN_PASSWORD set, make sure that user is an
+    admin who can log in; False (and why) when the settings cannot be used."""
+    from cluster import accounts
+
+    if not settings.admin_email or settings.admin_password is None:
+        if settings.admin_email or settings.admin_password is not None:
+            log.warning("TOCSIN_ADMIN_EMAIL and TOCSIN_ADMIN_PASSWORD work together; one alone is ignored")
+        return True
+    try:
+        done = accounts.ensure_admin(database_url, settings.admin_email, settings.admin_password.get_secret_value())
+    except accounts.AccountProblem as exc:
+        console.print(f"[bold red]Cannot make the admin user[/bold red]: {exc}")
+        return False
+    log.info("admin user %s: %s", settings.admin_email, done)
+    return True
+
+
+def _set_password(settings: Settings, email: str) -> int:
+    from cluster import accounts
+    from cluster.postgres import open_database
+
+    password = _read_password()
+    if password is None:
+        return 1
+    database = open_database(settings)
+    try:
+        accounts.set_password(database.url, email, password)
+    except accounts.AccountProblem as exc:
+        console.print(f"[bold red]{exc}[/bold red]")
+        return 1
+    finally:
+        database.stop()
+    console.print(f"password set for {email}; their sessions have ended")
+    return 0
+
+
+def _read_password() -> str | None:
+    """Typed twice at a terminal (not echoed), or the first line of standard input."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Again: ") != first:
+        console.print("[bold red]The two passwords differ[/bold red]; nothing was changed.")
+        return None
+    return first
 
 
 def _without_password(url: str) -> str:
@@ -143,9 +208,13 @@ def _status(settings: Settings) -> int:
 
     from cluster import local_state
 
+    if settings.ray_address:  # look at the cluster itself: its actors say what runs
+        console.print(f"Tocsin on Ray cluster {settings.ray_address}, namespace {settings.namespace}")
+        return _print_actors(settings.ray_address, settings.namespace)
     running = local_state.read_running(settings.data_dir)
     if running is None:
-        console.print(f"Tocsin is not running (nothing recorded in {settings.data_dir}).")
+        console.print(f"Tocsin is not running (nothing recorded in {settings.data_dir}); "
+                      "on a Ray cluster, use --address.")
         return 1
     try:
         health = httpx.get(running["url"] + "/healthz", timeout=5).json()
@@ -153,36 +222,62 @@ def _status(settings: Settings) -> int:
         health = {"status": f"unreachable: {exc}"}
     console.print(f"Tocsin (pid {running['pid']}) at {running['url']}: {health.get('status')}")
     console.print(f"  Ray cluster  {running['ray_address']}  namespace {running['namespace']}")
-    _print_shards(running)
+    if running.get("ray_auth_mode"):  # read by Ray when it is imported
+        os.environ.setdefault("RAY_AUTH_MODE", running["ray_auth_mode"])
+    _print_actors(running["ray_address"], running["namespace"])
     return 0 if health.get("status") == "ok" else 1
 
 
-def _print_shards(running: dict[str, Any]) -> None:
-    if running.get("ray_auth_mode"):  # read by Ray when it is imported
-        os.environ.setdefault("RAY_AUTH_MODE", running["ray_auth_mode"])
+def _print_actors(address: str, namespace: str) -> int:
+    """The shards and channel actors of the deployment, each with its node and its load;
+    1 when a shard does not answer."""
+    import ray
+
+    ray.init(address=address, namespace=namespace, configure_logging=False, log_to_driver=False)
+    try:
+        nodes = {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes()}
+        answered = _print_shards(nodes)
+        _print_channels(nodes)
+    finally:
+        ray.shutdown()
+    return 0 if answered else 1
+
+
+def _print_shards(nodes: dict[str, str]) -> bool:
     import ray
     from rich.table import Table
 
-    from actors.ownership import shard_name
+    from actors.ownership import SHARD_PREFIX
 
-    ray.init(address=running["ray_address"], namespace=running["namespace"], configure_logging=False,
-             log_to_driver=False)
-    table = Table("shard", "node", "pid", "active services", "open incidents", "transactions", "inputs")
-    for index in range(running["shards"]):
+    # Found by name: the shard count is the deployment's, whatever this machine's settings say.
+    names = sorted((n for n in ray.util.list_named_actors() if n.startswith(SHARD_PREFIX)),
+                   key=lambda n: int(n.removeprefix(SHARD_PREFIX)))
+    table = Table("shard", "node", "pid", "active services", "open incidents", "transactions", "inputs",
+                  "inputs per batch", "last commit ms")
+    answered = bool(names)
+    for name in names:
         try:
-            stats = cast(dict[str, Any], ray.get(ray.get_actor(shard_name(index)).stats.remote(), timeout=10))
+            stats = cast(dict[str, Any], ray.get(ray.get_actor(name).stats.remote(), timeout=10))
         except Exception as exc:  # noqa: BLE001 - report, do not fail
-            table.add_row(shard_name(index), f"unavailable: {exc!r}", "", "", "", "", "")
+            table.add_row(name, f"unavailable: {exc!r}", *[""] * 7)
+            answered = False
             continue
-        table.add_row(stats["name"], (stats["node_id"] or "")[:12], str(stats["pid"]),
-                      str(stats["active_services"]), str(stats["open_incidents"]),
-                      str(stats["transactions"]), str(stats["inputs"]))
-    console.print(table)
-    _print_channels()
-    ray.shutdown()
+        per_batch = stats["inputs"] / stats["transactions"] if stats["transactions"] else 0.0
+        table.add_row(stats["name"], _node(nodes, stats["node_id"]), str(stats["pid"]),
+                      str(stats["active_services"]), str(stats["open_incidents"]), str(stats["transactions"]),
+                      str(stats["inputs"]), f"{per_batch:.1f}", str(stats["last_commit_ms"]))
+    console.print(table if names else "no shards are running")
+    return answered
 
 
-def _print_channels() -> None:
+def _node(nodes: dict[str, str], node_id: str | None) -> str:
+    """The node's address, and the start of its id (two nodes may share an address)."""
+    if not node_id:
+        return ""
+    return f"{nodes.get(node_id, '?')} ({node_id[:8]})"
+
+
+def _print_channels(nodes: dict[str, str]) -> None:
     """The channel actors that run (a channel with no configured provider has none)."""
     import ray
     from rich.table import Table
@@ -199,7 +294,7 @@ def _print_channels() -> None:
             table.add_row(channel, f"unavailable: {exc!r}", "", "", "", "", "")
             continue
         providers = ", ".join(f"{p['name']} ({p['state']})" for p in stats["providers"])
-        table.add_row(channel, (stats["node_id"] or "")[:12], str(stats["pid"]), providers,
+        table.add_row(channel, _node(nodes, stats["node_id"]), str(stats["pid"]), providers,
                       str(stats.get("sent", 0)), str(stats.get("retried", 0)), str(stats.get("dead", 0)))
     console.print(table)
 

@@ -8,6 +8,7 @@ from typing import Any
 import ray
 from ray import serve
 
+from actors.bus import BusAddress, EventBusActorRemote, bus_actor_options
 from actors.shard import ServiceShardActor, shard_options
 from cluster.settings import Settings
 
@@ -17,21 +18,34 @@ APP_NAME = "tocsin"
 
 
 def start_actors(settings: Settings, database_url: str, started: list[Any]) -> None:
-    """Every detached actor Tocsin runs, in order: the shards, the heartbeat monitor, the
-    channel actors, the e-mail listener. Each group joins `started` as soon as it runs, so
-    that a caller stopping on a failure finds what was already up. Named and created with
-    get_if_exists, an actor that already runs is found again, not duplicated: calling this
-    on a cluster where Tocsin runs changes nothing."""
+    """Every detached actor Tocsin runs, in order: the event bus (unless it is Redis), the
+    shards, the heartbeat monitor, the channel actors, the e-mail listener. Each group joins
+    `started` as soon as it runs, so that a caller stopping on a failure finds what was
+    already up. Named and created with get_if_exists, an actor that already runs is found
+    again, not duplicated: calling this on a cluster where Tocsin runs changes nothing."""
+    started += start_bus(settings)
     started += start_shards(settings, database_url)
     started += start_heartbeats(settings, database_url)
     started += start_channels(settings, database_url)
     started += start_email_listener(settings, database_url)
 
 
+def start_bus(settings: Settings) -> list[Any]:
+    """The in-cluster event bus, unless the bus is Redis Streams (TOCSIN_REDIS_URL)."""
+    if settings.redis_url is not None:
+        log.info("event bus: Redis Streams")
+        return []
+    handle = EventBusActorRemote.options(**bus_actor_options(settings.namespace)).remote(settings.bus_capacity)
+    ray.get(handle.stats.remote(), timeout=120)
+    log.info("event bus: in-cluster actor (set TOCSIN_REDIS_URL for Redis Streams)")
+    return [handle]
+
+
 def start_shards(settings: Settings, database_url: str) -> list[Any]:
+    bus = BusAddress.for_settings(settings)
     handles = [
         ServiceShardActor.options(**shard_options(i, settings.namespace)).remote(
-            i, database_url, shard_count=settings.shards
+            i, database_url, shard_count=settings.shards, bus=bus
         )
         for i in range(settings.shards)
     ]
@@ -96,8 +110,8 @@ def start_serve(settings: Settings, database_url: str) -> None:
 
 
 def stop_all(settings: Settings, actors: list[Any]) -> None:
-    """The Serve app, then the actors (shards, channel actors, the e-mail listener,
-    the heartbeat monitor)."""
+    """The Serve app, then the actors (the event bus, shards, channel actors, the e-mail
+    listener, the heartbeat monitor)."""
     try:
         serve.delete(APP_NAME)
     except Exception as exc:  # noqa: BLE001 - stopping goes on whatever is already gone

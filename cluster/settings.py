@@ -46,6 +46,10 @@ class Settings(BaseModel):
     # integrations' addresses (<key>@<domain>).
     smtp_listen_port: int | None = Field(None, ge=1, le=65535)
     email_domain: str = "alerts.tocsin.local"
+    # The live event bus: Redis Streams at this URL, or the in-cluster bus actor when unset;
+    # either keeps about this many of the newest events for dashboards to resume from.
+    redis_url: SecretStr | None = None
+    bus_capacity: int = Field(10_000, ge=100)
 
     # -- delivery ---------------------------------------------------------------------
     # Where providers reach Tocsin (Twilio's webhooks, links in messages); base_url if unset.
@@ -90,6 +94,23 @@ class Settings(BaseModel):
     # further incidents are bundled into one message when the window allows.
     throttle_messages: int = Field(5, ge=1)
     throttle_window_s: float = Field(300.0, gt=0)
+
+    # -- accounts ---------------------------------------------------------------------
+    # A login session ends this long after login, or after this long without a request.
+    session_hours: float = Field(12.0, gt=0)
+    session_idle_minutes: float = Field(120.0, gt=0)
+    # Secure cookies go over HTTPS only; browsers count http://localhost and 127.0.0.1 as secure.
+    cookie_secure: bool = True
+    # Failed logins allowed per window, per account and per client address; past them, 429.
+    login_failures_per_account: int = Field(5, ge=1)
+    login_failures_per_address: int = Field(20, ge=1)
+    login_window_minutes: float = Field(15.0, gt=0)
+    # Proxies in front of Tocsin that append the client's address to X-Forwarded-For
+    # (0: none, the peer's address is the client's).
+    trusted_proxy_hops: int = Field(0, ge=0)
+    # `tocsin up` makes sure this user exists, as an admin who can log in with this password.
+    admin_email: str | None = None
+    admin_password: SecretStr | None = None
 
     def providers_for(self, channel: str) -> list[str]:
         return [name.strip() for name in str(getattr(self, f"providers_{channel}")).split(",") if name.strip()]

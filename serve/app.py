@@ -26,6 +26,10 @@ from serve.api import (
     verification,
 )
 from serve import metrics
+from serve import dashboard
+from serve.api import passwords, session, tokens
+from serve import stream
+from serve.api import notes
 from serve.errors import install_handlers
 from serve.ingest import alertmanager, generic, grafana, opsgenie, pagerduty
 from serve.ingest import heartbeat as heartbeat_pings
@@ -48,6 +52,11 @@ def create_api() -> FastAPI:
     for router in routers:
         api.include_router(router)
     api.include_router(metrics.router)
+    api.include_router(dashboard.router)
+    api.include_router(notes.router)
+    api.include_router(stream.router)
+    for router in (session.router, tokens.router, passwords.router):
+        api.include_router(router)
     return api
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import asyncpg
 
+from actors.bus import BusAddress, open_bus
 from actors.channel import ChannelNudger
 from actors.domain.clock import Clock, SystemClock
 from actors.store import services as service_store
@@ -34,6 +35,7 @@ class GatewayRuntime:
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         self.retention = RetentionJob(self.pool, settings.alert_retention_days, self.now)
         self.channels = ChannelNudger(settings.namespace)
+        self.bus = open_bus(BusAddress.for_settings(settings))  # read by the live stream
 
     def now(self) -> datetime:
         return self.clock.now()

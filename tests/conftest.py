@@ -7,7 +7,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +17,13 @@ import pytest
 
 SYSTEM_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI") == "true"
+
+
+def run_apart(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine to its end on a thread of its own: callable from sync fixtures and
+    tests alike, also while the test run's event loop is running in this thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def free_port() -> int:
@@ -58,13 +65,13 @@ def fresh_database(admin_url: str) -> Iterator[str]:
     from actors.store.migrate import migrate
 
     name = f"tocsin_test_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    run_apart(_admin(admin_url, f'CREATE DATABASE "{name}"'))
     url = _with_database(admin_url, name)
     try:
-        asyncio.run(migrate(url))
+        run_apart(migrate(url))
         yield url
     finally:
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run_apart(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -114,8 +121,7 @@ def statement_runner(database_url: str) -> Callable[..., Any]:
             finally:
                 await conn.close()
 
-        with ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, go()).result()
+        return run_apart(go())
 
     return run
 
@@ -161,6 +167,9 @@ def tocsin(
             "TOCSIN_ADMIN_TOKEN": admin_token,
             "TOCSIN_NAMESPACE": E2E_NAMESPACE,
             "TOCSIN_SHARD_TIMEOUT_S": "5",
+            # Login tests each come from an address of their own (X-Forwarded-For), so that
+            # the failed-login limit per address of one test does not refuse another's.
+            "TOCSIN_TRUSTED_PROXY_HOPS": "1",
             "TOCSIN_SMTP_LISTEN_PORT": str(smtp_port),
             **fake_twilio.env(),
         },

@@ -33,6 +33,8 @@ from actors.domain.walk import CommandRefused, ServiceConfig, Walks
 DEFAULT_SEVERITY = Severity.CRITICAL
 OVERFLOW_KEY = "tocsin:overflow"  # the dedup key of a service's overflow incident
 NO_DETAILS = "{}"
+# The timeline's word for what an input did, where it is not the outcome's own.
+_LOG_KINDS = {Outcome.OPENED: "triggered", Outcome.NOTED: "note"}
 
 
 class ServiceIncidents:
@@ -159,6 +161,9 @@ class ServiceIncidents:
         if command.action in (Command.ACKNOWLEDGE, Command.RESOLVE):
             self._plan_transition(plan, walks, command, draft, command.action, command.actor)
             return
+        if command.action is Command.NOTE:
+            self._record(plan, command, draft, Outcome.NOTED, command.actor, command.text or "")
+            return
         try:
             outcome, message = walks.command(plan, draft, command)
         except CommandRefused as refused:
@@ -214,7 +219,7 @@ class ServiceIncidents:
     def _record(
         plan: Plan, item: ServiceInput, draft: Incident, outcome: Outcome, actor: str, message: str
     ) -> None:
-        kind = "triggered" if outcome is Outcome.OPENED else outcome.value
+        kind = _LOG_KINDS.get(outcome, outcome.value)
         plan.changed[id(draft)] = draft
         plan.log.append(LogEntry(draft, item.received_at, kind, actor, message, item.input_id))
         plan.applied.append(Applied(item, outcome, draft))

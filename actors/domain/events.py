@@ -42,6 +42,7 @@ class Command(str, Enum):
     ESCALATE = "escalate"  # page the next level now, or `to_level`
     SNOOZE = "snooze"  # acknowledged now, re-triggered and re-paged after `minutes`
     REASSIGN = "reassign"  # to `user_id`, or to the escalation policy `policy_id`
+    NOTE = "note"  # a person's `text` on the timeline; the incident itself is unchanged
 
 
 class Status(str, Enum):
@@ -78,8 +79,8 @@ class AlertEvent:
 @dataclass(frozen=True, slots=True)
 class IncidentCommand:
     """A person's or a tool's action on one incident, e.g. acknowledge from the API.
-    `to_level` (0-based), `minutes`, `user_id` and `policy_id` are the arguments of the
-    commands that take them."""
+    `to_level` (0-based), `minutes`, `user_id`, `policy_id` and `text` are the arguments
+    of the commands that take them."""
 
     command_id: str
     service_id: str
@@ -91,6 +92,7 @@ class IncidentCommand:
     minutes: int | None = None
     user_id: str | None = None
     policy_id: str | None = None
+    text: str | None = None
 
     @property
     def input_id(self) -> str:

@@ -29,6 +29,7 @@ class Outcome(str, Enum):
     ESCALATED = "escalated"
     SNOOZED = "snoozed"
     REASSIGNED = "reassigned"
+    NOTED = "noted"  # a note added to the timeline
 
 
 @dataclass(slots=True)

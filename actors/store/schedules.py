@@ -136,6 +136,15 @@ async def list_overrides(
     return [dict(r) for r in rows]
 
 
+async def override_user(conn: asyncpg.Connection, schedule_id: str, override_id: str) -> str | None:
+    """Whom the override puts on call; None when the schedule has no such override."""
+    user_id: str | None = await conn.fetchval(
+        "SELECT user_id::text FROM schedule_overrides WHERE id = $1::uuid AND schedule_id = $2::uuid",
+        override_id, schedule_id,
+    )
+    return user_id
+
+
 async def delete_override(conn: asyncpg.Connection, schedule_id: str, override_id: str) -> bool:
     return await delete_one(
         conn, "DELETE FROM schedule_overrides WHERE id = $1::uuid AND schedule_id = $2::uuid", override_id, schedule_id

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from actors.channel import CHANNELS, channel_name
 from actors.store import notifications as store
-from serve.api.auth import require_admin
+from serve.api.auth import admin_to_change
 from serve.runtime import GatewayRuntime, get_runtime
 
-router = APIRouter(tags=["Delivery"], dependencies=[Depends(require_admin)])
+router = APIRouter(tags=["Delivery"], dependencies=[Depends(admin_to_change)])
 
 NotificationStatus = Literal["pending", "sending", "sent", "cancelled", "dead", "bundled"]
 Channel = Literal["sms", "voice", "push", "email", "slack", "webhook"]

@@ -9,7 +9,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Response
 
 from actors.store import users as store
-from serve.api.auth import require_admin
+from serve.api.auth import Caller, Role, own_to_change
 from serve.api.models import (
     ContactMethodIn,
     ContactMethodList,
@@ -24,13 +24,16 @@ from serve.api.models import (
 from serve.errors import answering, deleted, found, invalid
 from serve.runtime import GatewayRuntime, get_runtime
 
-router = APIRouter(prefix="/api/v1/users/{user_id}", tags=["Users"], dependencies=[Depends(require_admin)])
+# Responders manage their own contact methods and rules; admins anyone's.
+router = APIRouter(prefix="/api/v1/users/{user_id}", tags=["Users"], dependencies=[Depends(own_to_change)])
 
 
 @router.post("/contact-methods", status_code=201, response_model=ContactMethodOut)
 async def create_contact_method(
-    user_id: uuid.UUID, body: ContactMethodIn, runtime: GatewayRuntime = Depends(get_runtime)
+    user_id: uuid.UUID, body: ContactMethodIn, caller: Caller = Depends(own_to_change),
+    runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
+    _may_mark_verified(caller, body.verified)
     async with (await runtime.pool()).acquire() as conn:
         await _user_exists(conn, user_id)
         return await store.create_contact_method(conn, str(user_id), **body.model_dump())
@@ -45,10 +48,12 @@ async def list_contact_methods(user_id: uuid.UUID, runtime: GatewayRuntime = Dep
 
 @router.patch("/contact-methods/{method_id}", response_model=ContactMethodOut)
 async def update_contact_method(
-    user_id: uuid.UUID, method_id: uuid.UUID, body: ContactMethodPatch, runtime: GatewayRuntime = Depends(get_runtime)
+    user_id: uuid.UUID, method_id: uuid.UUID, body: ContactMethodPatch, caller: Caller = Depends(own_to_change),
+    runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Change the label, address or verified flag. A new address is unverified unless the
     same request says otherwise, and a code sent to the old one no longer verifies it."""
+    _may_mark_verified(caller, body.verified)
     changes = changes_of(body)
     moved = False
     async with (await runtime.pool()).acquire() as conn:
@@ -112,6 +117,14 @@ async def _user_exists(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
 
 def method_name(user_id: uuid.UUID, method_id: uuid.UUID) -> str:
     return f"contact method {method_id} for user {user_id}"
+
+
+def _may_mark_verified(caller: Caller, verified: bool | None) -> None:
+    """Only an admin vouches for an address; anyone else proves it with a code. Otherwise a
+    responder could have another person's phone paged in their name."""
+    if verified and not caller.has(Role.ADMIN):
+        raise HTTPException(403, "only an admin may mark a contact method verified; send a code with"
+                                 " POST …/contact-methods/{id}/verification and type it back with …/verify")
 
 
 def _check_address(kind: str, address: str) -> None:

@@ -20,6 +20,7 @@ from serve.errors import answering, deleted, found
 from serve.ingest.heartbeat import PING_PATH
 from serve.runtime import GatewayRuntime, get_runtime
 
+# Admins only, reads included: a ping URL carries the key, and pinging silences the monitor.
 router = APIRouter(prefix="/api/v1", tags=["Heartbeats"], dependencies=[Depends(require_admin)])
 
 IntervalSeconds = Annotated[int, Field(ge=10, le=86_400, description="the longest expected gap between pings, "

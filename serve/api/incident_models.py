@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class EscalateIn(BaseModel):
@@ -30,6 +30,18 @@ class ReassignIn(BaseModel):
         if (self.user_id is None) == (self.escalation_policy_id is None):
             raise ValueError("give exactly one of user_id and escalation_policy_id")
         return self
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=2000, description="What to add to the incident's timeline")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("a note needs some text")
+        return text
 
 
 class NotificationOut(BaseModel):

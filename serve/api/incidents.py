@@ -17,7 +17,7 @@ from actors.domain.events import Command, IncidentCommand, Status
 from actors.domain.incident import Outcome
 from actors.store import incidents as store
 from actors.store import paging as paging_store
-from serve.api.auth import require_admin
+from serve.api.auth import Caller, require_responder, require_viewer
 from serve.api.incident_models import EscalateIn, NotificationList, ReassignIn, SnoozeIn
 from serve.api.models import IncidentDetail, IncidentList, IncidentOut
 from serve.runtime import GatewayRuntime, get_runtime
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/api/v1/incidents", tags=["Incidents"])
 _TIMELINE_LIMIT = 1000
 
 
-@router.get("", response_model=IncidentList, dependencies=[Depends(require_admin)])
+@router.get("", response_model=IncidentList, dependencies=[Depends(require_viewer)])
 async def list_incidents(
     status: str | None = Query(None, description="triggered, acknowledged or resolved; several comma-separated"),
     service_id: uuid.UUID | None = None,
@@ -47,7 +47,7 @@ async def list_incidents(
     return {"incidents": rows, "next_cursor": str(rows[-1]["id"]) if more else None}
 
 
-@router.get("/{incident_id}", response_model=IncidentDetail, dependencies=[Depends(require_admin)])
+@router.get("/{incident_id}", response_model=IncidentDetail, dependencies=[Depends(require_viewer)])
 async def get_incident(incident_id: int, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
     async with (await runtime.pool()).acquire() as conn:
         row = await store.get_incident(conn, incident_id)
@@ -59,42 +59,44 @@ async def get_incident(incident_id: int, runtime: GatewayRuntime = Depends(get_r
 
 @router.post("/{incident_id}/acknowledge", response_model=IncidentOut)
 async def acknowledge(
-    incident_id: int, actor: str = Depends(require_admin), runtime: GatewayRuntime = Depends(get_runtime)
+    incident_id: int, caller: Caller = Depends(require_responder), runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
     """Acknowledge: stops escalation. Acknowledging again changes nothing."""
-    return await _command(incident_id, Command.ACKNOWLEDGE, actor, runtime)
+    return await _command(incident_id, Command.ACKNOWLEDGE, caller.name, runtime)
 
 
 @router.post("/{incident_id}/resolve", response_model=IncidentOut)
 async def resolve(
-    incident_id: int, actor: str = Depends(require_admin), runtime: GatewayRuntime = Depends(get_runtime)
+    incident_id: int, caller: Caller = Depends(require_responder), runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
     """Resolve: closes the incident and frees its dedup key. Resolving again changes nothing."""
-    return await _command(incident_id, Command.RESOLVE, actor, runtime)
+    return await _command(incident_id, Command.RESOLVE, caller.name, runtime)
 
 
 @router.post("/{incident_id}/escalate", response_model=IncidentOut)
 async def escalate(
-    incident_id: int, body: EscalateIn | None = None, actor: str = Depends(require_admin),
+    incident_id: int, body: EscalateIn | None = None, caller: Caller = Depends(require_responder),
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Page the next escalation level now (or `escalation_level`), even when acknowledged."""
     level = body.escalation_level if body else None
-    return await _command(incident_id, Command.ESCALATE, actor, runtime,
+    return await _command(incident_id, Command.ESCALATE, caller.name, runtime,
                           to_level=None if level is None else level - 1)
 
 
 @router.post("/{incident_id}/snooze", response_model=IncidentOut)
 async def snooze(
-    incident_id: int, body: SnoozeIn, actor: str = Depends(require_admin), runtime: GatewayRuntime = Depends(get_runtime)
+    incident_id: int, body: SnoozeIn, caller: Caller = Depends(require_responder),
+    runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Acknowledge now; when the snooze runs out the incident is triggered and paged again."""
-    return await _command(incident_id, Command.SNOOZE, actor, runtime, minutes=body.minutes)
+    return await _command(incident_id, Command.SNOOZE, caller.name, runtime, minutes=body.minutes)
 
 
 @router.post("/{incident_id}/reassign", response_model=IncidentOut)
 async def reassign(
-    incident_id: int, body: ReassignIn, actor: str = Depends(require_admin), runtime: GatewayRuntime = Depends(get_runtime)
+    incident_id: int, body: ReassignIn, caller: Caller = Depends(require_responder),
+    runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Hand the incident to one person (paged now) or to an escalation policy (walked from level 1)."""
     user_id = str(body.user_id) if body.user_id else None
@@ -104,10 +106,10 @@ async def reassign(
             raise HTTPException(404, f"no user with id {user_id}")
         if policy_id and not await paging_store.policies(conn, [policy_id]):
             raise HTTPException(404, f"no escalation policy with id {policy_id}")
-    return await _command(incident_id, Command.REASSIGN, actor, runtime, user_id=user_id, policy_id=policy_id)
+    return await _command(incident_id, Command.REASSIGN, caller.name, runtime, user_id=user_id, policy_id=policy_id)
 
 
-@router.get("/{incident_id}/notifications", response_model=NotificationList, dependencies=[Depends(require_admin)])
+@router.get("/{incident_id}/notifications", response_model=NotificationList, dependencies=[Depends(require_viewer)])
 async def list_notifications(incident_id: int, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
     """Every notification the incident's pages wrote to the outbox, and what became of it."""
     async with (await runtime.pool()).acquire() as conn:

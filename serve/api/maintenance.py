@@ -12,12 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from actors.store import maintenance as store
 from actors.store import services as services_store
-from serve.api.auth import require_admin
+from serve.api.auth import admin_to_change
 from serve.errors import answering, deleted, found
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/services/{service_id}/maintenance", tags=["Services"],
-                   dependencies=[Depends(require_admin)])
+                   dependencies=[Depends(admin_to_change)])
 
 
 class WindowIn(BaseModel):

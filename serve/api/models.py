@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from actors.domain.events import Severity, Status
+from actors.domain.passwords import MAX_LENGTH, MIN_LENGTH
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -152,6 +153,7 @@ class IncidentDetail(IncidentOut):
 
 
 Role = Literal["viewer", "responder", "admin"]
+Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
 
 
 class UserIn(BaseModel):
@@ -160,6 +162,7 @@ class UserIn(BaseModel):
     email: Email
     time_zone: TimeZone = "UTC"
     role: Role = "responder"
+    password: Password | None = Field(None, description="lets the user log in; never shown again")
 
 
 class UserPatch(BaseModel):

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends
 from actors.domain.schedule import OVERRIDE, Shift, final_shifts, on_call
 from actors.store import schedules as store
 from actors.store.schedules import StoredSchedule
-from serve.api.auth import require_admin
+from serve.api.auth import require_viewer
 from serve.api.instants import At, From, To, instant, window
 from serve.api.schedule_models import OnCallEverywhere, OnCallOut, ShiftList
 from serve.errors import found
@@ -27,7 +27,7 @@ SHIFTS_DEFAULT = timedelta(days=14)
 SHIFTS_LONGEST = timedelta(days=93)
 _INSTANT = timedelta(microseconds=1)
 
-router = APIRouter(prefix="/api/v1", tags=["On call"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/api/v1", tags=["On call"], dependencies=[Depends(require_viewer)])
 
 People = dict[str, dict[str, Any]]
 

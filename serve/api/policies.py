@@ -11,13 +11,13 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 
 from actors.domain.definitions import policy_from_json
 from actors.store import policies as store
-from serve.api.auth import require_admin
+from serve.api.auth import admin_to_change
 from serve.api.models import PolicyIn, PolicyList, PolicyOut
 from serve.errors import deleted, found, invalid
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/escalation-policies", tags=["Escalation policies"],
-                   dependencies=[Depends(require_admin)])
+                   dependencies=[Depends(admin_to_change)])
 
 
 @router.post("", status_code=201, response_model=PolicyOut)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 from actors.domain.definitions import schedule_from_json
 from actors.store import schedules as store
 from actors.store.policies import missing
-from serve.api.auth import require_admin
+from serve.api.auth import Caller, refuse_unless_own, require_admin, require_responder, require_viewer
 from serve.api.instants import From, To, instant
 from serve.api.schedule_models import (
     LATEST,
@@ -30,10 +30,12 @@ from serve.api.schedule_models import (
 from serve.errors import answering, found, invalid
 from serve.runtime import GatewayRuntime, get_runtime
 
-router = APIRouter(prefix="/api/v1/schedules", tags=["Schedules"], dependencies=[Depends(require_admin)])
+# Any role reads; admins change schedules; a responder adds and removes the overrides that put
+# them on call (covering for someone), and only those.
+router = APIRouter(prefix="/api/v1/schedules", tags=["Schedules"], dependencies=[Depends(require_viewer)])
 
 
-@router.post("", status_code=201, response_model=ScheduleOut)
+@router.post("", status_code=201, response_model=ScheduleOut, dependencies=[Depends(require_admin)])
 async def create_schedule(body: ScheduleIn, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
     async with (await runtime.pool()).acquire() as conn:
         layers = await _checked_layers(conn, body)
@@ -55,7 +57,7 @@ async def get_schedule(schedule_id: uuid.UUID, runtime: GatewayRuntime = Depends
     return schedule_out(row, runtime)
 
 
-@router.put("/{schedule_id}", response_model=ScheduleOut)
+@router.put("/{schedule_id}", response_model=ScheduleOut, dependencies=[Depends(require_admin)])
 async def replace_schedule(
     schedule_id: uuid.UUID, body: ScheduleIn, runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
@@ -66,7 +68,7 @@ async def replace_schedule(
     return schedule_out(found(row, _what(schedule_id)), runtime)
 
 
-@router.delete("/{schedule_id}", status_code=204)
+@router.delete("/{schedule_id}", status_code=204, dependencies=[Depends(require_admin)])
 async def delete_schedule(schedule_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     async with (await runtime.pool()).acquire() as conn:
         if not await store.delete_schedule(conn, str(schedule_id)):
@@ -76,9 +78,12 @@ async def delete_schedule(schedule_id: uuid.UUID, runtime: GatewayRuntime = Depe
 
 @router.post("/{schedule_id}/overrides", status_code=201, response_model=OverrideOut)
 async def create_override(
-    schedule_id: uuid.UUID, body: OverrideIn, runtime: GatewayRuntime = Depends(get_runtime)
+    schedule_id: uuid.UUID, body: OverrideIn, caller: Caller = Depends(require_responder),
+    runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
-    """Put a user on call for the whole schedule from start to end; a later override wins."""
+    """Put a user on call for the whole schedule from start to end; a later override wins.
+    A responder may put only themselves on call."""
+    refuse_unless_own(caller, body.user_id, f"an override putting user {body.user_id} on call")
     async with (await runtime.pool()).acquire() as conn:
         found(await store.get_schedule(conn, str(schedule_id)), _what(schedule_id))
         with answering(asyncpg.ForeignKeyViolationError, invalid(("user_id", f"no user with id {body.user_id}"))):
@@ -105,11 +110,18 @@ async def list_overrides(
 
 @router.delete("/{schedule_id}/overrides/{override_id}", status_code=204)
 async def delete_override(
-    schedule_id: uuid.UUID, override_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)
+    schedule_id: uuid.UUID, override_id: uuid.UUID, caller: Caller = Depends(require_responder),
+    runtime: GatewayRuntime = Depends(get_runtime),
 ) -> Response:
+    """A responder may remove only an override that puts them on call."""
+    missing = HTTPException(404, f"no override {override_id} on schedule {schedule_id}")
     async with (await runtime.pool()).acquire() as conn:
+        covering = await store.override_user(conn, str(schedule_id), str(override_id))
+        if covering is None:
+            raise missing
+        refuse_unless_own(caller, covering, f"override {override_id}, which puts user {covering} on call,")
         if not await store.delete_override(conn, str(schedule_id), str(override_id)):
-            raise HTTPException(404, f"no override {override_id} on schedule {schedule_id}")
+            raise missing
     return Response(status_code=204)
 
 

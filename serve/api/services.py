@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import ValidationError
 
 from actors.store import services as store
-from serve.api.auth import require_admin
+from serve.api.auth import admin_to_change, require_admin
 from serve.api.models import (
     IntegrationIn,
     IntegrationList,
@@ -26,7 +26,7 @@ from serve.errors import answering, deleted, found, invalid
 from serve.ingest.common import CONFIG_MODELS, IntegrationConfig
 from serve.runtime import GatewayRuntime, get_runtime
 
-router = APIRouter(prefix="/api/v1/services", tags=["Services"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/api/v1/services", tags=["Services"], dependencies=[Depends(admin_to_change)])
 
 # Where each type of source sends. PagerDuty and Opsgenie carry the key in the body or a
 # header; the others take a URL only, so the key is in it.
@@ -90,7 +90,8 @@ async def create_integration(
     return _with_url(row, runtime)
 
 
-@router.get("/{service_id}/integrations", response_model=IntegrationList)
+# Admins only, though it only reads: each routing key is a credential that opens incidents.
+@router.get("/{service_id}/integrations", response_model=IntegrationList, dependencies=[Depends(require_admin)])
 async def list_integrations(service_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
     async with (await runtime.pool()).acquire() as conn:
         found(await store.get_service(conn, str(service_id)), f"service with id {service_id}")

@@ -9,20 +9,27 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Response
 
+from actors.store import accounts
 from actors.store import users as store
-from serve.api.auth import require_admin
+from serve import logins
+from serve.api.auth import admin_to_change
 from serve.api.models import UserIn, UserList, UserOut, UserPatch, changes_of
 from serve.errors import answering, deleted, found
 from serve.runtime import GatewayRuntime, get_runtime
 
-router = APIRouter(prefix="/api/v1/users", tags=["Users"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/api/v1/users", tags=["Users"], dependencies=[Depends(admin_to_change)])
 
 
 @router.post("", status_code=201, response_model=UserOut)
 async def create_user(body: UserIn, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
-    async with (await runtime.pool()).acquire() as conn:
+    """With a `password` the user can log in; without one, not until it is set."""
+    password_hash = await logins.hash_password(body.password) if body.password else None
+    async with (await runtime.pool()).acquire() as conn, conn.transaction():
         with _unique_email(body.email):
-            return _with_calendar(await store.create_user(conn, **body.model_dump()), runtime)
+            row = await store.create_user(conn, **body.model_dump(exclude={"password"}))
+        if password_hash:
+            await accounts.set_password(conn, row["id"], password_hash)
+    return _with_calendar(row, runtime)
 
 
 @router.get("", response_model=UserList)

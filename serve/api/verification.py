@@ -13,14 +13,14 @@ from actors.domain import messages
 from actors.domain import verification as codes
 from actors.store import users
 from actors.store import verification as store
-from serve.api.auth import require_admin
+from serve.api.auth import own_to_change
 from serve.api.contacts import method_name
 from serve.api.models import ContactMethodOut, VerificationOut, VerifyIn
 from serve.errors import found
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/users/{user_id}/contact-methods/{method_id}", tags=["Users"],
-                   dependencies=[Depends(require_admin)])
+                   dependencies=[Depends(own_to_change)])
 
 _ASK_AGAIN = "request a new code"
 

@@ -1,86 +1,291 @@
-"""Admin routes: 401 without a token, 403 with a wrong one."""
+"""Who may call what: every route of the app, checked over HTTP.
+
+The routes come from the app itself, so a route added later is checked by the same rule:
+public only when listed below with the reason; otherwise 401 without credentials, 403 with
+the role just below the one it needs, and not refused (401/403) with that role. Made-up ids
+make the allowed calls end in 404 or 422, which is fine: only refusals are looked for.
+
+What each route needs: reads (GET) any role, changes admin, except the routes named in
+RESPONDER, OWN_RESPONDER, OWN_ANY_ROLE, SESSION and ADMIN_READS.
+"""
 
 from __future__ import annotations
 
+import re
+import typing
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
+import httpx
 import pytest
 
-SOME_ID = str(uuid.uuid4())
+from tests.e2e.accounts import Login, logged_in, make_user, personal_token
+from tests.e2e.conftest import refused
 
-ADMIN_ROUTES = [
-    ("POST", f"/api/v1/services/{SOME_ID}/maintenance"),
-    ("GET", f"/api/v1/services/{SOME_ID}/maintenance"),
-    ("DELETE", f"/api/v1/services/{SOME_ID}/maintenance/{SOME_ID}"),
-    ("GET", "/api/v1/channels"),
-    ("GET", "/api/v1/notifications"),
-    ("GET", "/api/v1/notifications/1"),
-    ("POST", "/api/v1/notifications/1/retry"),
-    ("POST", "/api/v1/incidents/1/escalate"),
-    ("POST", "/api/v1/incidents/1/snooze"),
-    ("POST", "/api/v1/incidents/1/reassign"),
-    ("GET", "/api/v1/incidents/1/notifications"),
-    ("GET", "/api/v1/services"),
-    ("POST", "/api/v1/services"),
-    ("GET", f"/api/v1/services/{SOME_ID}"),
-    ("PATCH", f"/api/v1/services/{SOME_ID}"),
-    ("DELETE", f"/api/v1/services/{SOME_ID}"),
-    ("POST", f"/api/v1/services/{SOME_ID}/integrations"),
-    ("GET", f"/api/v1/services/{SOME_ID}/integrations"),
-    ("DELETE", f"/api/v1/services/{SOME_ID}/integrations/{SOME_ID}"),
-    ("POST", f"/api/v1/services/{SOME_ID}/heartbeats"),
-    ("GET", f"/api/v1/services/{SOME_ID}/heartbeats"),
-    ("GET", f"/api/v1/heartbeats/{SOME_ID}"),
-    ("PATCH", f"/api/v1/heartbeats/{SOME_ID}"),
-    ("DELETE", f"/api/v1/heartbeats/{SOME_ID}"),
-    ("GET", "/api/v1/incidents"),
-    ("GET", "/api/v1/incidents/1"),
-    ("POST", "/api/v1/incidents/1/acknowledge"),
-    ("POST", "/api/v1/incidents/1/resolve"),
-    ("GET", "/api/v1/users"),
-    ("POST", "/api/v1/users"),
-    ("GET", f"/api/v1/users/{SOME_ID}"),
-    ("PATCH", f"/api/v1/users/{SOME_ID}"),
-    ("DELETE", f"/api/v1/users/{SOME_ID}"),
-    ("POST", f"/api/v1/users/{SOME_ID}/contact-methods"),
-    ("GET", f"/api/v1/users/{SOME_ID}/contact-methods"),
-    ("PATCH", f"/api/v1/users/{SOME_ID}/contact-methods/{SOME_ID}"),
-    ("DELETE", f"/api/v1/users/{SOME_ID}/contact-methods/{SOME_ID}"),
-    ("POST", f"/api/v1/users/{SOME_ID}/contact-methods/{SOME_ID}/verification"),
-    ("POST", f"/api/v1/users/{SOME_ID}/contact-methods/{SOME_ID}/verify"),
-    ("POST", f"/api/v1/users/{SOME_ID}/notification-rules"),
-    ("GET", f"/api/v1/users/{SOME_ID}/notification-rules"),
-    ("DELETE", f"/api/v1/users/{SOME_ID}/notification-rules/{SOME_ID}"),
-    ("GET", "/api/v1/escalation-policies"),
-    ("POST", "/api/v1/escalation-policies"),
-    ("GET", f"/api/v1/escalation-policies/{SOME_ID}"),
-    ("PUT", f"/api/v1/escalation-policies/{SOME_ID}"),
-    ("DELETE", f"/api/v1/escalation-policies/{SOME_ID}"),
-    ("GET", "/api/v1/schedules"),
-    ("POST", "/api/v1/schedules"),
-    ("GET", f"/api/v1/schedules/{SOME_ID}"),
-    ("PUT", f"/api/v1/schedules/{SOME_ID}"),
-    ("DELETE", f"/api/v1/schedules/{SOME_ID}"),
-    ("POST", f"/api/v1/schedules/{SOME_ID}/overrides"),
-    ("GET", f"/api/v1/schedules/{SOME_ID}/overrides"),
-    ("DELETE", f"/api/v1/schedules/{SOME_ID}/overrides/{SOME_ID}"),
-    ("GET", f"/api/v1/schedules/{SOME_ID}/oncall"),
-    ("GET", f"/api/v1/schedules/{SOME_ID}/shifts"),
-    ("GET", "/api/v1/oncall"),
+# -- the rule, written down ------------------------------------------------------------------------
+
+# Public on purpose: (method or None for any, path pattern, why).
+PUBLIC = [
+    (None, r"/healthz", "readiness probe"),
+    (None, r"/openapi\.json|/docs|/docs/oauth2-redirect|/redoc", "the API's documentation"),
+    (None, r"/metrics", "Prometheus scrapes it on the private network"),
+    (None, r"/v2/enqueue|/v2/change/enqueue", "PagerDuty Events API: the routing key in the body is the credential"),
+    (None, r"/v2/alerts.*", "Opsgenie Alert API: the GenieKey header is the credential"),
+    (None, r"/integrations/.*", "monitoring webhooks: the key in the path, or a bearer key, is the credential"),
+    (None, r"/api/v1/heartbeats/\{key\}/ping", "heartbeat pings: the key in the URL is the credential"),
+    (None, r"/webhooks/twilio/.*", "Twilio's callbacks, checked by their signature"),
+    (None, r"/api/v1/(schedules|users)/\{\w+\}/oncall\.ics", "calendar feeds: the token in the URL is the credential"),
+    ("POST", r"/api/v1/session", "logging in"),
+    (None, r"/", "the dashboard's entry, a redirect to its login page or its incidents"),
+    (None, r"/ui(/.*)?", "the dashboard's pages: their data comes from the API, with the session"),
+    (None, r"/static/.*", "the dashboard's scripts and styles"),
 ]
 
+RESPONDER = {  # responders act on incidents, and on overrides that put themselves on call
+    ("POST", "/api/v1/incidents/{incident_id}/acknowledge"),
+    ("POST", "/api/v1/incidents/{incident_id}/resolve"),
+    ("POST", "/api/v1/incidents/{incident_id}/escalate"),
+    ("POST", "/api/v1/incidents/{incident_id}/snooze"),
+    ("POST", "/api/v1/incidents/{incident_id}/reassign"),
+    ("POST", "/api/v1/incidents/{incident_id}/notes"),
+    ("POST", "/api/v1/schedules/{schedule_id}/overrides"),
+    ("DELETE", "/api/v1/schedules/{schedule_id}/overrides/{override_id}"),
+}
+OWN_RESPONDER = {  # a responder's own contact methods and notification rules ({user_id} is theirs)
+    ("POST", "/api/v1/users/{user_id}/contact-methods"),
+    ("PATCH", "/api/v1/users/{user_id}/contact-methods/{method_id}"),
+    ("DELETE", "/api/v1/users/{user_id}/contact-methods/{method_id}"),
+    ("POST", "/api/v1/users/{user_id}/contact-methods/{method_id}/verification"),
+    ("POST", "/api/v1/users/{user_id}/contact-methods/{method_id}/verify"),
+    ("POST", "/api/v1/users/{user_id}/notification-rules"),
+    ("DELETE", "/api/v1/users/{user_id}/notification-rules/{rule_id}"),
+}
+OWN_ANY_ROLE = {  # every user's own password and personal tokens
+    ("PUT", "/api/v1/users/{user_id}/password"),
+    ("POST", "/api/v1/tokens"),
+    ("DELETE", "/api/v1/tokens/{token_id}"),
+}
+SESSION = {("GET", "/api/v1/session"), ("DELETE", "/api/v1/session")}  # the cookie, not a token
+ADMIN_READS = {  # reads that show credentials: routing keys, heartbeat ping URLs
+    ("GET", "/api/v1/services/{service_id}/integrations"),
+    ("GET", "/api/v1/services/{service_id}/heartbeats"),
+    ("GET", "/api/v1/heartbeats/{heartbeat_id}"),
+}
+ROLES = ("viewer", "responder", "admin")
 
-@pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
-def test_no_token_is_401(anonymous, method, path):
-    response = anonymous.request(method, path, json={"name": "x"})
-    assert response.status_code == 401
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    integer_params: frozenset[str]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.method, self.path
+
+    @property
+    def needs(self) -> str:
+        if self.key in RESPONDER or self.key in OWN_RESPONDER:
+            return "responder"
+        if self.key in ADMIN_READS:
+            return "admin"
+        if self.method == "GET" or self.key in OWN_ANY_ROLE or self.key in SESSION:
+            return "viewer"
+        return "admin"
+
+    @property
+    def own(self) -> bool:
+        return self.key in OWN_RESPONDER or self.key in OWN_ANY_ROLE
+
+
+def app_routes() -> Iterator[Route]:
+    """Every (method, path) the app serves, from the app object itself."""
+    from fastapi.routing import iter_route_contexts
+
+    from serve.app import api
+
+    for context in iter_route_contexts(api.routes):
+        route = context.original_route
+        integers = frozenset(name for name, kind in _hints(getattr(route, "endpoint", None)).items() if kind is int)
+        for method in sorted(context.methods or {"GET"}):
+            if method != "HEAD":  # answered like GET
+                yield Route(method, context.path, integers)
+
+
+def _hints(endpoint: Any) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(endpoint) if endpoint else {}
+    except Exception:  # noqa: BLE001 - unresolvable hints: treat every id as a UUID
+        return {}
+
+
+def public_reason(route: Route) -> str | None:
+    for method, pattern, reason in PUBLIC:
+        if (method is None or method == route.method) and re.fullmatch(pattern, route.path):
+            return reason
+    return None
+
+
+ALL = sorted(set(app_routes()), key=str)
+PROTECTED = [route for route in ALL if public_reason(route) is None]
+ABOVE_VIEWER = [route for route in PROTECTED if route.needs != "viewer"]
+
+
+def test_the_rule_names_only_routes_that_exist():
+    served = {route.key for route in ALL}
+    named = RESPONDER | OWN_RESPONDER | OWN_ANY_ROLE | SESSION | ADMIN_READS
+    assert named <= served, f"not served: {sorted(named - served)}"
+    for method, pattern, reason in PUBLIC:
+        assert any(public_reason(r) == reason for r in ALL), f"no route is public as {pattern!r}"
+    assert len(PROTECTED) > 60
+
+
+# -- who is calling --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Person:
+    user: dict[str, Any]
+    login: Login
+    token: str
+
+
+@pytest.fixture(scope="module")
+def people(api: httpx.Client, tocsin: Any) -> dict[str, Person]:
+    """A viewer, a responder and an admin, each logged in and with a personal token."""
+    out = {}
+    for role in ROLES:
+        user = make_user(api, role)
+        login = logged_in(tocsin.base_url, user)
+        out[role] = Person(user, login, personal_token(tocsin.base_url, login))
+    return out
+
+
+def concrete(route: Route, own_user_id: str | None) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1).split(":")[0]
+        if name == "user_id" and own_user_id:
+            return own_user_id
+        if name in route.integer_params:
+            return "999999999"
+        return "k" * 32 if name == "key" else str(uuid.uuid4())
+
+    return re.sub(r"\{([^}]+)\}", value, route.path)
+
+
+def call(client: httpx.Client, route: Route, headers: dict[str, str], own_user_id: str | None = None) -> httpx.Response:
+    """The route with made-up ids and an empty JSON body; a stream (SSE) is not waited for."""
+    body = {"json": {}} if route.method in ("POST", "PUT", "PATCH") else {}
+    with client.stream(route.method, concrete(route, own_user_id), headers=headers, **body) as response:
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            response.read()
+    return response
+
+
+def as_person(tocsin: Any, route: Route, person: Person) -> tuple[dict[str, str], str | None]:
+    """Headers for `person` on `route` (the session cookie where only a session will do; a
+    new session, so that logging out ends only that one) and the {user_id} to use."""
+    if route.key in SESSION:
+        return logged_in(tocsin.base_url, person.user).headers(), None
+    return {"Authorization": f"Bearer {person.token}"}, person.user["id"] if route.own else None
+
+
+# -- the matrix ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("route", PROTECTED, ids=str)
+def test_without_credentials_is_401(anonymous, route):
+    response = call(anonymous, route, {})
+    assert response.status_code == 401, f"{route}: {response.status_code} {response.text[:300]}"
     assert response.headers["www-authenticate"] == "Bearer"
 
 
-@pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
-def test_wrong_token_is_403(anonymous, method, path):
-    response = anonymous.request(method, path, json={"name": "x"}, headers={"Authorization": "Bearer nope"})
-    assert response.status_code == 403
+@pytest.mark.parametrize("route", ABOVE_VIEWER, ids=str)
+def test_the_role_just_below_is_403(anonymous, tocsin, people, route):
+    below = ROLES[ROLES.index(route.needs) - 1]
+    headers, own = as_person(tocsin, route, people[below])
+    response = call(anonymous, route, headers, own)
+    assert response.status_code == 403, f"{route} as {below}: {response.status_code} {response.text[:300]}"
+    assert route.needs in response.json()["message"]
+
+
+@pytest.mark.parametrize("route", PROTECTED, ids=str)
+def test_the_role_needed_is_not_refused(anonymous, tocsin, people, route):
+    headers, own = as_person(tocsin, route, people[route.needs])
+    response = call(anonymous, route, headers, own)
+    assert response.status_code not in (401, 403), \
+        f"{route} as {route.needs}: {response.status_code} {response.text[:300]}"
+    assert response.status_code < 500, f"{route}: {response.status_code} {response.text[:300]}"
+
+
+# -- what is one's own ----------------------------------------------------------------------------
+
+def test_responders_change_only_their_own_contact_methods(api, anonymous, people):
+    me, other = people["responder"], make_user(api, "responder", password=None)
+    mine = {"Authorization": f"Bearer {me.token}"}
+    sms = {"kind": "sms", "address": "+14155550123"}
+    refused(anonymous.post(f"/api/v1/users/{other['id']}/contact-methods", json=sms, headers=mine), 403,
+            other["id"], "their own")
+    created = anonymous.post(f"/api/v1/users/{me.user['id']}/contact-methods", json=sms, headers=mine)
+    assert created.status_code == 201, created.text
+    method = created.json()
+    # An address is proven with a code, not vouched for, unless by an admin.
+    path = f"/api/v1/users/{me.user['id']}/contact-methods/{method['id']}"
+    refused(anonymous.patch(path, json={"verified": True}, headers=mine), 403, "verification")
+    refused(anonymous.post(f"/api/v1/users/{me.user['id']}/contact-methods", json={**sms, "verified": True},
+                           headers=mine), 403, "admin")
+    assert api.patch(path, json={"verified": True}).json()["verified"] is True
+    assert anonymous.patch(path, json={"label": "work phone"}, headers=mine).json()["label"] == "work phone"
+    # Anyone reads anyone's; the viewer changes nothing, not even their own.
+    viewer = {"Authorization": f"Bearer {people['viewer'].token}"}
+    assert anonymous.get(f"/api/v1/users/{me.user['id']}/contact-methods", headers=viewer).status_code == 200
+    refused(anonymous.post(f"/api/v1/users/{people['viewer'].user['id']}/contact-methods", json=sms,
+                           headers=viewer), 403, "responder")
+    assert anonymous.delete(path, headers=mine).status_code == 204
+
+
+def test_responders_cover_only_for_themselves(api, anonymous, people):
+    me, other = people["responder"], make_user(api, "responder", password=None)
+    mine = {"Authorization": f"Bearer {me.token}"}
+    schedule = api.post("/api/v1/schedules", json={"name": "primary", "time_zone": "UTC", "layers": []}).json()
+    start = datetime.now(timezone.utc) + timedelta(days=1)
+    window = {"start": start.isoformat(), "end": (start + timedelta(hours=8)).isoformat()}
+    path = f"/api/v1/schedules/{schedule['id']}/overrides"
+    refused(anonymous.post(path, json={"user_id": other["id"], **window}, headers=mine), 403, other["id"])
+    covering = anonymous.post(path, json={"user_id": me.user["id"], **window}, headers=mine)
+    assert covering.status_code == 201, covering.text
+    theirs = api.post(path, json={"user_id": other["id"], **window}).json()
+    refused(anonymous.delete(f"{path}/{theirs['id']}", headers=mine), 403, theirs["id"])
+    assert anonymous.delete(f"{path}/{covering.json()['id']}", headers=mine).status_code == 204
+    refused(anonymous.put(f"/api/v1/schedules/{schedule['id']}", headers=mine,
+                          json={"name": "mine now", "time_zone": "UTC", "layers": []}), 403, "admin")
+
+
+def test_routing_keys_are_for_admins_only(api, anonymous, people, new_service):
+    service = new_service()
+    for role in ("viewer", "responder"):
+        headers = {"Authorization": f"Bearer {people[role].token}"}
+        assert anonymous.get(f"/api/v1/services/{service.id}", headers=headers).status_code == 200
+        refused(anonymous.get(f"/api/v1/services/{service.id}/integrations", headers=headers), 403, "admin")
+    admin = {"Authorization": f"Bearer {people['admin'].token}"}
+    listed = anonymous.get(f"/api/v1/services/{service.id}/integrations", headers=admin)
+    assert [i["key"] for i in listed.json()["integrations"]] == [service.key]
+
+
+# -- the admin token and other bearers -------------------------------------------------------------
+
+def test_a_bearer_that_is_no_token_of_ours_is_403(anonymous):
+    refused(anonymous.get("/api/v1/incidents", headers={"Authorization": "Bearer nope"}), 403, "not allowed")
+
+
+def test_an_unknown_personal_token_is_401(anonymous):
+    refused(anonymous.get("/api/v1/incidents", headers={"Authorization": "Bearer tcs_" + "x" * 43}), 401,
+            "unknown or revoked")
 
 
 def test_ingestion_needs_no_token_but_a_routing_key(anonymous):
@@ -89,7 +294,8 @@ def test_ingestion_needs_no_token_but_a_routing_key(anonymous):
     assert response.status_code == 400
 
 
-@pytest.mark.parametrize("path", [f"/api/v1/schedules/{SOME_ID}/oncall.ics", f"/api/v1/users/{SOME_ID}/oncall.ics"])
+@pytest.mark.parametrize("path", [f"/api/v1/schedules/{uuid.uuid4()}/oncall.ics",
+                                  f"/api/v1/users/{uuid.uuid4()}/oncall.ics"])
 def test_calendar_feeds_open_with_their_token_not_the_admin_bearer(api, path):
     assert api.get(path).status_code == 401
     assert api.get(path, params={"token": "nope"}).status_code == 404

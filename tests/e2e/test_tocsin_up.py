@@ -65,3 +65,16 @@ def test_up_says_when_the_database_cannot_be_reached(tmp_path):
     assert result.returncode == 1
     assert "Cannot use the database" in result.stdout
     assert "s3cret" not in result.stdout + result.stderr  # credentials are never printed
+
+
+def test_status_on_a_ray_cluster_lists_every_shard_with_its_node(tocsin, ray_address):
+    """As a platform engineer runs it where no `tocsin up` ran: attached to the cluster by address."""
+    status = subprocess.run(TocsinProcess.command() + ["status", "--address", ray_address],
+                            capture_output=True, text=True, timeout=120, env=tocsin.env)
+    assert status.returncode == 0, status.stdout + status.stderr
+    shard_rows = [line for line in status.stdout.splitlines() if "tocsin-shard-" in line]
+    assert len(shard_rows) == 2, status.stdout  # the deployment's count (--shards 2), found by name
+    import ray
+
+    [node] = ray.nodes()  # the run's Ray has one node; it holds every shard
+    assert all(node["NodeManagerAddress"] in row for row in shard_rows), status.stdout

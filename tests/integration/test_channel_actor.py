@@ -206,3 +206,18 @@ async def test_the_first_notification_of_a_page_is_claimed_before_the_rest_of_ol
         await conn.close()
 
     assert [row["id"] for row in claimed] == [first, older[0]]  # then in the order they fell due
+
+
+async def test_messages_a_provider_rejects_leave_its_breaker_closed_for_everyone_else(desk: Desk, run: Any) -> None:
+    provider = Scripted("primary", "reject")  # as for an address that is gone: the provider is up
+    actor = run(provider, breaker=BreakerRules(max_consecutive=3, cooldown_s=60))
+    for _ in range(5):
+        desk.page()
+        await actor.run_once()
+
+    provider.answer = "ok"
+    next_one = desk.page()
+    await actor.run_once()
+    assert desk.attempts(next_one) == [("primary", "sent")]
+    assert (await actor.stats())["providers"][0]["state"] == "closed"
+    await actor.close()

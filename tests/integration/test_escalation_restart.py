@@ -32,12 +32,13 @@ SPEED = 20.0
 SHARD_COUNT = 100_000
 
 
-def make_user(db: Callable[..., Any], name: str, channel: str = "sms") -> str:
+def make_user(db: Callable[..., Any], name: str, channel: str = "sms", address: str = "somewhere") -> str:
+    """A person paged at once, on one verified contact method of `channel` at `address`."""
     user_id, method_id = str(uuid.uuid4()), str(uuid.uuid4())
     db("execute", "INSERT INTO users (id, name, email, calendar_token) VALUES ($1, $2, $3, 'feed')",
        user_id, name, f"{name}.{user_id[:8]}@example.com")
     db("execute", "INSERT INTO contact_methods (id, user_id, kind, address, verified)"
-                  " VALUES ($1, $2, $3, 'somewhere', true)", method_id, user_id, channel)
+                  " VALUES ($1, $2, $3, $4, true)", method_id, user_id, channel, address)
     db("execute", "INSERT INTO notification_rules (id, user_id, contact_method_id, urgency, delay_minutes)"
                   " VALUES ($1, $2, $3, 'high', 0)", str(uuid.uuid4()), user_id, method_id)
     return user_id

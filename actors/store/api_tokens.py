@@ -1,0 +1,57 @@
+"""Personal API tokens, found by the digest of the token (the token itself is shown once, at
+creation, and never stored). A token acts with its owner's role as it is now."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from actors.store.rows import one
+
+_TOKEN = "id::text, name, prefix, created_at, last_used_at"
+
+
+async def create(
+    conn: asyncpg.Connection, user_id: str, name: str, prefix: str, token_hash: str, now: datetime
+) -> dict[str, Any]:
+    row = await conn.fetchrow(
+        "INSERT INTO api_tokens (id, user_id, name, prefix, token_hash, created_at)"
+        f" VALUES ($1, $2::uuid, $3, $4, $5, $6) RETURNING {_TOKEN}",
+        str(uuid.uuid4()), user_id, name, prefix, token_hash, now,
+    )
+    return dict(row)
+
+
+async def find(conn: asyncpg.Connection, token_hash: str) -> dict[str, Any] | None:
+    """The live (not revoked) token with its owner's id, name and role."""
+    return one(await conn.fetchrow(
+        "SELECT t.id::text AS token_id, t.last_used_at, u.id::text AS user_id, u.name, u.role"
+        " FROM api_tokens t JOIN users u ON u.id = t.user_id"
+        " WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+        token_hash,
+    ))
+
+
+async def touch(conn: asyncpg.Connection, token_id: str, now: datetime) -> None:
+    await conn.execute("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1::uuid", token_id, now)
+
+
+async def list_live(conn: asyncpg.Connection, user_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"SELECT {_TOKEN} FROM api_tokens WHERE user_id = $1::uuid AND revoked_at IS NULL"
+        " ORDER BY created_at, id",
+        user_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def revoke(conn: asyncpg.Connection, user_id: str, token_id: str, now: datetime) -> bool:
+    """Whether the user had such a live token. The row stays, revoked, for the record."""
+    status: str = await conn.execute(
+        "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL",
+        token_id, user_id, now,
+    )
+    return status == "UPDATE 1"

@@ -1,0 +1,42 @@
+"""Notes on an incident: a line of a person's text on its timeline.
+
+Added through the shard that owns the incident's service, like every other change to it,
+so the note is in the incident log and on the live stream.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+
+from actors.domain.events import Command, IncidentCommand
+from actors.domain.incident import Outcome
+from actors.store import incidents as store
+from serve.api.auth import Caller, require_responder
+from serve.api.incident_models import NoteIn
+from serve.api.models import TimelineEntry
+from serve.runtime import GatewayRuntime, get_runtime
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["Incidents"])
+
+
+@router.post("/{incident_id}/notes", status_code=201, response_model=TimelineEntry)
+async def add_note(
+    incident_id: int, body: NoteIn, caller: Caller = Depends(require_responder),
+    runtime: GatewayRuntime = Depends(get_runtime),
+) -> dict[str, Any]:
+    """Add a note to an open incident's timeline (kind "note", by the caller); the entry."""
+    async with (await runtime.pool()).acquire() as conn:
+        service_id = await store.service_of(conn, incident_id)
+    if service_id is None:
+        raise HTTPException(404, f"no incident with id {incident_id}")
+    command = IncidentCommand(
+        command_id=str(uuid.uuid4()), service_id=service_id, incident_id=incident_id,
+        action=Command.NOTE, actor=caller.name, received_at=runtime.now(), text=body.text,
+    )
+    reply = await runtime.shards.submit(command)
+    if reply.outcome != Outcome.NOTED.value:
+        raise HTTPException(409, f"cannot add a note to incident {incident_id}: it is resolved")
+    return {"at": command.received_at, "kind": "note", "actor": caller.name, "message": body.text}

@@ -1,0 +1,108 @@
+"""Logging in and out: the session cookie the dashboard works with.
+
+`POST` checks the e-mail address and password and sets `tocsin_session` (HttpOnly, so page
+scripts cannot read it; SameSite=Strict, so other sites' pages do not send it; Secure
+unless TOCSIN_COOKIE_SECURE=false). The answer carries the session's `csrf_token`, which
+the dashboard sends back as `X-CSRF-Token` with every change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from actors.domain import passwords
+from actors.domain.credentials import digest, new_csrf_token, new_session_id
+from actors.domain.lockout import account_key
+from actors.domain.sessions import SESSION_COOKIE
+from actors.store import accounts, login_failures, sessions
+from cluster.settings import Settings
+from serve import logins
+from serve.api.auth import Session, require_session, session_lifetime
+from serve.api.models import Role
+from serve.runtime import GatewayRuntime, get_runtime
+
+router = APIRouter(prefix="/api/v1/session", tags=["Session"])
+
+WRONG = "the e-mail address or the password is wrong"
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=passwords.MAX_LENGTH)
+
+
+class SessionUser(BaseModel):
+    id: str
+    name: str
+    email: str
+    role: Role
+
+
+class SessionOut(BaseModel):
+    user: SessionUser
+    csrf_token: str = Field(description="send it back in the X-CSRF-Token header with every POST, PUT, PATCH "
+                                        "and DELETE made with the session cookie")
+
+
+@router.post("", response_model=SessionOut, responses={401: {"description": WRONG},
+                                                       429: {"description": "too many failed logins; see Retry-After"}})
+async def log_in(
+    body: LoginIn, request: Request, response: Response, runtime: GatewayRuntime = Depends(get_runtime)
+) -> dict[str, Any]:
+    """Log in. Failures are limited per account and per client address (by default 5 and
+    20 in 15 minutes); past that, 429 with Retry-After, whether or not the password is right."""
+    settings, now, pool = runtime.settings, runtime.now(), await runtime.pool()
+    account, address = account_key(body.email), logins.address_of(request, settings)
+    async with pool.acquire() as conn:
+        await logins.refuse_if_limited(conn, settings, account, address, now)
+        user = await accounts.find_by_email(conn, body.email)
+    stored = user["password_hash"] if user else None
+    # Checked even when there is no such user, so that the answer takes as long.
+    matched = await logins.password_matches(stored, body.password)
+    if user is None or stored is None or not matched:
+        async with pool.acquire() as conn:
+            await logins.count_failure(conn, settings, account, address, now)
+        raise HTTPException(401, WRONG)
+    renewed = await logins.hash_password(body.password) if passwords.needs_rehash(stored) else None
+    session_id, csrf_token = new_session_id(), new_csrf_token()
+    lifetime = session_lifetime(settings)
+    async with pool.acquire() as conn, conn.transaction():
+        await login_failures.forget_account(conn, account)
+        if renewed:
+            await accounts.set_password(conn, user["id"], renewed)
+        await sessions.prune(conn, now, now - lifetime.idle)
+        await sessions.create(conn, digest(session_id), user["id"], csrf_token, now, lifetime.expires_at(now))
+    response.set_cookie(SESSION_COOKIE, session_id, max_age=int(lifetime.absolute.total_seconds()), path="/",
+                        secure=settings.cookie_secure, httponly=True, samesite="strict")
+    return _answer(user["id"], user["name"], user["email"], user["role"], csrf_token)
+
+
+@router.get("", response_model=SessionOut, responses={401: {"description": "no session"}})
+async def current_session(session: Session = Depends(require_session)) -> dict[str, Any]:
+    """Who the session cookie logs in, and its CSRF token (a reloaded page asks for it here)."""
+    caller = session.caller
+    return _answer(caller.user_id or "", caller.name, session.email, caller.role.value, session.csrf_token)
+
+
+@router.delete("", status_code=204, response_class=Response)
+async def log_out(
+    session: Session = Depends(require_session), runtime: GatewayRuntime = Depends(get_runtime)
+) -> Response:
+    """End the session (with X-CSRF-Token, like any change) and clear the cookie."""
+    async with (await runtime.pool()).acquire() as conn:
+        await sessions.delete(conn, session.id_hash)
+    answer = Response(status_code=204)
+    _clear_cookie(answer, runtime.settings)
+    return answer
+
+
+def _answer(user_id: str, name: str, email: str, role: str, csrf_token: str) -> dict[str, Any]:
+    return {"user": {"id": user_id, "name": name, "email": email, "role": role}, "csrf_token": csrf_token}
+
+
+def _clear_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=settings.cookie_secure, httponly=True, samesite="strict")

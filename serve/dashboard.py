@@ -1,0 +1,137 @@
+"""The dashboard: HTML pages under /ui, their assets under /static, and / pointing at them.
+
+A page is a shell without data, so it needs no login: its module reads the REST API with the
+session cookie and sends the browser to /ui/login on a 401. Pages and assets are read from
+serve/static/ (shipped as package data) once per replica and kept in memory. None of these
+routes is part of the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from string import Template
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from actors.domain.sessions import SESSION_COOKIE
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Scripts and styles come from this origin only: no inline script can run, even if some
+# text the API returns were ever rendered as markup.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
+
+# (path under /ui, title) in the order of the navigation bar; each has its page file.
+NAVIGATION = (
+    ("incidents", "Incidents"),
+    ("oncall", "On call"),
+    ("services", "Services"),
+    ("policies", "Escalation policies"),
+    ("schedules", "Schedules"),
+    ("users", "Users"),
+    ("notifications", "Notifications"),
+)
+_TITLES = dict(NAVIGATION)
+
+_ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class Asset:
+    body: bytes
+    media_type: str
+    etag: str
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    """The incidents to someone with a session cookie (checked by the page itself), else the login."""
+    target = "/ui/incidents" if request.cookies.get(SESSION_COOKIE) else "/ui/login"
+    return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
+
+
+@router.get("/ui")
+async def ui_home() -> Response:
+    return RedirectResponse("/ui/incidents", status_code=303, headers=SECURITY_HEADERS)
+
+
+@router.get("/ui/login")
+async def login_page() -> Response:
+    return _html(_standalone("login"))
+
+
+@router.get("/ui/incidents/{incident_id}")
+async def incident_page(incident_id: int) -> Response:
+    return _html(render_page("incident", section="incidents", title=f"Incident {incident_id}"))
+
+
+@router.get("/ui/{section}")
+async def section_page(section: str) -> Response:
+    if section not in _TITLES:
+        raise HTTPException(404, f"no dashboard page {section}")
+    return _html(render_page(section, section=section, title=_TITLES[section]))
+
+
+@router.get("/static/{name}")
+async def static_asset(name: str, request: Request) -> Response:
+    """An asset by its file name; the folder is flat, so no path can climb out of it."""
+    asset = _assets().get(name)
+    if asset is None:
+        raise HTTPException(404, f"no asset {name}")
+    # no-cache: the browser revalidates each time and gets a 304 while the file is unchanged,
+    # so a new release is picked up without renaming files.
+    headers = {**SECURITY_HEADERS, "ETag": asset.etag, "Cache-Control": "no-cache"}
+    if request.headers.get("if-none-match") == asset.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(asset.body, media_type=asset.media_type, headers=headers)
+
+
+@lru_cache(maxsize=None)
+def render_page(page: str, *, section: str, title: str) -> str:
+    """The page file `page`.html inside the shared layout, with `section` marked in the navigation."""
+    layout = Template((STATIC_DIR / "layout.html").read_text(encoding="utf-8"))
+    content = (STATIC_DIR / f"{page}.html").read_text(encoding="utf-8")
+    return layout.substitute(title=title, nav=_navigation(section), content=content, module=f"/static/{page}.js")
+
+
+def _navigation(current: str) -> str:
+    links = []
+    for path, label in NAVIGATION:
+        marker = ' aria-current="page"' if path == current else ""
+        links.append(f'<li><a href="/ui/{path}"{marker}>{label}</a></li>')
+    return "\n        ".join(links)
+
+
+@lru_cache(maxsize=None)
+def _standalone(page: str) -> str:
+    return (STATIC_DIR / f"{page}.html").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _assets() -> dict[str, Asset]:
+    assets = {}
+    for path in STATIC_DIR.iterdir():
+        media_type = _ASSET_TYPES.get(path.suffix)
+        if media_type and path.is_file():
+            body = path.read_bytes()
+            assets[path.name] = Asset(body, media_type, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
+    return assets
+
+
+def _html(page: str) -> Response:
+    return HTMLResponse(page, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})

@@ -1,0 +1,181 @@
+"""Accounts and access, the pure parts: roles, password hashes, secrets, the CSRF check,
+session expiry, the failed-login window and the client's address."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from actors.domain import credentials, passwords
+from actors.domain.access import Caller, Role
+from actors.domain.lockout import Limit, account_key, wait
+from actors.domain.sessions import Lifetime, csrf_refusal, worth_touching
+from serve.forwarded import client_address
+
+NOW = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
+ALICE = "5d9ab0b4-5f0e-4d8e-9a4c-3f1f0e2b7c11"
+
+
+# -- roles --------------------------------------------------------------------------------------
+
+def test_roles_are_ordered_by_rank_not_by_spelling():
+    assert Role.VIEWER < Role.RESPONDER < Role.ADMIN
+    assert sorted([Role.ADMIN, Role.VIEWER, Role.RESPONDER]) == [Role.VIEWER, Role.RESPONDER, Role.ADMIN]
+    assert Role.ADMIN >= Role.ADMIN and not Role.ADMIN > Role.ADMIN
+    assert Role("responder") is Role.RESPONDER
+
+
+@pytest.mark.parametrize(("role", "needed", "allowed"), [
+    (Role.VIEWER, Role.VIEWER, True), (Role.VIEWER, Role.RESPONDER, False), (Role.VIEWER, Role.ADMIN, False),
+    (Role.RESPONDER, Role.RESPONDER, True), (Role.RESPONDER, Role.ADMIN, False), (Role.ADMIN, Role.ADMIN, True),
+])
+def test_a_role_has_every_role_below_it(role, needed, allowed):
+    assert Caller(ALICE, "Alice", role, "session").has(needed) is allowed
+
+
+def test_responders_change_only_their_own_and_admins_anyones():
+    other = "0c3f9a52-1b7e-4c55-8e0d-6a3b1d2c9f00"
+    responder = Caller(ALICE, "Alice", Role.RESPONDER, "token")
+    assert responder.may_change_own(ALICE) and not responder.may_change_own(other)
+    assert not Caller(ALICE, "Alice", Role.VIEWER, "token").may_change_own(ALICE)
+    assert Caller(None, "admin", Role.ADMIN, "admin-token").may_change_own(other)
+    assert not Caller(None, "admin", Role.ADMIN, "admin-token").is_user(None)
+
+
+# -- passwords ----------------------------------------------------------------------------------
+
+def test_passwords_are_argon2id_salted_and_hold_no_password():
+    first, second = passwords.hash_password("correct horse"), passwords.hash_password("correct horse")
+    assert first.startswith("$argon2id$") and first != second
+    assert "correct horse" not in first
+    assert passwords.password_matches(first, "correct horse") and passwords.password_matches(second, "correct horse")
+    assert not passwords.needs_rehash(first)
+
+
+@pytest.mark.parametrize("typed", ["correct hors", "Correct horse", "", "correct horse "])
+def test_another_password_does_not_match(typed):
+    assert not passwords.password_matches(passwords.hash_password("correct horse"), typed)
+
+
+def test_with_nothing_stored_or_a_broken_hash_nothing_matches():
+    assert not passwords.password_matches(None, "no account has this password")
+    assert not passwords.password_matches("not a hash", "anything")
+    assert passwords.needs_rehash("not a hash")
+
+
+# -- secrets ------------------------------------------------------------------------------------
+
+def test_api_tokens_are_prefixed_random_and_stored_as_digests():
+    tokens = {credentials.new_api_token() for _ in range(100)}
+    assert len(tokens) == 100
+    token = tokens.pop()
+    assert credentials.is_api_token(token) and len(token) == 4 + 43
+    assert credentials.shown_part(token) == token[:10]
+    assert credentials.digest(token) == credentials.digest(token) != credentials.digest(token + "x")
+    assert token not in credentials.digest(token)
+    assert not credentials.is_api_token(credentials.new_session_id())
+
+
+def test_secrets_compare_whole_and_never_empty():
+    assert credentials.same_secret("abc", "abc")
+    assert not credentials.same_secret("abd", "abc") and not credentials.same_secret("ab", "abc")
+    assert not credentials.same_secret("", "") and not credentials.same_secret(None, "abc")
+    assert not credentials.same_secret("abc", "")
+
+
+# -- CSRF and session lifetime -------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "get"])
+def test_reads_need_no_csrf_token(method):
+    assert csrf_refusal(method, None, "expected") is None
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "post"])
+def test_changes_need_the_sessions_csrf_token(method):
+    assert csrf_refusal(method, "expected", "expected") is None
+    missing = csrf_refusal(method, None, "expected")
+    assert missing and "CSRF" in missing and "X-CSRF-Token" in missing
+    wrong = csrf_refusal(method, "other", "expected")
+    assert wrong and "CSRF" in wrong and "does not match" in wrong
+
+
+def test_a_session_ends_at_its_absolute_expiry_or_when_idle():
+    lifetime = Lifetime(absolute=timedelta(hours=12), idle=timedelta(minutes=120))
+    expires_at = lifetime.expires_at(NOW)
+    assert expires_at == NOW + timedelta(hours=12)
+    busy = expires_at - timedelta(minutes=1)
+    assert not lifetime.ended(expires_at, last_seen_at=busy, now=busy + timedelta(seconds=30))
+    assert lifetime.ended(expires_at, last_seen_at=busy, now=expires_at)
+    assert not lifetime.ended(expires_at, NOW, NOW + timedelta(minutes=119))
+    assert lifetime.ended(expires_at, NOW, NOW + timedelta(minutes=120))
+
+
+def test_use_is_recorded_at_most_once_a_minute():
+    assert not worth_touching(NOW, NOW + timedelta(seconds=59))
+    assert worth_touching(NOW, NOW + timedelta(seconds=60))
+
+
+# -- failed-login window -------------------------------------------------------------------------
+
+FIVE_IN_15 = Limit(5, timedelta(minutes=15))
+
+
+def test_attempts_are_allowed_below_the_limit():
+    assert wait([], FIVE_IN_15, NOW) is None
+    assert wait([NOW - timedelta(minutes=m) for m in range(4)], FIVE_IN_15, NOW) is None
+
+
+def test_at_the_limit_the_wait_lasts_until_the_oldest_leaves_the_window():
+    failures = [NOW - timedelta(minutes=m) for m in (10, 8, 6, 4, 2)]
+    assert wait(failures, FIVE_IN_15, NOW) == timedelta(minutes=5)
+    assert wait(failures, FIVE_IN_15, NOW + timedelta(minutes=5)) is None
+
+
+def test_past_the_limit_enough_must_leave_to_fall_under_it():
+    # Seven failures (two more, from other replicas racing): three must leave the window.
+    failures = [NOW - timedelta(minutes=m) for m in (14, 12, 10, 8, 6, 4, 2)]
+    assert wait(failures, FIVE_IN_15, NOW) == timedelta(minutes=5)
+
+
+def test_failures_outside_the_window_or_in_the_future_do_not_count():
+    failures = [NOW - timedelta(minutes=15), NOW - timedelta(hours=1)] * 3 + [NOW + timedelta(minutes=1)]
+    assert wait(failures, FIVE_IN_15, NOW) is None
+
+
+def test_an_account_is_the_address_as_typed_in_one_spelling():
+    assert account_key("  Alice@Example.COM ") == "alice@example.com"
+    assert account_key("nobody@example.com") == "nobody@example.com"
+
+
+# -- client address ------------------------------------------------------------------------------
+
+def test_without_trusted_proxies_the_peer_is_the_client():
+    assert client_address("10.0.0.5", "203.0.113.9", trusted_hops=0) == "10.0.0.5"
+    assert client_address(None, None, trusted_hops=0) == "unknown"
+
+
+def test_with_a_trusted_proxy_its_entry_is_believed_not_the_clients():
+    # The client wrote "1.2.3.4"; the load balancer appended the address it saw.
+    assert client_address("10.0.0.5", "1.2.3.4, 203.0.113.9", trusted_hops=1) == "203.0.113.9"
+    assert client_address("10.0.0.5", "1.2.3.4, 203.0.113.9, 10.0.0.2", trusted_hops=2) == "203.0.113.9"
+
+
+@pytest.mark.parametrize("header", [None, "", "not-an-address", "203.0.113.9, "])
+def test_a_missing_or_odd_header_falls_back_to_the_peer(header):
+    expected = "203.0.113.9" if header == "203.0.113.9, " else "10.0.0.5"
+    assert client_address("10.0.0.5", header, trusted_hops=1) == expected
+
+
+def test_session_settings_have_safe_defaults_and_read_from_the_environment(monkeypatch):
+    from cluster.settings import Settings
+
+    defaults = Settings()
+    assert defaults.cookie_secure is True and defaults.session_hours == 12 and defaults.trusted_proxy_hops == 0
+    assert (defaults.login_failures_per_account, defaults.login_failures_per_address) == (5, 20)
+    monkeypatch.setenv("TOCSIN_COOKIE_SECURE", "false")
+    monkeypatch.setenv("TOCSIN_SESSION_HOURS", "2")
+    monkeypatch.setenv("TOCSIN_ADMIN_PASSWORD", "s3cret-enough")
+    read = Settings.from_env()
+    assert read.cookie_secure is False and read.session_hours == 2
+    assert "s3cret" not in repr(read)  # a secret is never printed

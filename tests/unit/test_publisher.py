@@ -1,0 +1,127 @@
+"""What a shard puts on the bus after a commit: one event per changed incident, with the
+incident as the list shows it and its new entries; in commit order; losses never silent."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import orjson
+import pytest
+
+from actors.bus import BusEvent, EventBusActor
+from actors.domain import feed
+from actors.domain.events import Action
+from actors.domain.plan import Plan
+from actors.publisher import BusPublisher
+from serve.api.models import IncidentOut
+from tests.unit.test_dedupe import Inputs, Shard
+
+
+def committed(shard: Shard, *inputs) -> Plan:  # type: ignore[no-untyped-def]
+    return shard.apply(*inputs)
+
+
+def test_one_change_per_incident_with_its_new_entries_in_order() -> None:
+    shard, inputs = Shard(), Inputs()
+    plan = committed(shard, inputs.alert(Action.TRIGGER, "a", summary="A down"), inputs.alert(Action.TRIGGER, "b"),
+                     inputs.alert(Action.TRIGGER, "a"))
+
+    changes = feed.changes_of(plan)
+
+    assert [c.incident["dedup_key"] for c in changes] == ["a", "b"]
+    a = changes[0]
+    assert [e["kind"] for e in a.entries] == ["triggered", "unpaged", "occurrence"]
+    assert a.incident["occurrences"] == 2 and a.incident["status"] == "triggered"
+    assert set(a.body()) == {"incident", "entries"}
+
+
+def test_the_incident_has_the_fields_of_the_incident_list_and_validates_as_one() -> None:
+    shard, inputs = Shard(), Inputs()
+    [change] = feed.changes_of(committed(shard, inputs.alert(Action.TRIGGER)))
+
+    assert set(change.incident) == set(IncidentOut.model_fields)
+    listed = IncidentOut.model_validate(orjson.loads(orjson.dumps(change.incident, option=orjson.OPT_UTC_Z)))
+    assert listed.model_dump(mode="json") == orjson.loads(orjson.dumps(change.incident, option=orjson.OPT_UTC_Z))
+
+
+def test_a_storm_batch_carries_the_newest_entries_and_says_how_many_it_left_out() -> None:
+    shard, inputs = Shard(), Inputs()
+    committed(shard, inputs.alert(Action.TRIGGER))
+    [change] = feed.changes_of(committed(shard, *[inputs.alert(Action.TRIGGER) for _ in range(150)]))
+
+    assert len(change.entries) == feed.MAX_ENTRIES
+    assert change.body()["entries_omitted"] == 50
+    assert change.entries[-1]["message"] == "occurrence 151"
+
+
+async def test_commits_are_published_in_order_one_event_per_incident() -> None:
+    shard, inputs = Shard(), Inputs()
+    bus = EventBusActor(capacity=100)
+    start = await bus.tail()
+    publisher = BusPublisher(bus)
+    for key in ("a", "b", "c"):
+        publisher.offer([committed(shard, inputs.alert(Action.TRIGGER, key))])
+    await publisher.flush()
+
+    found = await bus.read(start, 0)
+    assert [orjson.loads(e.data)["incident"]["dedup_key"] for e in found.events] == ["a", "b", "c"]
+    assert {e.kind for e in found.events} == {"incident"} and publisher.stats["published"] == 3
+    await publisher.close()
+
+
+class FlakyBus(EventBusActor):
+    def __init__(self) -> None:
+        super().__init__(capacity=100)
+        self.failures = 1
+
+    async def publish(self, events: Sequence[BusEvent]) -> list[str]:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("bus down")
+        return await super().publish(list(events))
+
+
+async def test_a_failed_publish_is_counted_and_the_next_one_starts_with_a_gap() -> None:
+    shard, inputs = Shard(), Inputs()
+    bus = FlakyBus()
+    start = await bus.tail()
+    publisher = BusPublisher(bus)
+    publisher.offer([committed(shard, inputs.alert(Action.TRIGGER, "lost"))])
+    await asyncio.sleep(0.05)
+    publisher.offer([committed(shard, inputs.alert(Action.TRIGGER, "kept"))])
+    await publisher.flush()
+
+    found = await bus.read(start, 0)
+    assert [e.kind for e in found.events] == ["gap", "incident"]
+    assert orjson.loads(found.events[1].data)["incident"]["dedup_key"] == "kept"
+    assert publisher.stats["failed_publishes"] == 1
+    await publisher.close()
+
+
+async def test_past_the_bound_commits_are_dropped_and_readers_told() -> None:
+    shard, inputs = Shard(), Inputs()
+    bus = EventBusActor(capacity=100)
+    start = await bus.tail()
+    publisher = BusPublisher(bus, max_waiting=2)
+    for key in ("a", "b", "c", "d"):  # offered without yielding: the publisher has not run yet
+        publisher.offer([committed(shard, inputs.alert(Action.TRIGGER, key))])
+    await publisher.flush()
+
+    found = await bus.read(start, 0)
+    # The gap stands where c and d were: a reader reloads after the changes it did get.
+    assert [e.kind for e in found.events] == ["incident", "incident", "gap"]
+    assert publisher.stats["dropped_commits"] == 2
+    await publisher.close()
+
+
+@pytest.mark.parametrize("plans", [[], [Plan("svc")]])
+async def test_nothing_to_say_publishes_nothing(plans: list[Plan]) -> None:
+    bus = EventBusActor(capacity=10)
+    start = await bus.tail()
+    publisher = BusPublisher(bus)
+    publisher.offer(plans)
+    await publisher.flush()
+    assert (await bus.read(start, 0)).events == []
+    await publisher.close()
+
