@@ -2,8 +2,9 @@
 slack, webhook) through that channel's providers.
 
 - Claims due rows with FOR UPDATE SKIP LOCKED, as a lease: a row left "sending" by a crash
-  is claimed again once its lease has run out (at least once, never dropped). Woken by a
-  nudge from the shards, and by a short poll as a fallback.
+  is claimed again once its lease has run out (at least once, never dropped), or at once
+  when the crash was this actor's own and Ray has restarted it. Woken by a nudge from the
+  shards, and by a short poll as a fallback.
 - Per provider, in failover order: a circuit breaker (a failing provider is skipped, and
   probed again after a cool-down) and a token bucket at the provider's published rate.
 - A row that no provider took is tried again after an exponential back-off with jitter;
@@ -19,6 +20,7 @@ import contextlib
 import logging
 import os
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -103,6 +105,7 @@ class ChannelActor:
         self._pool_lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
         self._stats: dict[str, int] = defaultdict(int)
+        self._orphaned_claims = _restarted_by_ray()
         with contextlib.suppress(RuntimeError):  # no loop yet: started by the first call
             asyncio.get_running_loop()
             self._start()
@@ -152,6 +155,8 @@ class ChannelActor:
             self._wake.clear()
             wait = POLL_S
             try:
+                if self._orphaned_claims:
+                    await self._take_over_claims()
                 claimed = await self._deliver_due()
                 wait = 0.0 if claimed else await self._until_next_due()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -161,6 +166,18 @@ class ChannelActor:
             if wait > 0:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def _take_over_claims(self) -> None:
+        """Rows the previous incarnation of this actor claimed and had not settled are sent
+        now, not once their lease has run out (LEASE_S, minutes): Ray restarts an actor only
+        once its process or its node is dead, and that incarnation was the channel's only
+        sender. What it had handed to a provider without recording is sent again."""
+        async with (await self._connect()).acquire() as conn:
+            released = await outbox.release_claims(conn, self.channel, self._clock.now())
+        self._orphaned_claims = False
+        if released:
+            log.info("channel %s: restarted; %d rows its previous run left sending are due again",
+                     self.channel, released)
 
     async def _until_next_due(self) -> float:
         async with (await self._connect()).acquire() as conn:
@@ -253,9 +270,15 @@ class ChannelActor:
             try:
                 receipt = await asyncio.wait_for(provider.send(message), self._settings.provider_timeout_s)
             except (ProviderError, asyncio.TimeoutError) as exc:
-                breaker.failure(time.monotonic())
                 outcome = "timeout" if isinstance(exc, (asyncio.TimeoutError, TimedOut)) else (
                     "failed" if exc.retryable else "rejected")
+                if outcome == "rejected":
+                    # It answered, and refused this message (say, an address that is gone):
+                    # the provider is up. Counted as down, one bad address would open the
+                    # breaker and hold back everyone else's messages.
+                    breaker.success(time.monotonic())
+                else:
+                    breaker.failure(time.monotonic())
                 error = str(exc) or f"no answer within {self._settings.provider_timeout_s:.0f} s"
                 attempts.append((message.notification_id, provider.name, at, outcome, None, error,
                                  (time.perf_counter() - started) * 1000))
@@ -320,6 +343,15 @@ class ChannelActor:
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(self._database_url, min_size=1, max_size=IN_FLIGHT // 4)
             return self._pool
+
+
+def _restarted_by_ray() -> bool:
+    """Whether this process is a Ray actor that Ray has restarted (False outside Ray)."""
+    if not ray.is_initialized() or ray.get_runtime_context().get_actor_id() is None:
+        return False
+    with warnings.catch_warnings():  # the property reads Ray's own deprecated `actor_id`
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return bool(ray.get_runtime_context().was_current_actor_reconstructed)
 
 
 def _undeliverable(row: dict[str, Any], where: dict[str, Any]) -> str | None:

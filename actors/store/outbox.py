@@ -138,6 +138,17 @@ async def recent_sends(
     return found
 
 
+async def release_claims(conn: asyncpg.Connection, channel: str, now: datetime) -> int:
+    """End the leases of every row of `channel` left "sending", so that they are claimable
+    now; the number of rows. Only for a sender that knows the claimant is dead."""
+    status: str = await conn.execute(
+        "UPDATE notifications SET claimed_until = $2, updated_at = $2"
+        " WHERE channel = $1 AND status = 'sending' AND claimed_until > $2",
+        channel, now,
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
 async def next_due(conn: asyncpg.Connection, channel: str) -> datetime | None:
     """When the channel's next pending row is due (or a lease runs out)."""
     at: datetime | None = await conn.fetchval(
