@@ -170,10 +170,14 @@ def open_incidents(stack: Deployment, count: int) -> list[tuple[str, str]]:
     return [probes[i] for i in range(SHARDS)]
 
 
+class NoVictim(RuntimeError):
+    """No worker node holds a shard (Ray restarted the lost ones on the head): no round to run."""
+
+
 def victim(placement: Placement) -> str:
     candidates = [w for w in placement.workers if placement.shards_on(w) and w not in placement.serve_nodes()]
     if not candidates:
-        raise RuntimeError("no worker holds a shard")
+        raise NoVictim("no worker node holds a shard")
     return max(candidates, key=lambda w: len(placement.shards_on(w)))
 
 
@@ -234,7 +238,11 @@ def failover(args: argparse.Namespace) -> tuple[list[Round], dict[str, Any]]:
         for n in range(args.rounds):
             if n:
                 stack.cluster.add_node()
-            rounds.append(one_round(stack, probes))
+            try:
+                rounds.append(one_round(stack, probes))
+            except NoVictim:
+                console.print(f"round {n + 1}: no worker node holds a shard any more; {n} round(s) run")
+                break
             console.print(f"round {n + 1}: {rounds[-1]}")
         status = subprocess.run([*TocsinProcess.command(), "status", "--data-dir", str(stack.tocsin.data_dir)],
                                 env=stack.tocsin.env, capture_output=True, text=True, timeout=120).stdout

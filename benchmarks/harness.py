@@ -108,7 +108,8 @@ def tocsin_stack(port: int, shards: int = 4, extra_apps: dict[str, Any] | None =
                                      data_dir=Path(tempfile.mkdtemp(prefix="tocsin-bench-")))
         asyncio.run(migrate(database_url))
         start_ray(None, settings.namespace)
-        handles = deploy.start_shards(settings, database_url)
+        # The event bus first, as `tocsin up` starts it: the shards publish every commit to it.
+        handles = deploy.start_bus(settings) + deploy.start_shards(settings, database_url)
         shards_started = time.monotonic()
         if channels:
             handles += deploy.start_channels(settings, database_url)
