@@ -191,6 +191,7 @@ class _StopRequest:
 def _announce(settings: Settings, token: str, generated: bool, seconds: float) -> None:
     url = settings.base_url
     console.print(f"[bold green]Tocsin is up[/bold green] in {seconds:.1f}s")
+    console.print(f"  dashboard    {url}/")
     console.print(f"  API          {url}/api/v1")
     console.print(f"  API docs     {url}/docs")
     console.print(f"  PagerDuty    {url}/v2/enqueue")
@@ -199,6 +200,9 @@ def _announce(settings: Settings, token: str, generated: bool, seconds: float) -
     console.print(f"  data         {settings.data_dir}")
     if generated:
         console.print(f"  admin token  [bold]{token}[/bold]  (generated now; kept in {settings.data_dir}/admin-token)")
+    if settings.admin_email is None:
+        console.print("  first login  start with TOCSIN_ADMIN_EMAIL and TOCSIN_ADMIN_PASSWORD set, or add a user"
+                      " with a password through the API")
     console.print("Ctrl-C stops.")
     console.file.flush()  # seen at once also when stdout is a file or a pipe
 
