@@ -1,9 +1,11 @@
-"""Accounts from the command line: the first admin at `tocsin up`, and setting a password
-with `tocsin user set-password`, straight in the database (no API token needed)."""
+"""Accounts from the command line and at deployment: the first admin from the settings (at
+`tocsin up`, or when a Serve config deploys Tocsin on a cluster), and setting a password with
+`tocsin user set-password`, straight in the database (no API token needed)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -11,7 +13,9 @@ import asyncpg
 
 from actors.domain.passwords import MIN_LENGTH, hash_password
 from actors.store import accounts, sessions
+from cluster.settings import Settings
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -23,6 +27,18 @@ def password_problem(password: str) -> str | None:
     if len(password) < MIN_LENGTH:
         return f"a password needs at least {MIN_LENGTH} characters"
     return None
+
+
+def ensure_configured_admin(settings: Settings, database_url: str) -> str | None:
+    """With TOCSIN_ADMIN_EMAIL and TOCSIN_ADMIN_PASSWORD both set, make sure that user is an
+    admin who can log in; what was done, or None when they are not both set."""
+    if not settings.admin_email or settings.admin_password is None:
+        if settings.admin_email or settings.admin_password is not None:
+            log.warning("TOCSIN_ADMIN_EMAIL and TOCSIN_ADMIN_PASSWORD work together; one alone is ignored")
+        return None
+    done = ensure_admin(database_url, settings.admin_email, settings.admin_password.get_secret_value())
+    log.info("admin user %s: %s", settings.admin_email, done)
+    return done
 
 
 def ensure_admin(database_url: str, email: str, password: str) -> str:

@@ -119,20 +119,15 @@ def _up(settings: Settings) -> int:
 
 
 def _ensure_admin(settings: Settings, database_url: str) -> bool:
-    """With TOCSIN_ADMIN_EMAIL and TOCSIN_ADMIN_PASSWORD set, make sure that user is an
-    admin who can log in; False (and why) when the settings cannot be used."""
+    """The admin of TOCSIN_ADMIN_EMAIL and TOCSIN_ADMIN_PASSWORD, when set; False (and why)
+    when the settings cannot be used."""
     from cluster import accounts
 
-    if not settings.admin_email or settings.admin_password is None:
-        if settings.admin_email or settings.admin_password is not None:
-            log.warning("TOCSIN_ADMIN_EMAIL and TOCSIN_ADMIN_PASSWORD work together; one alone is ignored")
-        return True
     try:
-        done = accounts.ensure_admin(database_url, settings.admin_email, settings.admin_password.get_secret_value())
+        accounts.ensure_configured_admin(settings, database_url)
     except accounts.AccountProblem as exc:
         console.print(f"[bold red]Cannot make the admin user[/bold red]: {exc}")
         return False
-    log.info("admin user %s: %s", settings.admin_email, done)
     return True
 
 

@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from ray.serve import Application
 
 from actors.store.migrate import migrate
-from cluster import deploy
+from cluster import accounts, deploy
 from cluster.raystart import start_ray
 from cluster.settings import Settings
 from serve.app import build_app
@@ -75,6 +75,10 @@ def app(args: dict[str, Any]) -> Application:
     database_url = str(settings.database_url)
     applied = asyncio.run(migrate(database_url))
     log.info("database ready (%d migrations applied now)", len(applied))
+    # The first admin who can log in, as `tocsin up` makes it; a password that cannot be used
+    # fails the deployment, saying why. The replicas need not carry the password.
+    accounts.ensure_configured_admin(settings, database_url)
+    settings = settings.model_copy(update={"admin_password": None})
     if not ray.is_initialized():  # `serve run serve.entrypoint:app` builds before it connects
         start_ray(settings.ray_address or "auto", settings.namespace)
     deploy.start_actors(settings, database_url, [])

@@ -93,3 +93,16 @@ async def test_failed_logins_are_counted_per_account_and_address_and_pruned(data
         assert by_account == [] and by_address == [NOW]
     finally:
         await conn.close()
+
+
+def test_the_admin_comes_from_the_settings_only_when_both_are_set(database_url, db):
+    """As `tocsin up` and a Serve-config deployment on a cluster both make the first admin."""
+    from cluster.settings import Settings
+
+    email = _email()
+    assert accounts.ensure_configured_admin(Settings(admin_email=email), database_url) is None
+    assert db("fetchval", "SELECT count(*) FROM users WHERE email = $1", email) == 0
+
+    both = Settings(admin_email=email, admin_password="from the settings")
+    assert accounts.ensure_configured_admin(both, database_url) == "created"
+    assert _user(db, email)["role"] == "admin"
