@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import ray
@@ -96,6 +97,9 @@ class ChannelActor:
         self._clock = clock or SystemClock()
         self._providers = providers if providers is not None else build(settings, settings.providers_for(channel))
         self._breakers = {p.name: CircuitBreaker(breaker) for p in self._providers}
+        self._breaker_rules = breaker
+        # (provider, host) -> breaker, for providers that send each address somewhere else
+        self._destination_breakers: dict[tuple[str, str], CircuitBreaker] = {}
         self._buckets = {p.name: RateLimiter(settings.rate_for(p.name), 1) for p in self._providers}
         self._retry = retry or RetryRules()
         self._throttle = [ThrottleRule(settings.throttle_messages, settings.throttle_window_s)]
@@ -125,7 +129,8 @@ class ChannelActor:
             "pid": os.getpid(),
             "node_id": ray.get_runtime_context().get_node_id() if ray.is_initialized() else None,
             "providers": [
-                {"name": p.name, "rate_per_s": self._settings.rate_for(p.name), **self._breakers[p.name].snapshot(now)}
+                {"name": p.name, "rate_per_s": self._settings.rate_for(p.name), **self._breakers[p.name].snapshot(now),
+                 **self._open_destinations(p.name, now)}
                 for p in self._providers
             ],
             **self._stats,
@@ -258,7 +263,7 @@ class ChannelActor:
         """Each provider in order until one takes it: (attempts, (provider, message id) or None)."""
         attempts: list[tuple[Any, ...]] = []
         for provider in self._providers:
-            breaker = self._breakers[provider.name]
+            breaker = self._breaker_for(provider, message)
             at = self._clock.now()
             if not breaker.allow(time.monotonic()):
                 attempts.append((message.notification_id, provider.name, at, "circuit_open", None,
@@ -288,6 +293,22 @@ class ChannelActor:
                              (time.perf_counter() - started) * 1000))
             return attempts, (provider.name, receipt.provider_message_id)
         return attempts, None
+
+    def _open_destinations(self, provider: str, now: float) -> dict[str, list[str]]:
+        hosts = [host for (name, host), breaker in self._destination_breakers.items()
+                 if name == provider and breaker.snapshot(now)["state"] != "closed"]
+        return {"open_destinations": sorted(hosts)} if hosts else {}
+
+    def _breaker_for(self, provider: Provider, message: Outgoing) -> CircuitBreaker:
+        """The provider's breaker; for a provider whose every address is a server of its own
+        (webhooks), the breaker of that server, so that one receiver that is down does not
+        hold back everyone else's messages."""
+        if not getattr(provider, "per_destination", False):
+            return self._breakers[provider.name]
+        key = (provider.name, urlsplit(message.address).netloc.lower())
+        if key not in self._destination_breakers:
+            self._destination_breakers[key] = CircuitBreaker(self._breaker_rules)
+        return self._destination_breakers[key]
 
     async def _take_token(self, provider: str) -> None:
         while (wait := self._buckets[provider].take(provider)) is not None:

@@ -64,6 +64,7 @@ def payload(message: Outgoing, sent_at: datetime) -> bytes:
 class WebhookProvider:
     name = "webhook"
     channels = frozenset({"webhook"})
+    per_destination = True  # each address is a server of its own: a circuit breaker per server
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self._secret = settings.webhook_signing_secret

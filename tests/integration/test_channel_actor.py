@@ -38,7 +38,7 @@ class Scripted:
         self.received: list[Outgoing] = []
 
     async def send(self, message: Outgoing) -> Receipt:
-        if self.answer == "fail":
+        if self.answer == "fail" or any(host in message.address for host in getattr(self, "down_hosts", ())):
             raise ProviderError(f"{self.name} answered 500")
         if self.answer == "reject":
             raise ProviderError(f"{self.name}: invalid channel", retryable=False)
@@ -220,4 +220,27 @@ async def test_messages_a_provider_rejects_leave_its_breaker_closed_for_everyone
     await actor.run_once()
     assert desk.attempts(next_one) == [("primary", "sent")]
     assert (await actor.stats())["providers"][0]["state"] == "closed"
+    await actor.close()
+
+
+async def test_a_receiver_that_is_down_opens_its_own_breaker_not_everyones(
+    desk: Desk, own_database: str, run: Any
+) -> None:
+    """Webhooks go to servers of their receivers' own: one that is down is skipped after a
+    few failures, while the pages of everyone else go out through the same provider."""
+    webhook = Scripted("webhook")
+    webhook.per_destination = True  # type: ignore[attr-defined]
+    webhook.down_hosts = {"down.example.net"}  # type: ignore[attr-defined]
+    other = Desk(statement_runner(own_database), CHANNEL, "https://down.example.net/hook")
+    actor = run(webhook, breaker=BreakerRules(max_consecutive=2, cooldown_s=60))
+
+    for _ in range(3):  # one at a time: two failures open that receiver's breaker
+        other.page()
+        await actor.run_once()
+    healthy = desk.page()
+    await actor.run_once()
+
+    assert desk.row(healthy)["status"] == "sent"
+    state = (await actor.stats())["providers"][0]
+    assert (state["state"], state["open_destinations"]) == ("closed", ["down.example.net"])
     await actor.close()
