@@ -13,6 +13,7 @@ The bus is a live feed, not a record: the incident log in Postgres is the record
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -193,10 +194,8 @@ class EventBusActor:
             if found.events or found.reset or remaining <= 0:
                 self._stats["resets"] += found.reset
                 return found
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):  # then answers with what there is
                 await asyncio.wait_for(self._published.wait(), remaining)
-            except asyncio.TimeoutError:
-                pass
 
     async def tail(self) -> str:
         return self._ring.tail()

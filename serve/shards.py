@@ -68,8 +68,12 @@ class ShardRouter:
         return [r for r in replies if r is not None]
 
     async def stats(self, timeout_s: float = 2.0) -> list[dict[str, Any]]:
-        refs = [self._handle(i).stats.remote() for i in range(self._count)]
-        return list(await asyncio.wait_for(asyncio.gather(*refs), timeout_s))
+        """Every shard's stats; raises when one does not answer in time (not ready)."""
+        each = await self.stats_of_each(timeout_s)
+        missing = [i for i, stats in enumerate(each) if stats is None]
+        if missing:
+            raise TimeoutError(f"shards {missing} did not answer within {timeout_s} s")
+        return [stats for stats in each if stats is not None]
 
     async def stats_of_each(self, timeout_s: float = 2.0) -> list[dict[str, Any] | None]:
         """Each shard's stats, by index; None for a shard that does not answer in time."""

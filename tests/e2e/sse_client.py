@@ -36,8 +36,9 @@ class EventStream:
         """Read the stream's first block, sent once it follows the bus from its start id."""
         first = next(self._lines)
         assert first.startswith("retry:"), first
-        while next(self._lines):
-            pass
+        for line in self._lines:  # up to the blank line that ends the block
+            if not line:
+                break
 
     def next_message(self, deadline: float) -> Message:
         """The next dispatched message (comments and id-only blocks update the last id)."""
