@@ -42,6 +42,7 @@ from actors.providers.base import Outgoing, Provider, ProviderError, TimedOut
 from actors.store import outbox
 from actors.store.replies import reply_code_for
 from cluster.settings import Settings
+from serve.batcher import Batcher
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ CHANNELS = ("sms", "voice", "push", "email", "slack", "webhook")
 LEASE_S = 120.0  # longer than a round through every provider at its timeout
 POLL_S = 1.0
 IN_FLIGHT = 32  # rows dispatched at once
+EXPRESS_CLAIM = 50  # first notifications of pages claimed at once while a round is under way
+URGENT_YIELD_S = 0.002  # how often a row waiting for a token looks again while an urgent one waits
 ANSWERABLE = ("sms", "voice")  # channels people reply on, so their messages carry a reply code
 
 
@@ -105,6 +108,12 @@ class ChannelActor:
         self._throttle = [ThrottleRule(settings.throttle_messages, settings.throttle_window_s)]
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(IN_FLIGHT)
+        self._express_slots = asyncio.Semaphore(IN_FLIGHT // 4)
+        self._round_running = False
+        self._express_task: asyncio.Task[None] | None = None
+        self._express_again = False
+        self._urgent_waiting: dict[str, int] = defaultdict(int)  # per provider
+        self._settler = Batcher[outbox.Settlement, None](self._settle_group, max_items=IN_FLIGHT * 4, max_delay_s=0)
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
@@ -117,9 +126,12 @@ class ChannelActor:
     # -- what others call -------------------------------------------------------------------
 
     async def nudge(self) -> None:
-        """Something became due: look now rather than at the next poll."""
+        """Something became due: look now rather than at the next poll, and while a round
+        is under way, send the first notifications of new pages now, ahead of it."""
         self._start()
         self._wake.set()
+        if self._round_running:
+            self._express()
 
     async def stats(self) -> dict[str, Any]:
         self._start()
@@ -138,7 +150,7 @@ class ChannelActor:
 
     async def run_once(self) -> int:
         """Claim and deliver what is due now; the number of rows claimed (tests, benchmarks)."""
-        return await self._deliver_due()
+        return await self._round()
 
     async def close(self) -> None:
         if self._loop_task is not None:
@@ -162,7 +174,7 @@ class ChannelActor:
             try:
                 if self._orphaned_claims:
                     await self._take_over_claims()
-                claimed = await self._deliver_due()
+                claimed = await self._round()
                 wait = 0.0 if claimed else await self._until_next_due()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("channel %s: cannot reach the database: %r", self.channel, exc)
@@ -191,18 +203,49 @@ class ChannelActor:
             return POLL_S
         return min(POLL_S, max(0.0, (due - self._clock.now()).total_seconds()))
 
-    async def _deliver_due(self) -> int:
+    async def _round(self) -> int:
+        """A round of delivery, during which nudges send first notifications ahead."""
+        self._round_running = True
+        try:
+            return await self._deliver_due()
+        finally:
+            self._round_running = False
+
+    async def _deliver_due(self, first_of_pages: bool = False) -> int:
+        """One round: claim what is due and deliver it; with `first_of_pages`, only the first
+        notification of each page, ahead of any round under way. The number claimed."""
         now = self._clock.now()
+        limit, max_rank = (EXPRESS_CLAIM, outbox.FIRST_OF_PAGE) if first_of_pages else (
+            self._claim_size(), outbox.ANY_RANK)
         pool = await self._connect()
         async with pool.acquire() as conn:
-            rows = await outbox.claim_due(conn, self.channel, now, self._claim_size(), LEASE_S)
+            rows = await outbox.claim_due(conn, self.channel, now, limit, LEASE_S, max_rank)
             if not rows:
                 return 0
             context = await outbox.context(conn, [r["id"] for r in rows])
             plan = await self._throttled(conn, rows, now)
-        self._stats["claimed"] += len(rows)
-        await asyncio.gather(*(self._deliver(row, context[row["id"]], extra) for row, extra in plan))
+        self._stats["express" if first_of_pages else "claimed"] += len(rows)
+        await asyncio.gather(*(self._deliver(row, context[row["id"]], extra, first_of_pages) for row, extra in plan))
         return len(rows)
+
+    def _express(self) -> None:
+        """During a storm a round takes a while (hundreds of rows at the provider's rate): a
+        page falling due meanwhile reaches its first person now, not after the round."""
+        if self._express_task is not None and not self._express_task.done():
+            self._express_again = True  # it looks once more when done
+            return
+        self._express_task = asyncio.create_task(self._deliver_first_pages())
+
+    async def _deliver_first_pages(self) -> None:
+        try:
+            self._express_again = True
+            while self._express_again and self._round_running:
+                self._express_again = False
+                await self._deliver_due(first_of_pages=True)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("channel %s: cannot reach the database: %r", self.channel, exc)
+        except Exception:  # noqa: BLE001 - the next round sends what this one could not
+            log.exception("channel %s: sending first notifications ahead failed", self.channel)
 
     def _claim_size(self) -> int:
         """Enough to keep the providers busy for a few seconds, not more: a claimed row waits
@@ -242,23 +285,25 @@ class ChannelActor:
 
     # -- one row ---------------------------------------------------------------------------
 
-    async def _deliver(self, row: dict[str, Any], where: dict[str, Any], bundle: list[dict[str, Any]]) -> None:
-        async with self._slots:
-            pool = await self._connect()
-            async with pool.acquire() as conn:
-                now = self._clock.now()
-                reason = _undeliverable(row, where)
-                if reason is not None:
-                    await outbox.finish(conn, row["id"], "cancelled", reason, now)
-                    self._stats["cancelled"] += 1
-                    return
-                message = await self._message(conn, row, where, bundle)
-            attempts, receipt = await self._through_providers(message)
-            async with pool.acquire() as conn:
-                await self._settle(conn, row, message, bundle, attempts, receipt)
+    async def _deliver(
+        self, row: dict[str, Any], where: dict[str, Any], bundle: list[dict[str, Any]], urgent: bool = False
+    ) -> None:
+        async with self._express_slots if urgent else self._slots:
+            reason = _undeliverable(row, where)
+            if reason is not None:
+                async with (await self._connect()).acquire() as conn:
+                    await outbox.finish(conn, row["id"], "cancelled", reason, self._clock.now())
+                self._stats["cancelled"] += 1
+                return
+            message = await self._message(row, where, bundle)
+            attempts, receipt = await self._through_providers(message, urgent)
+        # Written with the other rows settled meanwhile (one commit for the group); the
+        # round waits for it, so the next claim sees every row of this one settled. A row
+        # sent but not yet written when the actor dies is sent again (at least once).
+        await self._settler.submit(self._settlement(row, message, bundle, attempts, receipt))
 
     async def _through_providers(
-        self, message: Outgoing
+        self, message: Outgoing, urgent: bool = False
     ) -> tuple[list[tuple[Any, ...]], tuple[str, str | None] | None]:
         """Each provider in order until one takes it: (attempts, (provider, message id) or None)."""
         attempts: list[tuple[Any, ...]] = []
@@ -269,7 +314,7 @@ class ChannelActor:
                 attempts.append((message.notification_id, provider.name, at, "circuit_open", None,
                                  "circuit breaker open: provider skipped", None))
                 continue
-            await self._take_token(provider.name)
+            await self._take_token(provider.name, urgent)
             at = self._clock.now()  # when the request went out, after any wait for the rate limit
             started = time.perf_counter()
             try:
@@ -310,38 +355,49 @@ class ChannelActor:
             self._destination_breakers[key] = CircuitBreaker(self._breaker_rules)
         return self._destination_breakers[key]
 
-    async def _take_token(self, provider: str) -> None:
-        while (wait := self._buckets[provider].take(provider)) is not None:
-            await asyncio.sleep(wait)
+    async def _take_token(self, provider: str, urgent: bool) -> None:
+        """A token of the provider's rate; urgent rows (first notifications sent ahead of a
+        round) take theirs before the rows of the round."""
+        self._urgent_waiting[provider] += urgent
+        try:
+            while True:
+                if not urgent and self._urgent_waiting[provider]:
+                    await asyncio.sleep(URGENT_YIELD_S)
+                    continue
+                wait = self._buckets[provider].take(provider)
+                if wait is None:
+                    return
+                await asyncio.sleep(wait)
+        finally:
+            self._urgent_waiting[provider] -= urgent
 
-    async def _settle(
-        self, conn: asyncpg.Connection, row: dict[str, Any], message: Outgoing, bundle: list[dict[str, Any]],
+    def _settlement(
+        self, row: dict[str, Any], message: Outgoing, bundle: list[dict[str, Any]],
         attempts: list[tuple[Any, ...]], receipt: tuple[str, str | None] | None,
-    ) -> None:
+    ) -> outbox.Settlement:
         now = self._clock.now()
-        async with conn.transaction():
-            await outbox.record_attempts(conn, attempts)
-            if receipt is not None:
-                kind, text = ("bundle", message.text) if bundle else (None, None)
-                await outbox.delivered(conn, row["id"], receipt[0], receipt[1], now, kind=kind, message=text)
-                if bundle:
-                    await outbox.bundled(conn, [b["id"] for b in bundle], row["id"], now)
-                self._stats["sent"] += 1
-                self._stats["bundled"] += len(bundle)
-                return
-            error = attempts[-1][5] if attempts else "no provider is configured for this channel"
-            final = all(a[3] == "rejected" for a in attempts) or self._retry.exhausted(row["attempts"])
-            if final:
-                await outbox.finish(conn, row["id"], "dead", error, now)
-                self._stats["dead"] += 1
-            else:
-                later = now + timedelta(seconds=self._retry.delay(row["attempts"]))
-                await outbox.retry_later(conn, row["id"], later, error, now)
-                self._stats["retried"] += 1
+        if receipt is not None:
+            kind, text = ("bundle", message.text) if bundle else (None, None)
+            self._stats["sent"] += 1
+            self._stats["bundled"] += len(bundle)
+            return outbox.Settlement(row["id"], "sent", now, attempts, provider=receipt[0],
+                                     provider_message_id=receipt[1], kind=kind, message=text,
+                                     bundled=[b["id"] for b in bundle])
+        error = attempts[-1][5] if attempts else "no provider is configured for this channel"
+        if all(a[3] == "rejected" for a in attempts) or self._retry.exhausted(row["attempts"]):
+            self._stats["dead"] += 1
+            return outbox.Settlement(row["id"], "dead", now, attempts, error=error)
+        self._stats["retried"] += 1
+        later = now + timedelta(seconds=self._retry.delay(row["attempts"]))
+        return outbox.Settlement(row["id"], "pending", now, attempts, error=error, send_at=later)
 
-    async def _message(
-        self, conn: asyncpg.Connection, row: dict[str, Any], where: dict[str, Any], bundle: list[dict[str, Any]]
-    ) -> Outgoing:
+    async def _settle_group(self, settlements: list[outbox.Settlement]) -> list[None]:
+        """The outcomes of the rows whose tries ended while the previous group was written."""
+        async with (await self._connect()).acquire() as conn:
+            await outbox.settle(conn, settlements)
+        return [None] * len(settlements)
+
+    async def _message(self, row: dict[str, Any], where: dict[str, Any], bundle: list[dict[str, Any]]) -> Outgoing:
         service = where["service_name"] or "a deleted service"
         if row["kind"] == "verification" or row["incident_id"] is None:
             return Outgoing(row["id"], self.channel, where["address"], "Tocsin", row["message"])
@@ -350,7 +406,8 @@ class ChannelActor:
             return Outgoing(row["id"], self.channel, where["address"], text, text)
         code = None
         if self.channel in ANSWERABLE:
-            code = await reply_code_for(conn, row["contact_method_id"], row["incident_id"])
+            async with (await self._connect()).acquire() as conn:
+                code = await reply_code_for(conn, row["contact_method_id"], row["incident_id"])
         alert = messages.Alert(row["incident_id"], service, where["summary"] or row["message"], row["urgency"], code)
         link = f"{self._settings.reachable_url}/api/v1/incidents/{row['incident_id']}"
         text = messages.sms(alert) if self.channel == "sms" else (

@@ -8,15 +8,16 @@ without sending a row twice; a claim is a lease, and a row whose sender died whi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
 _CLAIM = """
 WITH due AS (
     SELECT id FROM notifications
-    WHERE channel = $1 AND send_at <= $2
+    WHERE channel = $1 AND send_at <= $2 AND rank <= $5
       AND (status = 'pending' OR (status = 'sending' AND claimed_until < $2))
     ORDER BY rank, send_at, id
     LIMIT $3
@@ -43,12 +44,18 @@ WHERE n.id = ANY($1::bigint[])
 """
 
 
+FIRST_OF_PAGE = 0  # the rank of a page's first notification
+ANY_RANK = 32767
+
+
 async def claim_due(
-    conn: asyncpg.Connection, channel: str, now: datetime, limit: int = 100, lease_s: float = 60.0
+    conn: asyncpg.Connection, channel: str, now: datetime, limit: int = 100, lease_s: float = 60.0,
+    max_rank: int = ANY_RANK,
 ) -> list[dict[str, Any]]:
-    """Claim up to `limit` rows of `channel` due by `now`, for `lease_s` seconds, in the order
-    to send them: first notifications of pages, then by when they fell due."""
-    rows = await conn.fetch(_CLAIM, channel, now, limit, lease_s)
+    """Claim up to `limit` rows of `channel` due by `now` and ranked at most `max_rank`, for
+    `lease_s` seconds, in the order to send them: first notifications of pages, then by
+    when they fell due."""
+    rows = await conn.fetch(_CLAIM, channel, now, limit, lease_s, max_rank)
     return sorted((dict(r) for r in rows), key=lambda r: (r["rank"], r["send_at"], r["id"]))
 
 
@@ -65,29 +72,6 @@ async def mark_sent(conn: asyncpg.Connection, ids: Sequence[int], now: datetime)
     )
 
 
-async def delivered(
-    conn: asyncpg.Connection, notification_id: int, provider: str, provider_message_id: str | None,
-    now: datetime, *, kind: str | None = None, message: str | None = None,
-) -> None:
-    """Sent by `provider`; a bundle also records its kind and the text that went out."""
-    await conn.execute(
-        "UPDATE notifications SET status = 'sent', sent_at = $2, updated_at = $2, claimed_until = NULL,"
-        " provider = $3, provider_message_id = $4, last_error = NULL,"
-        " kind = coalesce($5, kind), message = coalesce($6, message)"
-        " WHERE id = $1",
-        notification_id, now, provider, provider_message_id, kind, message,
-    )
-
-
-async def retry_later(conn: asyncpg.Connection, notification_id: int, send_at: datetime, error: str | None,
-                      now: datetime) -> None:
-    await conn.execute(
-        "UPDATE notifications SET status = 'pending', send_at = $2, last_error = coalesce($3, last_error),"
-        " claimed_until = NULL, updated_at = $4 WHERE id = $1",
-        notification_id, send_at, error, now,
-    )
-
-
 async def hold(conn: asyncpg.Connection, ids: Sequence[int], until: datetime, now: datetime) -> None:
     """Back to pending until `until`, the claim not counted as a round (a throttle held them)."""
     await conn.execute(
@@ -99,29 +83,63 @@ async def hold(conn: asyncpg.Connection, ids: Sequence[int], until: datetime, no
 
 async def finish(conn: asyncpg.Connection, notification_id: int, status: str, error: str, now: datetime) -> None:
     """Dead (every try failed) or cancelled (nowhere to send it), with the reason."""
-    await conn.execute(
-        "UPDATE notifications SET status = $2, last_error = $3, claimed_until = NULL, updated_at = $4"
-        " WHERE id = $1",
-        notification_id, status, error, now,
-    )
+    await conn.execute(_FINISH, notification_id, status, error, now)
 
 
-async def bundled(conn: asyncpg.Connection, ids: Sequence[int], into: int, now: datetime) -> None:
-    await conn.execute(
-        "UPDATE notifications SET status = 'bundled', bundled_into = $2, claimed_until = NULL, updated_at = $3"
-        " WHERE id = ANY($1::bigint[])",
-        list(ids), into, now,
-    )
+@dataclass(frozen=True)
+class Settlement:
+    """How one claimed row's tries went, to be written with the others settled with it."""
+
+    notification_id: int
+    status: Literal["sent", "dead", "pending"]  # pending: tried again at `send_at`
+    at: datetime
+    attempts: Sequence[tuple[Any, ...]]  # (notification id, provider, at, outcome, message id, error, ms)
+    provider: str | None = None
+    provider_message_id: str | None = None
+    kind: str | None = None  # "bundle" when the message carried others
+    message: str | None = None
+    bundled: Sequence[int] = ()  # rows that went out inside this one
+    error: str | None = None
+    send_at: datetime | None = None
 
 
-async def record_attempts(conn: asyncpg.Connection, attempts: Sequence[tuple[Any, ...]]) -> None:
-    """(notification id, provider, at, outcome, provider message id, error, latency ms) each."""
-    if attempts:
-        await conn.executemany(
-            "INSERT INTO notification_attempts (notification_id, provider, at, outcome, provider_message_id,"
-            " error, latency_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            attempts,
-        )
+async def settle(conn: asyncpg.Connection, settlements: Sequence[Settlement]) -> None:
+    """The outcomes of many rows in one transaction: a channel sending hundreds of messages
+    a second commits (and waits for the disk) once per group, not once per message."""
+    sent = [s for s in settlements if s.status == "sent"]
+    dead = [s for s in settlements if s.status == "dead"]
+    again = [s for s in settlements if s.status == "pending"]
+    async with conn.transaction():
+        attempts = [a for s in settlements for a in s.attempts]
+        if attempts:
+            await conn.executemany(_RECORD_ATTEMPT, attempts)
+        if sent:
+            await conn.executemany(_DELIVERED, [
+                (s.notification_id, s.at, s.provider, s.provider_message_id, s.kind, s.message) for s in sent])
+        if any(s.bundled for s in sent):
+            await conn.executemany(_BUNDLED, [(list(s.bundled), s.notification_id, s.at) for s in sent if s.bundled])
+        if dead:
+            await conn.executemany(_FINISH, [(s.notification_id, "dead", s.error, s.at) for s in dead])
+        if again:
+            await conn.executemany(_RETRY_LATER, [(s.notification_id, s.send_at, s.error, s.at) for s in again])
+
+
+_RECORD_ATTEMPT = (
+    "INSERT INTO notification_attempts (notification_id, provider, at, outcome, provider_message_id,"
+    " error, latency_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+# A bundle also records its kind and the text that went out.
+_DELIVERED = (
+    "UPDATE notifications SET status = 'sent', sent_at = $2, updated_at = $2, claimed_until = NULL,"
+    " provider = $3, provider_message_id = $4, last_error = NULL,"
+    " kind = coalesce($5, kind), message = coalesce($6, message)"
+    " WHERE id = $1")
+_BUNDLED = (
+    "UPDATE notifications SET status = 'bundled', bundled_into = $2, claimed_until = NULL, updated_at = $3"
+    " WHERE id = ANY($1::bigint[])")
+_FINISH = "UPDATE notifications SET status = $2, last_error = $3, claimed_until = NULL, updated_at = $4 WHERE id = $1"
+_RETRY_LATER = (
+    "UPDATE notifications SET status = 'pending', send_at = $2, last_error = coalesce($3, last_error),"
+    " claimed_until = NULL, updated_at = $4 WHERE id = $1")
 
 
 async def recent_sends(

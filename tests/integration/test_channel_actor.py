@@ -208,6 +208,29 @@ async def test_the_first_notification_of_a_page_is_claimed_before_the_rest_of_ol
     assert [row["id"] for row in claimed] == [first, older[0]]  # then in the order they fell due
 
 
+async def test_a_page_falling_due_during_a_long_round_reaches_its_first_person_ahead_of_the_round(
+    desk: Desk, run: Any
+) -> None:
+    provider = Scripted("primary")  # 10 messages/s: a round of 20 takes two seconds
+    actor = run(provider)
+    round_rows = [desk.page() for _ in range(20)]  # the rest of older pages
+    under_way = asyncio.create_task(actor.run_once())
+    await asyncio.sleep(0.3)
+
+    first = desk.page(rank=0)  # a new incident's first notification, due now
+    second = desk.page(rank=1)  # the same page's next person: waits for the next round
+    await actor.nudge()  # as the shard does after the commit
+    await under_way
+
+    order = [m.notification_id for m in provider.received]
+    assert first in order[:8], f"sent {order.index(first) + 1}th of {len(order)}"
+    assert set(round_rows) <= set(order) and second not in order
+    assert desk.row(second)["status"] == "pending"
+    await actor.run_once()
+    assert desk.row(second)["status"] == "sent" and order.count(first) == 1
+    await actor.close()
+
+
 async def test_messages_a_provider_rejects_leave_its_breaker_closed_for_everyone_else(desk: Desk, run: Any) -> None:
     provider = Scripted("primary", "reject")  # as for an address that is gone: the provider is up
     actor = run(provider, breaker=BreakerRules(max_consecutive=3, cooldown_s=60))
