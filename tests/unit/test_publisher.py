@@ -70,6 +70,31 @@ async def test_commits_are_published_in_order_one_event_per_incident() -> None:
     await publisher.close()
 
 
+class CountingBus(EventBusActor):
+    def __init__(self) -> None:
+        super().__init__(capacity=1000)
+        self.calls = 0
+
+    async def publish(self, events: list[BusEvent]) -> list[str]:
+        self.calls += 1
+        return await super().publish(events)
+
+
+async def test_commits_arriving_faster_than_the_pace_share_one_publish() -> None:
+    shard, inputs = Shard(), Inputs()
+    bus = CountingBus()
+    publisher = BusPublisher(bus, min_interval_s=0.2)
+    publisher.offer([committed(shard, inputs.alert(Action.TRIGGER, "first"))])
+    await asyncio.sleep(0.05)  # the first goes out at once: nothing was published before it
+    for n in range(20):
+        publisher.offer([committed(shard, inputs.alert(Action.TRIGGER, f"k{n}"))])
+        await asyncio.sleep(0.005)
+    await publisher.flush()
+
+    assert bus.calls == 2 and publisher.stats["published"] == 21
+    await publisher.close()
+
+
 class FlakyBus(EventBusActor):
     def __init__(self) -> None:
         super().__init__(capacity=100)
