@@ -33,10 +33,10 @@ import ray
 from actors.domain import messages
 from actors.domain.breaker import BreakerRules, CircuitBreaker
 from actors.domain.clock import Clock, SystemClock
-from actors.domain.ratelimit import RateLimiter
 from actors.domain.retry import RetryRules
 from actors.domain.throttle import ThrottleRule, decide
 from actors.lifecycle import detached_options
+from actors.pacing import ProviderPace
 from actors.providers import build
 from actors.providers.base import Outgoing, Provider, ProviderError, TimedOut
 from actors.store import outbox
@@ -51,7 +51,6 @@ LEASE_S = 120.0  # longer than a round through every provider at its timeout
 POLL_S = 1.0
 IN_FLIGHT = 32  # rows dispatched at once
 EXPRESS_CLAIM = 50  # first notifications of pages claimed at once while a round is under way
-URGENT_YIELD_S = 0.002  # how often a row waiting for a token looks again while an urgent one waits
 ANSWERABLE = ("sms", "voice")  # channels people reply on, so their messages carry a reply code
 
 
@@ -103,7 +102,7 @@ class ChannelActor:
         self._breaker_rules = breaker
         # (provider, host) -> breaker, for providers that send each address somewhere else
         self._destination_breakers: dict[tuple[str, str], CircuitBreaker] = {}
-        self._buckets = {p.name: RateLimiter(settings.rate_for(p.name), 1) for p in self._providers}
+        self._paces = {p.name: ProviderPace(settings.rate_for(p.name)) for p in self._providers}
         self._retry = retry or RetryRules()
         self._throttle = [ThrottleRule(settings.throttle_messages, settings.throttle_window_s)]
         self._wake = asyncio.Event()
@@ -112,7 +111,6 @@ class ChannelActor:
         self._round_running = False
         self._express_task: asyncio.Task[None] | None = None
         self._express_again = False
-        self._urgent_waiting: dict[str, int] = defaultdict(int)  # per provider
         self._settler = Batcher[outbox.Settlement, None](self._settle_group, max_items=IN_FLIGHT * 4, max_delay_s=0)
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
@@ -314,7 +312,8 @@ class ChannelActor:
                 attempts.append((message.notification_id, provider.name, at, "circuit_open", None,
                                  "circuit breaker open: provider skipped", None))
                 continue
-            await self._take_token(provider.name, urgent)
+            # Urgent rows (first notifications sent ahead of a round) go before the round's.
+            await self._paces[provider.name].take(urgent)
             at = self._clock.now()  # when the request went out, after any wait for the rate limit
             started = time.perf_counter()
             try:
@@ -354,22 +353,6 @@ class ChannelActor:
         if key not in self._destination_breakers:
             self._destination_breakers[key] = CircuitBreaker(self._breaker_rules)
         return self._destination_breakers[key]
-
-    async def _take_token(self, provider: str, urgent: bool) -> None:
-        """A token of the provider's rate; urgent rows (first notifications sent ahead of a
-        round) take theirs before the rows of the round."""
-        self._urgent_waiting[provider] += urgent
-        try:
-            while True:
-                if not urgent and self._urgent_waiting[provider]:
-                    await asyncio.sleep(URGENT_YIELD_S)
-                    continue
-                wait = self._buckets[provider].take(provider)
-                if wait is None:
-                    return
-                await asyncio.sleep(wait)
-        finally:
-            self._urgent_waiting[provider] -= urgent
 
     def _settlement(
         self, row: dict[str, Any], message: Outgoing, bundle: list[dict[str, Any]],
