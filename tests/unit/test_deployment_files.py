@@ -17,6 +17,7 @@ import pytest
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
+from cluster.raystart import NODE_HEALTH_CHECK_VARIABLES
 from serve.entrypoint import SECRET_SETTINGS, cluster_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,6 +93,17 @@ def test_every_node_starts_ray_with_the_haproxy_ingress_and_the_settings(launche
         start = _ray_start(commands)
         assert "RAY_SERVE_ENABLE_HA_PROXY=1" in start and "RAY_SERVE_THROUGHPUT_OPTIMIZED=1" in start
         assert ". ~/tocsin.env" in start
+
+
+def test_both_clusters_notice_a_dead_node_as_the_failover_tests_and_benchmark_do(
+    launcher: dict[str, Any], rayservice: dict[str, Any]
+) -> None:
+    start = _ray_start(_head_commands(launcher))
+    for name, value in NODE_HEALTH_CHECK_VARIABLES.items():
+        assert f"{name}={value}" in start
+    [head] = _containers(rayservice)[:1]
+    env = {e["name"]: e.get("value") for e in head["env"]}
+    assert {name: env.get(name) for name in NODE_HEALTH_CHECK_VARIABLES} == NODE_HEALTH_CHECK_VARIABLES
 
 
 def test_every_node_installs_tocsin_and_receives_the_settings_file(launcher: dict[str, Any]) -> None:
