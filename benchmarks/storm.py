@@ -419,7 +419,8 @@ occurrences. Alertmanager took Prometheus' alert list on /api/v2/alerts and answ
 alerts are in its memory (not durable); Tocsin took Alertmanager's webhook notification and
 answers 200 once the shard batch has committed to Postgres (fsync on). Alertmanager ran as its
 own process (no cluster peers, one webhook receiver grouping by alertname) while the Tocsin stack
-stood idle beside it; {args.shards} shards, 1 gateway replica, all on this machine.
+stood idle beside it, and was stopped before the storms; {args.shards} shards, 1 gateway replica, all on
+this machine.
 
 In the storm, request i carries alert i (new) and the {BATCH - 1} before it (still firing), so an
 incident opens with every request; each pages all {args.people} people of the policy's only level
@@ -453,14 +454,16 @@ def main() -> None:
     require_wrk()
     os.environ["TOCSIN_RATE_WEBHOOK_PER_S"] = str(args.webhook_rate)
     os.environ["TOCSIN_THROTTLE_MESSAGES"] = str(THROTTLE_OFF)
-    with HttpReceiver() as am_hooks, HttpReceiver() as hooks, Alertmanager(f"{am_hooks.url}/alertmanager") as am:
-        with tocsin_stack(args.port, shards=args.shards, channels=True) as stack:
+    with HttpReceiver() as am_hooks, HttpReceiver() as hooks, tocsin_stack(args.port, shards=args.shards,
+                                                                           channels=True) as stack:
+        # Alertmanager runs for the side-by-side runs only: the storms measure Tocsin alone.
+        with Alertmanager(f"{am_hooks.url}/alertmanager") as am:
             side = side_by_side(stack, am, args)
             am_notified = len(am_hooks.requests)
-            storms = [storm(stack, hooks, args, "storm", args.alerts, args.fingerprints, 0)]
-            if args.paced_alerts:
-                storms.append(storm(stack, hooks, args, "paced", args.paced_alerts,
-                                    args.paced_alerts // BATCH, args.paced_rate))
+        storms = [storm(stack, hooks, args, "storm", args.alerts, args.fingerprints, 0)]
+        if args.paced_alerts:
+            storms.append(storm(stack, hooks, args, "paced", args.paced_alerts,
+                                args.paced_alerts // BATCH, args.paced_rate))
     command = "python3 benchmarks/storm.py" + "".join(
         f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v != parser.get_default(k))
     markdown, correct = report(side, storms, am, am_notified, args)
