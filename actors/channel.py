@@ -111,6 +111,9 @@ class ChannelActor:
         self._round_running = False
         self._express_task: asyncio.Task[None] | None = None
         self._express_again = False
+        # Rows dispatched and not yet settled, per contact method: a throttle decided by one
+        # round counts those another round is still sending (the express lane runs beside).
+        self._sending_to: dict[str, int] = defaultdict(int)
         self._settler = Batcher[outbox.Settlement, None](self._settle_group, max_items=IN_FLIGHT * 4, max_delay_s=0)
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
@@ -222,6 +225,8 @@ class ChannelActor:
                 return 0
             context = await outbox.context(conn, [r["id"] for r in rows])
             plan = await self._throttled(conn, rows, now)
+        for row, _ in plan:
+            self._sending_to[row["contact_method_id"]] += 1
         self._stats["express" if first_of_pages else "claimed"] += len(rows)
         await asyncio.gather(*(self._deliver(row, context[row["id"]], extra, first_of_pages) for row, extra in plan))
         return len(rows)
@@ -271,6 +276,7 @@ class ChannelActor:
         sent = await outbox.recent_sends(conn, list(pages), now - timedelta(seconds=window))
         for method, waiting in pages.items():
             times = [at.timestamp() for at in sent.get(method, [])]
+            times += [now.timestamp()] * self._sending_to.get(method, 0)  # as if sent just now
             decision = decide(self._throttle, times, now.timestamp(), len(waiting))
             plan += [(row, []) for row in waiting[: decision.send]]
             if decision.bundle:
@@ -285,6 +291,17 @@ class ChannelActor:
 
     async def _deliver(
         self, row: dict[str, Any], where: dict[str, Any], bundle: list[dict[str, Any]], urgent: bool = False
+    ) -> None:
+        try:
+            await self._send_and_settle(row, where, bundle, urgent)
+        finally:
+            method = row["contact_method_id"]
+            self._sending_to[method] -= 1
+            if not self._sending_to[method]:
+                del self._sending_to[method]
+
+    async def _send_and_settle(
+        self, row: dict[str, Any], where: dict[str, Any], bundle: list[dict[str, Any]], urgent: bool
     ) -> None:
         async with self._express_slots if urgent else self._slots:
             reason = _undeliverable(row, where)

@@ -231,6 +231,25 @@ async def test_a_page_falling_due_during_a_long_round_reaches_its_first_person_a
     await actor.close()
 
 
+async def test_a_page_sent_ahead_of_a_round_counts_what_the_round_is_still_sending_to_that_person(
+    desk: Desk, run: Any
+) -> None:
+    provider = Scripted("primary")  # 10 messages/s
+    actor = run(provider, throttle=3)
+    round_rows = [desk.page() for _ in range(3)]  # as many as the throttle lets through
+    under_way = asyncio.create_task(actor.run_once())
+    await asyncio.sleep(0.05)  # one sent, two still being sent
+
+    first = desk.page(rank=0)
+    await actor.nudge()
+    await under_way
+
+    assert {m.notification_id for m in provider.received} == set(round_rows)
+    held = desk.row(first)
+    assert held["status"] == "pending" and held["send_at"] > datetime.now(timezone.utc)
+    await actor.close()
+
+
 async def test_messages_a_provider_rejects_leave_its_breaker_closed_for_everyone_else(desk: Desk, run: Any) -> None:
     provider = Scripted("primary", "reject")  # as for an address that is gone: the provider is up
     actor = run(provider, breaker=BreakerRules(max_consecutive=3, cooldown_s=60))
