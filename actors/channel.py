@@ -154,9 +154,10 @@ class ChannelActor:
         return await self._round()
 
     async def close(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
+        tasks = [t for t in (self._loop_task, self._express_task) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for provider in self._providers:
             await provider.close()
         if self._pool is not None:
