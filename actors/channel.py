@@ -22,7 +22,7 @@ import os
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -173,15 +173,11 @@ class ChannelActor:
         while True:
             self._wake.clear()
             wait = POLL_S
-            try:
+            with self._failure_logged("delivery round"):  # the loop must outlive any one bad row
                 if self._orphaned_claims:
                     await self._take_over_claims()
                 claimed = await self._round()
                 wait = 0.0 if claimed else await self._until_next_due()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("channel %s: cannot reach the database: %r", self.channel, exc)
-            except Exception:  # noqa: BLE001 - the loop must outlive any one bad row
-                log.exception("channel %s: delivery round failed", self.channel)
             if wait > 0:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), wait)
@@ -241,15 +237,22 @@ class ChannelActor:
         self._express_task = asyncio.create_task(self._deliver_first_pages())
 
     async def _deliver_first_pages(self) -> None:
-        try:
+        with self._failure_logged("sending first notifications ahead"):  # the round sends what this could not
             self._express_again = True
             while self._express_again and self._round_running:
                 self._express_again = False
                 await self._deliver_due(first_of_pages=True)
+
+    @contextlib.contextmanager
+    def _failure_logged(self, what: str) -> Iterator[None]:
+        """A failure ends this piece of work, logged, and nothing else: rows left claimed are
+        claimed again when their lease runs out, or by the next round."""
+        try:
+            yield
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("channel %s: cannot reach the database: %r", self.channel, exc)
-        except Exception:  # noqa: BLE001 - the next round sends what this one could not
-            log.exception("channel %s: sending first notifications ahead failed", self.channel)
+        except Exception:  # noqa: BLE001 - the actor must outlive any one bad row
+            log.exception("channel %s: %s failed", self.channel, what)
 
     def _claim_size(self) -> int:
         """Enough to keep the providers busy for a few seconds, not more: a claimed row waits
