@@ -80,6 +80,23 @@ def wait_until_healthy(base_url: str, seconds: float) -> httpx.Response | None:
     return answer
 
 
+def wait_until_running(address: str, application: str, seconds: float) -> subprocess.CompletedProcess[str]:
+    """Wait, in one driver, until Serve reports the application RUNNING: every replica of
+    every deployment up. /healthz answers as soon as one gateway replica does, while the
+    second may still be starting. The driver prints the last status it saw."""
+    return on_cluster(address, f"""
+import time
+deadline = time.monotonic() + {seconds}
+while True:
+    status = serve.status().applications.get({application!r})
+    if (status is not None and status.status == "RUNNING") or time.monotonic() > deadline:
+        break
+    time.sleep(1.0)
+print(status)
+raise SystemExit(0 if status is not None and status.status == "RUNNING" else 1)
+""", timeout_s=seconds + CLI_TIMEOUT_S)
+
+
 @pytest.fixture(scope="module")
 def serve_config_database(postgres_admin_url: str) -> Iterator[str]:
     with fresh_database(postgres_admin_url) as url:
@@ -135,6 +152,8 @@ def deployed(
             f"{None if health is None else (health.status_code, health.text[:300])}\n"
             + on_cluster(cluster.address, "print(serve.status())").stdout)
         assert health.json()["shards"] == 4, health.text
+        running = wait_until_running(cluster.address, "tocsin", HEALTHY_WITHIN_S)
+        assert running.returncode == 0, running.stdout[-4000:] + running.stderr[-4000:]
         yield Deployed(base_url, cluster)
     finally:
         stopped = on_cluster(cluster.address, "serve.shutdown()")
