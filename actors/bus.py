@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import ray
 
 from actors.lifecycle import detached_options
+from actors.domain.wire import pickled_by_fields
 
 if TYPE_CHECKING:
     from cluster.settings import Settings
@@ -45,6 +46,7 @@ def format_id(event_id: EventId) -> str:
     return f"{event_id[0]}-{event_id[1]}"
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class BusEvent:
     """One event. `kind` is "incident", or "gap" (it stands where the publisher lost

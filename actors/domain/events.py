@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from actors.domain.wire import pickled_by_fields
+
 
 class Action(str, Enum):
     TRIGGER = "trigger"
@@ -51,6 +53,7 @@ class Status(str, Enum):
     RESOLVED = "resolved"
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class AlertEvent:
     """One normalised alert from any source.
@@ -76,6 +79,7 @@ class AlertEvent:
         return self.event_id
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class IncidentCommand:
     """A person's or a tool's action on one incident, e.g. acknowledge from the API.

@@ -7,7 +7,8 @@ produced it is committed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import operator
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import Enum
 
@@ -86,9 +87,13 @@ def open_incident(
     )
 
 
+_FIELD_VALUES = operator.attrgetter(*(f.name for f in fields(Incident)))
+
+
 def draft_of(incident: Incident) -> Incident:
-    """A private copy to change while planning a batch."""
-    return replace(incident)
+    """A private copy to change while planning a batch (shallow: what it holds is immutable).
+    Every occurrence takes one, so it skips dataclasses.replace's checks of each field."""
+    return Incident(*_FIELD_VALUES(incident))
 
 
 def add_occurrence(draft: Incident, at: datetime) -> Outcome:

@@ -13,6 +13,7 @@ from actors.domain.escalation import Page
 from actors.domain.events import ServiceInput
 from actors.domain.incident import Incident, Outcome
 from actors.domain.paging import Notification
+from actors.domain.wire import pickled_by_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ class Plan:
         return [i for i in self.changed.values() if i.id is not None]
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Reply:
     """The answer for one input, in the order the inputs were given."""
