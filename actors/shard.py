@@ -23,7 +23,7 @@ from actors.bus import BusAddress, open_bus
 from actors.directory import PagingDirectory
 from actors.domain.clock import Clock, SystemClock
 from actors.domain.dedupe import ServiceIncidents
-from actors.domain.events import IncidentCommand, ServiceInput
+from actors.domain.events import Action, AlertEvent, IncidentCommand, ServiceInput
 from actors.domain.incident import Incident, Outcome
 from actors.domain.measures import ShardMeasures
 from actors.domain.paging import page_notifications
@@ -51,6 +51,9 @@ class ShardCommitError(RuntimeError):
 DEADLINE_RETRY_S = 1.0
 # The timer wakes at least this often (wall seconds) even with nothing due, as a safety net.
 MAX_TIMER_SLEEP_S = 30.0
+# A group with at least this many occurrences of open incidents commits the alerts that open
+# incidents first, in a transaction of their own (see `_opening_first`).
+OCCURRENCES_TO_SPLIT = 200
 
 
 class ServiceShard:
@@ -96,7 +99,7 @@ class ServiceShard:
         self._pool_lock = asyncio.Lock()
         self._stats = {
             "transactions": 0, "inputs": 0, "failed_transactions": 0, "last_commit_ms": 0.0,
-            "pages": 0, "notifications": 0, "deadlines_fired": 0,
+            "pages": 0, "notifications": 0, "deadlines_fired": 0, "opening_first": 0,
         }
         self._measures = ShardMeasures()
         with contextlib.suppress(RuntimeError):  # no loop yet: started by the first call
@@ -227,21 +230,51 @@ class ServiceShard:
             group, self._pending = self._pending, []
             due, self._due = self._due, defaultdict(set)
             inputs = [item for items, _ in group for item in items]
+            replies: dict[str, Reply] = {}
             try:
-                try:
-                    replies = await self._apply_durably(inputs, due)
-                except asyncpg.UniqueViolationError as exc:
-                    if exc.constraint_name not in _INPUT_KEYS:
-                        raise
-                    # An input stored before, re-sent with a later time than the retry
-                    # window checks: check every id of the group, then apply the rest.
-                    replies = await self._apply_durably(inputs, due, check_all=True)
+                for part, part_due in self._opening_first(inputs, due):
+                    replies |= await self._apply_checked(part, part_due)
             except Exception as exc:  # noqa: BLE001 - every failure means "not durable"
                 self._failed(group, due, exc)
                 continue
             for items, future in group:
                 if not future.done():
                     future.set_result([replies[item.input_id] for item in items])
+
+    async def _apply_checked(self, inputs: list[ServiceInput], due: dict[str, set[int]]) -> dict[str, Reply]:
+        try:
+            return await self._apply_durably(inputs, due)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name not in _INPUT_KEYS:
+                raise
+            # An input stored before, re-sent with a later time than the retry
+            # window checks: check every id of the group, then apply the rest.
+            return await self._apply_durably(inputs, due, check_all=True)
+
+    def _opening_first(
+        self, inputs: list[ServiceInput], due: dict[str, set[int]]
+    ) -> list[tuple[list[ServiceInput], dict[str, set[int]]]]:
+        """The group as the transactions to commit it in, in order.
+
+        In a storm a group holds thousands of occurrences of open incidents and a few alerts
+        that open new ones, which are what pages someone: those go first, in a transaction
+        of their own, so that their pages go out while the occurrences are written. Only
+        when every input is a trigger of an active service: then the two parts touch
+        different dedup keys, each key's inputs stay in order in one part, and occurrences
+        change no incident's status, so no outcome depends on the order of the parts (the
+        cap on unacknowledged incidents included). Deadlines go with the occurrences, after
+        them, as in one transaction."""
+        opening: list[ServiceInput] = []
+        occurrences: list[ServiceInput] = []
+        for item in inputs:
+            service = self._services.get(item.service_id)
+            if not isinstance(item, AlertEvent) or item.action is not Action.TRIGGER or service is None:
+                return [(inputs, due)]
+            (occurrences if item.dedup_key in service.by_key else opening).append(item)
+        if not opening or len(occurrences) < OCCURRENCES_TO_SPLIT:
+            return [(inputs, due)]
+        self._stats["opening_first"] += 1
+        return [(opening, {}), (occurrences, due)]
 
     def _failed(
         self, group: list[tuple[list[ServiceInput], asyncio.Future[list[Reply]]]], due: dict[str, set[int]],

@@ -116,3 +116,39 @@ def test_an_event_stored_long_ago_and_sent_again_is_answered_duplicate(shard, se
 
     assert [r.outcome for r in replies] == ["duplicate", "occurrence"]
     assert db("fetchval", "SELECT occurrences FROM incidents WHERE service_id = $1::uuid", service_id) == 2
+
+
+def _storm_group(service_id: str, shard: Any, last: AlertEvent) -> tuple[list[Any], dict[str, Any]]:
+    """Ten open incidents, then one call of 300 occurrences of them ending with `last`:
+    the replies, and the shard's stats from before the call."""
+    ray.get(shard.apply.remote([alert(service_id, f"known-{k}") for k in range(10)]))
+    before = ray.get(shard.stats.remote())
+    replies = ray.get(shard.apply.remote([alert(service_id, f"known-{i % 10}") for i in range(300)] + [last]))
+    return replies, before
+
+
+def test_in_a_storm_the_alerts_that_open_incidents_commit_before_the_occurrences(shard, service_id, db):
+    replies, before = _storm_group(service_id, shard, alert(service_id, "new-disk"))
+
+    assert [r.outcome for r in replies] == ["occurrence"] * 300 + ["opened"]
+    stats = ray.get(shard.stats.remote())
+    assert stats["opening_first"] - before["opening_first"] == 1
+    assert stats["transactions"] - before["transactions"] == 2
+    # The transaction that wrote the new incident is older than every occurrence's.
+    opened_in = db("fetchval", "SELECT xmin::text::bigint FROM incidents WHERE service_id = $1::uuid"
+                               " AND dedup_key = 'new-disk'", service_id)
+    occurrences_in = db("fetch", "SELECT DISTINCT xmin::text::bigint AS tx FROM alerts WHERE service_id = $1::uuid"
+                                 " AND outcome = 'occurrence'", service_id)
+    assert [r["tx"] for r in occurrences_in] and all(opened_in < r["tx"] for r in occurrences_in)
+    assert db("fetchval", "SELECT sum(occurrences) FROM incidents WHERE service_id = $1::uuid", service_id) == 311
+
+
+def test_a_group_holding_more_than_triggers_commits_in_arrival_order_in_one_transaction(shard, service_id, db):
+    replies, before = _storm_group(service_id, shard, alert(service_id, "known-3", Action.RESOLVE))
+
+    assert [r.outcome for r in replies] == ["occurrence"] * 300 + ["resolved"]
+    stats = ray.get(shard.stats.remote())
+    assert stats["opening_first"] == before["opening_first"]
+    assert stats["transactions"] - before["transactions"] == 1
+    assert db("fetchval", "SELECT status FROM incidents WHERE service_id = $1::uuid AND dedup_key = 'known-3'",
+              service_id) == "resolved"
