@@ -240,3 +240,13 @@ def test_secrets_are_refused_in_the_configs_args(environment: pytest.MonkeyPatch
 def test_unknown_args_are_refused(environment: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="shard_count"):
         cluster_settings({"shard_count": 8})
+
+
+def test_shards_go_to_the_nodes_in_turn_and_may_move_when_theirs_is_gone() -> None:
+    from cluster.deploy import on_node_in_turn
+
+    a, b, c = (f"{n:056x}" for n in (1, 2, 3))  # node ids are 28 bytes in hex
+    strategies = [on_node_in_turn([a, b, c], i)["scheduling_strategy"] for i in range(4)]
+    assert [s.node_id for s in strategies] == [a, b, c, a]
+    assert all(s.soft for s in strategies)
+    assert on_node_in_turn([a], 0) == {}  # one node: Ray's own placement
