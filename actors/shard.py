@@ -263,7 +263,9 @@ class ServiceShard:
         different dedup keys, each key's inputs stay in order in one part, and occurrences
         change no incident's status, so no outcome depends on the order of the parts (the
         cap on unacknowledged incidents included). Deadlines go with the occurrences, after
-        them, as in one transaction."""
+        them, as in one transaction. Should the occurrences fail to commit after the first
+        part did, the whole group is answered as not durable, as when a commit's answer is
+        lost: a source's retry adds occurrences, never a second incident or page."""
         opening: list[ServiceInput] = []
         occurrences: list[ServiceInput] = []
         for item in inputs:
