@@ -67,6 +67,18 @@ def notifications(db: Callable[..., Any], service_id: str) -> list[dict[str, Any
     return [dict(r) for r in rows]
 
 
+def kill_and_await_restart(shard: Any, seconds: float = 60) -> None:
+    """Kill the shard's process and return once Ray has restarted it. ray.kill is
+    asynchronous: a call sent right after it may still reach the old process, which commits
+    it, and Ray's retry on the new one then rightly answers "duplicate"."""
+    pid = ray.get(shard.stats.remote(), timeout=seconds)["pid"]
+    ray.kill(shard, no_restart=False)
+    deadline = time.monotonic() + seconds
+    while ray.get(shard.stats.remote(), timeout=seconds)["pid"] == pid:
+        assert time.monotonic() < deadline, "the shard did not restart"
+        time.sleep(0.1)
+
+
 def wait_for(check: Callable[[], bool], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

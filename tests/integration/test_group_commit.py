@@ -12,6 +12,7 @@ import ray
 
 from actors.domain.events import Action, AlertEvent
 from actors.shard import ServiceShardActor, shard_options
+from tests.integration.test_escalation_restart import kill_and_await_restart
 
 NAMESPACE = "tocsin-integration"
 
@@ -79,14 +80,7 @@ def test_a_failed_commit_keeps_nothing_in_memory_or_database(shard, db):
 
 def test_a_restarted_shard_reloads_open_incidents(shard, service_id, db):
     ray.get(shard.apply.remote([alert(service_id, "mem"), alert(service_id, "mem")]))
-    pid = ray.get(shard.stats.remote())["pid"]
-    ray.kill(shard, no_restart=False)
-    # ray.kill is asynchronous: wait for the new incarnation, so the next call cannot reach
-    # the old one (which would commit it, and the retry would rightly answer "duplicate").
-    deadline = time.monotonic() + 60
-    while ray.get(shard.stats.remote(), timeout=60)["pid"] == pid:
-        assert time.monotonic() < deadline, "the shard did not restart"
-        time.sleep(0.1)
+    kill_and_await_restart(shard)
 
     replies = ray.get(shard.apply.remote([alert(service_id, "mem")]), timeout=60)
     assert replies[0].outcome == "occurrence"

@@ -15,6 +15,7 @@ from actors.domain.clock import ScaledClock
 from actors.domain.events import Action, AlertEvent
 from tests.integration.test_escalation_restart import (
     SPEED,
+    kill_and_await_restart,
     make_escalating_service,
     make_user,
     notifications,
@@ -74,7 +75,7 @@ def test_maintenance_holds_across_a_shard_restart_and_ends_on_time(
 
     try:
         assert trigger("before-restart") == "opened"
-        ray.kill(shard, no_restart=False)
+        kill_and_await_restart(shard)
         assert trigger("after-restart") == "opened"
         assert notifications(db, service_id) == []  # recorded, paging nobody
 
