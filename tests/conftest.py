@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -17,6 +18,23 @@ import pytest
 
 SYSTEM_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI") == "true"
+
+TESTS = Path(__file__).resolve().parent
+# The markers each folder's tests carry, so that `-m "not e2e"` and the like select by kind.
+# The folder decides here: a `pytestmark` in a conftest.py marks nothing.
+FOLDER_MARKERS = {
+    "unit": ("unit",), "integration": ("integration",), "e2e": ("e2e",), "browser": ("e2e", "browser"),
+    "cluster": ("cluster",),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(item.path)
+        if not path.is_relative_to(TESTS):
+            continue
+        for name in FOLDER_MARKERS.get(path.relative_to(TESTS).parts[0], ()):
+            item.add_marker(name)
 
 
 def run_apart(coroutine: Coroutine[Any, Any, Any]) -> Any:

@@ -8,12 +8,10 @@ import uuid
 from collections.abc import Callable
 
 import httpx
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Person, Tab, created, make_person
 
-pytestmark = pytest.mark.e2e
 
 
 def unique(name: str) -> str:

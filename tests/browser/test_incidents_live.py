@@ -14,7 +14,6 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import WAIT_MS, Person, Tab, incident_id_of, trigger_alert
 from tests.client import Service, create_service
 
-pytestmark = pytest.mark.e2e
 
 LIVE_MS = 2_000  # how soon a change must show on an open page
 

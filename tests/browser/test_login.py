@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import WAIT_MS, Person, Tab, log_in
 
-pytestmark = pytest.mark.e2e
 
 
 def test_a_person_logs_in_and_sees_their_name_and_role(new_tab: Callable[..., Tab], responder: Person) -> None:

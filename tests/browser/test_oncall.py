@@ -13,7 +13,6 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import Person, Tab, created, make_person
 
-pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import DESKTOP, PHONE, Person, Tab, created, make_person, screenshot, trigger_alert
 
-pytestmark = pytest.mark.e2e
 
 PAGES = ["incidents", "oncall", "services", "policies", "schedules", "users", "notifications"]
 

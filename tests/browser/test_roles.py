@@ -14,7 +14,6 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import Person, Tab, incident_id_of, trigger_alert
 from tests.client import create_service
 
-pytestmark = pytest.mark.e2e
 
 SETUP_FORMS = {
     "/ui/services": "#service-form",

@@ -28,7 +28,6 @@ from typing import Any
 
 import httpx
 import orjson
-import pytest
 
 from actors.channel import IN_FLIGHT
 from actors.ownership import shard_index
@@ -41,7 +40,6 @@ from tests.fakes.http_receiver import HttpReceiver
 from tests.integration.test_escalation_restart import make_escalating_service, make_user
 from tests.server import TocsinProcess
 
-pytestmark = pytest.mark.cluster
 
 WEBHOOK_ACTOR = "tocsin-channel-webhook"
 

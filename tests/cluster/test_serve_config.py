@@ -25,7 +25,7 @@ from tests.client import create_service, trigger
 from tests.cluster.cluster_process import ROOT, RayClusterProcess, environment_for_another_ray
 from tests.conftest import free_port, fresh_database
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
+pytestmark = pytest.mark.timeout(600)
 
 SHIPPED_CONFIG = ROOT / "cluster" / "serve_config.yaml"
 HEALTHY_WITHIN_S = 180  # migrations, actors and two replicas on a loaded 2-core machine

@@ -8,7 +8,6 @@ import pytest
 
 from tests.client import Service, create_service
 
-pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="session")

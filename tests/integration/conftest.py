@@ -8,7 +8,6 @@ import pytest
 
 from tests.conftest import fresh_database
 
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
