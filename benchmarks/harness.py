@@ -114,8 +114,10 @@ def tocsin_stack(port: int, shards: int = 4, extra_apps: dict[str, Any] | None =
     with fresh_database() as database_url:
         token = uuid.uuid4().hex
         # TOCSIN_* variables tune the stack under test (e.g. TOCSIN_BATCH_MAX_IN_FLIGHT).
+        # The receivers the benchmarks page are local: webhooks may go to loopback.
         settings = Settings.from_env(port=port, shards=shards, admin_token=token, database_url=database_url,
-                                     data_dir=Path(tempfile.mkdtemp(prefix="tocsin-bench-")))
+                                     data_dir=Path(tempfile.mkdtemp(prefix="tocsin-bench-")),
+                                     allow_private_destinations="127.0.0.0/8,::1/128")
         asyncio.run(migrate(database_url))
         start_ray(None, settings.namespace)
         # The event bus first, as `tocsin up` starts it: the shards publish every commit to it.

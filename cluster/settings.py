@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+from actors.domain import destinations
 
 
 def default_data_dir() -> Path:
@@ -73,6 +75,9 @@ class Settings(BaseModel):
     slack_bot_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api"
     webhook_signing_secret: SecretStr | None = None
+    # Webhook and Slack requests go to public addresses only; these networks (comma-separated
+    # CIDRs, such as 10.20.0.0/16,fd00::/8) are allowed too. Empty: none.
+    allow_private_destinations: str = ""
     # Failover order per channel: configured providers are tried in this order.
     providers_sms: str = "twilio,sns"
     providers_voice: str = "twilio"
@@ -108,9 +113,27 @@ class Settings(BaseModel):
     # Proxies in front of Tocsin that append the client's address to X-Forwarded-For
     # (0: none, the peer's address is the client's).
     trusted_proxy_hops: int = Field(0, ge=0)
+    # Contact methods a user may have, and verification codes: sent per user and per
+    # destination (a number or URL, on anyone's contact method), and wrong codes typed per
+    # user across all their methods, each at most this many per window; past one, 429.
+    contact_methods_per_user: int = Field(20, ge=1)
+    verification_sends_per_user: int = Field(10, ge=1)
+    verification_sends_per_destination: int = Field(5, ge=1)
+    verification_wrong_codes_per_user: int = Field(10, ge=1)
+    verification_window_minutes: float = Field(60.0, gt=0)
     # `tocsin up` makes sure this user exists, as an admin who can log in with this password.
     admin_email: str | None = None
     admin_password: SecretStr | None = None
+
+    @field_validator("allow_private_destinations")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        destinations.parse_networks(value)  # refuses to start on an entry that is not a network
+        return value
+
+    @property
+    def allowed_destinations(self) -> tuple[destinations.Network, ...]:
+        return destinations.parse_networks(self.allow_private_destinations)
 
     def providers_for(self, channel: str) -> list[str]:
         return [name.strip() for name in str(getattr(self, f"providers_{channel}")).split(",") if name.strip()]

@@ -17,6 +17,8 @@ import asyncpg
 import pytest
 
 SYSTEM_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+# Webhook and Slack requests go to public addresses only; the tests' receivers are local.
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
 IN_CI = os.environ.get("CI") == "true"
 
 TESTS = Path(__file__).resolve().parent
@@ -189,6 +191,8 @@ def tocsin(
             # the failed-login limit per address of one test does not refuse another's.
             "TOCSIN_TRUSTED_PROXY_HOPS": "1",
             "TOCSIN_SMTP_LISTEN_PORT": str(smtp_port),
+            # The receivers standing in for Slack and webhooks listen on loopback.
+            "TOCSIN_ALLOW_PRIVATE_DESTINATIONS": LOOPBACK_NETWORKS,
             **fake_twilio.env(),
         },
         extra_args=("--address", ray_address, "--shards", "2"),

@@ -3,6 +3,12 @@
 Only a salted SHA-256 of the code is stored, so a copy of the database holds no code that
 can be typed in; a code lives `CODE_TTL`, survives `MAX_FAILURES` wrong guesses, and a
 contact method gets at most one code per `RESEND_AFTER`.
+
+Beyond one contact method, `Limits` (data, evaluated over sliding windows like failed
+logins) bound the codes sent per user and per destination, so that nobody has a phone
+texted again and again through many contact methods or accounts, and the wrong codes a
+user types across all their contact methods, so that twenty methods are not twenty times
+the guesses.
 """
 
 from __future__ import annotations
@@ -10,9 +16,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+
+from actors.domain.lockout import Limit, wait
 
 CODE_DIGITS = 6
 CODE_TTL = timedelta(minutes=15)
@@ -80,3 +89,34 @@ def check(pending: Pending, code: str, now: datetime) -> Verdict:
     if now >= pending.expires_at:
         return Verdict.EXPIRED
     return Verdict.MATCH if code_matches(code, pending.code_hash) else Verdict.WRONG
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    sends_per_user: Limit
+    sends_per_destination: Limit
+    wrong_codes_per_user: Limit
+
+
+def destination_key(address: str) -> str:
+    """The destination a code counts against: the address in one spelling, so that one number
+    or mailbox on several contact methods, or several users', is one destination."""
+    return address.strip().lower()
+
+
+def send_wait(limits: Limits, sent_by_user: Sequence[datetime], sent_to_destination: Sequence[datetime],
+              now: datetime) -> tuple[timedelta, str] | None:
+    """None when another code may be sent now, given the times of the codes sent for the user
+    and to the destination; otherwise how long until one may, and which limit holds it back
+    ("user" or "destination")."""
+    waits = [(delay, what) for what, times, limit in (("user", sent_by_user, limits.sends_per_user),
+                                                       ("destination", sent_to_destination,
+                                                        limits.sends_per_destination))
+             if (delay := wait(times, limit, now)) is not None]
+    return max(waits) if waits else None
+
+
+def guess_wait(limits: Limits, wrong_codes: Sequence[datetime], now: datetime) -> timedelta | None:
+    """None when the user may type a code now, given the times of their wrong codes on any of
+    their contact methods; otherwise how long until they may."""
+    return wait(wrong_codes, limits.wrong_codes_per_user, now)

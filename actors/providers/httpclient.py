@@ -1,6 +1,12 @@
 """What the HTTP providers (Slack, outbound webhooks) share: one kept-alive httpx client,
 addresses checked before use, and HTTP's failures turned into `ProviderError`.
 
+The client connects only to public addresses, or to the networks the operator allowed
+(`allow_private_destinations`): every address a host resolves to is checked when a
+connection is opened, and the connection goes to an address so checked (resolver.py).
+Redirects are not followed. A refused destination fails the attempt for good with
+"destination not allowed"; the address and reason go to the log, not to the attempt.
+
 A webhook URL often carries its own secret in its path or query (Slack's incoming webhooks
 do), so errors name the host only, and httpx's request log line is cut to the host too.
 """
@@ -10,22 +16,46 @@ from __future__ import annotations
 import ipaddress
 import logging
 
+import httpcore
 import httpx
 
 from actors.providers.base import ProviderError, TimedOut
+from actors.providers.resolver import DestinationRefused, PinnedBackend, Resolve, resolve
 from cluster.settings import Settings
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = "Tocsin"
 LOOPBACK_NAMES = frozenset({"localhost"})
+REFUSED = "destination not allowed"
 
 
-def make_client(settings: Settings) -> httpx.AsyncClient:
+def make_client(settings: Settings, resolver: Resolve = resolve) -> httpx.AsyncClient:
+    """A client that connects only to allowed addresses. Given a transport of its own, httpx
+    also ignores HTTP(S)_PROXY, which would otherwise make the connection for us, unchecked."""
     _hide_urls_in_httpx_log()
     return httpx.AsyncClient(
+        transport=_PinnedTransport(PinnedBackend(settings.allowed_destinations, resolver)),
         timeout=httpx.Timeout(settings.provider_timeout_s),
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT},
     )
+
+
+class _PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport on a connection pool that opens its connections through
+    `backend`. httpx takes no network backend as an argument; its pool is its `_pool`."""
+
+    def __init__(self, backend: httpcore.AsyncNetworkBackend) -> None:
+        super().__init__()
+        limits = httpx.Limits()
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
+        )
 
 
 def is_loopback(host: str) -> bool:
@@ -58,6 +88,9 @@ async def post(client: httpx.AsyncClient, provider: str, url: httpx.URL, *, cont
     """POST and return a 2xx response; anything else is a `ProviderError`."""
     try:
         response = await client.post(url, content=content, headers=headers)
+    except DestinationRefused as refused:
+        log.warning("%s: not sent: %s", provider, refused)
+        raise ProviderError(f"{provider}: {REFUSED}", retryable=False) from None
     except httpx.TimeoutException:
         raise TimedOut(f"{provider}: no answer from {url.host} in time") from None
     except httpx.TransportError as exc:

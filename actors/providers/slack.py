@@ -11,6 +11,7 @@ import re
 
 from actors.providers import httpclient
 from actors.providers.base import Outgoing, ProviderError, Receipt
+from actors.providers.resolver import Resolve, resolve
 from cluster.settings import Settings
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
@@ -25,10 +26,11 @@ class SlackProvider:
     name = "slack"
     channels = frozenset({"slack"})
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, resolver: Resolve = resolve) -> None:
         self._token = settings.slack_bot_token
         self._api_url = settings.slack_api_url.rstrip("/")
-        self._client = httpclient.make_client(settings)
+        # Incoming-webhook URLs and the Web API alike go to allowed addresses only.
+        self._client = httpclient.make_client(settings, resolver)
 
     async def send(self, message: Outgoing) -> Receipt:
         if CHANNEL_ID.match(message.address):

@@ -17,6 +17,7 @@ from datetime import datetime
 from actors.domain.clock import Clock, SystemClock
 from actors.providers import httpclient
 from actors.providers.base import Outgoing, Receipt
+from actors.providers.resolver import Resolve, resolve
 from cluster.settings import Settings
 
 TIMESTAMP_HEADER = "X-Tocsin-Timestamp"
@@ -66,10 +67,10 @@ class WebhookProvider:
     channels = frozenset({"webhook"})
     per_destination = True  # each address is a server of its own: a circuit breaker per server
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None, resolver: Resolve = resolve) -> None:
         self._secret = settings.webhook_signing_secret
         self._clock = clock or SystemClock()
-        self._client = httpclient.make_client(settings)
+        self._client = httpclient.make_client(settings, resolver)
 
     async def send(self, message: Outgoing) -> Receipt:
         url = httpclient.check_url(self.name, message.address, https_only=False)

@@ -59,6 +59,18 @@ async def delete_user(conn: asyncpg.Connection, user_id: str) -> bool:
     return await delete_one(conn, "DELETE FROM users WHERE id = $1::uuid", user_id)
 
 
+async def count_contact_methods(conn: asyncpg.Connection, user_id: str) -> int | None:
+    """How many contact methods the user has; None when there is no such user. The user's
+    row stays locked until the transaction ends, so that requests adding a method to the
+    same user count one after the other."""
+    count: int | None = await conn.fetchval(
+        "SELECT (SELECT count(*) FROM contact_methods c WHERE c.user_id = u.id) FROM users u"
+        " WHERE u.id = $1::uuid FOR NO KEY UPDATE",
+        user_id,
+    )
+    return count
+
+
 async def create_contact_method(
     conn: asyncpg.Connection, user_id: str, kind: str, address: str, label: str, verified: bool
 ) -> dict[str, Any]:

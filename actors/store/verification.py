@@ -1,7 +1,10 @@
-"""A contact method's verification code: the stored hash and the message that carries the code.
+"""A contact method's verification code: the stored hash and the message that carries the code;
+and the codes sent and wrong codes typed, counted per user and per destination.
 
 Callers hold the contact method's row lock (`lock`) for the whole transaction, so two
-requests for a code, or two guesses, are applied one after the other.
+requests for a code, or two guesses, are applied one after the other; and `hold_counts`
+for the counts they read and add to, so that requests on different contact methods of one
+user, or to one destination, count one after the other.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import asyncpg
 from actors.store.rows import one
 
 _LOCK = """
-SELECT id::text, user_id::text, kind, verification_code_hash, verification_sent_at,
+SELECT id::text, user_id::text, kind, address, verification_code_hash, verification_sent_at,
        verification_expires_at, verification_failures
 FROM contact_methods WHERE id = $1::uuid AND user_id = $2::uuid
 FOR UPDATE
@@ -60,3 +63,45 @@ async def count_failure(conn: asyncpg.Connection, method_id: str) -> int:
         method_id,
     )
     return failures
+
+
+async def hold_counts(conn: asyncpg.Connection, user_id: str, destination: str | None = None) -> None:
+    """Lock the user's counts (and the destination's) until the transaction ends. Always the
+    user's first, after the contact method's row: one order, so no two requests deadlock."""
+    for key in (f"user:{user_id}", *((f"destination:{destination}",) if destination is not None else ())):
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"tocsin.verification.{key}")
+
+
+async def sends_since(
+    conn: asyncpg.Connection, user_id: str, destination: str, start: datetime
+) -> tuple[list[datetime], list[datetime]]:
+    """The times of the codes sent after `start`: for the user, and to the destination."""
+    rows = await conn.fetch(
+        "SELECT 'user' AS what, at FROM verification_events WHERE user_id = $1::uuid AND kind = 'sent' AND at > $3"
+        " UNION ALL SELECT 'destination', at FROM verification_events"
+        " WHERE destination = $2 AND kind = 'sent' AND at > $3",
+        user_id, destination, start,
+    )
+    return [r["at"] for r in rows if r["what"] == "user"], [r["at"] for r in rows if r["what"] == "destination"]
+
+
+async def wrong_codes_since(conn: asyncpg.Connection, user_id: str, start: datetime) -> list[datetime]:
+    """The times of the wrong codes the user typed after `start`, on any contact method."""
+    rows = await conn.fetch(
+        "SELECT at FROM verification_events WHERE user_id = $1::uuid AND kind = 'wrong_code' AND at > $2",
+        user_id, start,
+    )
+    return [r["at"] for r in rows]
+
+
+async def record(conn: asyncpg.Connection, kind: str, user_id: str, destination: str | None, at: datetime,
+                 prune_before: datetime) -> None:
+    """Count a code sent ("sent") or a wrong code ("wrong_code"); rows that left every window
+    go at the same time, so the table stays small."""
+    # Rows another request is pruning are left to it: no waiting on each other.
+    await conn.execute("DELETE FROM verification_events WHERE id IN (SELECT id FROM verification_events"
+                       " WHERE at <= $1 FOR UPDATE SKIP LOCKED)", prune_before)
+    await conn.execute(
+        "INSERT INTO verification_events (kind, user_id, destination, at) VALUES ($1, $2::uuid, $3, $4)",
+        kind, user_id, destination, at,
+    )

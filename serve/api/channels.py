@@ -1,5 +1,6 @@
 """Delivery as operators see it: each channel's providers and circuit breakers, and the
-notifications, dead ones included, with a retry for those."""
+notifications, dead ones included, with a retry for those. Errors are shown whole to
+admins only (actors/domain/redaction.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import ray
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from actors.channel import CHANNELS, channel_name
+from actors.domain.redaction import for_non_admins
 from actors.store import notifications as store
-from serve.api.auth import admin_to_change
+from serve.api.auth import Caller, Role, admin_to_change, authenticate
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(tags=["Delivery"], dependencies=[Depends(admin_to_change)])
@@ -49,6 +51,7 @@ async def list_notifications(
     channel: Channel | None = None,
     cursor: int | None = Query(None, ge=1, description="next_cursor of the previous page"),
     limit: int = Query(50, ge=1, le=500),
+    caller: Caller = Depends(authenticate),
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Newest first; `status=dead` lists what could not be delivered, with its last error."""
@@ -56,19 +59,21 @@ async def list_notifications(
         rows = await store.list_notifications(conn, status=status, channel=channel, before_id=cursor,
                                               limit=limit + 1)
     more = len(rows) > limit
-    rows = rows[:limit]
+    rows = [as_seen_by(caller, row) for row in rows[:limit]]
     return {"notifications": rows, "next_cursor": rows[-1]["id"] if more else None}
 
 
 @router.get("/api/v1/notifications/{notification_id}")
-async def get_notification(notification_id: int, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+async def get_notification(
+    notification_id: int, caller: Caller = Depends(authenticate), runtime: GatewayRuntime = Depends(get_runtime),
+) -> dict[str, Any]:
     """One notification; `attempts` counts its rounds, `delivery_attempts` lists every try:
     provider, time, outcome, provider message id, error."""
     async with (await runtime.pool()).acquire() as conn:
         row = await store.get_notification(conn, notification_id)
     if row is None:
         raise HTTPException(404, f"no notification with id {notification_id}")
-    return row
+    return as_seen_by(caller, row)
 
 
 @router.post("/api/v1/notifications/{notification_id}/retry")
@@ -84,3 +89,15 @@ async def retry_notification(notification_id: int, runtime: GatewayRuntime = Dep
     assert row is not None
     runtime.channels.nudge([row["channel"]])
     return row
+
+
+def as_seen_by(caller: Caller, notification: dict[str, Any]) -> dict[str, Any]:
+    """The notification with its errors as `caller` may read them: whole for an admin; for
+    anyone else without what they would tell of the destination's network."""
+    if caller.has(Role.ADMIN):
+        return notification
+    shown = {**notification, "last_error": for_non_admins(notification.get("last_error"))}
+    if "delivery_attempts" in notification:
+        shown["delivery_attempts"] = [{**attempt, "error": for_non_admins(attempt["error"])}
+                                      for attempt in notification["delivery_attempts"]]
+    return shown

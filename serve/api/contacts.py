@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 
 from actors.store import users as store
 from serve.api.auth import Caller, Role, own_to_change
+from serve.api.destinations import refuse_internal
 from serve.api.models import (
     ContactMethodIn,
     ContactMethodList,
@@ -33,9 +34,15 @@ async def create_contact_method(
     user_id: uuid.UUID, body: ContactMethodIn, caller: Caller = Depends(own_to_change),
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
+    """A user has at most `contact_methods_per_user` (20) contact methods: past them, 409."""
     _may_mark_verified(caller, body.verified)
-    async with (await runtime.pool()).acquire() as conn:
-        await _user_exists(conn, user_id)
+    await refuse_internal(body.kind, body.address, runtime.settings, caller)
+    cap = runtime.settings.contact_methods_per_user
+    async with (await runtime.pool()).acquire() as conn, conn.transaction():
+        count = found(await store.count_contact_methods(conn, str(user_id)), f"user with id {user_id}")
+        if count >= cap:
+            raise HTTPException(409, f"user {user_id} already has {count} contact methods, the most a user may"
+                                     f" have ({cap}): delete one before adding another")
         return await store.create_contact_method(conn, str(user_id), **body.model_dump())
 
 
@@ -59,11 +66,14 @@ async def update_contact_method(
     async with (await runtime.pool()).acquire() as conn:
         method = found(await store.get_contact_method(conn, str(user_id), str(method_id)),
                        method_name(user_id, method_id))
-        if "address" in changes:
-            _check_address(method["kind"], changes["address"])
-            moved = changes["address"] != method["address"]
-            if moved:
-                changes.setdefault("verified", False)
+    if "address" in changes:
+        _check_address(method["kind"], changes["address"])
+        # Resolving may take a while: no database connection is held meanwhile.
+        await refuse_internal(method["kind"], changes["address"], runtime.settings, caller)
+        moved = changes["address"] != method["address"]
+        if moved:
+            changes.setdefault("verified", False)
+    async with (await runtime.pool()).acquire() as conn:
         row = await store.update_contact_method(conn, str(user_id), str(method_id), changes, forget_code=moved)
     return found(row, method_name(user_id, method_id))
 

@@ -18,6 +18,7 @@ from actors.domain.incident import Outcome
 from actors.store import incidents as store
 from actors.store import paging as paging_store
 from serve.api.auth import Caller, require_responder, require_viewer
+from serve.api.channels import as_seen_by
 from serve.api.incident_models import EscalateIn, NotificationList, ReassignIn, SnoozeIn
 from serve.api.models import IncidentDetail, IncidentList, IncidentOut
 from serve.runtime import GatewayRuntime, get_runtime
@@ -109,13 +110,17 @@ async def reassign(
     return await _command(incident_id, Command.REASSIGN, caller.name, runtime, user_id=user_id, policy_id=policy_id)
 
 
-@router.get("/{incident_id}/notifications", response_model=NotificationList, dependencies=[Depends(require_viewer)])
-async def list_notifications(incident_id: int, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
-    """Every notification the incident's pages wrote to the outbox, and what became of it."""
+@router.get("/{incident_id}/notifications", response_model=NotificationList)
+async def list_notifications(
+    incident_id: int, caller: Caller = Depends(require_viewer), runtime: GatewayRuntime = Depends(get_runtime),
+) -> dict[str, Any]:
+    """Every notification the incident's pages wrote to the outbox, and what became of it;
+    errors whole for admins only."""
     async with (await runtime.pool()).acquire() as conn:
         if await store.service_of(conn, incident_id) is None:
             raise HTTPException(404, f"no incident with id {incident_id}")
-        return {"notifications": await store.notifications(conn, incident_id)}
+        rows = await store.notifications(conn, incident_id)
+    return {"notifications": [as_seen_by(caller, row) for row in rows]}
 
 
 # The walk commands change nothing on a resolved incident: saying so beats a silent 200.

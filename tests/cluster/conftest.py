@@ -22,7 +22,7 @@ import pytest
 
 from tests.cluster.cluster_process import RayClusterProcess, environment_for_another_ray
 from tests.cluster.private_postgres import PrivatePostgres
-from tests.conftest import free_port, fresh_database, statement_runner
+from tests.conftest import LOOPBACK_NETWORKS, free_port, fresh_database, statement_runner
 from tests.fakes.http_receiver import HttpReceiver
 from tests.server import TocsinProcess
 
@@ -77,6 +77,7 @@ def tocsin_on_cluster(
             "TOCSIN_SHARD_TIMEOUT_S": str(SHARD_TIMEOUT_S),
             "TOCSIN_RATE_WEBHOOK_PER_S": "500",
             "TOCSIN_THROTTLE_MESSAGES": "1000000",
+            "TOCSIN_ALLOW_PRIVATE_DESTINATIONS": LOOPBACK_NETWORKS,  # the pager receiver is local
         }),
         extra_args=("--address", ray_cluster.address, "--shards", str(SHARDS)),
         inherit_env=False,

@@ -23,7 +23,7 @@ from actors.providers.smtp import SmtpProvider
 from actors.providers.sns import SnsProvider
 from actors.providers.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookProvider, verify_signature
 from cluster.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import LOOPBACK_NETWORKS, free_port
 from tests.fakes.http_receiver import HttpReceiver
 from tests.fakes.moto_server import MotoServer
 from tests.fakes.smtp_server import SmtpServer, tls_supported
@@ -318,7 +318,8 @@ async def test_smtp_refuses_an_address_that_is_not_one_mailbox() -> None:
 
 
 def slack_settings(receiver: HttpReceiver, *, token: str | None = SLACK_TOKEN, timeout_s: float = 5.0) -> Settings:
-    return Settings(slack_api_url=f"{receiver.url}/api", slack_bot_token=token, provider_timeout_s=timeout_s)
+    return Settings(slack_api_url=f"{receiver.url}/api", slack_bot_token=token, provider_timeout_s=timeout_s,
+                    allow_private_destinations=LOOPBACK_NETWORKS)
 
 
 async def test_slack_incoming_webhook(receiver: HttpReceiver, debug_log: pytest.LogCaptureFixture) -> None:
@@ -398,7 +399,8 @@ SENT_AT = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 
 def webhook(receiver: HttpReceiver, *, secret: str | None = SIGNING_SECRET, timeout_s: float = 5.0) -> WebhookProvider:
-    settings = Settings(webhook_signing_secret=secret, provider_timeout_s=timeout_s)
+    settings = Settings(webhook_signing_secret=secret, provider_timeout_s=timeout_s,
+                        allow_private_destinations=LOOPBACK_NETWORKS)
     return WebhookProvider(settings, clock=FakeClock(SENT_AT))
 
 

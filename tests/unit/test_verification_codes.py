@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from actors.domain import verification as codes
+from actors.domain.lockout import Limit
 from actors.domain.verification import MAX_FAILURES, Pending, Verdict, check, code_matches, hash_code
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
@@ -86,3 +87,45 @@ def test_codes_last_fifteen_minutes_and_five_tries():
 ])
 def test_one_code_a_minute(sent_ago, wait):
     assert codes.resend_wait(None if sent_ago is None else NOW - sent_ago, NOW) == wait
+
+
+# -- limits beyond one contact method ------------------------------------------------------
+
+HOUR = timedelta(hours=1)
+LIMITS = codes.Limits(sends_per_user=Limit(3, HOUR), sends_per_destination=Limit(2, HOUR),
+                      wrong_codes_per_user=Limit(4, HOUR))
+
+
+def _ago(*minutes: float) -> list[datetime]:
+    return [NOW - timedelta(minutes=m) for m in minutes]
+
+
+def test_codes_may_be_sent_under_both_limits():
+    assert codes.send_wait(LIMITS, [], [], NOW) is None
+    assert codes.send_wait(LIMITS, _ago(1, 2), _ago(1), NOW) is None
+    assert codes.send_wait(LIMITS, _ago(1, 2, 61), _ago(1, 60), NOW) is None  # older ones have left the window
+
+
+def test_the_user_limit_holds_back_until_the_oldest_leaves_the_window():
+    assert codes.send_wait(LIMITS, _ago(5, 10, 50), [], NOW) == (timedelta(minutes=10), "user")
+
+
+def test_the_destination_limit_holds_back_whoever_asks():
+    assert codes.send_wait(LIMITS, [], _ago(1, 30), NOW) == (timedelta(minutes=30), "destination")
+
+
+def test_the_longer_wait_is_the_one_told():
+    assert codes.send_wait(LIMITS, _ago(5, 10, 50), _ago(1, 30), NOW) == (timedelta(minutes=30), "destination")
+    assert codes.send_wait(LIMITS, _ago(5, 10, 20), _ago(1, 55), NOW) == (timedelta(minutes=40), "user")
+
+
+def test_wrong_codes_across_methods_hold_back_every_check():
+    assert codes.guess_wait(LIMITS, _ago(1, 2, 3), NOW) is None
+    assert codes.guess_wait(LIMITS, _ago(1, 2, 3, 15), NOW) == timedelta(minutes=45)
+    assert codes.guess_wait(LIMITS, _ago(1, 2, 3, 61), NOW) is None
+
+
+@pytest.mark.parametrize(("one", "other"), [("+14155550123", " +14155550123"), ("Ops@Example.com", "ops@example.com"),
+                                            ("https://hooks.example.com/A", "https://HOOKS.example.com/a")])
+def test_one_destination_in_any_spelling(one, other):
+    assert codes.destination_key(one) == codes.destination_key(other)
