@@ -126,7 +126,8 @@ def test_unknown_user_is_404(api):
 
 GOOD_ADDRESSES = [
     ("sms", "+14155550123"), ("voice", "+442079460000"), ("email", "oncall@example.com"),
-    ("slack", "https://hooks.slack.com/services/T0/B0/x"), ("webhook", "http://127.0.0.1:9/hook"),
+    # Loopback, which the test deployment allows: a public name would need the internet's DNS.
+    ("slack", "http://127.0.0.1:9/services/T0/B0/x"), ("webhook", "http://127.0.0.1:9/hook"),
     ("push", "arn:aws:sns:us-east-1:123456789012:endpoint/GCM/app/5e3e9847"),
 ]
 
@@ -195,6 +196,34 @@ def test_patch_checks_the_address_against_the_kind(api, kind, address):
     path = f"/api/v1/users/{user['id']}/contact-methods/{method['id']}"
     refused(api.patch(path, json={"address": address}), 422, "address")
     refused(api.patch(path, json={"kind": "push"}), 422, "kind")
+    assert api.get(f"/api/v1/users/{user['id']}/contact-methods").json()["contact_methods"] == [method]
+
+
+def test_a_user_has_at_most_twenty_contact_methods(api):
+    user = _user(api)
+    made = [_method(api, user["id"], "push", f"device-{n}") for n in range(20)]
+    one_more = api.post(f"/api/v1/users/{user['id']}/contact-methods", json={"kind": "push", "address": "one-more"})
+
+    message = refused(one_more, 409, "already has 20 contact methods", "delete one")
+
+    assert user["id"] in message
+    assert len(api.get(f"/api/v1/users/{user['id']}/contact-methods").json()["contact_methods"]) == 20
+    assert api.delete(f"/api/v1/users/{user['id']}/contact-methods/{made[0]['id']}").status_code == 204
+    _method(api, user["id"], "push", "one-more")
+    _method(api, _user(api)["id"], "push", "another user's count is their own")
+
+
+@pytest.mark.parametrize("address", ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/hook",
+                                     "http://[fe80::1]/hook"])
+def test_an_internal_destination_outside_the_allowed_networks_is_refused(api, address):
+    """The test deployment allows loopback (its receivers), and nothing else internal."""
+    user = _user(api)
+    for kind in ("webhook", "slack"):
+        refused(api.post(f"/api/v1/users/{user['id']}/contact-methods", json={"kind": kind, "address": address}),
+                422, "address", f"{kind} destination not allowed")
+    method = _method(api, user["id"], "webhook", "http://127.0.0.1:9/hook")
+    refused(api.patch(f"/api/v1/users/{user['id']}/contact-methods/{method['id']}", json={"address": address}),
+            422, "destination not allowed")
     assert api.get(f"/api/v1/users/{user['id']}/contact-methods").json()["contact_methods"] == [method]
 
 

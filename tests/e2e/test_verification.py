@@ -22,8 +22,10 @@ class Person:
     def __init__(self, api: Any, tocsin: Any, admin_token: str, db: Any, verified: bool = False) -> None:
         self.api, self.db = api, db
         self.user = create_user(tocsin.base_url, admin_token, "Verifier")
+        # A number of its own: codes are limited per destination too.
+        self.number = f"+1555{uuid.uuid4().int % 10 ** 7:07d}"
         response = api.post(f"/api/v1/users/{self.user['id']}/contact-methods",
-                            json={"kind": "sms", "address": "+14155550142", "verified": verified})
+                            json={"kind": "sms", "address": self.number, "verified": verified})
         assert response.status_code == 201, response.text
         self.method = response.json()
         self.path = f"/api/v1/users/{self.user['id']}/contact-methods/{self.method['id']}"
@@ -173,7 +175,7 @@ def test_a_verified_method_can_verify_again(api, tocsin, admin_token, db):
 
 def test_a_new_address_needs_a_new_code(person):
     code = person.sent_code()
-    moved = person.api.patch(person.path, json={"address": "+14155550143"})
+    moved = person.api.patch(person.path, json={"address": person.number + "9"})
     assert moved.json()["verified"] is False
     refused(person.verify(code), 400, "no code was sent")
     assert not person.verified()
@@ -181,7 +183,7 @@ def test_a_new_address_needs_a_new_code(person):
 
 def test_the_same_address_keeps_the_code(person):
     code = person.sent_code()
-    assert person.api.patch(person.path, json={"address": "+14155550142", "label": "mobile"}).status_code == 200
+    assert person.api.patch(person.path, json={"address": person.number, "label": "mobile"}).status_code == 200
     assert person.verify(code).status_code == 200
 
 
@@ -194,3 +196,90 @@ def test_unknown_user_or_method_or_another_users_method_is_404(person, api, tocs
         refused(api.post(f"{path}/verify", json={"code": "123456"}), 404, method_id, user_id)
     assert person.texts() == []
     refused(api.post("/api/v1/users/not-a-uuid/contact-methods/x/verification"), 422, "user_id")
+
+
+# -- limits beyond one contact method (10 codes per user, 5 per address, 10 wrong codes per
+# user, per hour in the test deployment, as by default) ---------------------------------------
+
+
+def _push_method(api: Any, user_id: str, token: str) -> str:
+    """A push contact method: no push provider runs in the test deployment, so its codes wait
+    in the outbox and reach no one."""
+    response = api.post(f"/api/v1/users/{user_id}/contact-methods", json={"kind": "push", "address": token})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _send(api: Any, user_id: str, method_id: str) -> Any:
+    return api.post(f"/api/v1/users/{user_id}/contact-methods/{method_id}/verification")
+
+
+def _code_of(db: Any, method_id: str) -> str:
+    message = db("fetchval", "SELECT message FROM notifications WHERE contact_method_id = $1::uuid"
+                 " ORDER BY id DESC LIMIT 1", method_id)
+    match = re.search(r"code is (\d{6})\b", message)
+    assert match, message
+    return match.group(1)
+
+
+def _retry_after(response: Any) -> int:
+    seconds = int(response.headers["retry-after"])
+    assert 1 <= seconds <= 3600, seconds
+    return seconds
+
+
+def test_codes_for_one_user_are_limited_across_their_contact_methods(api, tocsin, admin_token, db):
+    user = create_user(tocsin.base_url, admin_token, "Sender")["id"]
+    methods = [_push_method(api, user, f"device-{uuid.uuid4()}") for _ in range(11)]
+    for method in methods[:10]:
+        assert _send(api, user, method).status_code == 202
+
+    too_many = _send(api, user, methods[10])
+
+    refused(too_many, 429, "10 verification codes were sent for this user in the last 60 minutes", "try again in")
+    _retry_after(too_many)
+    assert db("fetchval", "SELECT count(*) FROM notifications WHERE contact_method_id = $1::uuid", methods[10]) == 0
+
+
+def test_codes_to_one_address_are_limited_whoever_asks(api, tocsin, admin_token, db):
+    """The same number (here a device token) on five users' contact methods: after five codes
+    a sixth user cannot have it sent another."""
+    shared = f"device-{uuid.uuid4()}"
+    owners = [create_user(tocsin.base_url, admin_token, f"Owner {n}")["id"] for n in range(6)]
+    methods = [_push_method(api, owner, shared) for owner in owners]
+    for owner, method in list(zip(owners, methods))[:5]:
+        assert _send(api, owner, method).status_code == 202
+
+    too_many = _send(api, owners[5], methods[5])
+
+    refused(too_many, 429, "5 verification codes were sent to this address", "try again in")
+    _retry_after(too_many)
+    other = _push_method(api, owners[5], f"device-{uuid.uuid4()}")
+    assert _send(api, owners[5], other).status_code == 202
+
+
+def test_wrong_codes_count_across_a_users_contact_methods(api, tocsin, admin_token, db):
+    """Five wrong codes void one method's code; ten on two methods hold back the third
+    method's check, the right code too, until the hour has room."""
+    user = create_user(tocsin.base_url, admin_token, "Guesser")["id"]
+    first, second, third = (_push_method(api, user, f"device-{uuid.uuid4()}") for _ in range(3))
+    for method in (first, second, third):
+        assert _send(api, user, method).status_code == 202
+    for method in (first, second):
+        wrong = _wrong(_code_of(db, method))
+        for _ in range(5):
+            refused(api.post(f"/api/v1/users/{user}/contact-methods/{method}/verify", json={"code": wrong}), 400,
+                    "does not match")
+
+    right = _code_of(db, third)
+    held = api.post(f"/api/v1/users/{user}/contact-methods/{third}/verify", json={"code": right})
+
+    refused(held, 429, "10 wrong codes were typed for this user's contact methods", "no code is checked")
+    _retry_after(held)
+    assert db("fetchval", "SELECT verified FROM contact_methods WHERE id = $1::uuid", third) is False
+    assert db("fetchval", "SELECT verification_failures FROM contact_methods WHERE id = $1::uuid", third) == 0
+
+    db("execute", "UPDATE verification_events SET at = at - interval '61 minutes' WHERE user_id = $1::uuid", user)
+    verified = api.post(f"/api/v1/users/{user}/contact-methods/{third}/verify", json={"code": right})
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["verified"] is True
