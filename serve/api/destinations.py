@@ -21,6 +21,8 @@ from serve.errors import invalid
 CHECKED_KINDS = frozenset({"slack", "webhook"})
 RESOLVE_TIMEOUT_S = 5.0
 _ONLY_PUBLIC = "requests go to public addresses only, unless an operator allows the network"
+# Said alike of a name that resolves inside and of one that does not resolve at all.
+_NOT_PUBLIC = "{host} does not resolve to a public address"
 
 
 async def refuse_internal(kind: str, address: str, settings: Settings, caller: Caller,
@@ -47,9 +49,9 @@ async def destination_problem(kind: str, address: str, settings: Settings, detai
     except DestinationRefused as refused:
         # What the user typed may be said back; what a name resolves to, to admins only.
         shown = str(refused) if detailed or destinations.literal_address(host) is not None else None
-        return _refusal(kind, shown or f"{host} does not resolve to a public address")
+        return _refusal(kind, shown or _NOT_PUBLIC.format(host=host))
     except (OSError, asyncio.TimeoutError):
-        return _refusal(kind, f"{host} does not resolve" if detailed else f"{host} does not resolve to a public address")
+        return _refusal(kind, f"{host} does not resolve" if detailed else _NOT_PUBLIC.format(host=host))
     return None
 
 

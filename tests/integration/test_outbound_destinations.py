@@ -109,7 +109,8 @@ async def test_the_connection_goes_to_the_address_checked_with_the_name_as_host(
 
 async def test_one_internal_address_among_public_ones_is_enough_to_refuse(receiver: HttpReceiver) -> None:
     dns = Dns([PUBLIC, ipaddress.ip_address("10.0.0.5")])
-    error = await refused(WebhookProvider(NOTHING_ALLOWED, resolver=dns), f"http://mixed.example.test:{port_of(receiver)}/")
+    address = f"http://mixed.example.test:{port_of(receiver)}/"
+    error = await refused(WebhookProvider(NOTHING_ALLOWED, resolver=dns), address)
     assert str(error) == "webhook: destination not allowed"
 
 
