@@ -99,9 +99,10 @@ class Limits:
 
 
 def destination_key(address: str) -> str:
-    """The destination a code counts against: the address in one spelling, so that one number
-    or mailbox on several contact methods, or several users', is one destination."""
-    return address.strip().lower()
+    """The destination a code counts against: a digest of the address in one spelling, so that
+    one number or mailbox on several contact methods, or several users', is one destination,
+    and the counts keep no copy of an address (a webhook URL may hold a secret)."""
+    return hashlib.sha256(address.strip().lower().encode()).hexdigest()
 
 
 def send_wait(limits: Limits, sent_by_user: Sequence[datetime], sent_to_destination: Sequence[datetime],

@@ -129,3 +129,8 @@ def test_wrong_codes_across_methods_hold_back_every_check():
                                             ("https://hooks.example.com/A", "https://HOOKS.example.com/a")])
 def test_one_destination_in_any_spelling(one, other):
     assert codes.destination_key(one) == codes.destination_key(other)
+    assert one.strip().lower() not in codes.destination_key(one)
+
+
+def test_other_destinations_are_other_keys():
+    assert codes.destination_key("+14155550123") != codes.destination_key("+14155550124")

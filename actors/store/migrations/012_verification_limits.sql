@@ -9,7 +9,7 @@ CREATE TABLE verification_events (
     id          bigserial PRIMARY KEY,
     kind        text NOT NULL CHECK (kind IN ('sent', 'wrong_code')),
     user_id     uuid NOT NULL,
-    destination text,                                  -- for 'sent'
+    destination text,                                  -- for 'sent': a digest of the address
     at          timestamptz NOT NULL
 );
 CREATE INDEX verification_events_user ON verification_events (user_id, kind, at);
