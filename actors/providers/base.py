@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from actors.domain.messages import SUBJECT_LIMIT
+from actors.domain.plaintext import body, one_line
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -20,7 +23,11 @@ class Outgoing:
     `subject` is the short form (e-mail subject, push title, first line of an SMS); `text`
     the whole message. `reply_code` is the number this person answers with ("3a"), when
     the channel can be answered. `callback_url` is where the provider reports back
-    (delivery status, voice keypad), when Tocsin is reachable from it."""
+    (delivery status, voice keypad), when Tocsin is reachable from it. `link` is Tocsin's
+    own page for the incident, for a channel that shows it as a link apart from the text.
+
+    Whatever composed it, a provider gets a subject that is one line (no header can be
+    injected through it) and a text without control characters (`plaintext`)."""
 
     notification_id: int
     channel: str
@@ -30,6 +37,11 @@ class Outgoing:
     incident_id: int | None = None
     reply_code: int | None = None
     callback_url: str | None = None
+    link: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "subject", one_line(self.subject, SUBJECT_LIMIT))
+        object.__setattr__(self, "text", body(self.text))
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,12 @@
 posts through `chat.postMessage` with the bot token.
 
 Slack's Web API answers 200 with `{"ok": false, "error": …}` when it refuses; only rate
-limiting and trouble on Slack's side are worth another try."""
+limiting and trouble on Slack's side are worth another try.
+
+Slack reads `&`, `<` and `>` in a message's text as markup (`<!channel>` notifies everyone in
+the channel, `<https://…|words>` is a link): the text is sent with those three escaped as
+Slack's formatting reference asks, so it shows as written, and only Tocsin's own link to the
+incident is markup."""
 
 from __future__ import annotations
 
@@ -22,6 +27,19 @@ RETRYABLE_ERRORS = frozenset({
 })
 
 
+def escaped(words: str) -> str:
+    """Text as Slack shows it as written: `&`, `<` and `>` as their HTML entities, nothing else."""
+    return words.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def text(message: Outgoing) -> str:
+    """The message's text, escaped, and Tocsin's link to the incident as a link."""
+    shown = escaped(message.text)
+    if message.link is None:
+        return shown
+    return f"{shown}\n<{escaped(message.link)}|Open in Tocsin>"
+
+
 class SlackProvider:
     name = "slack"
     channels = frozenset({"slack"})
@@ -36,7 +54,7 @@ class SlackProvider:
         if CHANNEL_ID.match(message.address):
             return await self._post_message(message)
         url = httpclient.check_url(self.name, message.address, https_only=True)
-        body = json.dumps({"text": message.text}).encode()
+        body = json.dumps({"text": text(message)}).encode()
         await httpclient.post(self._client, self.name, url, content=body, headers={"Content-Type": "application/json"})
         return Receipt()
 
@@ -44,7 +62,7 @@ class SlackProvider:
         if self._token is None:
             raise ProviderError("slack: a channel id needs a bot token, and none is configured", retryable=False)
         url = httpclient.check_url(self.name, f"{self._api_url}/chat.postMessage", https_only=True)
-        body = json.dumps({"channel": message.address, "text": message.text}).encode()
+        body = json.dumps({"channel": message.address, "text": text(message)}).encode()
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "Authorization": f"Bearer {self._token.get_secret_value()}",

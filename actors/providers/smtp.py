@@ -2,11 +2,16 @@
 whenever the server offers it, logged in when a username is configured.
 
 SMTP's codes are read the SMTP way: 4yz replies are transient (try again), 5yz replies are
-permanent (the relay will not take this message, however often it is offered)."""
+permanent (the relay will not take this message, however often it is offered).
+
+The envelope names the sender and the one recipient itself, so no header decides where the
+message goes; headers are written under the SMTP policy, which refuses a line break in a
+value (alert text reaches them as one line, see `Outgoing`)."""
 
 from __future__ import annotations
 
 import ssl
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -16,7 +21,6 @@ from actors.providers.base import Outgoing, ProviderError, Receipt, TimedOut
 from actors.providers.detail import detail
 from actors.providers.emailaddress import check_address
 from cluster.settings import Settings
-
 
 
 class SmtpProvider:
@@ -35,7 +39,7 @@ class SmtpProvider:
         self._tls_context = tls_context
 
     def compose(self, message: Outgoing) -> EmailMessage:
-        mail = EmailMessage()
+        mail = EmailMessage(policy=policy.SMTP)
         mail["From"] = self._sender
         mail["To"] = message.address
         mail["Subject"] = message.subject
@@ -54,6 +58,8 @@ class SmtpProvider:
         try:
             await aiosmtplib.send(
                 mail,
+                sender=self._sender,
+                recipients=[message.address],
                 hostname=self._host,
                 port=self._port,
                 username=self._username,

@@ -9,12 +9,15 @@ import json
 import re
 from typing import Any
 
+from actors.domain.plaintext import cut
 from actors.providers import awsclient
 from actors.providers.base import Outgoing, ProviderError, Receipt
 from cluster.settings import Settings
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 ENDPOINT_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:endpoint/\S+$")
+# APNs and FCM refuse a payload over 4 KB: the text shown is cut well short of it.
+PUSH_TEXT_LIMIT = 600
 
 
 def push_payload(message: Outgoing) -> str:
@@ -23,10 +26,11 @@ def push_payload(message: Outgoing) -> str:
     data = {"notification_id": str(message.notification_id)}
     if message.incident_id is not None:
         data["incident_id"] = str(message.incident_id)
-    shown = {"title": message.subject, "body": message.text}
-    apns = json.dumps({"aps": {"alert": shown, "sound": "default"}, **data})
-    fcm = json.dumps({"fcmV1Message": {"message": {"notification": shown, "data": data}}})
-    return json.dumps({"default": message.text, "GCM": fcm, "APNS": apns, "APNS_SANDBOX": apns})
+    text = cut(message.text, PUSH_TEXT_LIMIT)
+    shown = {"title": message.subject, "body": text}
+    apns = json.dumps({"aps": {"alert": shown, "sound": "default"}, **data}, ensure_ascii=False)
+    fcm = json.dumps({"fcmV1Message": {"message": {"notification": shown, "data": data}}}, ensure_ascii=False)
+    return json.dumps({"default": text, "GCM": fcm, "APNS": apns, "APNS_SANDBOX": apns})
 
 
 class SnsProvider:
