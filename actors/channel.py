@@ -9,6 +9,9 @@ slack, webhook) through that channel's providers.
   probed again after a cool-down) and a token bucket at the provider's published rate.
 - A row that no provider took is tried again after an exponential back-off with jitter;
   after the last round it is dead, with its last error, for the API to list and retry.
+  Whatever a provider raises is a failed try like any other (`attempt`); a message that
+  cannot be composed is dead at once, with why; a row claimed for more rounds than the
+  retry rules allow (its sender died with it each time) is dead rather than claimed again.
 - Per contact method, throttle rules: past them, waiting pages go out as one bundle.
 - Every try is recorded: provider, time, outcome, provider message id, error, latency.
 """
@@ -30,6 +33,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import ray
 
+from actors import attempt
 from actors.domain import messages
 from actors.domain.breaker import BreakerRules, CircuitBreaker
 from actors.domain.clock import Clock, SystemClock
@@ -38,7 +42,7 @@ from actors.domain.throttle import ThrottleRule, decide
 from actors.lifecycle import detached_options
 from actors.pacing import ProviderPace
 from actors.providers import build
-from actors.providers.base import Outgoing, Provider, ProviderError, TimedOut
+from actors.providers.base import Outgoing, Provider
 from actors.store import outbox
 from actors.store.replies import reply_code_for
 from cluster.settings import Settings
@@ -52,6 +56,7 @@ POLL_S = 1.0
 IN_FLIGHT = 32  # rows dispatched at once
 EXPRESS_CLAIM = 50  # first notifications of pages claimed at once while a round is under way
 ANSWERABLE = ("sms", "voice")  # channels people reply on, so their messages carry a reply code
+DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def channel_name(channel: str) -> str:
@@ -249,7 +254,7 @@ class ChannelActor:
         claimed again when their lease runs out, or by the next round."""
         try:
             yield
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except DATABASE_ERRORS as exc:
             log.warning("channel %s: cannot reach the database: %r", self.channel, exc)
         except Exception:  # noqa: BLE001 - the actor must outlive any one bad row
             log.exception("channel %s: %s failed", self.channel, what)
@@ -314,12 +319,28 @@ class ChannelActor:
                     await outbox.finish(conn, row["id"], "cancelled", reason, self._clock.now())
                 self._stats["cancelled"] += 1
                 return
-            message = await self._message(row, where, bundle)
-            attempts, receipt = await self._through_providers(message, urgent)
+            settlement = await self._try(row, where, bundle, urgent)
         # Written with the other rows settled meanwhile (one commit for the group); the
         # round waits for it, so the next claim sees every row of this one settled. A row
         # sent but not yet written when the actor dies is sent again (at least once).
-        await self._settler.submit(self._settlement(row, message, bundle, attempts, receipt))
+        await self._settler.submit(settlement)
+
+    async def _try(
+        self, row: dict[str, Any], where: dict[str, Any], bundle: list[dict[str, Any]], urgent: bool
+    ) -> outbox.Settlement:
+        """One round for one row, through the providers, and how it ends."""
+        if row["attempts"] > self._retry.max_attempts:
+            return self._dead(row, f"claimed {row['attempts']} times and never settled (its sender died with it"
+                                   " each time): given up")
+        try:
+            message = await self._message(row, where, bundle)
+        except DATABASE_ERRORS:
+            raise  # not the row's fault: it is claimed again when its lease runs out
+        except Exception as exc:  # noqa: BLE001 - a message that cannot be composed never will be
+            log.exception("channel %s: cannot compose notification %s", self.channel, row["id"])
+            return self._dead(row, attempt.storable(f"the message could not be composed: {type(exc).__name__}: {exc}"))
+        attempts, receipt = await self._through_providers(message, urgent)
+        return self._settlement(row, message, bundle, attempts, receipt)
 
     async def _through_providers(
         self, message: Outgoing, urgent: bool = False
@@ -339,25 +360,27 @@ class ChannelActor:
             started = time.perf_counter()
             try:
                 receipt = await asyncio.wait_for(provider.send(message), self._settings.provider_timeout_s)
-            except (ProviderError, asyncio.TimeoutError) as exc:
-                outcome = "timeout" if isinstance(exc, (asyncio.TimeoutError, TimedOut)) else (
-                    "failed" if exc.retryable else "rejected")
-                if outcome == "rejected":
-                    # It answered, and refused this message (say, an address that is gone):
-                    # the provider is up. Counted as down, one bad address would open the
-                    # breaker and hold back everyone else's messages.
-                    breaker.success(time.monotonic())
-                else:
-                    breaker.failure(time.monotonic())
-                error = str(exc) or f"no answer within {self._settings.provider_timeout_s:.0f} s"
-                attempts.append((message.notification_id, provider.name, at, outcome, None, error,
+            except Exception as exc:  # noqa: BLE001 - whatever a provider raises is a failed try
+                failed = attempt.failure(provider.name, exc, self._settings.provider_timeout_s)
+                self._judge(breaker, failed, exc)
+                attempts.append((message.notification_id, provider.name, at, failed.outcome, None, failed.error,
                                  (time.perf_counter() - started) * 1000))
                 continue
             breaker.success(time.monotonic())
-            attempts.append((message.notification_id, provider.name, at, "sent", receipt.provider_message_id, None,
+            sent_as = attempt.message_id(receipt.provider_message_id)
+            attempts.append((message.notification_id, provider.name, at, "sent", sent_as, None,
                              (time.perf_counter() - started) * 1000))
-            return attempts, (provider.name, receipt.provider_message_id)
+            return attempts, (provider.name, sent_as)
         return attempts, None
+
+    def _judge(self, breaker: CircuitBreaker, failed: attempt.Failure, exc: Exception) -> None:
+        if failed.verdict is attempt.Verdict.DOWN:
+            breaker.failure(time.monotonic())
+        elif failed.verdict is attempt.Verdict.UP:
+            breaker.success(time.monotonic())
+        else:
+            breaker.inconclusive()
+            log.warning("channel %s: %s", self.channel, failed.error, exc_info=exc)
 
     def _open_destinations(self, provider: str, now: float) -> dict[str, list[str]]:
         hosts = [host for (name, host), breaker in self._destination_breakers.items()
@@ -370,7 +393,11 @@ class ChannelActor:
         hold back everyone else's messages."""
         if not getattr(provider, "per_destination", False):
             return self._breakers[provider.name]
-        key = (provider.name, urlsplit(message.address).netloc.lower())
+        try:
+            host = urlsplit(message.address).netloc.lower()
+        except ValueError:  # not a URL: the provider refuses it, under a breaker of its own
+            host = message.address
+        key = (provider.name, host)
         if key not in self._destination_breakers:
             self._destination_breakers[key] = CircuitBreaker(self._breaker_rules)
         return self._destination_breakers[key]
@@ -389,11 +416,15 @@ class ChannelActor:
                                      bundled=[b["id"] for b in bundle])
         error = attempts[-1][5] if attempts else "no provider is configured for this channel"
         if all(a[3] == "rejected" for a in attempts) or self._retry.exhausted(row["attempts"]):
-            self._stats["dead"] += 1
-            return outbox.Settlement(row["id"], "dead", now, attempts, error=error)
+            return self._dead(row, error, attempts)
         self._stats["retried"] += 1
         later = now + timedelta(seconds=self._retry.delay(row["attempts"]))
         return outbox.Settlement(row["id"], "pending", now, attempts, error=error, send_at=later)
+
+    def _dead(self, row: dict[str, Any], error: str, attempts: list[tuple[Any, ...]] | None = None
+              ) -> outbox.Settlement:
+        self._stats["dead"] += 1
+        return outbox.Settlement(row["id"], "dead", self._clock.now(), attempts or [], error=error)
 
     async def _settle_group(self, settlements: list[outbox.Settlement]) -> list[None]:
         """The outcomes of the rows whose tries ended while the previous group was written."""
@@ -414,11 +445,17 @@ class ChannelActor:
                 code = await reply_code_for(conn, row["contact_method_id"], row["incident_id"])
         alert = messages.Alert(row["incident_id"], service, where["summary"] or row["message"], row["urgency"], code)
         link = f"{self._settings.reachable_url}/api/v1/incidents/{row['incident_id']}"
-        text = messages.sms(alert) if self.channel == "sms" else (
-            messages.voice(alert) if self.channel == "voice" else messages.long_text(alert, link))
-        return Outgoing(row["id"], self.channel, where["address"], messages.subject(alert), text,
-                        incident_id=row["incident_id"], reply_code=code,
+        return Outgoing(row["id"], self.channel, where["address"], messages.subject(alert), self._words(alert, link),
+                        incident_id=row["incident_id"], reply_code=code, link=link,
                         callback_url=f"{self._settings.reachable_url}/webhooks/twilio")
+
+    def _words(self, alert: messages.Alert, link: str) -> str:
+        if self.channel == "sms":
+            return messages.sms(alert)
+        if self.channel == "voice":
+            return messages.voice(alert)
+        # Slack shows the link apart from the text, as a link; other channels carry it in the text.
+        return messages.long_text(alert, None if self.channel == "slack" else link)
 
     async def _connect(self) -> asyncpg.Pool:
         async with self._pool_lock:

@@ -6,7 +6,8 @@ closed    calls go through; it opens after `max_consecutive` failures in a row, 
           or more.
 open      calls fail fast (`allow` is False) until `cooldown_s` has passed,
 half_open then one probe goes through; its success closes the breaker, its failure
-          opens it again for another cool-down.
+          opens it again for another cool-down; a probe that says nothing about the
+          provider (`inconclusive`) lets the next call probe.
 
 Pure: the caller passes the time (monotonic seconds).
 """
@@ -67,6 +68,11 @@ class CircuitBreaker:
         self.consecutive_failures += 1
         if self.state is State.HALF_OPEN or self._tripped():
             self._open(now)
+
+    def inconclusive(self) -> None:
+        """A call that failed on its own message, without the provider's word on it: it counts
+        neither way, and a probe it was leaves the next call to probe."""
+        self._probing = False
 
     def snapshot(self, now: float) -> dict[str, object]:
         self._forget(now)

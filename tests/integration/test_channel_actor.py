@@ -29,12 +29,15 @@ CHANNEL = "slack"
 
 
 class Scripted:
-    """A provider whose answers the test sets: "ok", "fail" (retryable), "reject"."""
+    """A provider whose answers the test sets: "ok", "fail" (retryable), "reject", or "raise"
+    (an exception that is no ProviderError, as a bug or a client library's surprise raises);
+    with `poison`, it raises so for messages holding those words."""
 
-    def __init__(self, name: str, answer: str = "ok") -> None:
+    def __init__(self, name: str, answer: str = "ok", poison: str | None = None) -> None:
         self.name = name
         self.channels = frozenset({CHANNEL})
         self.answer = answer
+        self.poison = poison
         self.received: list[Outgoing] = []
 
     async def send(self, message: Outgoing) -> Receipt:
@@ -42,6 +45,8 @@ class Scripted:
             raise ProviderError(f"{self.name} answered 500")
         if self.answer == "reject":
             raise ProviderError(f"{self.name}: invalid channel", retryable=False)
+        if self.answer == "raise" or (self.poison is not None and self.poison in message.text):
+            raise RuntimeError(f"{self.name} tripped over\x00 this message")
         self.received.append(message)
         return Receipt(f"{self.name}-{message.notification_id}")
 
@@ -285,4 +290,102 @@ async def test_a_receiver_that_is_down_opens_its_own_breaker_not_everyones(
     assert desk.row(healthy)["status"] == "sent"
     state = (await actor.stats())["providers"][0]
     assert (state["state"], state["open_destinations"]) == ("closed", ["down.example.net"])
+    await actor.close()
+
+
+async def test_whatever_a_provider_raises_is_a_failed_try_and_the_next_provider_sends(desk: Desk, run: Any) -> None:
+    primary, secondary = Scripted("primary", "raise"), Scripted("secondary")
+    actor = run(primary, secondary, breaker=BreakerRules(max_consecutive=2, cooldown_s=60))
+    pages = []
+    for _ in range(3):  # one at a time: as many failures in a row as would open the breaker
+        pages.append(desk.page())
+        await actor.run_once()
+
+    assert [desk.row(n)["status"] for n in pages] == ["sent"] * 3
+    assert [desk.attempts(n) for n in pages] == [[("primary", "failed"), ("secondary", "sent")]] * 3
+    # It failed on each message without a word from a service that is down: its breaker stays closed.
+    assert (await actor.stats())["providers"][0]["state"] == "closed"
+    await actor.close()
+
+
+async def test_a_provider_that_keeps_raising_ends_the_row_dead_after_its_retries_with_the_error(
+    desk: Desk, run: Any
+) -> None:
+    actor = run(Scripted("primary", "raise"), retry=RetryRules(base_s=0.05, cap_s=0.1, max_attempts=3))
+    notification = desk.page()
+
+    statuses = []
+    for _ in range(30):
+        await actor.run_once()
+        statuses.append(desk.row(notification)["status"])
+        if statuses[-1] == "dead":
+            break
+        await asyncio.sleep(0.05)
+
+    row = desk.row(notification)
+    assert (row["status"], row["attempts"]) == ("dead", 3)
+    assert row["last_error"] == "primary: RuntimeError: primary tripped over\ufffd this message"
+    assert desk.attempts(notification) == [("primary", "failed")] * 3
+    assert "sending" not in statuses
+    await actor.close()
+
+
+async def test_a_message_that_cannot_be_composed_is_dead_with_why(
+    desk: Desk, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(alert: Any, link: str | None = None) -> str:
+        raise ValueError("no words for this")
+
+    monkeypatch.setattr("actors.domain.messages.long_text", broken)
+    provider = Scripted("primary")
+    actor = run(provider)
+    notification = desk.page()
+
+    await actor.run_once()
+
+    row = desk.row(notification)
+    assert row["status"] == "dead"
+    assert row["last_error"] == "the message could not be composed: ValueError: no words for this"
+    assert provider.received == [] and desk.attempts(notification) == []
+    await actor.close()
+
+
+async def test_a_row_claimed_for_more_rounds_than_allowed_without_an_outcome_is_dead(desk: Desk, run: Any) -> None:
+    """Its sender died with it every time (a message that brings the process down): it is
+    given up, visibly, instead of being claimed again after every restart."""
+    provider = Scripted("primary")
+    actor = run(provider, retry=RetryRules(max_attempts=3))
+    now = datetime.now(timezone.utc)
+    crashed = desk.page(status="sending", claimed_until=now - timedelta(seconds=1))
+    desk.db("execute", "UPDATE notifications SET attempts = 3 WHERE id = $1", crashed)
+
+    await actor.run_once()
+
+    row = desk.row(crashed)
+    assert (row["status"], row["attempts"]) == ("dead", 4)
+    assert "never settled" in row["last_error"]
+    assert provider.received == []
+    await actor.close()
+
+
+async def test_a_first_notification_sent_ahead_of_a_round_fails_like_any_other_when_its_provider_raises(
+    desk: Desk, run: Any
+) -> None:
+    provider = Scripted("primary", poison="poison pill")  # 10 messages/s: a round of 20 takes two seconds
+    actor = run(provider)
+    round_rows = [desk.page() for _ in range(20)]
+    under_way = asyncio.create_task(actor.run_once())
+    await asyncio.sleep(0.3)
+
+    first = desk.page(desk.incident("poison pill"), rank=0)
+    await actor.nudge()
+    await under_way
+    for _ in range(50):  # the lane may still be settling it
+        if desk.row(first)["status"] != "sending":
+            break
+        await asyncio.sleep(0.1)
+
+    assert desk.row(first)["status"] == "pending"  # tried again later, as any failed try
+    assert desk.attempts(first) == [("primary", "failed")]
+    assert all(desk.row(n)["status"] == "sent" for n in round_rows)
     await actor.close()

@@ -59,6 +59,25 @@ def test_a_failed_probe_opens_it_for_another_cool_down() -> None:
     assert breaker.snapshot(70.5)["times_opened"] == 2
 
 
+def test_a_probe_that_failed_on_its_own_message_leaves_the_next_call_to_probe() -> None:
+    breaker = CircuitBreaker(RULES)
+    for t in range(3):
+        breaker.failure(t)
+    assert breaker.allow(40)
+    breaker.inconclusive()
+    assert breaker.state is State.HALF_OPEN and breaker.allow(41)  # not stuck waiting for a verdict
+    breaker.success(41)
+    assert breaker.state is State.CLOSED
+
+
+def test_failures_on_their_own_messages_never_open_the_breaker() -> None:
+    breaker = CircuitBreaker(RULES)
+    for t in range(20):
+        assert breaker.allow(t)
+        breaker.inconclusive()
+    assert breaker.state is State.CLOSED
+
+
 def test_back_off_grows_exponentially_with_jitter_up_to_a_cap() -> None:
     rules = RetryRules(base_s=2, cap_s=60, max_attempts=5)
     rng = random.Random(3)
