@@ -11,8 +11,10 @@ import pytest
 
 from actors.channel import ChannelActor
 from actors.domain.breaker import BreakerRules
+from actors.domain.retry import RetryRules
 from cluster.settings import Settings
 from tests.conftest import statement_runner
+from tests.fakes.http_receiver import HttpReceiver
 from tests.fakes.moto_server import MotoServer
 from tests.fakes.twilio_server import FakeTwilio
 from tests.integration.outbox_rows import Desk
@@ -77,3 +79,39 @@ async def test_twilio_outage_fails_over_to_sns_and_a_probe_brings_twilio_back(
     assert len(via_sns) == 5 and len(twilio.texts_to(NUMBER)) == 2  # each text once, none lost
     assert {desk.row(n)["provider"] for n in during_errors + [during_hang]} == {"sns"}
     await sms.close()
+
+
+async def test_an_answer_the_twilio_client_cannot_read_is_a_failed_try_then_sns_then_dead_with_the_error(
+    aws: MotoServer, own_database: str
+) -> None:
+    """Something in Twilio's place answers 201 with a page that is not JSON: the twilio client
+    raises its JSON decoder's ValueError, no ProviderError. The text goes out through SNS; with
+    Twilio alone, the row is tried again and is dead with that error, never left "sending"."""
+    desk = Desk(statement_runner(own_database), "sms", NUMBER)
+    with HttpReceiver() as in_the_way:
+        in_the_way.respond(201, "<html>Welcome to the hotel Wi-Fi</html>", headers={"Content-Type": "text/html"})
+        twilio = {"twilio_account_sid": "AC" + "0" * 32, "twilio_auth_token": "t" * 32,
+                  "twilio_from_number": "+15005550006", "twilio_api_url": in_the_way.url}
+        both = Settings(**twilio, **aws.credentials, sns_endpoint_url=aws.url, providers_sms="twilio,sns",
+                        rate_twilio_per_s=100, rate_sns_per_s=100, throttle_messages=100)
+        actor = ChannelActor("sms", both, own_database, background=False)
+        failed_over = await send_one(actor, desk)
+        await actor.close()
+
+        alone = Settings(**twilio, providers_sms="twilio", rate_twilio_per_s=100, throttle_messages=100)
+        actor = ChannelActor("sms", alone, own_database, retry=RetryRules(base_s=0.05, cap_s=0.1, max_attempts=2),
+                             background=False)
+        dead = await send_one(actor, desk)
+        for _ in range(30):
+            if desk.row(dead)["status"] != "pending":
+                break
+            await asyncio.sleep(0.1)
+            await actor.run_once()
+        await actor.close()
+
+    assert desk.attempts(failed_over) == [("twilio", "failed"), ("sns", "sent")]
+    assert desk.row(failed_over)["status"] == "sent"
+    row = desk.row(dead)
+    assert (row["status"], row["attempts"]) == ("dead", 2)
+    assert row["last_error"].startswith("twilio: JSONDecodeError: ")
+    assert desk.attempts(dead) == [("twilio", "failed")] * 2

@@ -25,6 +25,7 @@ ODD_SUMMARIES = {
     "right to left": f"{RLO}הדיסק מלא القرص ممتلئ",
     "emoji": "🔥 Disk full 👩‍💻 🇳🇱",
     "lone surrogate": "bad \ud800 text",
+    "markup": "</Say><Dial>+15550000</Dial> & <!channel>",
 }
 # What no line may hold: line breaks as Python, mail and XML count them, and control characters.
 NOT_IN_A_LINE = set("\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029")
