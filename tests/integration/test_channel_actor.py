@@ -346,7 +346,8 @@ async def test_a_message_that_cannot_be_composed_is_dead_with_why(
     row = desk.row(notification)
     assert row["status"] == "dead"
     assert row["last_error"] == "the message could not be composed: ValueError: no words for this"
-    assert provider.received == [] and desk.attempts(notification) == []
+    assert notification not in [m.notification_id for m in provider.received]
+    assert desk.attempts(notification) == []
     await actor.close()
 
 
@@ -364,7 +365,7 @@ async def test_a_row_claimed_for_more_rounds_than_allowed_without_an_outcome_is_
     row = desk.row(crashed)
     assert (row["status"], row["attempts"]) == ("dead", 4)
     assert "never settled" in row["last_error"]
-    assert provider.received == []
+    assert crashed not in [m.notification_id for m in provider.received]
     await actor.close()
 
 
