@@ -22,7 +22,7 @@ from actors.domain import messages
 from actors.providers import build
 from actors.providers.base import Outgoing
 from cluster.settings import Settings
-from tests.conftest import statement_runner
+from tests.conftest import LOOPBACK_NETWORKS, statement_runner
 from tests.fakes.http_receiver import HttpReceiver
 from tests.fakes.moto_server import MotoServer
 from tests.fakes.smtp_server import SmtpServer
@@ -90,7 +90,8 @@ def common(**fields: Any) -> Settings:
     """No throttle and no provider's pace in the way of a handful of pages."""
     return Settings(throttle_messages=1000, provider_timeout_s=10, public_url="https://tocsin.example",
                     rate_twilio_per_s=1000, rate_sns_per_s=1000, rate_ses_per_s=1000, rate_smtp_per_s=1000,
-                    rate_slack_per_s=1000, rate_webhook_per_s=1000, **fields)
+                    rate_slack_per_s=1000, rate_webhook_per_s=1000, allow_private_destinations=LOOPBACK_NETWORKS,
+                    **fields)
 
 
 def smtp_rig(relay: SmtpServer) -> Rig:
