@@ -1,4 +1,7 @@
-"""The gateway's way to the ServiceShards: ownership, handles and one batcher per shard."""
+"""The gateway's way to the ServiceShards: ownership, handles and one batcher per shard.
+
+Every source's inputs go this way, so this is where their text is made storable (U+0000
+becomes U+FFFD: see `actors.domain.storable`), once for all of them."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import ray
 
 from actors.domain.plan import Reply
 from actors.domain.events import ServiceInput
+from actors.domain.storable import storable_input
 from actors.ownership import shard_index, shard_name
 from cluster.settings import Settings
 from serve.batcher import Batcher
@@ -50,11 +54,12 @@ class ShardRouter:
 
     async def submit(self, item: ServiceInput) -> Reply:
         """Resolves once the input is durable; raises BatchFailed when it is not."""
-        return await self._batchers[shard_index(item.service_id, self._count)].submit(item)
+        return await self._batchers[shard_index(item.service_id, self._count)].submit(storable_input(item))
 
     async def submit_many(self, items: list[ServiceInput]) -> list[Reply]:
         """The inputs of one request, in order, each shard's share in one batch; raises
         BatchFailed unless every one of them is durable."""
+        items = [storable_input(item) for item in items]
         by_shard: dict[int, list[int]] = {}
         for position, item in enumerate(items):
             by_shard.setdefault(shard_index(item.service_id, self._count), []).append(position)

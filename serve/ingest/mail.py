@@ -21,6 +21,7 @@ import orjson
 from pydantic import Field, field_validator
 
 from actors.domain.events import Action, AlertEvent
+from actors.domain.storable import storable
 from actors.store.services import IntegrationKey
 from serve.ingest.common import CONFIG_MODELS, IntegrationConfig
 from serve.ingest.generic import DEDUP_KEY_MAX, SOURCE_MAX, SUMMARY_MAX, stable_key
@@ -107,7 +108,8 @@ def alert_of(message: EmailMessage, integration: IntegrationKey, received_at: da
     """The alert one message makes for one integration it was sent to."""
     config = EmailConfig.model_validate(integration.config)
     subject = " ".join(str(message.get("subject", "")).split())
-    sender = _sender(message) or envelope_from or None
+    # The envelope's sender may carry surrogates (8-bit bytes decoded with "surrogateescape").
+    sender = _sender(message) or (envelope_from and storable(envelope_from)) or None
     return AlertEvent(
         event_id=str(uuid.uuid4()),
         service_id=integration.service_id,

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from actors.domain.events import Command, IncidentCommand, ServiceInput
 from actors.domain.plan import Reply
+from actors.domain.storable import storable
 from actors.store import incidents as incident_store
 from actors.store import source_requests as store
 from actors.store.services import IntegrationKey
@@ -236,7 +237,7 @@ async def _record(runtime: GatewayRuntime, call: Call, integration: IntegrationK
     does for a request it has not processed yet."""
     outcome, incident_id = (reply.outcome, reply.incident_id) if reply else ("dropped", None)
     success, status = request_status(action, outcome, incident_id)
-    row = SourceRequest(call.request_id, integration.integration_id, action, alias, received_at,
+    row = SourceRequest(call.request_id, integration.integration_id, action, alias and storable(alias), received_at,
                         runtime.now(), success, status, incident_id)
     try:
         async with (await runtime.pool()).acquire() as conn:

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from actors.domain.events import Action, AlertEvent, Severity
+from actors.domain.storable import storable, storable_json
 from actors.store import services as service_store
 from actors.store.services import IntegrationKey
 from serve.batcher import BatchFailed
@@ -134,11 +135,11 @@ async def change_enqueue(request: Request, runtime: GatewayRuntime = Depends(get
             conn,
             event_id=str(uuid.uuid4()),
             integration=integration,
-            summary=event.payload.summary,
-            source=event.payload.source,
+            summary=storable(event.payload.summary),
+            source=None if event.payload.source is None else storable(event.payload.source),
             timestamp=event.payload.timestamp,
             received_at=runtime.now(),
-            payload=event.model_dump_json(exclude={"routing_key"}, exclude_none=True),
+            payload=storable_json(event.model_dump_json(exclude={"routing_key"}, exclude_none=True)),
         )
     return json_response(202, {"status": "success", "message": "Change event processed"})
 
