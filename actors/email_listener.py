@@ -8,7 +8,9 @@ decided by serve/ingest/mail.py.
 - RCPT: unknown and revoked addresses are refused with 550, over the integration's rate
   limit with 451; a message over max_body_bytes is refused with 552.
 - DATA: 250 only once the shards have committed the alerts; 451 (try again later) when
-  they could not, so the sending server keeps the message and retries. A retried message
+  they could not, so the sending server keeps the message and retries; 554 naming the
+  field when the database refused a value of the alert (which U+0000 no longer is: it
+  is made storable on the way). A retried message
   is a new event, as a re-sent alert is from any source: one more occurrence, or a resolve
   of what is already resolved, which is dropped.
 - State: none of its own. A restart binds the port again; `stats` may be called any time.
@@ -37,6 +39,7 @@ from actors.lifecycle import detached_options
 from actors.store.services import IntegrationKey, find_key
 from cluster.settings import Settings
 from serve.batcher import BatchFailed
+from serve.ingest.common import not_stored
 from serve.ingest.mail import alert_of
 from serve.keys import KeyCache
 from serve.shards import ShardRouter
@@ -105,11 +108,15 @@ class EmailListener:
         sender = envelope.mail_from or None
         events: list[ServiceInput] = [alert_of(message, i, self._clock.now(), sender) for i in integrations.values()]
         try:
-            await self._shards.submit_many(events)
+            refused = not_stored(await self._shards.submit_many(events))
         except BatchFailed as exc:
             log.warning("e-mail alert not made durable (%s); the sender will retry", exc)
             self._counts["messages_deferred"] += 1
             return "451 4.3.0 The alert could not be made durable; try again later"
+        if refused is not None:  # permanent: the same message would be refused again
+            self._counts["messages_refused"] += 1
+            line = " ".join(refused.message.split())[:400]  # one line of ASCII, as an SMTP reply is
+            return "554 5.6.0 " + line.encode("ascii", "replace").decode()
         self._counts["messages_accepted"] += 1
         return f"250 2.0.0 Accepted: {len(events)} alert(s)"
 

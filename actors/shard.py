@@ -29,6 +29,7 @@ from actors.domain.measures import ShardMeasures
 from actors.domain.paging import page_notifications
 from actors.domain.plan import LogEntry, Plan, PlannedNotification, Reply
 from actors.domain.walk import Walks
+from actors.isolation import INPUT_KEYS, apply_isolating
 from actors.lifecycle import detached_options
 from actors.ownership import shard_index, shard_name
 from actors.publisher import BusPublisher
@@ -65,6 +66,12 @@ class ServiceShard:
     call returns only after that commit, and memory adopts the changes only after it. A
     failed commit raises `ShardCommitError` and drops the services involved from memory, so
     they are reloaded from the database.
+    One bad input harms no other: when the database refuses the data of some input (a value
+    it cannot store, a row breaking a constraint), the group is split and its halves
+    committed in turn, down to the inputs at fault, which store nothing and are answered
+    `invalid` naming their fields; every other input commits and is answered as usual, in
+    its order (see `actors.isolation`). Any other failure, the database away included,
+    fails the whole group as above.
     Checkpoints: the rows are the state; after a restart each service is reactivated from
     its open incidents on first touch, and at once when one of them waits on a deadline.
     Timers: deadlines are columns; the heap of wake-ups is rebuilt from them on activation.
@@ -100,6 +107,7 @@ class ServiceShard:
         self._stats = {
             "transactions": 0, "inputs": 0, "failed_transactions": 0, "last_commit_ms": 0.0,
             "pages": 0, "notifications": 0, "deadlines_fired": 0, "opening_first": 0,
+            "refused_inputs": 0,
         }
         self._measures = ShardMeasures()
         with contextlib.suppress(RuntimeError):  # no loop yet: started by the first call
@@ -233,7 +241,7 @@ class ServiceShard:
             replies: dict[str, Reply] = {}
             try:
                 for part, part_due in self._opening_first(inputs, due):
-                    replies |= await self._apply_checked(part, part_due)
+                    replies |= await apply_isolating(self._apply_checked, part, part_due, self._refused)
             except Exception as exc:  # noqa: BLE001 - every failure means "not durable"
                 self._failed(group, due, exc)
                 continue
@@ -245,7 +253,7 @@ class ServiceShard:
         try:
             return await self._apply_durably(inputs, due)
         except asyncpg.UniqueViolationError as exc:
-            if exc.constraint_name not in _INPUT_KEYS:
+            if exc.constraint_name not in INPUT_KEYS:
                 raise
             # An input stored before, re-sent with a later time than the retry
             # window checks: check every id of the group, then apply the rest.
@@ -264,7 +272,8 @@ class ServiceShard:
         change no incident's status, so no outcome depends on the order of the parts (the
         cap on unacknowledged incidents included). Deadlines go with the occurrences, after
         them, as in one transaction. Should the occurrences fail to commit after the first
-        part did, the whole group is answered as not durable, as when a commit's answer is
+        part did (other than by a refusal of some input's data, which only that input is
+        answered), the whole group is answered as not durable, as when a commit's answer is
         lost: a source's retry adds occurrences, never a second incident or page."""
         opening: list[ServiceInput] = []
         occurrences: list[ServiceInput] = []
@@ -277,6 +286,11 @@ class ServiceShard:
             return [(inputs, due)]
         self._stats["opening_first"] += 1
         return [(opening, {}), (occurrences, due)]
+
+    def _refused(self, item: ServiceInput, exc: Exception, reply: Reply) -> None:
+        self._stats["refused_inputs"] += 1
+        log.warning("shard %d: input %s of service %s refused by the database (%s: %s): %r",
+                    self._index, item.input_id, item.service_id, ", ".join(reply.fields), reply.note, exc)
 
     def _failed(
         self, group: list[tuple[list[ServiceInput], asyncio.Future[list[Reply]]]], due: dict[str, set[int]],
@@ -438,10 +452,6 @@ class ServiceShard:
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(self._database_url, min_size=1, max_size=2)
             return self._pool
-
-
-# The primary keys that hold event and command ids: a clash on one means an input was stored before.
-_INPUT_KEYS = ("alerts_pkey", "applied_commands_pkey")
 
 
 def _writes(plan: Plan) -> bool:

@@ -31,6 +31,7 @@ class Outcome(str, Enum):
     SNOOZED = "snoozed"
     REASSIGNED = "reassigned"
     NOTED = "noted"  # a note added to the timeline
+    INVALID = "invalid"  # the database refused a value it holds: applied nothing, stored nothing
 
 
 @dataclass(slots=True)

@@ -81,12 +81,14 @@ class Plan:
 @pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """The answer for one input, in the order the inputs were given."""
+    """The answer for one input, in the order the inputs were given. An input answered
+    `invalid` names in `fields` where it holds what the database refused, and `note` says what."""
 
     outcome: str
     incident_id: int | None = None
     status: str | None = None
     note: str | None = None
+    fields: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, applied: Applied) -> Reply:

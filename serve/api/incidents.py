@@ -142,6 +142,8 @@ async def _command(
     reply = await runtime.shards.submit(command)
     if reply.outcome == Outcome.REFUSED.value:
         raise HTTPException(409, f"cannot {action.value} incident {incident_id}: {reply.note}")
+    if reply.outcome == Outcome.INVALID.value:
+        raise HTTPException(422, f"cannot {action.value} incident {incident_id}: {reply.note}")
     if reply.outcome == Outcome.UNCHANGED.value and action in _WALK_COMMANDS:
         raise HTTPException(409, f"cannot {action.value} incident {incident_id}: it is resolved")
     async with pool.acquire() as conn:

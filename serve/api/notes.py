@@ -37,6 +37,8 @@ async def add_note(
         action=Command.NOTE, actor=caller.name, received_at=runtime.now(), text=body.text,
     )
     reply = await runtime.shards.submit(command)
+    if reply.outcome == Outcome.INVALID.value:
+        raise HTTPException(422, f"cannot add a note to incident {incident_id}: {reply.note}")
     if reply.outcome != Outcome.NOTED.value:
         raise HTTPException(409, f"cannot add a note to incident {incident_id}: it is resolved")
     return {"at": command.received_at, "kind": "note", "actor": caller.name, "message": body.text}

@@ -7,6 +7,7 @@ helpers raise `Refusal` and the format renders it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from actors.domain.events import ServiceInput
+from actors.domain.incident import Outcome
 from actors.domain.plan import Reply
 from actors.store.services import IntegrationKey
 from serve.batcher import BatchFailed
@@ -37,6 +39,30 @@ class Refusal(Exception):
 
 NOT_DURABLE = Refusal(503, "The alert could not be made durable; retry", ["unavailable"],
                       {"Retry-After": str(RETRY_AFTER_S)})
+
+
+class NotStored(Refusal):
+    """Inputs the shards refused, the database refusing a value they hold; the request's
+    other inputs are durable. `problems`: (where, what), where being the field at fault,
+    after the input's position ("[2] labels.instance") when the request had several."""
+
+    def __init__(self, problems: list[tuple[str, str]], refused: int, total: int) -> None:
+        errors = [f"{where}: {what}" if where else what for where, what in problems]
+        scope = f"{refused} of {total} alerts not stored (the others are)" if total > 1 else "Not stored"
+        super().__init__(400, f"{scope}: {'; '.join(errors[:5])}", errors)
+        self.problems = problems
+
+
+def not_stored(replies: Sequence[Reply]) -> NotStored | None:
+    """A refusal naming each input the shards answered `invalid`, by its fields; None when
+    there is none."""
+    problems: list[tuple[str, str]] = []
+    refused = [(position, reply) for position, reply in enumerate(replies) if reply.outcome == Outcome.INVALID.value]
+    for position, reply in refused:
+        prefix = f"[{position}]" if len(replies) > 1 else ""
+        what = reply.note or "the database refused it"
+        problems += [(f"{prefix} {field}".strip(), what) for field in reply.fields] or [(prefix, what)]
+    return NotStored(problems, len(refused), len(replies)) if refused else None
 
 
 class IntegrationConfig(BaseModel):
@@ -102,13 +128,18 @@ def check_rate(integration: IntegrationKey, runtime: GatewayRuntime) -> None:
 
 
 async def submit(runtime: GatewayRuntime, inputs: list[ServiceInput]) -> list[Reply]:
-    """The inputs of one request, as one batch per shard; durable, or a 503 Refusal."""
+    """The inputs of one request, as one batch per shard; durable, or a 503 Refusal, or
+    NotStored naming the inputs the database refused (the others being durable)."""
     if not inputs:
         return []
     try:
-        return await runtime.shards.submit_many(inputs)
+        replies = await runtime.shards.submit_many(inputs)
     except BatchFailed:
         raise NOT_DURABLE from None
+    refused = not_stored(replies)
+    if refused is not None:
+        raise refused
+    return replies
 
 
 def _reason(status: int) -> str:

@@ -31,7 +31,7 @@ from actors.store.services import IntegrationKey
 from actors.store.source_requests import SourceRequest
 from serve.errors import RETRY_AFTER_S, json_response
 from serve.ingest.common import (
-    CONFIG_MODELS, IntegrationConfig, Refusal, body_schema, check_rate, read_body, submit,
+    CONFIG_MODELS, IntegrationConfig, NotStored, Refusal, body_schema, check_rate, read_body, submit,
 )
 from serve.ingest.opsgenie_models import (
     ACTION_OF,
@@ -193,8 +193,11 @@ async def _connection(runtime: GatewayRuntime) -> AsyncIterator[asyncpg.Connecti
 
 
 async def _apply(runtime: GatewayRuntime, item: ServiceInput) -> Reply:
-    """Once durable, or a 503 Refusal."""
-    [reply] = await submit(runtime, [item])
+    """Once durable, or a 503 Refusal, or a 422 naming the fields holding what the database refused."""
+    try:
+        [reply] = await submit(runtime, [item])
+    except NotStored as refused:
+        raise Unprocessable({where or "alert": what for where, what in refused.problems}) from None
     return reply
 
 

@@ -21,7 +21,7 @@ from actors.store import services as service_store
 from actors.store.services import IntegrationKey
 from serve.batcher import BatchFailed
 from serve.errors import RETRY_AFTER_S, describe, json_response
-from serve.ingest.common import Refusal, body_schema, check_rate, read_body
+from serve.ingest.common import Refusal, body_schema, check_rate, not_stored, read_body
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(tags=["PagerDuty Events API v2"])
@@ -114,7 +114,9 @@ async def enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtim
         event = await _parse(request, AlertEventIn, runtime)
         integration = await _integration(event.routing_key, runtime)
         dedup_key = event.dedup_key or uuid.uuid4().hex
-        await runtime.shards.submit(_normalise(event, dedup_key, integration, runtime))
+        refused = not_stored([await runtime.shards.submit(_normalise(event, dedup_key, integration, runtime))])
+        if refused is not None:
+            raise refused
     except Refusal as refusal:
         return answer(refusal)
     except BatchFailed:

@@ -3,7 +3,7 @@ that record what they are given (or fail to make it durable), and a database tha
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from fastapi.testclient import TestClient
@@ -21,11 +21,12 @@ NO_DATABASE = "postgresql://127.0.0.1:1/none"
 
 
 class FakeShards:
-    """Every input opens incident 1; with `fail`, nothing is durable."""
+    """Every input opens incident 1, but those `refuse` answers for; with `fail`, nothing is durable."""
 
     def __init__(self) -> None:
         self.received: list[object] = []
         self.fail = False
+        self.refuse: Callable[[object], Reply | None] = lambda item: None
 
     async def submit(self, item: object) -> Reply:
         [reply] = await self.submit_many([item])
@@ -35,7 +36,7 @@ class FakeShards:
         if self.fail:
             raise BatchFailed("commit failed")
         self.received.extend(items)
-        return [Reply("opened", 1, "triggered") for _ in items]
+        return [self.refuse(item) or Reply("opened", 1, "triggered") for item in items]
 
 
 @contextmanager

@@ -7,58 +7,31 @@ incident for a dedup key whose incident it never learnt of."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import asyncpg
 import pytest
 
 from actors.shard import ServiceShard, ShardCommitError
+from tests.integration.faulty_pool import FaultyPool, faulty_pools
 from tests.integration.test_group_commit import alert
 
 
-class ReturnFails:
+class ReturnFails(FaultyPool):
     """A pool whose next connection, once armed, fails as it is handed back."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-        self.armed = False
+    armed = False
 
-    def acquire(self) -> _Lease:
-        return _Lease(self)
-
-    async def close(self) -> None:
-        await self._pool.close()
-
-
-class _Lease:
-    def __init__(self, owner: ReturnFails) -> None:
-        self._owner = owner
-        self._inner: Any = None
-
-    async def __aenter__(self) -> asyncpg.Connection:
-        self._inner = self._owner._pool.acquire()
-        return await self._inner.__aenter__()
-
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self._inner.__aexit__(kind, error, tb)
-        if self._owner.armed and kind is None:
-            self._owner.armed = False
+    def leaving(self, error: BaseException | None) -> None:
+        if self.armed and error is None:
+            self.armed = False
             raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
 
 
 async def test_a_commit_whose_connection_fails_afterwards_is_reloaded_not_forgotten(
     service_id: str, database_url: str, db: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pools: list[ReturnFails] = []
-    create_pool = asyncpg.create_pool
-
-    async def failing_pool(*args: Any, **kwargs: Any) -> ReturnFails:
-        pools.append(ReturnFails(await create_pool(*args, **kwargs)))
-        return pools[-1]
-
-    monkeypatch.setattr(asyncpg, "create_pool", failing_pool)
+    pools = faulty_pools(monkeypatch, ReturnFails)
     shard = ServiceShard(0, database_url)
     try:
         [opened] = await shard.apply([alert(service_id, "disk")])

@@ -64,18 +64,20 @@ def test_a_retried_call_is_applied_once(shard, service_id, db):
     assert db("fetchval", "SELECT occurrences FROM incidents WHERE service_id = $1::uuid", service_id) == 5
 
 
-def test_a_failed_commit_keeps_nothing_in_memory_or_database(shard, db):
-    orphan = str(uuid.uuid4())  # no such service row: the incident insert violates its foreign key
-    with pytest.raises(ray.exceptions.RayTaskError, match="not committed"):
-        ray.get(shard.apply.remote([alert(orphan, "cpu"), alert(orphan, "cpu")]))
+def test_a_refused_commit_keeps_nothing_in_memory_or_database(shard, db):
+    orphan = str(uuid.uuid4())  # no such service row (deleted meanwhile): the incident insert violates its foreign key
+    refused = ray.get(shard.apply.remote([alert(orphan, "cpu"), alert(orphan, "cpu")]))
+    assert [r.outcome for r in refused] == ["invalid", "invalid"]  # each on its own, found by splitting the group
+    assert "service deleted" in (refused[0].note or "")
     assert db("fetchval", "SELECT count(*) FROM alerts WHERE service_id = $1::uuid", orphan) == 0
 
     db("execute", "INSERT INTO services (id, name) VALUES ($1, 'late')", orphan)
     replies = ray.get(shard.apply.remote([alert(orphan, "cpu")]))
-    # Had the failed batch stayed in memory, this would be occurrence 3 of a phantom incident.
+    # Had the refused batch stayed in memory, this would be occurrence 3 of a phantom incident.
     assert replies[0].outcome == "opened"
     assert db("fetchval", "SELECT occurrences FROM incidents WHERE service_id = $1::uuid", orphan) == 1
-    assert ray.get(shard.stats.remote())["failed_transactions"] == 1
+    stats = ray.get(shard.stats.remote())
+    assert (stats["refused_inputs"], stats["failed_transactions"]) == (2, 0)
 
 
 def test_a_restarted_shard_reloads_open_incidents(shard, service_id, db):

@@ -1,6 +1,6 @@
 """The SMTP listener on a loopback port, with the shards and the key lookup stood in for:
-250 only once durable, 451 when not, 550 for unknown addresses, 451 over the rate limit,
-552 over the size limit."""
+250 only once durable, 451 when not, 554 when the database refused the alert, 550 for
+unknown addresses, 451 over the rate limit, 552 over the size limit."""
 
 from __future__ import annotations
 
@@ -32,12 +32,13 @@ class FakeShards:
     def __init__(self) -> None:
         self.received: list[Any] = []
         self.fail = False
+        self.refuse: Reply | None = None
 
     async def submit_many(self, items: list[Any]) -> list[Reply]:
         if self.fail:
             raise BatchFailed("commit failed")
         self.received += items
-        return [Reply("opened", 1, "triggered") for _ in items]
+        return [self.refuse or Reply("opened", 1, "triggered") for _ in items]
 
 
 async def find(key: str) -> IntegrationKey | None:
@@ -83,6 +84,15 @@ async def test_a_mail_that_cannot_be_made_durable_is_deferred_with_451(listener)
         await send(port, mail(f"{'a' * 32}@{DOMAIN}"))
     assert raised.value.code == 451 and "try again later" in raised.value.message
     assert shards.received == []
+
+
+async def test_a_mail_whose_alert_the_database_refused_gets_a_permanent_554_naming_the_field(listener):
+    _, shards, port = listener
+    shards.refuse = Reply("invalid", note="holds U+0000, which cannot be stored", fields=("subject", "bo\ufffddy"))
+    with pytest.raises(aiosmtplib.SMTPDataError) as raised:
+        await send(port, mail(f"{'a' * 32}@{DOMAIN}"))
+    assert raised.value.code == 554
+    assert "subject: holds U+0000, which cannot be stored; bo?dy: holds" in raised.value.message
 
 
 @pytest.mark.parametrize(("local", "says"), [
