@@ -2,8 +2,10 @@
 
 A page is a shell without data, so it needs no login: its module reads the REST API with the
 session cookie and sends the browser to /ui/login on a 401. Pages and assets are read from
-serve/static/ (shipped as package data) once per replica and kept in memory. None of these
-routes is part of the OpenAPI schema.
+serve/static/ (shipped as package data) once per replica and kept in memory, keyed only by
+names this module holds: nothing from a URL becomes a cache key, so what is kept stays the
+size of the folder however many addresses are asked for. None of these routes is part of
+the OpenAPI schema.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ async def ui_home() -> Response:
 
 @router.get("/ui/login")
 async def login_page() -> Response:
-    return _html(_standalone("login"))
+    return _html(_static_text("login"))
 
 
 @router.get("/ui/incidents/{incident_id}")
@@ -101,12 +103,12 @@ async def static_asset(name: str, request: Request) -> Response:
     return Response(asset.body, media_type=asset.media_type, headers=headers)
 
 
-@lru_cache(maxsize=None)
 def render_page(page: str, *, section: str, title: str) -> str:
-    """The page file `page`.html inside the shared layout, with `section` marked in the navigation."""
-    layout = Template((STATIC_DIR / "layout.html").read_text(encoding="utf-8"))
-    content = (STATIC_DIR / f"{page}.html").read_text(encoding="utf-8")
-    return layout.substitute(title=title, nav=_navigation(section), content=content, module=f"/static/{page}.js")
+    """The page file `page`.html inside the shared layout, with `section` marked in the navigation.
+    Rendered per request (a few microseconds): the title may hold a number from the URL."""
+    layout = Template(_static_text("layout"))
+    return layout.substitute(title=title, nav=_navigation(section), content=_static_text(page),
+                             module=f"/static/{page}.js")
 
 
 def _navigation(current: str) -> str:
@@ -117,8 +119,8 @@ def _navigation(current: str) -> str:
     return "\n        ".join(links)
 
 
-@lru_cache(maxsize=None)
-def _standalone(page: str) -> str:
+@lru_cache(maxsize=None)  # keyed by the page names in this module, never by a URL
+def _static_text(page: str) -> str:
     return (STATIC_DIR / f"{page}.html").read_text(encoding="utf-8")
 
 

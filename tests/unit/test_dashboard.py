@@ -88,3 +88,19 @@ def test_the_static_folder_ships_with_the_package() -> None:
     """A replica on another node runs the installed package, not this checkout."""
     pyproject = (Path(dashboard.__file__).parents[1] / "pyproject.toml").read_text()
     assert '"serve" = ["static/*"]' in pyproject
+
+
+def test_what_the_pages_keep_in_memory_does_not_grow_with_the_addresses_asked_for(client: TestClient) -> None:
+    """An incident's page has its id in the URL (and its title): asking for a thousand of them
+    keeps no more than asking for one."""
+    def kept() -> int:
+        caches = [f for f in vars(dashboard).values() if callable(getattr(f, "cache_info", None))]
+        return sum(f.cache_info().currsize for f in caches)
+
+    for path in PAGES:
+        assert client.get(path).status_code == 200
+    before = kept()
+    for incident_id in range(10_000, 11_000):
+        page = client.get(f"/ui/incidents/{incident_id}")
+        assert f"<title>Incident {incident_id} · Tocsin</title>" in page.text
+    assert kept() == before
