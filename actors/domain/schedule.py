@@ -15,11 +15,11 @@ here reads the clock or the tz database. Results are UTC. GoAlert / PagerDuty se
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from enum import Enum
+from heapq import heappop, heappush
 from zoneinfo import ZoneInfo
 from actors.domain.clock import as_utc, require_aware
 
@@ -124,12 +124,14 @@ class Schedule:
 @dataclass(frozen=True, slots=True)
 class Shift:
     """`user_id` on call during [start, end), in UTC. `source` is the index of the layer in
-    `Schedule.layers`, or OVERRIDE."""
+    `Schedule.layers`, or OVERRIDE; then `override` is the index in `Schedule.overrides` of
+    the override in force at `start` (it takes no part in equality)."""
 
     user_id: str
     start: datetime
     end: datetime
     source: int | str
+    override: int | None = field(default=None, compare=False)
 
 
 # -- wall time -------------------------------------------------------------------------
@@ -271,36 +273,45 @@ def merge_adjacent(shifts: Iterable[Shift]) -> list[Shift]:
     return merged
 
 
-def _tracks(schedule: Schedule, start: datetime, end: datetime) -> list[list[Shift]]:
-    """Sorted, disjoint shift lists, the one that wins first."""
-    overrides = [
-        [Shift(o.user_id, max(as_utc(o.start), start), min(as_utc(o.end), end), OVERRIDE)]
-        for o in reversed(schedule.overrides)
+def _ranked(schedule: Schedule, start: datetime, end: datetime) -> list[tuple[int, Shift]]:
+    """Every shift that could be on call in [start, end), with its rank: the lowest rank in
+    force wins. Overrides come first, the later the better; then the layers, by priority,
+    the later on a tie. Shifts of one rank never overlap."""
+    count = len(schedule.overrides)
+    ranked = [
+        (count - 1 - index, Shift(o.user_id, max(as_utc(o.start), start), min(as_utc(o.end), end), OVERRIDE, index))
+        for index, o in enumerate(schedule.overrides)
         if o.start < end and o.end > start
     ]
-    ranked = sorted(enumerate(schedule.layers), key=lambda pair: (pair[1].priority, pair[0]), reverse=True)
-    return overrides + [layer_shifts(layer, schedule.tz, start, end, source=index) for index, layer in ranked]
+    layers = sorted(enumerate(schedule.layers), key=lambda pair: (pair[1].priority, pair[0]), reverse=True)
+    for rank, (index, layer) in enumerate(layers, start=count):
+        ranked += [(rank, shift) for shift in layer_shifts(layer, schedule.tz, start, end, source=index)]
+    return ranked
 
 
-def _owner(tracks: list[list[Shift]], at: datetime) -> Shift | None:
-    for track in tracks:
-        i = bisect_right(track, at, key=lambda shift: shift.start) - 1
-        if i >= 0 and track[i].end > at:
-            return track[i]
-    return None
+def _sweep(ranked: list[tuple[int, Shift]]) -> Iterator[Shift]:
+    """The timeline in one pass over the instants where some shift starts or ends, in order:
+    the shifts begun so far wait in a heap by rank, and one that has ended leaves when it
+    reaches the top. So the work is O(n log n) in the shifts, however many overrides there
+    are, where asking every override at every instant was O(n x overrides)."""
+    by_start = sorted(ranked, key=lambda pair: pair[1].start)
+    cuts = sorted({at for _, shift in ranked for at in (shift.start, shift.end)})
+    begun: list[tuple[int, int, Shift]] = []  # (rank, order begun): ties never compare shifts
+    taken = 0
+    for begin, finish in zip(cuts, cuts[1:]):
+        while taken < len(by_start) and by_start[taken][1].start <= begin:
+            heappush(begun, (by_start[taken][0], taken, by_start[taken][1]))
+            taken += 1
+        while begun and begun[0][2].end <= begin:
+            heappop(begun)
+        if begun:
+            yield replace(begun[0][2], start=begin, end=finish)
 
 
 def final_shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
     """The schedule's timeline over [start, end): who is on call, with gaps where nobody is."""
     start, end = as_utc(start), as_utc(end)
-    tracks = _tracks(schedule, start, end)
-    cuts = sorted({at for track in tracks for shift in track for at in (shift.start, shift.end)})
-    pieces = []
-    for begin, finish in zip(cuts, cuts[1:]):
-        owner = _owner(tracks, begin)
-        if owner is not None:
-            pieces.append(Shift(owner.user_id, begin, finish, owner.source))
-    return merge_adjacent(pieces)
+    return merge_adjacent(_sweep(_ranked(schedule, start, end)))
 
 
 def on_call(schedule: Schedule, at: datetime) -> list[str]:

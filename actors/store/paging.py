@@ -75,10 +75,12 @@ async def schedules(
         " WHERE schedule_id = ANY($1::uuid[]) AND end_at > $2 ORDER BY created_at, id",
         list(schedule_ids), not_ended_by,
     )
+    by_schedule: dict[str, list[tuple[str, datetime, datetime]]] = {r["id"]: [] for r in rows}
+    for o in overrides:
+        by_schedule[o["schedule_id"]].append((o["user_id"], o["start_at"], o["end_at"]))
     found = {}
     for r in rows:
-        mine = [(o["user_id"], o["start_at"], o["end_at"]) for o in overrides if o["schedule_id"] == r["id"]]
-        schedule = schedule_from_json(r["time_zone"], orjson.loads(r["layers"]), mine)
+        schedule = schedule_from_json(r["time_zone"], orjson.loads(r["layers"]), by_schedule[r["id"]])
         found[r["id"]] = StoredSchedule(r["name"], r["version"], schedule)
     return found
 

@@ -279,6 +279,62 @@ def test_on_call_agrees_with_the_timeline(schedule: Schedule, at: datetime) -> N
     assert on_call(schedule, at) == [s.user_id for s in around if s.start <= at < s.end]
 
 
+def reference_timeline(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
+    """The timeline the module docstring describes, computed the plain way: between every two
+    instants where something starts or ends, ask each override, latest first, then each
+    layer by priority (the later on a tie), who covers that instant."""
+    layer_order = sorted(range(len(schedule.layers)), key=lambda i: (schedule.layers[i].priority, i), reverse=True)
+    tracks = {i: layer_shifts(schedule.layers[i], schedule.tz, start, end, source=i) for i in layer_order}
+    cuts = {start, end} | {at for o in schedule.overrides for at in (o.start, o.end) if start < at < end}
+    cuts |= {at for track in tracks.values() for s in track for at in (s.start, s.end)}
+    pieces = []
+    for begin, finish in zip(sorted(cuts), sorted(cuts)[1:]):
+        covering = [(i, o) for i, o in enumerate(schedule.overrides) if o.start <= begin < o.end]
+        if covering:
+            index, override = covering[-1]
+            pieces.append(Shift(override.user_id, begin, finish, OVERRIDE, index))
+            continue
+        for i in layer_order:
+            found = [s for s in tracks[i] if s.start <= begin < s.end]
+            if found:
+                pieces.append(Shift(found[0].user_id, begin, finish, i))
+                break
+    return merge_adjacent(pieces)
+
+
+def with_override_index(shifts: list[Shift]) -> list[tuple[str, datetime, datetime, int | str, int | None]]:
+    return [(s.user_id, s.start, s.end, s.source, s.override) for s in shifts]
+
+
+crowded_schedules = st.builds(
+    Schedule,
+    st.sampled_from(ZONES),
+    st.lists(layers, max_size=3).map(tuple),
+    st.lists(overrides(), max_size=25).map(tuple),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(crowded_schedules, windows(1))
+def test_the_sweep_gives_the_timeline_of_the_plain_definition(schedule: Schedule, window: list[datetime]) -> None:
+    start, end = window
+    assert with_override_index(final_shifts(schedule, start, end)) == with_override_index(
+        reference_timeline(schedule, start, end))
+
+
+def test_many_overlapping_overrides_take_one_sweep() -> None:
+    """Ten thousand overrides, each covering the next one's start: the latest wins everywhere
+    it is in force. (Asking every override at every instant took minutes here.)"""
+    start = utc(2026, 3, 1)
+    overrides = tuple(Override(f"u{i}", start + i * timedelta(minutes=1), start + (i + 2) * timedelta(minutes=1))
+                      for i in range(10_000))
+    schedule = Schedule(UTC_ZONE, (Layer(rotation("ann", utc(2026, 1, 1))),), overrides)
+    timeline = final_shifts(schedule, start, start + timedelta(days=10))
+    assert [s.user_id for s in timeline[:3]] == ["u0", "u1", "u2"]
+    assert (timeline[-2].user_id, timeline[-1].user_id) == ("u9999", "ann")
+    assert [s.override for s in timeline[:-1]] == list(range(10_000))
+
+
 @pytest.mark.parametrize("tz", [NEW_YORK, BERLIN, SYDNEY], ids=str)
 @settings(max_examples=30, deadline=None)
 @given(
