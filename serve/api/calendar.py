@@ -8,6 +8,7 @@ to the next.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -44,7 +45,7 @@ async def schedule_feed(
     async with (await runtime.pool()).acquire() as conn:
         stored = loaded(await store.load_schedule(conn, str(schedule_id), *reach(start, end)), schedule_id)
         _check(presented, stored.row["calendar_token"])
-        shifts = shifts_around(stored, start, end)
+        shifts = await asyncio.to_thread(shifts_around, stored, start, end)  # see serve/api/oncall.py
         people = await store.people(conn, {shift.user_id for shift in shifts})
     events = [_event(stored, shift, _name(shift.user_id, people)) for shift in shifts]
     return _feed(stored.name, stored.id, events)
@@ -60,13 +61,18 @@ async def user_feed(
         user = found(await store.calendar_owner(conn, str(user_id)), f"user with id {user_id}")
         _check(presented, user["calendar_token"])
         schedules = await store.load_schedules(conn, *reach(start, end))
-    mine = sorted(
-        ((stored, shift) for stored in schedules for shift in shifts_around(stored, start, end)
-         if shift.user_id == user["id"]),
-        key=lambda pair: pair[1].start,
-    )
+    mine = await asyncio.to_thread(_shifts_of, user["id"], schedules, start, end)  # see serve/api/oncall.py
     events = [_event(stored, shift, stored.name) for stored, shift in mine]
     return _feed(f"On call: {user['name']}", user["id"], events)
+
+
+def _shifts_of(
+    user_id: str, schedules: list[StoredSchedule], start: datetime, end: datetime
+) -> list[tuple[StoredSchedule, Shift]]:
+    """The person's shifts on every schedule, by start."""
+    mine = [(stored, shift) for stored in schedules for shift in shifts_around(stored, start, end)
+            if shift.user_id == user_id]
+    return sorted(mine, key=lambda pair: pair[1].start)
 
 
 def _span(now: datetime) -> tuple[datetime, datetime]:

@@ -2,10 +2,19 @@
 
 Everything is computed from the stored schedule and its overrides by the pure functions of
 actors.domain.schedule; nothing here is cached.
+
+Timelines are computed in a worker thread (asyncio.to_thread), not on the replica's event
+loop. The thread still holds the GIL while it computes, but the interpreter hands it over
+every switch interval (5 ms), so the loop goes on answering other requests meanwhile instead
+of stalling for the whole computation. What bounds the work is the input: a window of 93
+days at most (plus REACH either side), 20 layers, and no more than the cap of overrides in
+any such window (serve/api/schedules.py), computed in one sorted sweep. A process pool would
+add pickling and a process per replica to save a bounded, short computation.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +34,8 @@ REACH = timedelta(days=31)
 """How far either side of a window a shift's true bounds are looked for."""
 SHIFTS_DEFAULT = timedelta(days=14)
 SHIFTS_LONGEST = timedelta(days=93)
+LONGEST_TIMELINE = SHIFTS_LONGEST + 2 * REACH
+"""The longest stretch any route computes a timeline over."""
 _INSTANT = timedelta(microseconds=1)
 
 router = APIRouter(prefix="/api/v1", tags=["On call"], dependencies=[Depends(require_viewer)])
@@ -44,7 +55,7 @@ async def schedule_shifts(
     start, end = window(from_, to, runtime.now(), SHIFTS_DEFAULT, SHIFTS_LONGEST)
     async with (await runtime.pool()).acquire() as conn:
         stored = loaded(await store.load_schedule(conn, str(schedule_id), start, end), schedule_id)
-        timeline = final_shifts(stored.schedule, start, end)
+        timeline = await asyncio.to_thread(final_shifts, stored.schedule, start, end)
         people = await store.people(conn, {shift.user_id for shift in timeline})
     shifts = [shift_out(stored, shift, people) for shift in timeline]
     return {"schedule_id": stored.id, "from": start, "to": end, "shifts": shifts}
@@ -60,7 +71,7 @@ async def schedule_on_call(
     around = reach(moment, moment + _INSTANT)
     async with (await runtime.pool()).acquire() as conn:
         stored = loaded(await store.load_schedule(conn, str(schedule_id), *around), schedule_id)
-        covering = shifts_around(stored, moment, moment + _INSTANT)
+        covering = await asyncio.to_thread(shifts_around, stored, moment, moment + _INSTANT)
         people = await store.people(conn, {shift.user_id for shift in covering})
     return {
         "schedule_id": stored.id,
@@ -79,7 +90,7 @@ async def on_call_everywhere(
     moment = instant("at", at, runtime.now())
     async with (await runtime.pool()).acquire() as conn:
         schedules = await store.load_schedules(conn, moment, moment + _INSTANT)
-        current = {stored.id: on_call(stored.schedule, moment) for stored in schedules}
+        current = await asyncio.to_thread(lambda: {s.id: on_call(s.schedule, moment) for s in schedules})
         people = await store.people(conn, {user for users in current.values() for user in users})
     oncall = [
         {"schedule_id": s.id, "schedule_name": s.name, "users": [person(user, people) for user in current[s.id]]}
@@ -123,9 +134,5 @@ def source(stored: StoredSchedule, shift: Shift) -> dict[str, Any]:
     if shift.source != OVERRIDE:
         index = int(shift.source)
         return {"type": "layer", "index": index, "name": stored.row["layers"][index]["name"]}
-    in_force = [
-        override_id
-        for override, override_id in zip(stored.schedule.overrides, stored.override_ids)
-        if override.start <= shift.start < override.end
-    ]
-    return {"type": "override", "override_id": in_force[-1] if in_force else None}
+    override_id = stored.override_ids[shift.override] if shift.override is not None else None
+    return {"type": "override", "override_id": override_id}
