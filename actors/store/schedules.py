@@ -124,6 +124,18 @@ async def create_override(
     return dict(row)
 
 
+async def lock_schedule(conn: asyncpg.Connection, schedule_id: str) -> bool:
+    """Holds the schedule's row until the transaction ends (so counting its overrides and
+    adding one are not raced by another writer); False when there is no such schedule."""
+    return await conn.fetchval("SELECT true FROM schedules WHERE id = $1::uuid FOR UPDATE", schedule_id) is not None
+
+
+async def count_overrides_ending_after(conn: asyncpg.Connection, schedule_id: str, since: datetime) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM schedule_overrides WHERE schedule_id = $1::uuid AND end_at > $2", schedule_id, since)
+    return count
+
+
 async def list_overrides(
     conn: asyncpg.Connection, schedule_id: str, start: datetime, end: datetime
 ) -> list[dict[str, Any]]:

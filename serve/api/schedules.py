@@ -8,6 +8,7 @@ computed), and every participant must be a user.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -18,6 +19,7 @@ from actors.store import schedules as store
 from actors.store.policies import missing
 from serve.api.auth import Caller, refuse_unless_own, require_admin, require_responder, require_viewer
 from serve.api.instants import From, To, instant
+from serve.api.oncall import LONGEST_TIMELINE
 from serve.api.schedule_models import (
     LATEST,
     OverrideIn,
@@ -82,10 +84,17 @@ async def create_override(
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Put a user on call for the whole schedule from start to end; a later override wins.
-    A responder may put only themselves on call."""
+    A responder may put only themselves on call. 409 when the schedule already holds
+    TOCSIN_MAX_OVERRIDES_PER_SCHEDULE overrides near this one (see `_near`)."""
     refuse_unless_own(caller, body.user_id, f"an override putting user {body.user_id} on call")
-    async with (await runtime.pool()).acquire() as conn:
-        found(await store.get_schedule(conn, str(schedule_id)), _what(schedule_id))
+    cap = runtime.settings.max_overrides_per_schedule
+    since = _near(body.start, runtime.now())
+    async with (await runtime.pool()).acquire() as conn, conn.transaction():
+        if not await store.lock_schedule(conn, str(schedule_id)):
+            raise HTTPException(404, f"no {_what(schedule_id)}")
+        if await store.count_overrides_ending_after(conn, str(schedule_id), since) >= cap:
+            raise HTTPException(409, f"schedule {schedule_id} already holds {cap} overrides that end after"
+                                f" {since.isoformat()}, the most it may: delete some first")
         with answering(asyncpg.ForeignKeyViolationError, invalid(("user_id", f"no user with id {body.user_id}"))):
             return await store.create_override(conn, str(schedule_id), str(body.user_id), body.start, body.end)
 
@@ -123,6 +132,15 @@ async def delete_override(
         if not await store.delete_override(conn, str(schedule_id), str(override_id)):
             raise missing
     return Response(status_code=204)
+
+
+def _near(start: datetime, now: datetime) -> datetime:
+    """A new override starting at `start` counts, against the cap, the overrides that end after
+    this. So no stretch of LONGEST_TIMELINE or less (all a timeline is ever computed over) meets
+    more than the cap: the last override made among those it meets starts before the stretch
+    ends, so the others, which end after it begins, were all counted then. Counting from now
+    too keeps the overrides still to come within the cap (what a shard loads to page)."""
+    return min(start, now) - LONGEST_TIMELINE
 
 
 def _what(schedule_id: uuid.UUID) -> str:

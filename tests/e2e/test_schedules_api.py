@@ -12,6 +12,7 @@ import pytest
 from icalendar import Calendar
 
 from tests.client import create_user
+from tests.e2e.conftest import refused
 
 UTC = timezone.utc
 MONDAY_NINE_BERLIN = "2026-01-05T09:00:00+01:00"  # 08:00 UTC
@@ -171,6 +172,47 @@ def test_invalid_overrides_are_refused_naming_the_field(api, person):
     ok = {"user_id": ann["id"], "start": "2026-02-01T10:00:00Z", "end": "2026-02-01T12:00:00Z"}
     assert api.post(f"/api/v1/schedules/{uuid.uuid4()}/overrides", json=ok).status_code == 404
     assert api.get(f"/api/v1/schedules/{uuid.uuid4()}/overrides").status_code == 404
+
+
+OVERRIDES_CAP = 1000  # TOCSIN_MAX_OVERRIDES_PER_SCHEDULE's default
+
+
+def test_a_schedule_holds_a_bounded_number_of_overrides_near_any_time(api, person, db):
+    ann, cy = person("Ann"), person("Cy")
+    schedule = new_schedule(api, layer([ann]))
+    url = f"/api/v1/schedules/{schedule['id']}/overrides"
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def hourly(first: datetime, count: int) -> None:
+        """`count` half-hour overrides for Cy, one an hour from `first`, straight into the table."""
+        db("execute", "INSERT INTO schedule_overrides (id, schedule_id, user_id, start_at, end_at)"
+           " SELECT gen_random_uuid(), $1::uuid, $2::uuid, $3::timestamptz + n * interval '1 hour',"
+           " $3::timestamptz + n * interval '1 hour' + interval '30 minutes'"
+           " FROM generate_series(0, $4::int - 1) AS n",
+           schedule["id"], cy["id"], first, count)
+
+    def body(start: datetime) -> dict[str, Any]:
+        return {"user_id": cy["id"], "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+
+    long_ago = now - timedelta(days=1000)
+    hourly(long_ago, OVERRIDES_CAP)  # years of history do not stop what comes next
+    coming = add_override(api, schedule["id"], cy, now + timedelta(days=1), now + timedelta(days=2))
+    soon = now + timedelta(days=3)
+    hourly(soon, OVERRIDES_CAP - 1)
+
+    refused(api.post(url, json=body(now + timedelta(days=200))), 409, f"{OVERRIDES_CAP} overrides")
+    # One in the past counts those around it, so history cannot be crowded either.
+    refused(api.post(url, json=body(long_ago + timedelta(days=2))), 409, f"{OVERRIDES_CAP} overrides")
+    assert api.delete(f"{url}/{coming['id']}").status_code == 204
+    add_override(api, schedule["id"], cy, now + timedelta(days=200), now + timedelta(days=201))
+
+    # The most any window holds is computed, each shift naming its own override.
+    window = {"from": soon.isoformat(), "to": (soon + timedelta(days=42)).isoformat()}
+    shifts = api.get(f"/api/v1/schedules/{schedule['id']}/shifts", params=window)
+    assert shifts.status_code == 200, shifts.text
+    named = [s["source"]["override_id"] for s in shifts.json()["shifts"] if s["source"]["type"] == "override"]
+    listed = api.get(url, params=window).json()["overrides"]
+    assert named == [o["id"] for o in listed] and len(named) == OVERRIDES_CAP - 1
 
 
 # -- who is on call --------------------------------------------------------------------
