@@ -11,6 +11,13 @@ in order. When the bus no longer holds what followed that id, the client gets
 it does not want went by). A stream ends by itself after a while, so that EventSource
 reconnects with its credentials checked again, and at once, with `: closing`, when the
 application is being shut down (serve/closing.py).
+
+Each caller (a user, whatever session or token they use; the admin token counts as one
+caller) holds at most TOCSIN_STREAMS_PER_CALLER streams open at once on a gateway replica;
+past that a new one is refused with 429 before anything is streamed. A stream's place is
+given back when its response ends, however it ends (the client going away included).
+Callers are counted, not client addresses: every stream needs credentials, and behind a
+proxy or a NAT many people share one address.
 """
 
 from __future__ import annotations
@@ -18,14 +25,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+import weakref
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from actors.bus import BusEvent, BusRead, EventBus
-from serve.api.auth import require_viewer
+from serve.api.auth import Caller, require_viewer
 from serve.closing import closing
 from serve.runtime import GatewayRuntime, get_runtime
 
@@ -129,32 +139,92 @@ def _message_for(event: BusEvent, service_id: str | None) -> str | None:
     return sse_message(event.kind, event.data, event.id)
 
 
+class StreamPlaces:
+    """The live streams each caller has open on this replica."""
+
+    def __init__(self) -> None:
+        self._open: Counter[str] = Counter()
+
+    def open_for(self, caller: str) -> int:
+        return self._open[caller]
+
+    def take(self, caller: str, limit: int) -> bool:
+        if self._open[caller] >= limit:
+            return False
+        self._open[caller] += 1
+        return True
+
+    def give_back(self, caller: str) -> None:
+        self._open[caller] -= 1
+        if self._open[caller] <= 0:
+            del self._open[caller]
+
+
+places = StreamPlaces()
+
+
+class _HeldStream(StreamingResponse):
+    """A stream that gives its caller's place back when the response ends, however it ends;
+    and, should it never be sent at all, when it is collected."""
+
+    def __init__(self, content: AsyncIterator[str], caller: str, **kwargs: object) -> None:
+        super().__init__(content, **kwargs)  # type: ignore[arg-type]
+        self._give_back = weakref.finalize(self, places.give_back, caller)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._give_back()  # once: a finalizer runs at most once
+
+
+def _caller_key(caller: Caller) -> str:
+    return caller.user_id or caller.via
+
+
 @router.get(
     "/api/v1/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
-    dependencies=[Depends(require_viewer)],
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+        429: {"description": "The caller already holds as many live streams as one caller may"},
+    },
 )
 async def stream(
     service_id: uuid.UUID | None = Query(None, description="Only this service's incidents"),
     last_event_id: str | None = Query(None, max_length=64, description="Resume after this event id"),
     last_event_id_header: str | None = Header(None, alias="Last-Event-ID", max_length=64),
+    caller: Caller = Depends(require_viewer),
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> StreamingResponse:
     """Incident changes as they are committed; every role may follow every incident."""
-    resume_after = last_event_id_header or last_event_id  # EventSource's header is the newer one
-    if not resume_after:
-        try:
-            resume_after = await runtime.bus.tail()  # from now on
-        except Exception as exc:  # noqa: BLE001
-            log.warning("live stream: cannot reach the event bus: %r", exc)
-            raise HTTPException(503, "the live stream is unavailable; retry shortly",
-                                headers={"Retry-After": "5"}) from exc
-    return StreamingResponse(
-        _until_closing(runtime.bus, resume_after.strip(), str(service_id) if service_id else None),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    key, limit = _caller_key(caller), runtime.settings.streams_per_caller
+    if not places.take(key, limit):
+        raise HTTPException(429, f"{caller.name} already has {limit} live streams open, the most one caller may"
+                            " hold at once; close one first", headers={"Retry-After": "5"})
+    try:
+        response = _HeldStream(
+            _until_closing(runtime.bus, await _start(runtime.bus, last_event_id_header or last_event_id),
+                           str(service_id) if service_id else None),
+            key, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    except BaseException:
+        places.give_back(key)
+        raise
+    return response
+
+
+async def _start(bus: EventBus, resume_after: str | None) -> str:
+    """Where the stream starts: after the client's last id (EventSource's header is the newer
+    one), else from now on."""
+    if resume_after:
+        return resume_after.strip()
+    try:
+        return await bus.tail()
+    except Exception as exc:  # noqa: BLE001
+        log.warning("live stream: cannot reach the event bus: %r", exc)
+        raise HTTPException(503, "the live stream is unavailable; retry shortly",
+                            headers={"Retry-After": "5"}) from exc
 
 
 async def _until_closing(bus: EventBus, cursor: str, service_id: str | None) -> AsyncIterator[str]:

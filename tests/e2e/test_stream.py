@@ -4,6 +4,7 @@ after its connection drops."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -19,6 +20,7 @@ from actors.bus import BUS_ACTOR_NAME, parse_id
 from cluster.raystart import LOCAL_RAY_VARIABLES
 from tests.client import Service, create_service, create_user, trigger
 from tests.conftest import E2E_NAMESPACE, IN_CI, free_port, fresh_database
+from tests.e2e.accounts import logged_in, make_user, personal_token
 from tests.e2e.sse_client import EventStream, Message, open_stream
 from tests.server import TocsinProcess
 
@@ -236,3 +238,39 @@ def test_after_the_bus_actor_restarts_an_old_id_gets_a_reset_and_new_ids_come_la
             after = resumed.until(is_summary("alert 1"))
     assert summaries(after) == ["alert 1"]
     assert parse_id(after[-1].id or "") > parse_id(before.id or "")  # type: ignore[operator]
+
+
+STREAMS_PER_CALLER = 10  # TOCSIN_STREAMS_PER_CALLER's default
+
+
+def stream_answer(client: httpx.Client, **headers: str) -> httpx.Response:
+    """The status and headers a new stream gets (its body is left unread and the stream closed)."""
+    with client.stream("GET", "/api/v1/stream", headers=headers) as response:
+        if response.status_code != 200:
+            response.read()
+        return response
+
+
+def test_one_caller_holds_a_bounded_number_of_streams_and_gets_each_back_when_it_closes(
+    tocsin: Any, admin_token: str, api: httpx.Client
+) -> None:
+    with httpx.Client(base_url=tocsin.base_url, timeout=30) as plain, contextlib.ExitStack() as held:
+        admin = {"Authorization": f"Bearer {admin_token}"}
+        user = make_user(api, "viewer")
+        login = logged_in(tocsin.base_url, user)
+        token = {"Authorization": f"Bearer {personal_token(tocsin.base_url, login)}"}
+        streams = [held.enter_context(open_stream(plain, headers=token)) for _ in range(STREAMS_PER_CALLER)]
+
+        over = stream_answer(plain, **token)
+        assert over.status_code == 429, over.text
+        assert f"{STREAMS_PER_CALLER} live streams" in over.json()["message"]
+        # The same person through a session is the same caller; someone else is not.
+        assert stream_answer(plain, **login.headers(csrf=False)).status_code == 429
+        assert stream_answer(plain, **admin).status_code == 200
+
+        streams[0].response.close()  # the client goes away: its place comes back
+        deadline = time.monotonic() + 60
+        while (again := stream_answer(plain, **token)).status_code == 429:
+            assert time.monotonic() < deadline, "the closed stream's place never came back"
+            time.sleep(0.5)
+        assert again.status_code == 200
