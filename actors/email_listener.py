@@ -5,14 +5,18 @@ source like the gateway, so it reaches the shards the gateway's way (serve/shard
 finds keys the gateway's way (serve/keys.py, cached briefly); what a message becomes is
 decided by serve/ingest/mail.py.
 
+- EHLO advertises SIZE smtp_max_message_bytes; a message declared (MAIL FROM SIZE=) or
+  sent bigger is refused with 552, and what goes past the limit is not kept.
 - RCPT: unknown and revoked addresses are refused with 550, over the integration's rate
-  limit with 451; a message over max_body_bytes is refused with 552.
+  limit with 451.
 - DATA: 250 only once the shards have committed the alerts; 451 (try again later) when
   they could not, so the sending server keeps the message and retries; 554 naming the
   field when the database refused a value of the alert (which U+0000 no longer is: it
-  is made storable on the way). A retried message
-  is a new event, as a re-sent alert is from any source: one more occurrence, or a resolve
-  of what is already resolved, which is dropped.
+  is made storable on the way). A retried message is a new event, as a re-sent alert is
+  from any source: one more occurrence, or a resolve of what is already resolved, which is
+  dropped. A message that cannot be read as an alert
+  is refused for good with 554 (sending it again would not help); anything else going wrong
+  on our side answers 451, never a bare 500 with the exception's text.
 - State: none of its own. A restart binds the port again; `stats` may be called any time.
 """
 
@@ -23,8 +27,6 @@ import logging
 import os
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from typing import Any
 
 import asyncpg
@@ -40,7 +42,7 @@ from actors.store.services import IntegrationKey, find_key
 from cluster.settings import Settings
 from serve.batcher import BatchFailed
 from serve.ingest.common import not_stored
-from serve.ingest.mail import alert_of
+from serve.ingest.mail import alert_of, parse_message
 from serve.keys import KeyCache
 from serve.shards import ShardRouter
 
@@ -104,9 +106,15 @@ class EmailListener:
         integrations = {i.integration_id: i for i in found if isinstance(i, IntegrationKey)}
         if not integrations:
             return "554 5.5.1 No valid recipients"
-        message = message_from_bytes(envelope.original_content or b"", _class=EmailMessage, policy=policy.default)
-        sender = envelope.mail_from or None
-        events: list[ServiceInput] = [alert_of(message, i, self._clock.now(), sender) for i in integrations.values()]
+        try:
+            message = parse_message(envelope.original_content or b"")
+            sender = envelope.mail_from or None
+            events: list[ServiceInput] = [alert_of(message, i, self._clock.now(), sender)
+                                          for i in integrations.values()]
+        except Exception as exc:  # noqa: BLE001 - whatever the parser trips on, the message is at fault
+            log.warning("an e-mail could not be read as an alert: %r", exc)
+            self._counts["messages_unreadable"] += 1
+            return "554 5.6.0 The message could not be read as an alert"
         try:
             refused = not_stored(await self._shards.submit_many(events))
         except BatchFailed as exc:
@@ -119,6 +127,13 @@ class EmailListener:
             return "554 5.6.0 " + line.encode("ascii", "replace").decode()
         self._counts["messages_accepted"] += 1
         return f"250 2.0.0 Accepted: {len(events)} alert(s)"
+
+    async def handle_exception(self, error: Exception) -> str:
+        """What aiosmtpd answers when a command fails unexpectedly: a transient 451, so the
+        sender keeps the message, instead of its 500 quoting the exception."""
+        log.error("e-mail listener: a command failed", exc_info=error)
+        self._counts["commands_failed"] += 1
+        return "451 4.3.0 Local error in processing; try again later"
 
     # -- inside -----------------------------------------------------------------------------
 
@@ -151,8 +166,8 @@ class EmailListener:
         return server
 
     def _session(self) -> SMTP:
-        return SMTP(self, data_size_limit=self._settings.max_body_bytes, hostname=self._settings.email_domain,
-                    timeout=60)
+        return SMTP(self, data_size_limit=self._settings.smtp_max_message_bytes,
+                    hostname=self._settings.email_domain, timeout=60)
 
     async def _find_key(self, key: str) -> IntegrationKey | None:
         if self._pool is None:

@@ -6,18 +6,29 @@ disk full on db1") resolves the incident its plain subject ("disk full on db1") 
 dedup key is a hash of the subject without reply or forward prefixes and resolve words, or
 what the integration's `dedup_key_pattern` finds in it. Pure: the SMTP listener
 (actors/email_listener.py) receives the message and submits the event.
+
+Every step is linear in the message, whatever its shape: a header is read from its first
+HEADER_MAX characters (the standard library's header parser is quadratic in a header's
+length), reply prefixes are stripped in one pass, HTML is reduced to text in one pass, and
+the integration's own patterns run with a time limit (PATTERN_TIMEOUT_S) since any
+backtracking pattern can be made to take exponential time.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from datetime import datetime
+from email import message_from_bytes
 from email.message import EmailMessage, Message
+from email.policy import EmailPolicy
 from email.utils import getaddresses
-from html.parser import HTMLParser
+from html import unescape
+from typing import Any
 
 import orjson
+import regex
 from pydantic import Field, field_validator
 
 from actors.domain.events import Action, AlertEvent
@@ -29,9 +40,14 @@ from serve.ingest.generic import DEDUP_KEY_MAX, SOURCE_MAX, SUMMARY_MAX, stable_
 DEFAULT_RESOLVE_PATTERN = r"^\s*(?:\[\s*(?:resolved|ok|recovered)\s*\]|(?:resolved|ok|recovered)\b)\s*[:\-]?\s*"
 NO_SUBJECT = "(no subject)"
 DETAILS_TEXT_MAX = 64 * 1024
+HEADER_MAX = 4096
+"""Characters of a header that are read; the summary keeps 1024 of the subject anyway."""
+PATTERN_TIMEOUT_S = 0.05
+
+log = logging.getLogger(__name__)
 
 # "Re:", "Fwd:", "FW:", and their German, Nordic and French cousins, also numbered ("Re[2]:").
-_REPLY_PREFIX = re.compile(r"^\s*(?:re|fwd?|aw|wg|sv|vs|tr|antw)\s*(?:\[\d+\])?\s*:\s*", re.IGNORECASE)
+_REPLY_PREFIX = re.compile(r"\s*(?:re|fwd?|aw|wg|sv|vs|tr|antw)\s*(?:\[\d+\]\s*)?:\s*", re.IGNORECASE)
 
 
 class EmailConfig(IntegrationConfig):
@@ -61,28 +77,37 @@ CONFIG_MODELS["email"] = EmailConfig
 
 
 def without_replies(subject: str) -> str:
-    """The subject without "Re:", "Fwd:" and the like, however many."""
-    while (shorter := _REPLY_PREFIX.sub("", subject, count=1)) != subject:
-        subject = shorter
-    return subject.strip()
+    """The subject without "Re:", "Fwd:" and the like, however many: one pass from the left."""
+    at = 0
+    while (prefix := _REPLY_PREFIX.match(subject, at)) is not None:
+        at = prefix.end()
+    return subject[at:].strip()
 
 
 def is_resolve(subject: str, config: EmailConfig) -> bool:
-    return _compiled(config.resolve_subject_pattern).search(without_replies(subject)) is not None
+    return _search(config.resolve_subject_pattern, without_replies(subject)) is not None
 
 
 def plain_subject(subject: str, config: EmailConfig) -> str:
     """The subject as the incident knows it: no reply prefixes, no resolve words."""
-    return without_replies(_compiled(config.resolve_subject_pattern).sub("", without_replies(subject), count=1))
+    subject = without_replies(subject)
+    resolve = _search(config.resolve_subject_pattern, subject)
+    return without_replies(subject[:resolve.start()] + subject[resolve.end():] if resolve else subject)
 
 
 def dedup_key_of(subject: str, config: EmailConfig) -> str:
     """The pattern's first group when it is found in the subject, else a hash of the plain subject."""
     if config.dedup_key_pattern is not None:
-        found = _compiled(config.dedup_key_pattern).search(subject)
+        found = _search(config.dedup_key_pattern, subject)
         if found is not None and found.group(1):
-            return found.group(1)[:DEDUP_KEY_MAX]
+            return str(found.group(1))[:DEDUP_KEY_MAX]
     return stable_key(plain_subject(subject, config))
+
+
+def parse_message(raw: bytes) -> EmailMessage:
+    """The message, its headers read as BOUNDED reads them."""
+    message: EmailMessage = message_from_bytes(raw, _class=EmailMessage, policy=BOUNDED)  # type: ignore[arg-type]
+    return message
 
 
 def body_text(message: EmailMessage) -> str:
@@ -95,12 +120,45 @@ def body_text(message: EmailMessage) -> str:
 
 
 def strip_html(html: str) -> str:
-    """The text a reader sees: tags, scripts and styles gone, entities decoded, blocks on lines."""
-    parser = _TextOnly()
-    parser.feed(html)
-    parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.chunks).splitlines())
+    """The text a reader sees: tags, comments, scripts and styles gone, entities decoded,
+    blocks on lines. One pass: each search starts where the last one ended, and a search
+    that finds nothing ends the scan (so unclosed tags cannot make it quadratic)."""
+    chunks: list[str] = []
+    at = 0
+    while at < len(html):
+        opening = html.find("<", at)
+        if opening < 0:
+            chunks.append(unescape(html[at:]))
+            break
+        chunks.append(unescape(html[at:opening]))
+        at = _after_markup(html, opening, chunks)
+    lines = (" ".join(line.split()) for line in "".join(chunks).splitlines())
     return "\n".join(line for line in lines if line)
+
+
+def _after_markup(html: str, opening: int, chunks: list[str]) -> int:
+    """Where the text after the markup at `opening` starts; adds a line break or a space
+    for what separates blocks or cells."""
+    if html.startswith("<!--", opening):
+        comment_end = html.find("-->", opening + 4)
+        return len(html) if comment_end < 0 else comment_end + 3
+    tag = _TAG.match(html, opening)
+    if tag is None:  # "a < b": a "<" that starts no tag is text
+        chunks.append("<")
+        return opening + 1
+    ending, name = tag.group(1), (tag.group(2) or "").lower()
+    if name in _HIDDEN and not ending:  # skip to its end tag, whatever is inside
+        end_tag = _HIDDEN_END[name].search(html, tag.end())
+        return len(html) if end_tag is None else _past_tag(html, end_tag.end())
+    chunks.append("\n" if name in _BLOCKS else " " if name in _CELLS and not ending else "")
+    return _past_tag(html, tag.end())
+
+
+def _past_tag(html: str, inside: int) -> int:
+    """Just after the ">" closing the tag that `inside` is in; with none, the end of the text
+    (no later "<" has a ">" after it either)."""
+    closing = html.find(">", inside)
+    return len(html) if closing < 0 else closing + 1
 
 
 def alert_of(message: EmailMessage, integration: IntegrationKey, received_at: datetime,
@@ -136,7 +194,7 @@ def _decoded(part: Message) -> str:
         return ""
     try:
         return raw.decode(str(part.get_content_charset("utf-8")), errors="replace")
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a charset name holding NUL
         return raw.decode("utf-8", errors="replace")
 
 
@@ -145,37 +203,37 @@ def _sender(message: EmailMessage) -> str | None:
     return addresses[0] if addresses else None
 
 
-def _compiled(pattern: str) -> re.Pattern[str]:
+def _compiled(pattern: str) -> Any:
     try:
-        return re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
+        return regex.compile(pattern, regex.IGNORECASE)
+    except regex.error as exc:
         raise ValueError(f"not a valid regular expression: {exc}") from None
 
 
-class _TextOnly(HTMLParser):
-    _HIDDEN = frozenset({"script", "style", "head", "title"})
-    _BLOCKS = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "pre"})
-    _CELLS = frozenset({"td", "th"})
+def _search(pattern: str, subject: str) -> Any:
+    """The integration's pattern searched for in the subject, or None; also None, with a
+    warning, when it takes longer than PATTERN_TIMEOUT_S."""
+    try:
+        return _compiled(pattern).search(subject, timeout=PATTERN_TIMEOUT_S)
+    except TimeoutError:
+        log.warning("the e-mail pattern %r took longer than %s s on a subject of %d characters; taken as not found",
+                    pattern, PATTERN_TIMEOUT_S, len(subject))
+        return None
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.chunks: list[str] = []
-        self._hidden = 0
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._HIDDEN:
-            self._hidden += 1
-        elif tag in self._BLOCKS:
-            self.chunks.append("\n")
-        elif tag in self._CELLS:
-            self.chunks.append(" ")
+class _BoundedHeaders(EmailPolicy):
+    """The standard policy, reading only the first HEADER_MAX characters of each header."""
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._HIDDEN:
-            self._hidden = max(0, self._hidden - 1)
-        elif tag in self._BLOCKS:
-            self.chunks.append("\n")
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if isinstance(value, str) and len(value) > HEADER_MAX:
+            value = value[:HEADER_MAX]
+        return super().header_fetch_parse(name, value)
 
-    def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self.chunks.append(data)
+
+BOUNDED = _BoundedHeaders()
+
+_TAG = re.compile(r"<(/?)([a-z][a-z0-9]*)|<[!?/]", re.IGNORECASE)
+_HIDDEN = frozenset({"script", "style", "head", "title"})
+_HIDDEN_END = {name: re.compile(rf"</{name}\b", re.IGNORECASE) for name in _HIDDEN}
+_BLOCKS = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "pre"})
+_CELLS = frozenset({"td", "th"})

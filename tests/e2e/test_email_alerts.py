@@ -123,3 +123,75 @@ def test_a_bad_pattern_is_refused_naming_the_option(api, new_service):
     response = api.post(f"/api/v1/services/{service.id}/integrations",
                         json={"type": "email", "config": {"resolve_subject_pattern": "(unclosed"}})
     refused(response, 422, "config.resolve_subject_pattern", "regular expression")
+
+
+MAX_MESSAGE_BYTES = 512 * 1024  # TOCSIN_SMTP_MAX_MESSAGE_BYTES's default
+
+
+def folded(text: str) -> str:
+    """`text` as header lines of under 80 characters, folded at its spaces (SMTP takes lines
+    of 1000 characters at most)."""
+    lines, line = [], ""
+    for word in text.split(" "):
+        if line and len(line) + len(word) > 72:
+            lines.append(line)
+            line = ""
+        line = f"{line} {word}" if line else word
+    return "\r\n ".join([*lines, line])
+
+
+def raw_mail(to: str, headers: str, body: str = "db1: /var is 92% full") -> bytes:
+    return (f"From: nagios@monitor.example.com\r\nTo: {to}\r\n{headers}\r\n\r\n{body}\r\n").encode()
+
+
+def test_the_size_limit_is_advertised_and_a_message_declared_bigger_is_refused(tocsin, mailbox):
+    _, integration = mailbox()
+    with smtplib.SMTP("127.0.0.1", tocsin.smtp_port, timeout=SMTP_TIMEOUT_S) as smtp:
+        smtp.ehlo()
+        assert smtp.has_extn("size") and int(smtp.esmtp_features["size"]) == MAX_MESSAGE_BYTES
+        code, answer = smtp.mail("nagios@monitor.example.com", [f"SIZE={MAX_MESSAGE_BYTES + 1}"])
+        assert code == 552, answer
+
+
+def test_a_message_that_cannot_be_read_is_refused_for_good_and_the_next_one_is_taken(tocsin, api, mailbox):
+    service, integration = mailbox()
+    address = integration["url"]
+    with smtplib.SMTP("127.0.0.1", tocsin.smtp_port, timeout=SMTP_TIMEOUT_S) as smtp:
+        # The standard library's address parser trips over this Message-ID.
+        with pytest.raises(smtplib.SMTPDataError) as raised:
+            smtp.sendmail("nagios@monitor.example.com", [address], raw_mail(address, "Subject: s\r\nMessage-ID: <<<>>>"))
+        assert raised.value.smtp_code == 554, raised.value.smtp_error
+        assert b"Error" not in raised.value.smtp_error  # aiosmtpd's own 500 quotes the exception
+        assert incidents_of(api, service.id) == []
+        assert smtp.sendmail("nagios@monitor.example.com", [address],
+                             raw_mail(address, "Subject: Disk full on db1")) == {}
+    [incident] = incidents_of(api, service.id)
+    assert incident["summary"] == "Disk full on db1"
+
+
+def test_markup_the_html_parser_chokes_on_still_makes_an_alert(tocsin, api, mailbox):
+    service, integration = mailbox()
+    address = integration["url"]
+    html = "Content-Type: text/html; charset=utf-8\r\nSubject: Disk full on db1"
+    assert send_raw(tocsin, address, raw_mail(address, html, "<p>db1 <b>full</b></p><![<![ x")) == {}
+    [incident] = incidents_of(api, service.id)
+    assert api.get(f"/api/v1/incidents/{incident['id']}").json()["details"]["body"] == "db1 full"
+
+
+def send_raw(tocsin: Any, to: str, raw: bytes) -> dict[str, Any]:
+    with smtplib.SMTP("127.0.0.1", tocsin.smtp_port, timeout=SMTP_TIMEOUT_S) as smtp:
+        return smtp.sendmail("nagios@monitor.example.com", [to], raw)  # type: ignore[no-any-return]
+
+
+def test_subjects_and_bodies_of_any_shape_take_time_in_proportion_to_their_length(tocsin, api, mailbox):
+    """Shapes that made parsing quadratic or worse: hundreds of KB of reply prefixes and of
+    unfinished encoded words in a subject (header parsing, prefix stripping), unclosed tags in
+    an HTML body. Each is answered well within the client's timeout."""
+    service, integration = mailbox()
+    address = integration["url"]
+    subject = "Re: " * 2000 + "=? " * (400 * 1024 // 3)
+    assert send_raw(tocsin, address, raw_mail(address, f"Subject: {folded(subject)}")) == {}
+    html = "Content-Type: text/html; charset=utf-8\r\nSubject: Unclosed tags"
+    assert send_raw(tocsin, address, raw_mail(address, html, folded("<a " * (400 * 1024 // 3)))) == {}
+    long_one, unclosed = sorted((i["summary"] for i in incidents_of(api, service.id)), key=len, reverse=True)
+    assert long_one.strip() == ("Re: " * 256).strip() and unclosed == "Unclosed tags"

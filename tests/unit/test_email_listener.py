@@ -33,10 +33,13 @@ class FakeShards:
         self.received: list[Any] = []
         self.fail = False
         self.refuse: Reply | None = None
+        self.broken = False
 
     async def submit_many(self, items: list[Any]) -> list[Reply]:
         if self.fail:
             raise BatchFailed("commit failed")
+        if self.broken:
+            raise RuntimeError("a bug on our side")
         self.received += items
         return [self.refuse or Reply("opened", 1, "triggered") for _ in items]
 
@@ -48,7 +51,7 @@ async def find(key: str) -> IntegrationKey | None:
 @pytest.fixture
 async def listener() -> AsyncIterator[tuple[EmailListener, FakeShards, int]]:
     port, shards = free_port(), FakeShards()
-    settings = Settings(host="127.0.0.1", smtp_listen_port=port, email_domain=DOMAIN, max_body_bytes=4096,
+    settings = Settings(host="127.0.0.1", smtp_listen_port=port, email_domain=DOMAIN, smtp_max_message_bytes=4096,
                         key_cache_ttl_s=0)
     listener = EmailListener(settings, "postgresql://unused", shards=shards, find=find)  # type: ignore[arg-type]
     assert (await listener.stats())["port"] == port
@@ -138,3 +141,32 @@ async def test_one_message_to_two_integrations_is_one_batch_of_two(listener):
     errors, _ = await send(port, message)
     assert list(errors) == [f"{'0' * 32}@{DOMAIN}"]
     assert sorted(e.service_id for e in shards.received) == ["svc-a", "svc-d"]
+
+
+async def test_a_message_that_cannot_be_read_is_refused_for_good_with_554(listener):
+    _, shards, port = listener
+    raw = (f"From: nagios@monitor.example.com\r\nTo: {'a' * 32}@{DOMAIN}\r\nSubject: s\r\n"
+           "Message-ID: <<<>>>\r\n\r\nbody\r\n").encode()  # the standard address parser raises on it
+    with pytest.raises(aiosmtplib.SMTPDataError) as raised:
+        await aiosmtplib.send(raw, sender="nagios@monitor.example.com", recipients=[f"{'a' * 32}@{DOMAIN}"],
+                              hostname="127.0.0.1", port=port, timeout=10)
+    assert raised.value.code == 554 and "could not be read" in raised.value.message
+    assert shards.received == []
+
+
+async def test_a_failure_on_our_side_is_deferred_with_451_naming_no_exception(listener):
+    _, shards, port = listener
+    shards.broken = True
+    with pytest.raises(aiosmtplib.SMTPDataError) as raised:
+        await send(port, mail(f"{'a' * 32}@{DOMAIN}"))
+    assert raised.value.code == 451 and "RuntimeError" not in raised.value.message
+    shards.broken = False
+    errors, _ = await send(port, mail(f"{'a' * 32}@{DOMAIN}"))
+    assert errors == {} and len(shards.received) == 1
+
+
+async def test_the_size_limit_is_advertised(listener):
+    _, _, port = listener
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=10) as smtp:
+        await smtp.ehlo()
+        assert smtp.supports_extension("size") and smtp.esmtp_extensions["size"] == "4096"
