@@ -48,10 +48,17 @@ class Settings(BaseModel):
     # integrations' addresses (<key>@<domain>).
     smtp_listen_port: int | None = Field(None, ge=1, le=65535)
     email_domain: str = "alerts.tocsin.local"
+    # The largest message it takes (advertised with SMTP SIZE); bigger ones are refused, 552.
+    smtp_max_message_bytes: int = Field(512 * 1024, ge=1024)
     # The live event bus: Redis Streams at this URL, or the in-cluster bus actor when unset;
     # either keeps about this many of the newest events for dashboards to resume from.
     redis_url: SecretStr | None = None
     bus_capacity: int = Field(10_000, ge=100)
+    # Live streams (SSE) one caller may hold open at once, per gateway replica; past it, 429.
+    streams_per_caller: int = Field(10, ge=1)
+    # Overrides a schedule may hold near any instant (those not ended, and for an override
+    # in the past those around it): past it, creating one answers 409.
+    max_overrides_per_schedule: int = Field(1000, ge=1)
 
     # -- delivery ---------------------------------------------------------------------
     # Where providers reach Tocsin (Twilio's webhooks, links in messages); base_url if unset.
