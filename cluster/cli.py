@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from rich.console import Console
 
-from cluster.settings import Settings
+from cluster.settings import Settings, admin_token_problem
 
 # Wide enough for the status table when the output goes to a file or a pipe.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -70,17 +70,26 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _up(settings: Settings) -> int:
+    from cluster import local_state
+
+    started = time.monotonic()
+    # Before anything starts: a token that can be guessed opens the whole API.
+    token, generated = local_state.admin_token(settings)
+    source = "TOCSIN_ADMIN_TOKEN" if settings.admin_token else f"the admin token in {local_state.token_file(settings)}"
+    problem = admin_token_problem(token, source)
+    if problem:
+        console.print(f"[bold red]Refusing to start[/bold red]: {problem}", soft_wrap=True)
+        return 1
+
     import asyncpg
     import ray
 
     from actors.store.migrate import migrate
-    from cluster import deploy, local_state
+    from cluster import deploy
     from cluster.postgres import open_database
     from cluster.raystart import start_ray
 
-    started = time.monotonic()
     stop = _StopRequest()
-    token, generated = local_state.admin_token(settings)
     settings = settings.model_copy(update={"admin_token": token})
     database = open_database(settings)
     actors: list[Any] = []

@@ -18,7 +18,7 @@ def admin_token(settings: Settings) -> tuple[str, bool]:
     """The admin token, and whether it was generated just now (to print it once)."""
     if settings.admin_token:
         return settings.admin_token, False
-    path = settings.data_dir / _TOKEN_FILE
+    path = token_file(settings)
     if path.exists():
         return path.read_text().strip(), False
     token = secrets.token_urlsafe(32)
@@ -27,6 +27,11 @@ def admin_token(settings: Settings) -> tuple[str, bool]:
     with os.fdopen(fd, "w") as out:
         out.write(token + "\n")
     return token, True
+
+
+def token_file(settings: Settings) -> Path:
+    """Where a generated admin token is kept."""
+    return settings.data_dir / _TOKEN_FILE
 
 
 def write_running(data_dir: Path, info: dict[str, Any]) -> None:

@@ -12,6 +12,20 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from actors.domain import destinations
 
 
+# The admin token opens the whole API as an admin, from anywhere the API is reachable: long
+# enough that it cannot be guessed (a generated one has 43 characters).
+MIN_ADMIN_TOKEN_LENGTH = 32
+
+
+def admin_token_problem(token: str, source: str = "TOCSIN_ADMIN_TOKEN") -> str | None:
+    """Why `token`, read from `source`, cannot be the admin token; None when it can."""
+    if len(token) >= MIN_ADMIN_TOKEN_LENGTH:
+        return None
+    return (f"{source} has {len(token)} characters; the admin token opens the whole API, so it needs at"
+            f" least {MIN_ADMIN_TOKEN_LENGTH}. Make one with"
+            " python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+
+
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("tocsin", appauthor=False))
 

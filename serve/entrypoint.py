@@ -27,7 +27,7 @@ from ray.serve import Application
 from actors.store.migrate import migrate
 from cluster import accounts, deploy
 from cluster.raystart import start_ray
-from cluster.settings import Settings
+from cluster.settings import Settings, admin_token_problem
 from serve.app import build_app
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ SECRET_SETTINGS = frozenset(
 
 def cluster_settings(args: Mapping[str, Any]) -> Settings:
     """TOCSIN_* variables, overridden by the config's `args`; refuses what a cluster cannot
-    run on (no production Postgres, no admin token) and secrets written into the config."""
+    run on (no production Postgres, no admin token or a short one) and secrets written into the config."""
     unknown = sorted(set(args) - set(Settings.model_fields))
     if unknown:
         raise ValueError(f"unknown settings in the Serve config's args: {', '.join(unknown)}")
@@ -66,6 +66,9 @@ def cluster_settings(args: Mapping[str, Any]) -> Settings:
     if missing:
         raise ValueError(f"{' and '.join(missing)} must be set on the cluster's nodes: a cluster runs "
                          "against a production Postgres, with an admin token its operators know")
+    problem = admin_token_problem(str(settings.admin_token))
+    if problem:
+        raise ValueError(problem)
     return settings
 
 

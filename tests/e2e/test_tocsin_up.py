@@ -67,6 +67,18 @@ def test_up_says_when_the_database_cannot_be_reached(tmp_path):
     assert "s3cret" not in result.stdout + result.stderr  # credentials are never printed
 
 
+def test_up_refuses_an_admin_token_shorter_than_32_characters(tmp_path):
+    """Refused before anything starts: the database it is given does not even answer."""
+    env = {**_defaults_env(), "TOCSIN_ADMIN_TOKEN": "x" * 31,
+           "TOCSIN_DATABASE_URL": f"postgresql://tocsin@127.0.0.1:{free_port()}/tocsin"}
+    result = subprocess.run(TocsinProcess.command() + ["up", "--data-dir", str(tmp_path), "--port", str(free_port())],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 1
+    assert "Refusing to start: TOCSIN_ADMIN_TOKEN has 31 characters" in result.stdout, result.stdout
+    assert "at least 32" in result.stdout
+    assert "Cannot use the database" not in result.stdout and "x" * 31 not in result.stdout
+
+
 def test_status_on_a_ray_cluster_lists_every_shard_with_its_node(tocsin, ray_address):
     """As a platform engineer runs it where no `tocsin up` ran: attached to the cluster by address."""
     status = subprocess.run(TocsinProcess.command() + ["status", "--address", ray_address],

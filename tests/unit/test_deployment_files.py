@@ -201,6 +201,9 @@ def test_the_secret_example_has_every_key_the_rayservice_reads_and_only_placehol
 
 # -- the entrypoint's settings ---------------------------------------------------------------
 
+ADMIN_TOKEN = "an-admin-token-of-32-characters-"
+
+
 @pytest.fixture
 def environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """The environment of a cluster node with the two required settings and nothing else of Tocsin's."""
@@ -209,7 +212,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in [n for n in os.environ if n.startswith("TOCSIN_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("TOCSIN_DATABASE_URL", "postgresql://tocsin:pw@db.internal/tocsin")
-    monkeypatch.setenv("TOCSIN_ADMIN_TOKEN", "a-token")
+    monkeypatch.setenv("TOCSIN_ADMIN_TOKEN", ADMIN_TOKEN)
     return monkeypatch
 
 
@@ -219,7 +222,7 @@ def test_settings_come_from_the_environment_and_the_args_override_them(environme
     settings = cluster_settings({"gateway_replicas": 2})
     assert (settings.shards, settings.gateway_replicas) == (8, 2)
     assert settings.database_url == "postgresql://tocsin:pw@db.internal/tocsin"
-    assert settings.admin_token == "a-token"
+    assert settings.admin_token == ADMIN_TOKEN
 
 
 @pytest.mark.parametrize("missing", ["TOCSIN_DATABASE_URL", "TOCSIN_ADMIN_TOKEN"])
@@ -227,6 +230,12 @@ def test_a_cluster_needs_a_production_database_and_an_admin_token(environment: p
                                                                   missing: str) -> None:
     environment.delenv(missing)
     with pytest.raises(ValueError, match=missing):
+        cluster_settings({})
+
+
+def test_a_cluster_refuses_an_admin_token_shorter_than_32_characters(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("TOCSIN_ADMIN_TOKEN", ADMIN_TOKEN[:31])
+    with pytest.raises(ValueError, match="TOCSIN_ADMIN_TOKEN has 31 characters.*at least 32"):
         cluster_settings({})
 
 
