@@ -224,11 +224,14 @@ def _status(settings: Settings) -> int:
         console.print(f"Tocsin is not running (nothing recorded in {settings.data_dir}); "
                       "on a Ray cluster, use --address.")
         return 1
+    # With the admin token, /healthz also says what is not ready and why.
+    token = local_state.known_admin_token(settings)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        health = httpx.get(running["url"] + "/healthz", timeout=5).json()
+        health = httpx.get(running["url"] + "/healthz", headers=headers, timeout=5).json()
     except httpx.HTTPError as exc:
         health = {"status": f"unreachable: {exc}"}
-    console.print(f"Tocsin (pid {running['pid']}) at {running['url']}: {health.get('status')}")
+    console.print(f"Tocsin (pid {running['pid']}) at {running['url']}: {health.get('status') or health.get('message')}")
     console.print(f"  Ray cluster  {running['ray_address']}  namespace {running['namespace']}")
     if running.get("ray_auth_mode"):  # read by Ray when it is imported
         os.environ.setdefault("RAY_AUTH_MODE", running["ray_auth_mode"])

@@ -16,17 +16,24 @@ _RUN_FILE = "running.json"
 
 def admin_token(settings: Settings) -> tuple[str, bool]:
     """The admin token, and whether it was generated just now (to print it once)."""
-    if settings.admin_token:
-        return settings.admin_token, False
+    known = known_admin_token(settings)
+    if known is not None:
+        return known, False
     path = token_file(settings)
-    if path.exists():
-        return path.read_text().strip(), False
     token = secrets.token_urlsafe(32)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(token + "\n")
     return token, True
+
+
+def known_admin_token(settings: Settings) -> str | None:
+    """The admin token when it is configured or was generated here before; None otherwise."""
+    if settings.admin_token:
+        return settings.admin_token
+    path = token_file(settings)
+    return path.read_text().strip() if path.exists() else None
 
 
 def token_file(settings: Settings) -> Path:

@@ -157,11 +157,3 @@ def test_openapi_docs_are_served(anonymous):
     for path in ("/integrations/alertmanager/{key}", "/integrations/alertmanager", "/integrations/grafana/{key}"):
         alerts = body(path)["properties"]["alerts"]
         assert "labels" in alerts["items"]["properties"], path
-
-
-def test_healthz(anonymous):
-    response = anonymous.get("/healthz")
-    assert response.status_code == 200
-    assert response.json()["status"] == "ok"
-
-
