@@ -65,13 +65,14 @@ def on_cluster(address: str, statements: str, timeout_s: float = CLI_TIMEOUT_S) 
     )
 
 
-def wait_until_healthy(base_url: str, seconds: float) -> httpx.Response | None:
-    """The last answer of GET /healthz once it is 200 or the time is up (None: none came)."""
+def wait_until_healthy(base_url: str, seconds: float, admin_token: str) -> httpx.Response | None:
+    """The last answer of GET /healthz (with the admin token: the details too) once it is 200
+    or the time is up (None: none came)."""
     deadline = time.monotonic() + seconds
     answer: httpx.Response | None = None
     while time.monotonic() < deadline:
         try:
-            answer = httpx.get(f"{base_url}/healthz", timeout=5)
+            answer = httpx.get(f"{base_url}/healthz", headers={"Authorization": f"Bearer {admin_token}"}, timeout=5)
             if answer.status_code == 200:
                 return answer
         except httpx.HTTPError:
@@ -146,7 +147,7 @@ def deployed(
         said = submitted.stdout + submitted.stderr
         assert submitted.returncode == 0 and "Submitted deploy config successfully" in said, said[-4000:]
         base_url = f"http://127.0.0.1:{port}"
-        health = wait_until_healthy(base_url, HEALTHY_WITHIN_S)
+        health = wait_until_healthy(base_url, HEALTHY_WITHIN_S, admin_token)
         assert health is not None and health.status_code == 200, (
             f"not healthy within {HEALTHY_WITHIN_S} s: "
             f"{None if health is None else (health.status_code, health.text[:300])}\n"
