@@ -2,7 +2,8 @@
 
 Viewers read everything; responders also act on incidents and on what is their own (their
 contact methods, notification rules, and the overrides that put them on call); admins
-manage everything else.
+manage everything else. Secrets that belong to a person (webhook URLs, calendar tokens) are
+shown to that person and to admins only.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ class Caller:
 
     def is_user(self, user_id: object) -> bool:
         return self.user_id is not None and self.user_id == str(user_id)
+
+    def may_see_secrets_of(self, user_id: object) -> bool:
+        """Whether this caller sees the secrets in what belongs to `user_id` (a webhook URL,
+        a calendar feed's token): an admin anyone's, every other role only their own."""
+        return self.has(Role.ADMIN) or self.is_user(user_id)
 
     def may_change_own(self, user_id: object) -> bool:
         """Whether this caller may change what belongs to `user_id`: an admin anyone's, a

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Response
@@ -47,10 +48,14 @@ async def create_contact_method(
 
 
 @router.get("/contact-methods", response_model=ContactMethodList)
-async def list_contact_methods(user_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+async def list_contact_methods(
+    user_id: uuid.UUID, caller: Caller = Depends(own_to_change), runtime: GatewayRuntime = Depends(get_runtime)
+) -> dict[str, Any]:
+    """Any role sees how a colleague is reached; a slack, webhook or push address only masked."""
     async with (await runtime.pool()).acquire() as conn:
         await _user_exists(conn, user_id)
-        return {"contact_methods": await store.list_contact_methods(conn, str(user_id))}
+        methods = await store.list_contact_methods(conn, str(user_id))
+    return {"contact_methods": [shown_to(caller, method) for method in methods]}
 
 
 @router.patch("/contact-methods/{method_id}", response_model=ContactMethodOut)
@@ -135,6 +140,35 @@ def _may_mark_verified(caller: Caller, verified: bool | None) -> None:
     if verified and not caller.has(Role.ADMIN):
         raise HTTPException(403, "only an admin may mark a contact method verified; send a code with"
                                  " POST …/contact-methods/{id}/verification and type it back with …/verify")
+
+
+def shown_to(caller: Caller, method: dict[str, Any]) -> dict[str, Any]:
+    """The method as `caller` may see it: an address that is a credential in full to its owner
+    and admins, masked for anyone else."""
+    if method["kind"] not in _SECRET_KINDS or caller.may_see_secrets_of(method["user_id"]):
+        return method
+    return {**method, "address": masked(method["kind"], method["address"])}
+
+
+# Kinds whose address is itself a credential: whoever holds a Slack or webhook URL can post to
+# it (its token is in the path or the query), and a push token or endpoint reaches the device.
+# Phone numbers and e-mail addresses are how colleagues reach each other on call: shown.
+_SECRET_KINDS = frozenset({"slack", "webhook", "push"})
+_SHOWN_PUSH_CHARACTERS = 4
+
+
+def masked(kind: str, address: str) -> str:
+    """A URL's scheme and host without its credentials, path or query; a push address's last
+    characters, to tell two devices apart."""
+    if kind == "push":
+        long_enough = len(address) >= 4 * _SHOWN_PUSH_CHARACTERS
+        return "…" + address[-_SHOWN_PUSH_CHARACTERS:] if long_enough else "…"
+    try:
+        url = urlsplit(address)
+        host = url.hostname
+    except ValueError:
+        return "…"
+    return f"{url.scheme}://{host}/…" if host else "…"
 
 
 def _check_address(kind: str, address: str) -> None:

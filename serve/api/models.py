@@ -179,7 +179,8 @@ class UserOut(BaseModel):
     email: str
     time_zone: str
     role: Role
-    calendar_url: str = Field(description="The user's on-call shifts as an iCalendar feed; the URL is the secret")
+    calendar_url: str | None = Field(description="The user's on-call shifts as an iCalendar feed; the URL is the"
+                                                 " secret, shown only to the user and to admins (null for others)")
     created_at: datetime
     updated_at: datetime
 
@@ -240,7 +241,8 @@ class ContactMethodOut(BaseModel):
     id: str
     user_id: str
     kind: ContactKind
-    address: str
+    address: str = Field(description="In full to the method's owner and admins; for anyone else a slack, webhook"
+                                     " or push address, which is itself a credential, is masked")
     label: str
     verified: bool
     created_at: datetime

@@ -82,7 +82,8 @@ class ScheduleOut(BaseModel):
     time_zone: str
     layers: list[LayerDoc]
     version: int
-    calendar_url: str = Field(description="The schedule's iCalendar feed; the token in it is the credential")
+    calendar_url: str | None = Field(description="The schedule's iCalendar feed; the token in it is the credential,"
+                                                 " shown only to admins (null for others)")
     created_at: datetime
     updated_at: datetime
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 from actors.domain.definitions import schedule_from_json
 from actors.store import schedules as store
 from actors.store.policies import missing
-from serve.api.auth import Caller, refuse_unless_own, require_admin, require_responder, require_viewer
+from serve.api.auth import Caller, Role, refuse_unless_own, require_admin, require_responder, require_viewer
 from serve.api.instants import From, To, instant
 from serve.api.oncall import LONGEST_TIMELINE
 from serve.api.schedule_models import (
@@ -38,36 +38,43 @@ router = APIRouter(prefix="/api/v1/schedules", tags=["Schedules"], dependencies=
 
 
 @router.post("", status_code=201, response_model=ScheduleOut, dependencies=[Depends(require_admin)])
-async def create_schedule(body: ScheduleIn, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+async def create_schedule(
+    body: ScheduleIn, caller: Caller = Depends(require_viewer), runtime: GatewayRuntime = Depends(get_runtime)
+) -> dict[str, Any]:
     async with (await runtime.pool()).acquire() as conn:
         layers = await _checked_layers(conn, body)
         row = await store.create_schedule(conn, body.name, body.description, body.time_zone, layers)
-    return schedule_out(row, runtime)
+    return schedule_out(row, runtime, caller)
 
 
 @router.get("", response_model=ScheduleList)
-async def list_schedules(runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+async def list_schedules(
+    caller: Caller = Depends(require_viewer), runtime: GatewayRuntime = Depends(get_runtime)
+) -> dict[str, Any]:
     async with (await runtime.pool()).acquire() as conn:
         rows = await store.list_schedules(conn)
-    return {"schedules": [schedule_out(row, runtime) for row in rows]}
+    return {"schedules": [schedule_out(row, runtime, caller) for row in rows]}
 
 
 @router.get("/{schedule_id}", response_model=ScheduleOut)
-async def get_schedule(schedule_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+async def get_schedule(
+    schedule_id: uuid.UUID, caller: Caller = Depends(require_viewer), runtime: GatewayRuntime = Depends(get_runtime)
+) -> dict[str, Any]:
     async with (await runtime.pool()).acquire() as conn:
         row = found(await store.get_schedule(conn, str(schedule_id)), _what(schedule_id))
-    return schedule_out(row, runtime)
+    return schedule_out(row, runtime, caller)
 
 
 @router.put("/{schedule_id}", response_model=ScheduleOut, dependencies=[Depends(require_admin)])
 async def replace_schedule(
-    schedule_id: uuid.UUID, body: ScheduleIn, runtime: GatewayRuntime = Depends(get_runtime)
+    schedule_id: uuid.UUID, body: ScheduleIn, caller: Caller = Depends(require_viewer),
+    runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Replace the name, description, zone and layers; the version grows by one."""
     async with (await runtime.pool()).acquire() as conn:
         layers = await _checked_layers(conn, body)
         row = await store.update_schedule(conn, str(schedule_id), body.name, body.description, body.time_zone, layers)
-    return schedule_out(found(row, _what(schedule_id)), runtime)
+    return schedule_out(found(row, _what(schedule_id)), runtime, caller)
 
 
 @router.delete("/{schedule_id}", status_code=204, dependencies=[Depends(require_admin)])
@@ -147,10 +154,14 @@ def _what(schedule_id: uuid.UUID) -> str:
     return f"schedule with id {schedule_id}"
 
 
-def schedule_out(row: dict[str, Any], runtime: GatewayRuntime) -> dict[str, Any]:
+def schedule_out(row: dict[str, Any], runtime: GatewayRuntime, caller: Caller) -> dict[str, Any]:
+    """The row with its feed's URL in place of the bare token. A schedule is the admins' to
+    manage: others get null, since the URL opens the feed to whoever has it, logged in or not
+    (their own shifts are in their personal feed)."""
     token = row["calendar_token"]
     url = f"{runtime.settings.base_url}/api/v1/schedules/{row['id']}/oncall.ics?token={token}"
-    return {**{k: v for k, v in row.items() if k != "calendar_token"}, "calendar_url": url}
+    shown = url if caller.has(Role.ADMIN) else None
+    return {**{k: v for k, v in row.items() if k != "calendar_token"}, "calendar_url": shown}
 
 
 async def _checked_layers(conn: asyncpg.Connection, body: ScheduleIn) -> list[dict[str, Any]]:

@@ -44,8 +44,8 @@ function scheduleCard(schedule, span) {
         + ` from ${formatTime(layer.rotation.start)}`
         + (layer.restriction ? " (only in set windows)" : "")))),
     scheduleTimeline("The next two weeks", span.shifts, span.from, span.to),
-    el("p", { class: "copyable" }, el("span", { class: "label" }, "Calendar feed "),
-      copyButton(schedule.calendar_url, `calendar feed of ${schedule.name}`)),
+    schedule.calendar_url ? el("p", { class: "copyable" }, el("span", { class: "label" }, "Calendar feed "),
+      copyButton(schedule.calendar_url, `calendar feed of ${schedule.name}`)) : null,
     page.can("admin") ? actionButton("Delete", async () => {
       if (!confirm(`Delete the schedule ${schedule.name}?`)) return;
       await remove(`/api/v1/schedules/${schedule.id}`);

@@ -58,8 +58,9 @@ async function fillUserBody(body, user) {
     return method ? `${method.kind} ${method.address}` : id;
   };
   fill(body,
-    el("p", { class: "copyable" }, el("span", { class: "label" }, "On-call calendar feed "),
-      copyButton(user.calendar_url, `calendar feed of ${user.name}`)),
+    // The feed's URL is a credential: the API gives it only to its owner and to admins.
+    user.calendar_url ? el("p", { class: "copyable" }, el("span", { class: "label" }, "On-call calendar feed "),
+      copyButton(user.calendar_url, `calendar feed of ${user.name}`)) : null,
     admin ? roleForm(user) : null,
     el("h3", {}, "Contact methods"),
     methods.length ? el("ul", { class: "plain" }, ...methods.map((method) => removableItem(
