@@ -11,24 +11,25 @@ import asyncpg
 
 from actors.store.rows import one
 
-_TOKEN = "id::text, name, prefix, created_at, last_used_at"
+_TOKEN = "id::text, name, prefix, created_at, last_used_at, expires_at"
 
 
 async def create(
-    conn: asyncpg.Connection, user_id: str, name: str, prefix: str, token_hash: str, now: datetime
+    conn: asyncpg.Connection, user_id: str, name: str, prefix: str, token_hash: str, now: datetime,
+    expires_at: datetime | None = None,
 ) -> dict[str, Any]:
     row = await conn.fetchrow(
-        "INSERT INTO api_tokens (id, user_id, name, prefix, token_hash, created_at)"
-        f" VALUES ($1, $2::uuid, $3, $4, $5, $6) RETURNING {_TOKEN}",
-        str(uuid.uuid4()), user_id, name, prefix, token_hash, now,
+        "INSERT INTO api_tokens (id, user_id, name, prefix, token_hash, created_at, expires_at)"
+        f" VALUES ($1, $2::uuid, $3, $4, $5, $6, $7) RETURNING {_TOKEN}",
+        str(uuid.uuid4()), user_id, name, prefix, token_hash, now, expires_at,
     )
     return dict(row)
 
 
 async def find(conn: asyncpg.Connection, token_hash: str) -> dict[str, Any] | None:
-    """The live (not revoked) token with its owner's id, name and role."""
+    """The token, unless revoked, with its expiry and its owner's id, name and role."""
     return one(await conn.fetchrow(
-        "SELECT t.id::text AS token_id, t.last_used_at, u.id::text AS user_id, u.name, u.role"
+        "SELECT t.id::text AS token_id, t.last_used_at, t.expires_at, u.id::text AS user_id, u.name, u.role"
         " FROM api_tokens t JOIN users u ON u.id = t.user_id"
         " WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
         token_hash,

@@ -7,8 +7,8 @@ Credentials, the first present wins:
   its own, so a request made with it that changes something (POST, PUT, PATCH, DELETE)
   must also carry the session's CSRF token in `X-CSRF-Token`.
 
-401: no credentials, or ones that no longer work (an ended session, a revoked or unknown
-personal token). 403: credentials without the role needed, a bearer token that is neither
+401: no credentials, or ones that no longer work (an ended session, a revoked, expired or
+unknown personal token). 403: credentials without the role needed, a bearer token that is neither
 the admin token nor a personal token, or a failed CSRF check.
 """
 
@@ -141,6 +141,8 @@ async def _by_bearer(token: str, runtime: GatewayRuntime) -> Caller:
         row = await api_tokens.find(conn, digest(token))
         if row is None:
             raise unauthenticated("this personal API token is unknown or revoked")
+        if row["expires_at"] is not None and row["expires_at"] <= now:
+            raise unauthenticated(f"this personal API token expired at {row['expires_at'].isoformat()}")
         if row["last_used_at"] is None or worth_touching(row["last_used_at"], now):
             await api_tokens.touch(conn, row["token_id"], now)
     return Caller(user_id=row["user_id"], name=row["name"], role=Role(row["role"]), via="token")

@@ -1,28 +1,51 @@
 """Personal API tokens: `Authorization: Bearer tcs_…` acts as the token's owner, with the
-owner's role. The token is shown once, when made; only its digest is kept."""
+owner's role. The token is shown once, when made; only its digest is kept. A token works
+until revoked, or until the expiry it was made with (then 401)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from actors.domain.credentials import digest, new_api_token, shown_part
 from actors.store import api_tokens as store
 from serve.api.auth import Caller, require_viewer
 from serve.api.models import Name
-from serve.errors import deleted
+from serve.api.schedule_models import Instant
+from serve.errors import deleted, invalid
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["Session"])
 
 
+MAX_DAYS = 3650
+
+
 class TokenIn(BaseModel):
+    """No expiry: the token works until revoked."""
+
     model_config = ConfigDict(extra="forbid")
     name: Name
+    expires_at: Instant | None = Field(None, description="Refused from this instant on (with its UTC offset)")
+    expires_in_days: int | None = Field(None, ge=1, le=MAX_DAYS, description="Refused this many days from now on")
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> TokenIn:
+        if self.expires_at is not None and self.expires_in_days is not None:
+            raise ValueError("give expires_at or expires_in_days, not both")
+        return self
+
+    def expiry(self, now: datetime) -> datetime | None:
+        """When the token stops working; a 422 for an instant that is not in the future."""
+        if self.expires_in_days is not None:
+            return now + timedelta(days=self.expires_in_days)
+        if self.expires_at is not None and self.expires_at <= now:
+            raise invalid(("expires_at", f"must be in the future; it is {now.isoformat()} now"))
+        return self.expires_at
 
 
 class TokenOut(BaseModel):
@@ -31,6 +54,7 @@ class TokenOut(BaseModel):
     prefix: str
     created_at: datetime
     last_used_at: datetime | None
+    expires_at: datetime | None = Field(description="Refused from then on; null: until revoked")
 
 
 class NewTokenOut(BaseModel):
@@ -39,6 +63,7 @@ class NewTokenOut(BaseModel):
     prefix: str
     token: str
     created_at: datetime
+    expires_at: datetime | None
 
 
 class TokenList(BaseModel):
@@ -51,9 +76,11 @@ async def create_token(
 ) -> dict[str, Any]:
     """A new token for the caller; `token` is in this answer only."""
     user_id = _owner(caller)
+    now = runtime.now()
+    expires_at = body.expiry(now)
     token = new_api_token()
     async with (await runtime.pool()).acquire() as conn:
-        row = await store.create(conn, user_id, body.name, shown_part(token), digest(token), runtime.now())
+        row = await store.create(conn, user_id, body.name, shown_part(token), digest(token), now, expires_at)
     return {**row, "token": token}
 
 
@@ -61,7 +88,7 @@ async def create_token(
 async def list_tokens(
     caller: Caller = Depends(require_viewer), runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
-    """The caller's tokens that are not revoked, oldest first."""
+    """The caller's tokens that are not revoked, oldest first; expired ones too, with their expiry."""
     user_id = _owner(caller)
     async with (await runtime.pool()).acquire() as conn:
         return {"tokens": await store.list_live(conn, user_id)}

@@ -1,7 +1,11 @@
 """Personal API tokens: made with a session, used as a bearer with the owner's role,
-listed without the secret, revoked (then 401)."""
+listed without the secret, revoked or expired (then 401)."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
 
 from tests.e2e.accounts import logged_in, make_user, personal_token
 from tests.e2e.conftest import refused
@@ -16,7 +20,8 @@ def test_a_token_is_shown_once_and_acts_as_its_owner(api, tocsin, anonymous):
     created = anonymous.post("/api/v1/tokens", json={"name": "deploy bot"}, headers=login.headers())
     assert created.status_code == 201, created.text
     token = created.json()
-    assert set(token) == {"id", "name", "prefix", "token", "created_at"}
+    assert set(token) == {"id", "name", "prefix", "token", "created_at", "expires_at"}
+    assert token["expires_at"] is None  # none asked for: until revoked
     assert token["token"].startswith("tcs_") and token["prefix"] == token["token"][:10]
 
     # A bearer token is no cookie: changes need no CSRF token.
@@ -69,3 +74,47 @@ def test_bad_token_requests_name_the_problem(api, tocsin, anonymous):
     refused(anonymous.post("/api/v1/tokens", json={}, headers=login.headers()), 422, "name")
     refused(anonymous.post("/api/v1/tokens", json={"name": "x" * 300}, headers=login.headers()), 422, "name")
     refused(anonymous.delete("/api/v1/tokens/not-an-id", headers=login.headers()), 422, "token_id")
+
+
+def test_a_token_made_to_expire_is_refused_with_401_once_it_has(api, tocsin, anonymous, db):
+    login = logged_in(tocsin.base_url, make_user(api, "responder"))
+    asked_at = datetime.now(timezone.utc)
+    created = anonymous.post("/api/v1/tokens", json={"name": "release bot", "expires_in_days": 7},
+                             headers=login.headers())
+    assert created.status_code == 201, created.text
+    token = created.json()
+    expires_at = datetime.fromisoformat(token["expires_at"])
+    assert asked_at + timedelta(days=7) <= expires_at <= datetime.now(timezone.utc) + timedelta(days=7)
+    [listed] = anonymous.get("/api/v1/tokens", headers=login.headers()).json()["tokens"]
+    assert listed["expires_at"] == token["expires_at"]
+    assert anonymous.get("/api/v1/incidents", headers=_bearer(token["token"])).status_code == 200
+
+    # A week on: the expiry is moved to a second ago rather than waited for.
+    db("execute", "UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE id = $1::uuid", token["id"])
+
+    refused(anonymous.get("/api/v1/incidents", headers=_bearer(token["token"])), 401, "expired")
+    [still_listed] = anonymous.get("/api/v1/tokens", headers=login.headers()).json()["tokens"]
+    assert still_listed["id"] == token["id"]  # its owner sees why it stopped working
+
+
+def test_a_token_may_expire_at_an_instant(api, tocsin, anonymous):
+    login = logged_in(tocsin.base_url, make_user(api, "viewer"))
+    at = (datetime.now(timezone.utc) + timedelta(hours=1)).replace(microsecond=0)
+    created = anonymous.post("/api/v1/tokens", json={"name": "an hour", "expires_at": at.isoformat()},
+                             headers=login.headers())
+    assert created.status_code == 201, created.text
+    assert datetime.fromisoformat(created.json()["expires_at"]) == at
+    assert anonymous.get("/api/v1/incidents", headers=_bearer(created.json()["token"])).status_code == 200
+
+
+@pytest.mark.parametrize("expiry, names", [
+    ({"expires_at": "2020-01-01T00:00:00Z"}, ["expires_at", "future"]),
+    ({"expires_at": "2030-01-01T00:00:00"}, ["expires_at"]),  # no UTC offset
+    ({"expires_in_days": 0}, ["expires_in_days"]),
+    ({"expires_in_days": 1, "expires_at": "2030-01-01T00:00:00Z"}, ["not both"]),
+])
+def test_an_expiry_that_cannot_be_is_refused_with_422(api, tocsin, anonymous, expiry, names):
+    login = logged_in(tocsin.base_url, make_user(api, "viewer"))
+    response = anonymous.post("/api/v1/tokens", json={"name": "bad", **expiry}, headers=login.headers())
+    refused(response, 422, *names)
+    assert anonymous.get("/api/v1/tokens", headers=login.headers()).json()["tokens"] == []
