@@ -1,5 +1,6 @@
-"""Raw alerts are pruned in the background by the gateway replicas: whichever holds the
-lock prunes, once an hour, what is older than the retention period."""
+"""Raw alerts (with source requests and the ids of Twilio requests acted on) are pruned in
+the background by the gateway replicas: whichever holds the lock prunes, once an hour, what
+is older than the retention period."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ class RetentionJob:
         async with (await self._pool()).acquire() as conn:
             deleted = await store.prune(conn, before)
         if deleted:
-            log.info("pruned %d raw alerts and source requests received before %s", deleted, before.isoformat())
+            log.info("pruned %d raw alerts, source requests and Twilio request ids received before %s", deleted,
+                     before.isoformat())
         return deleted
 
     async def _loop(self) -> None:

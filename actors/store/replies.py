@@ -1,5 +1,5 @@
 """Queries behind answers from phones: reply codes, who is on the other end, texts switched
-off and on (STOP, START), and delivery reports.
+off and on (STOP, START), the requests already acted on, and delivery reports.
 
 A reply code is a small number per contact method naming one incident: "3a" acknowledges the
 incident this contact method knows as 3. The sender gives it out with `reply_code_for`.
@@ -10,6 +10,7 @@ incident by the newest code it matches.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -82,6 +83,21 @@ async def set_enabled(conn: asyncpg.Connection, address: str, kind: str, enabled
         address, kind, enabled,
     )
     return int(status.split()[-1])
+
+
+async def claim_request(conn: asyncpg.Connection, request_id: str, at: datetime) -> bool:
+    """Whether the Twilio request `request_id` (what identifies it: a text's MessageSid, a
+    call's CallSid and key) is new; it is remembered from now on, for every replica."""
+    claimed: bool | None = await conn.fetchval(
+        "INSERT INTO twilio_requests (id, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
+        request_id, at,
+    )
+    return bool(claimed)
+
+
+async def release_request(conn: asyncpg.Connection, request_id: str) -> None:
+    """Forget a request that could not be acted on, so that the same request sent again is."""
+    await conn.execute("DELETE FROM twilio_requests WHERE id = $1", request_id)
 
 
 async def call_subject(conn: asyncpg.Connection, notification_id: int) -> CallSubject | None:

@@ -5,6 +5,13 @@ Every request must carry a valid X-Twilio-Signature over Tocsin's reachable URL 
 parameters (403 otherwise); with Twilio not configured there are no webhooks (404). Answers
 are TwiML. An action from a phone goes through the shard that owns the incident, like every
 other change, logged under the person's name ("sms:Alice", "voice:Alice").
+
+A signature has no date, so a captured request stays valid: each text (its MessageSid) and
+each key press that acts (its CallSid and key) is acted on once. The same request sent again,
+by Twilio retrying or by anyone replaying it, is answered 200 with nothing done and nothing
+texted back: what Twilio expects of a retry it need not repeat. A request that could not be
+recorded is forgotten, so its retry acts; and the command it carries has an id derived from
+the request's, so even then the shard applies it no second time.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ router = APIRouter(prefix="/webhooks/twilio", tags=["Twilio webhooks"])
 
 _XML = "application/xml"
 _STATUS_MAX = 32
+# Command ids derived from Twilio's ids (uuid5): the same request always carries the same command.
+_COMMANDS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:tocsin:twilio-requests")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +51,15 @@ class Signed:
 
     def get(self, name: str) -> str:
         return self.params.get(name, "")
+
+    def request_id(self, *names: str) -> str:
+        """What identifies this request: the values of `names`, all of which Twilio sends
+        (400 when one is missing)."""
+        values = [self.get(name) for name in names]
+        missing = [name for name, value in zip(names, values) if not value]
+        if missing:
+            raise HTTPException(400, f"{', '.join(missing)} missing: Twilio sends it with every such request")
+        return ":".join(values)
 
 
 async def signed(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Signed:
@@ -74,15 +92,23 @@ def _text(message: str) -> Response:
     return _twiml(document)
 
 
-async def _act(runtime: GatewayRuntime, target: store.Target, command: Command, actor: str) -> str:
-    """Submit the command through the incident's shard; what it did, in one sentence."""
+async def _first_time(runtime: GatewayRuntime, request_id: str) -> bool:
+    async with (await runtime.pool()).acquire() as conn:
+        return await store.claim_request(conn, request_id, runtime.now())
+
+
+async def _act(runtime: GatewayRuntime, request_id: str, target: store.Target, command: Command, actor: str) -> str:
+    """Submit the command of the (claimed) request through the incident's shard; what it did,
+    in one sentence. When it could not be recorded, the request is released for a retry."""
     submitted = IncidentCommand(
-        command_id=str(uuid.uuid4()), service_id=target.service_id, incident_id=target.incident_id,
-        action=command, actor=actor, received_at=runtime.now(),
+        command_id=str(uuid.uuid5(_COMMANDS, request_id)), service_id=target.service_id,
+        incident_id=target.incident_id, action=command, actor=actor, received_at=runtime.now(),
     )
     try:
         reply = await runtime.shards.submit(submitted)
     except BatchFailed:
+        async with (await runtime.pool()).acquire() as conn:
+            await store.release_request(conn, request_id)
         return replies.NOT_RECORDED
     return replies.outcome_text(command, target.incident_id, reply.outcome, reply.status, reply.note)
 
@@ -90,19 +116,24 @@ async def _act(runtime: GatewayRuntime, target: store.Target, command: Command, 
 @router.post("/sms", response_class=Response, responses={200: {"content": {_XML: {}}}})
 async def sms(twilio: Signed = Depends(signed)) -> Response:
     """A text to Tocsin's number: "<code>a|c|e" acts on an incident; STOP and START switch
-    this number's texts off and on; anything else is answered with how to reply."""
-    sender = twilio.get("From")
+    this number's texts off and on; anything else is answered with how to reply. A text
+    already handled (its MessageSid) is answered with nothing."""
+    sender, request_id = twilio.get("From"), "sms:" + twilio.request_id("MessageSid")
     reply = replies.parse_text(twilio.get("Body"))
     async with (await twilio.runtime.pool()).acquire() as conn:
-        if reply.intent in (replies.Intent.STOP, replies.Intent.START):
-            await store.set_enabled(conn, sender, "sms", reply.intent == replies.Intent.START)
-            return _text(replies.STARTED if reply.intent == replies.Intent.START else replies.STOPPED)
+        async with conn.transaction():  # switched, and remembered as done, together
+            if not await store.claim_request(conn, request_id, twilio.runtime.now()):
+                return _twiml(MessagingResponse())
+            if reply.intent in (replies.Intent.STOP, replies.Intent.START):
+                await store.set_enabled(conn, sender, "sms", reply.intent == replies.Intent.START)
+                return _text(replies.STARTED if reply.intent == replies.Intent.START else replies.STOPPED)
         if reply.intent == replies.Intent.UNKNOWN or reply.code is None or reply.command is None:
             return _text(replies.HOW_TO_REPLY)
         target = await store.target_of_code(conn, sender, "sms", reply.code)
     if target is None:
         return _text(replies.unknown_code(reply.code))
-    return _text("Tocsin: " + await _act(twilio.runtime, target, reply.command, f"sms:{target.person}"))
+    said = await _act(twilio.runtime, request_id, target, reply.command, f"sms:{target.person}")
+    return _text("Tocsin: " + said)
 
 
 def _menu(document: VoiceResponse, notification: int, *before: str) -> VoiceResponse:
@@ -133,6 +164,7 @@ def _summary(subject: store.CallSubject) -> str:
 
 
 _GONE = "This alert is no longer available. Goodbye."
+_DONE_ALREADY = "This key press was handled already. Goodbye."
 
 
 # Twilio fetches the script with the method the call was made with: GET or POST. One route
@@ -153,7 +185,9 @@ async def call(notification: int = Query(..., description="the notification this
 @router.post("/voice/keypad", response_class=Response, responses={200: {"content": {_XML: {}}}})
 async def keypad(notification: int = Query(..., description="the notification this call is for"),
                  twilio: Signed = Depends(signed)) -> Response:
-    """4 acknowledges, 6 resolves, 5 escalates, * repeats the alert; anything else, the menu."""
+    """4 acknowledges, 6 resolves, 5 escalates, * repeats the alert; anything else, the menu.
+    A key that acts does so once per call: pressed again (the same CallSid and Digits), it
+    is answered with a goodbye."""
     subject = await _subject(twilio, notification)
     if subject is None:
         return _goodbye(_GONE)
@@ -163,8 +197,11 @@ async def keypad(notification: int = Query(..., description="the notification th
     command = replies.KEYS.get(digits)
     if command is None:
         return _twiml(_menu(VoiceResponse(), notification))
+    request_id = "voice:" + twilio.request_id("CallSid", "Digits")
+    if not await _first_time(twilio.runtime, request_id):
+        return _goodbye(_DONE_ALREADY)
     target = store.Target(subject.incident_id, subject.service_id, subject.person)
-    said = await _act(twilio.runtime, target, command, f"voice:{subject.person}")
+    said = await _act(twilio.runtime, request_id, target, command, f"voice:{subject.person}")
     if said == replies.NOT_RECORDED:
         return _twiml(_menu(VoiceResponse(), notification, said))
     return _goodbye(f"{said} Goodbye.")

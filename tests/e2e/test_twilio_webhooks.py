@@ -98,6 +98,11 @@ class OnCall:
     def timeline(self, incident: dict[str, Any]) -> list[tuple[str, str]]:
         return [(e["kind"], e["actor"]) for e in self.incident(incident)["timeline"]]
 
+    def notification_ids(self, incident: dict[str, Any]) -> list[int]:
+        response = self.api.get(f"/api/v1/incidents/{incident['id']}/notifications")
+        assert response.status_code == 200, response.text
+        return [n["id"] for n in response.json()["notifications"]]
+
     def paged_methods(self, incident: dict[str, Any]) -> list[str]:
         response = self.api.get(f"/api/v1/incidents/{incident['id']}/notifications")
         assert response.status_code == 200, response.text
@@ -125,25 +130,40 @@ def said(response: httpx.Response) -> str:
 # -- signatures ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/webhooks/twilio/sms", "/webhooks/twilio/status",
-                                  "/webhooks/twilio/voice?notification=1",
-                                  "/webhooks/twilio/voice/keypad?notification=1"])
-def test_a_missing_or_wrong_signature_is_refused(fake_twilio: FakeTwilio, tocsin: Any, path: str) -> None:
-    url = tocsin.base_url + path
-    params = {"From": new_number(), "Body": "1a", "Digits": "4", "MessageSid": "SM1", "MessageStatus": "delivered"}
+ACTING_PATHS = ["/webhooks/twilio/sms", "/webhooks/twilio/voice/keypad?notification={notification}"]
+
+
+@pytest.mark.parametrize("path", [*ACTING_PATHS, "/webhooks/twilio/status",
+                                  "/webhooks/twilio/voice?notification={notification}"])
+def test_a_missing_or_wrong_signature_is_refused(fake_twilio: FakeTwilio, tocsin: Any, on_call: OnCall,
+                                                 path: str) -> None:
+    """Forged from the paged person's own number, about their incident: it changes nothing."""
+    incident = on_call.open_incident()
+    code = on_call.code_for(incident)
+    [notification] = on_call.notification_ids(incident)
+    url = tocsin.base_url + path.format(notification=notification)
+    params = {"From": on_call.number, "To": fake_twilio.from_number, "Body": f"{code}a", "Digits": "4",
+              "MessageSid": "SM" + uuid.uuid4().hex, "CallSid": "CA" + uuid.uuid4().hex, "MessageStatus": "delivered"}
     impostor = FakeTwilio(auth_token="not-the-auth-token")
 
     missing = httpx.post(url, data=params)
     wrong_token = impostor.signed_post(url, params)
     other_url = fake_twilio.signed_post(url, params, fake_twilio.sign(url + "&x=1", params))
-    tampered = fake_twilio.signed_post(url, {**params, "Body": "1c"},
+    tampered = fake_twilio.signed_post(url, {**params, "Body": f"{code}c", "Digits": "6"},
                                        fake_twilio.sign(url, params))
 
     assert missing.status_code == 403 and "X-Twilio-Signature is missing" in missing.json()["message"]
     for response in (wrong_token, other_url, tampered):
         assert response.status_code == 403, response.text
         assert "X-Twilio-Signature does not match" in response.json()["message"]
-    assert fake_twilio.signed_post(url, params).status_code != 403  # the same request, signed right
+    assert on_call.incident(incident)["status"] == "triggered"
+    assert not [actor for _, actor in on_call.timeline(incident) if actor.startswith(("sms:", "voice:"))]
+
+    signed = fake_twilio.signed_post(url, params)  # the same request, signed right
+
+    assert signed.status_code in (200, 204), signed.text
+    if path in ACTING_PATHS:  # and what the forged ones would have done
+        assert on_call.incident(incident)["status"] == "acknowledged"
 
 
 async def test_webhooks_are_off_when_twilio_is_not_configured() -> None:
@@ -257,6 +277,56 @@ def test_stop_switches_texts_off_and_start_on_again(
     assert on_call.sms["id"] in on_call.paged_methods(on_call.open_incident())
 
 
+# -- the same request again ---------------------------------------------------------------
+
+
+def text_from(fake_twilio: FakeTwilio, number: str, body: str) -> dict[str, str]:
+    """The form of one text to Tocsin's number, as Twilio posts it (and would post it again)."""
+    sid = "SM" + uuid.uuid4().hex
+    return {"MessageSid": sid, "SmsSid": sid, "AccountSid": fake_twilio.account_sid, "From": number,
+            "To": fake_twilio.from_number, "Body": body, "NumMedia": "0"}
+
+
+def test_a_text_sent_again_acts_once_and_is_answered_with_nothing(
+    fake_twilio: FakeTwilio, on_call: OnCall, sms_url: str
+) -> None:
+    incident = on_call.open_incident()
+    escalate = text_from(fake_twilio, on_call.number, f"{on_call.code_for(incident)}e")
+
+    first = fake_twilio.signed_post(sms_url, escalate)
+    again = fake_twilio.signed_post(sms_url, escalate)
+
+    assert f"Incident {incident['id']} escalated." in said(first)
+    assert again.status_code == 200 and "<Message>" not in again.text, again.text  # nothing texted back
+    escalations = [entry for entry in on_call.timeline(incident) if entry == ("escalated", f"sms:{on_call.name}")]
+    assert len(escalations) == 1  # escalating twice would have paged the last level again
+
+
+def test_a_stop_sent_again_does_not_switch_texts_off_after_a_start(
+    fake_twilio: FakeTwilio, on_call: OnCall, sms_url: str, db: Callable[..., Any]
+) -> None:
+    stop = text_from(fake_twilio, on_call.number, "STOP")
+    assert "no more texts" in said(fake_twilio.signed_post(sms_url, stop))
+    assert "on again" in said(fake_twilio.reply(on_call.number, "START"))
+
+    replayed = fake_twilio.signed_post(sms_url, stop)
+
+    assert replayed.status_code == 200 and "<Message>" not in replayed.text, replayed.text
+    assert db("fetchval", "SELECT enabled FROM contact_methods WHERE id = $1::uuid", on_call.sms["id"]) is True
+    assert on_call.sms["id"] in on_call.paged_methods(on_call.open_incident())
+
+
+def test_a_text_without_its_message_sid_is_refused(fake_twilio: FakeTwilio, on_call: OnCall, sms_url: str) -> None:
+    incident = on_call.open_incident()
+    text = text_from(fake_twilio, on_call.number, f"{on_call.code_for(incident)}a")
+    del text["MessageSid"]
+
+    response = fake_twilio.signed_post(sms_url, text)
+
+    assert response.status_code == 400 and "MessageSid" in response.json()["message"]
+    assert on_call.incident(incident)["status"] == "triggered"
+
+
 # -- calls --------------------------------------------------------------------------------
 
 
@@ -290,6 +360,24 @@ def test_a_call_reads_the_alert_and_key_4_acknowledges(
     assert f"Incident {incident['id']} acknowledged." in last and "<Hangup />" in last
     assert on_call.incident(incident)["status"] == "acknowledged"
     assert ("acknowledged", f"voice:{on_call.name}") in on_call.timeline(incident)
+
+
+def test_a_key_press_sent_again_acts_once(
+    fake_twilio: FakeTwilio, api: httpx.Client, tocsin: Any, admin_token: str, database_url: str
+) -> None:
+    on_call = OnCall(api, tocsin, admin_token, database_url, voice=True)
+    incident = on_call.open_incident()
+    notifications = api.get(f"/api/v1/incidents/{incident['id']}/notifications").json()["notifications"]
+    [notification] = [n for n in notifications if n["channel"] == "voice"]
+    sid = place_call(fake_twilio, tocsin, notification["id"], on_call.number)
+
+    first = fake_twilio.press(sid, "5")
+    again = fake_twilio.press(sid, "5")  # the same CallSid and Digits, to the same keypad URL
+
+    assert f"Incident {incident['id']} escalated." in first and "<Hangup />" in first
+    assert "handled already" in again and "<Hangup />" in again
+    escalations = [entry for entry in on_call.timeline(incident) if entry == ("escalated", f"voice:{on_call.name}")]
+    assert len(escalations) == 1
 
 
 def test_a_call_for_an_unknown_notification_says_goodbye(fake_twilio: FakeTwilio, tocsin: Any) -> None:

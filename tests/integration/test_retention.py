@@ -1,5 +1,5 @@
-"""Raw alerts and source-request outcomes are pruned after the retention period; incidents
-and their log are kept."""
+"""Raw alerts, source-request outcomes and the ids of Twilio requests acted on are pruned
+after the retention period; incidents and their log are kept."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from actors.store.replies import claim_request
 from actors.store.retention import LOCK_KEY, prune
 from serve.retention import RetentionJob
 from tests.conftest import statement_runner
@@ -51,6 +52,21 @@ async def test_old_raw_alerts_go_and_incidents_stay(own_database: str) -> None:
     assert deleted == len(old)
     assert [r["event_id"] for r in db("fetch", "SELECT event_id::text FROM alerts")] == [kept]
     assert db("fetchval", "SELECT occurrences FROM incidents WHERE id = $1", incident_id) == 3
+
+
+async def test_twilio_request_ids_are_kept_as_long_as_raw_alerts(own_database: str) -> None:
+    conn = await asyncpg.connect(own_database)
+    try:
+        for request_id, days in (("sms:SMold", 31), ("voice:CAold:4", 45), ("sms:SMrecent", 29)):
+            assert await claim_request(conn, request_id, NOW - timedelta(days=days))
+
+        assert await prune(conn, NOW - timedelta(days=30)) == 2
+
+        assert [r["id"] for r in await conn.fetch("SELECT id FROM twilio_requests")] == ["sms:SMrecent"]
+        assert not await claim_request(conn, "sms:SMrecent", NOW)  # still known: a replay is refused
+        assert await claim_request(conn, "sms:SMold", NOW)
+    finally:
+        await conn.close()
 
 
 async def test_only_one_process_prunes_at_a_time(own_database: str) -> None:
