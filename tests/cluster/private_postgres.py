@@ -4,7 +4,8 @@ The machine's Postgres serves other test runs and other people at the same time:
 never stopped. This one is embedded (pgserver's binaries, in a temporary directory,
 reached over a Unix socket by every process on this machine, fsync on), and its stop is
 Postgres's "immediate" shutdown: the server goes away as in a crash, with no checkpoint,
-and crash recovery runs when it is started again.
+and crash recovery runs when it is started again. `bounce` is an operator's restart
+instead (`pg_ctl restart`), stopped and started again in one go.
 """
 
 from __future__ import annotations
@@ -54,11 +55,20 @@ class PrivatePostgres:
         server = self._require()
         with server._lock:  # type: ignore[attr-defined]  # pgserver's own start runs under it
             server.ensure_postgres_running()  # type: ignore[attr-defined]
-        deadline = time.monotonic() + timeout_s
-        while not _answers(self.url):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the private Postgres did not come back within {timeout_s:.0f} s")
-            time.sleep(0.2)
+        self._wait_for_connections(timeout_s)
+
+    def bounce(self, mode: str = "fast", timeout_s: float = 60) -> None:
+        """`pg_ctl restart -m <mode>`, as an operator restarts Postgres (fast: sessions are
+        cut, open transactions rolled back, a checkpoint written, then it starts again on
+        the same socket); returns once it takes connections."""
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+
+        server: Any = self._require()
+        pg_ctl(["-w", "-t", str(int(timeout_s)), "-m", mode, "-l", str(server.log), "restart"],
+               pgdata=server.pgdata, user=server.system_user)
+        with server._lock:  # pgserver notes the new postmaster, so that `close` stops this one
+            server.ensure_postgres_running()
+        self._wait_for_connections(timeout_s)
 
     def close(self) -> None:
         """Stop it for good and delete its files."""
@@ -68,6 +78,13 @@ class PrivatePostgres:
         if self._home is not None:
             shutil.rmtree(self._home, ignore_errors=True)
             self._home = None
+
+    def _wait_for_connections(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not _answers(self.url):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the private Postgres did not take connections within {timeout_s:.0f} s")
+            time.sleep(0.2)
 
     def _require(self) -> object:
         if self._server is None:

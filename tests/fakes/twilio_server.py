@@ -3,8 +3,8 @@ the phone on the other end.
 
 The server side answers the REST API the way Twilio does (`POST /2010-04-01/Accounts/{sid}/
 Messages.json` and `Calls.json`, HTTP basic auth, Twilio's JSON shapes and error bodies) and
-records what it was asked to send. It can be told to fail (`fail(500)`) or to hang
-(`hang(seconds)`).
+records what it was asked to send. It can be told to fail (`fail(500)`, or for a while:
+`fail(503, for_s=30)`) or to hang (`hang(seconds)`).
 
 The phone side plays Twilio calling Tocsin back, signed with X-Twilio-Signature as Twilio
 signs: `reply` texts Tocsin, `answer` picks up a call (fetches its TwiML), `press` presses
@@ -51,6 +51,7 @@ class Sms:
     from_: str
     body: str
     status_callback: str | None
+    received_at: float = field(default_factory=time.time)  # when it was taken (epoch seconds)
 
 
 @dataclass
@@ -78,8 +79,10 @@ class FakeTwilio:
         self.calls: list[Call] = []
         self.received: list[Sms | Call] = []  # messages and calls, in the order they came
         self.requests = 0  # every API request, answered or not
+        self.in_flight = 0  # API requests received and not yet answered
         self._lock = threading.Condition()
         self._failure: tuple[int, int, str] | None = None
+        self._failure_until = float("inf")  # time.monotonic() when a failure heals by itself
         self._hang_s = 0.0
         self._stopped = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -127,8 +130,11 @@ class FakeTwilio:
 
     # -- behaviour -----------------------------------------------------------------
 
-    def fail(self, status: int | None = 500, code: int = 20500, message: str = "Internal Server Error") -> None:
-        """Answer every API request with this error from now on; `fail(None)` heals."""
+    def fail(self, status: int | None = 500, code: int = 20500, message: str = "Internal Server Error",
+             for_s: float | None = None) -> None:
+        """Answer every API request with this error from now on, or for `for_s` seconds;
+        `fail(None)` heals."""
+        self._failure_until = float("inf") if for_s is None else time.monotonic() + for_s
         self._failure = None if status is None else (status, code, message)
 
     def hang(self, seconds: float) -> None:
@@ -238,10 +244,19 @@ class FakeTwilio:
     def _serve(self, path: str, authorization: str | None, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self.requests += 1
+            self.in_flight += 1
+        try:
+            return self._respond(path, authorization, form)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _respond(self, path: str, authorization: str | None, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
         if self._hang_s:
             self._stopped.wait(self._hang_s)
-        if self._failure is not None:
-            status, code, message = self._failure
+        failure = self._failure
+        if failure is not None and time.monotonic() < self._failure_until:
+            status, code, message = failure
             return status, _error(status, code, message)
         match = _PATH.fullmatch(path)
         if match is None:
