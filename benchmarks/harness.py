@@ -66,14 +66,19 @@ class Stack:
         return True
 
     def query(self, sql: str, *args: Any) -> list[Any]:
-        async def run() -> list[Any]:
-            conn = await asyncpg.connect(self.database_url)
-            try:
-                return list(await conn.fetch(sql, *args))
-            finally:
-                await conn.close()
+        return query(self.database_url, sql, *args)
 
-        return asyncio.run(run())
+
+def query(database_url: str, sql: str, *args: Any) -> list[Any]:
+    """The rows of one statement, on a connection of its own."""
+    async def run() -> list[Any]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
 
 
 @contextmanager
