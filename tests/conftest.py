@@ -187,9 +187,6 @@ def tocsin(
             "TOCSIN_ADMIN_TOKEN": admin_token,
             "TOCSIN_NAMESPACE": E2E_NAMESPACE,
             "TOCSIN_SHARD_TIMEOUT_S": "5",
-            # Login tests each come from an address of their own (X-Forwarded-For), so that
-            # the failed-login limit per address of one test does not refuse another's.
-            "TOCSIN_TRUSTED_PROXY_HOPS": "1",
             "TOCSIN_SMTP_LISTEN_PORT": str(smtp_port),
             # The receivers standing in for Slack and webhooks listen on loopback.
             "TOCSIN_ALLOW_PRIVATE_DESTINATIONS": LOOPBACK_NETWORKS,

@@ -62,12 +62,13 @@ async def set_password(
 async def _check_current(user_id: str, current: str | None, request: Request, runtime: GatewayRuntime) -> None:
     if not current:
         raise invalid(("current_password", "your current password is needed to change it"))
-    settings, now, pool = runtime.settings, runtime.now(), await runtime.pool()
+    settings, pool = runtime.settings, await runtime.pool()
+    address = await runtime.client_address(request)
     async with pool.acquire() as conn:
         user = found(await accounts.find_by_id(conn, user_id), f"user with id {user_id}")
-        account, address = account_key(user["email"]), logins.address_of(request, settings)
-        await logins.refuse_if_limited(conn, settings, account, address, now)
+        # Counted as a failed login until the password proves right (serve/logins.py).
+        reservation = await logins.reserve_attempt(conn, settings, account_key(user["email"]), address, runtime.now)
     if not await logins.password_matches(user["password_hash"], current):
-        async with pool.acquire() as conn:
-            await logins.count_failure(conn, settings, account, address, now)
         raise HTTPException(403, "current_password is wrong")
+    async with pool.acquire() as conn:
+        await logins.release(conn, reservation)

@@ -54,18 +54,19 @@ async def log_in(
     body: LoginIn, request: Request, response: Response, runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
     """Log in. Failures are limited per account and per client address (by default 5 and
-    20 in 15 minutes); past that, 429 with Retry-After, whether or not the password is right."""
+    20 in 15 minutes); past that, 429 with Retry-After, whether or not the password is right.
+    Attempts made at once count one by one: no more passwords are checked than the limits
+    allow."""
     settings, now, pool = runtime.settings, runtime.now(), await runtime.pool()
-    account, address = account_key(body.email), logins.address_of(request, settings)
+    account, address = account_key(body.email), await runtime.client_address(request)
     async with pool.acquire() as conn:
-        await logins.refuse_if_limited(conn, settings, account, address, now)
+        # Counted as a failure until the password proves right (serve/logins.py).
+        await logins.reserve_attempt(conn, settings, account, address, runtime.now)
         user = await accounts.find_by_email(conn, body.email)
     stored = user["password_hash"] if user else None
     # Checked even when there is no such user, so that the answer takes as long.
     matched = await logins.password_matches(stored, body.password)
     if user is None or stored is None or not matched:
-        async with pool.acquire() as conn:
-            await logins.count_failure(conn, settings, account, address, now)
         raise HTTPException(401, WRONG)
     renewed = await logins.hash_password(body.password) if passwords.needs_rehash(stored) else None
     session_id, csrf_token = new_session_id(), new_csrf_token()

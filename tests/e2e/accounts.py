@@ -17,10 +17,11 @@ COOKIE = "tocsin_session"
 
 
 def new_address() -> str:
-    """A client address of this test's own (198.18.0.0/15, reserved for network tests), sent as
-    X-Forwarded-For: the failed-login limit per address then counts this test alone."""
+    """A loopback address of this test's own to connect from (all of 127.0.0.0/8 is loopback
+    on Linux; 127.0.0.1, which the shared clients use, never): the per-address limits then
+    count this test alone, as they would a client on another machine."""
     n = uuid.uuid4().int
-    return f"198.{18 + (n >> 16) % 2}.{(n >> 8) % 256}.{n % 256}"
+    return f"127.{1 + n % 254}.{(n >> 8) % 256}.{1 + (n >> 16) % 254}"
 
 
 def make_user(api: httpx.Client, role: str, password: str | None = PASSWORD, name: str | None = None) -> dict[str, Any]:
@@ -33,10 +34,16 @@ def make_user(api: httpx.Client, role: str, password: str | None = PASSWORD, nam
     return created.json()  # type: ignore[no-any-return]
 
 
-def log_in(base_url: str, email: str, password: str = PASSWORD, address: str | None = None) -> httpx.Response:
-    headers = {"X-Forwarded-For": address or new_address()}
-    return httpx.post(f"{base_url}/api/v1/session", json={"email": email, "password": password}, headers=headers,
-                      timeout=30)
+def client_at(base_url: str, address: str | None = None, **options: Any) -> httpx.Client:
+    """A client whose connections come from `address` (a new one when None)."""
+    transport = httpx.HTTPTransport(local_address=address or new_address())
+    return httpx.Client(base_url=base_url, transport=transport, timeout=30, **options)
+
+
+def log_in(base_url: str, email: str, password: str = PASSWORD, address: str | None = None,
+           headers: dict[str, str] | None = None) -> httpx.Response:
+    with client_at(base_url, address) as client:
+        return client.post("/api/v1/session", json={"email": email, "password": password}, headers=headers)
 
 
 def session_cookie(response: httpx.Response) -> tuple[str, dict[str, str]]:

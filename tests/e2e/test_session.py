@@ -4,6 +4,7 @@ and the failed-login limits per account and per address."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -123,13 +124,12 @@ def test_the_email_address_matches_whatever_its_case(api, tocsin):
     ({"email": ["a@example.com"], "password": "long enough"}, "email"),
 ])
 def test_bad_login_bodies_are_422_naming_the_field(anonymous, body, named):
-    refused(anonymous.post("/api/v1/session", json=body, headers={"X-Forwarded-For": new_address()}), 422, named)
+    refused(anonymous.post("/api/v1/session", json=body), 422, named)
 
 
 def test_a_login_that_is_not_json_is_4xx(anonymous):
     response = anonymous.post("/api/v1/session", content=b"email=a&password=b",
-                              headers={"Content-Type": "application/x-www-form-urlencoded",
-                                       "X-Forwarded-For": new_address()})
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert 400 <= response.status_code < 500, response.text
 
 
@@ -153,7 +153,7 @@ def test_an_account_nobody_has_is_locked_the_same_way(tocsin):
     refused(log_in(tocsin.base_url, email, "wrong password"), 429, "for this account")
 
 
-def test_twenty_failures_from_one_address_lock_that_address(api, tocsin):
+def test_twenty_failures_from_one_address_lock_that_address_and_no_other(api, tocsin):
     address = new_address()
     for _ in range(20):
         refused(log_in(tocsin.base_url, _nobody(), "wrong password", address=address), 401, WRONG)
@@ -161,7 +161,32 @@ def test_twenty_failures_from_one_address_lock_that_address(api, tocsin):
     blocked = log_in(tocsin.base_url, user["email"], address=address)
     refused(blocked, 429, "from this address")
     assert int(blocked.headers["retry-after"]) >= 1
+    # The same user, from another machine, is told apart from the flood.
     assert log_in(tocsin.base_url, user["email"], address=new_address()).status_code == 200
+
+
+def test_a_client_cannot_pick_its_address_with_x_forwarded_for(api, tocsin):
+    flooder, bystander = new_address(), new_address()
+    for _ in range(20):  # each under another made-up address
+        refused(log_in(tocsin.base_url, _nobody(), "wrong password", address=flooder,
+                       headers={"X-Forwarded-For": new_address()}), 401, WRONG)
+    user = make_user(api, "viewer")
+    refused(log_in(tocsin.base_url, user["email"], address=flooder, headers={"X-Forwarded-For": bystander}),
+            429, "from this address")
+    # Nor can a client pass for the locked address and be refused in its place.
+    assert log_in(tocsin.base_url, user["email"], address=bystander,
+                  headers={"X-Forwarded-For": f"{flooder}, {flooder}"}).status_code == 200
+
+
+def test_guesses_sent_at_once_check_no_more_passwords_than_the_accounts_limit(api, tocsin, db):
+    user, address = make_user(api, "responder"), new_address()
+    with ThreadPoolExecutor(30) as pool:
+        answers = list(pool.map(lambda _: log_in(tocsin.base_url, user["email"], "wrong password", address=address),
+                                range(30)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [401] * 5 + [429] * 25, statuses  # 401: a password checked
+    assert db("fetchval", "SELECT count(*) FROM login_failures WHERE account = $1", user["email"]) == 5
+    refused(log_in(tocsin.base_url, user["email"]), 429, "for this account")
 
 
 def test_a_successful_login_clears_the_accounts_failures(api, tocsin):

@@ -11,7 +11,7 @@ from actors.domain import credentials, passwords
 from actors.domain.access import Caller, Role
 from actors.domain.lockout import Limit, account_key, wait
 from actors.domain.sessions import Lifetime, csrf_refusal, worth_touching
-from serve.forwarded import client_address
+from serve.forwarded import Ingress, address_key, client_address
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
 ALICE = "5d9ab0b4-5f0e-4d8e-9a4c-3f1f0e2b7c11"
@@ -151,20 +151,89 @@ def test_an_account_is_the_address_as_typed_in_one_spelling():
 # -- client address ------------------------------------------------------------------------------
 
 def test_without_trusted_proxies_the_peer_is_the_client():
-    assert client_address("10.0.0.5", "203.0.113.9", trusted_hops=0) == "10.0.0.5"
-    assert client_address(None, None, trusted_hops=0) == "unknown"
+    assert client_address("10.0.0.5", ["203.0.113.9"], trusted_hops=0) == "10.0.0.5"
+    assert client_address(None, [], trusted_hops=0) == "unknown"
 
 
 def test_with_a_trusted_proxy_its_entry_is_believed_not_the_clients():
     # The client wrote "1.2.3.4"; the load balancer appended the address it saw.
-    assert client_address("10.0.0.5", "1.2.3.4, 203.0.113.9", trusted_hops=1) == "203.0.113.9"
-    assert client_address("10.0.0.5", "1.2.3.4, 203.0.113.9, 10.0.0.2", trusted_hops=2) == "203.0.113.9"
+    assert client_address("10.0.0.5", ["1.2.3.4, 203.0.113.9"], trusted_hops=1) == "203.0.113.9"
+    assert client_address("10.0.0.5", ["1.2.3.4, 203.0.113.9, 10.0.0.2"], trusted_hops=2) == "203.0.113.9"
 
 
-@pytest.mark.parametrize("header", [None, "", "not-an-address", "203.0.113.9, "])
-def test_a_missing_or_odd_header_falls_back_to_the_peer(header):
-    expected = "203.0.113.9" if header == "203.0.113.9, " else "10.0.0.5"
-    assert client_address("10.0.0.5", header, trusted_hops=1) == expected
+def test_every_x_forwarded_for_header_counts_in_order():
+    # HAProxy's `option forwardfor` adds a header of its own after the client's.
+    assert client_address("127.0.0.1", ["6.6.6.6, 7.7.7.7", "127.0.0.2"], trusted_hops=1) == "127.0.0.2"
+    assert client_address("127.0.0.1", ["6.6.6.6", "203.0.113.9", "10.0.0.2"], trusted_hops=2) == "203.0.113.9"
+
+
+def test_with_fewer_entries_than_trusted_proxies_the_first_one_is_believed():
+    # Each entry there is was appended by a trusted proxy: the first is the nearest the client.
+    assert client_address("10.0.0.5", ["203.0.113.9"], trusted_hops=2) == "203.0.113.9"
+
+
+@pytest.mark.parametrize("headers", [[], [""], ["not-an-address"], ["203.0.113.9, "], ["2001:DB8::1"]])
+def test_a_missing_or_odd_header_falls_back_to_the_peer(headers):
+    expected = {"203.0.113.9, ": "203.0.113.9", "2001:DB8::1": "2001:db8::1"}.get("".join(headers), "10.0.0.5")
+    assert client_address("10.0.0.5", headers, trusted_hops=1) == expected
+
+
+@pytest.mark.parametrize(("address", "key"), [
+    ("203.0.113.9", "203.0.113.9"),
+    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
+    ("::ffff:203.0.113.9", "203.0.113.9"),
+    ("unknown", "unknown"),
+])
+def test_an_ipv6_client_counts_as_its_64(address, key):
+    assert address_key(address) == key
+
+
+class NodeAddresses:
+    def __init__(self, *addresses: str) -> None:
+        self.addresses, self.asked = list(addresses), 0
+
+    def __call__(self) -> list[str]:
+        self.asked += 1
+        return self.addresses
+
+
+async def test_behind_tocsins_haproxy_one_more_entry_is_believed_from_the_ingress_only():
+    nodes = NodeAddresses("10.0.0.7")
+    ingress = Ingress(appends_client=True, node_addresses=nodes)
+    assert await ingress.trusted_hops("127.0.0.1", 0) == 1
+    assert await ingress.trusted_hops("10.0.0.7", 1) == 2
+    # The replica's port reached from elsewhere: nothing in the header is believed.
+    assert await ingress.trusted_hops("203.0.113.9", 1) == 0
+    assert await ingress.trusted_hops(None, 1) == 0
+
+
+async def test_without_tocsins_haproxy_only_the_configured_proxies_are_believed():
+    ingress = Ingress(appends_client=False, node_addresses=NodeAddresses())
+    assert await ingress.trusted_hops("127.0.0.1", 0) == 0
+    assert await ingress.trusted_hops("203.0.113.9", 2) == 2
+
+
+async def test_the_nodes_are_asked_again_for_an_unknown_peer_at_most_every_30_s():
+    now = [0.0]
+    nodes = NodeAddresses("10.0.0.7")
+    ingress = Ingress(appends_client=True, node_addresses=nodes, clock=lambda: now[0])
+    assert not await ingress.is_ingress("10.0.0.8")
+    nodes.addresses.append("10.0.0.8")  # a node joins
+    assert not await ingress.is_ingress("10.0.0.8") and nodes.asked == 1
+    now[0] += 30
+    assert await ingress.is_ingress("10.0.0.8") and nodes.asked == 2
+    assert await ingress.is_ingress("10.0.0.7") and nodes.asked == 2
+
+
+@pytest.mark.parametrize(("environ", "appends"), [
+    ({"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_HAPROXY_BINARY_PATH": "/tmp/x/tocsin-haproxy"}, True),
+    ({"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_HAPROXY_BINARY_PATH": "/usr/sbin/haproxy"}, False),
+    ({"RAY_SERVE_ENABLE_HA_PROXY": "1"}, False),
+    ({"RAY_SERVE_HAPROXY_BINARY_PATH": "/tmp/x/tocsin-haproxy"}, False),  # Serve's Python proxy
+])
+def test_the_ingress_appends_the_client_only_when_haproxy_runs_as_tocsin_haproxy(environ, appends):
+    assert Ingress.of_this_process(NodeAddresses(), environ).appends_client is appends
 
 
 def test_session_settings_have_safe_defaults_and_read_from_the_environment(monkeypatch):

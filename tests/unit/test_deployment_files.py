@@ -17,6 +17,7 @@ import pytest
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
+from cluster.haproxy_ingress import LAUNCHER_NAME
 from cluster.raystart import NODE_HEALTH_CHECK_VARIABLES
 from serve.entrypoint import SECRET_SETTINGS, cluster_settings
 
@@ -92,6 +93,8 @@ def test_every_node_starts_ray_with_the_haproxy_ingress_and_the_settings(launche
     for commands in (_head_commands(launcher), launcher["worker_start_ray_commands"]):
         start = _ray_start(commands)
         assert "RAY_SERVE_ENABLE_HA_PROXY=1" in start and "RAY_SERVE_THROUGHPUT_OPTIMIZED=1" in start
+        assert 'RAY_SERVE_HAPROXY_BINARY_PATH="$(command -v tocsin-haproxy)"' in start
+        assert re.search(r"\bFORWARDED_ALLOW_IPS=;", start)
         assert ". ~/tocsin.env" in start
 
 
@@ -172,6 +175,8 @@ def test_every_rayservice_node_has_the_settings_and_the_haproxy_ingress(rayservi
     for container in _containers(rayservice):
         env = {e["name"]: e for e in container["env"]}
         assert env["RAY_SERVE_ENABLE_HA_PROXY"]["value"] == "1"
+        assert Path(env["RAY_SERVE_HAPROXY_BINARY_PATH"]["value"]).name == LAUNCHER_NAME
+        assert env["FORWARDED_ALLOW_IPS"]["value"] == ""
         for required in ("TOCSIN_DATABASE_URL", "TOCSIN_ADMIN_TOKEN"):
             assert not env[required]["valueFrom"]["secretKeyRef"].get("optional", False)
 
