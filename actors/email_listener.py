@@ -8,7 +8,9 @@ decided by serve/ingest/mail.py.
 - EHLO advertises SIZE smtp_max_message_bytes; a message declared (MAIL FROM SIZE=) or
   sent bigger is refused with 552, and what goes past the limit is not kept.
 - RCPT: unknown and revoked addresses are refused with 550, over the integration's rate
-  limit with 451.
+  limit with 451. A local part that is not a key is refused without a lookup, and each
+  client address may try only so many unknown ones (451 past that), as at the gateway
+  (serve/keys.py).
 - DATA: 250 only once the shards have committed the alerts; 451 (try again later) when
   they could not, so the sending server keeps the message and retries; 554 naming the
   field when the database refused a value of the alert (which U+0000 no longer is: it
@@ -38,12 +40,13 @@ from actors.domain.clock import Clock, SystemClock
 from actors.domain.events import ServiceInput
 from actors.domain.ratelimit import RateLimiter
 from actors.lifecycle import detached_options
-from actors.store.services import IntegrationKey, find_key
+from actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, IntegrationKey, find_key
 from cluster.settings import Settings
 from serve.batcher import BatchFailed
+from serve.forwarded import address_key
 from serve.ingest.common import not_stored
 from serve.ingest.mail import alert_of, parse_message
-from serve.keys import KeyCache
+from serve.keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
 from serve.shards import ShardRouter
 
 log = logging.getLogger(__name__)
@@ -64,7 +67,7 @@ class EmailListener:
         self._clock = clock or SystemClock()
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
-        self._keys = KeyCache(find or self._find_key, settings.key_cache_ttl_s)
+        self._keys = KeyGate.for_settings(KeyCache(find or self._find_key, settings.key_cache_ttl_s), settings)
         self._limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         self._shards = shards or ShardRouter.for_settings(settings)
         self._counts: dict[str, int] = defaultdict(int)
@@ -90,7 +93,7 @@ class EmailListener:
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
-        found = await self._recipient(address)
+        found = await self._recipient(address, session)
         if isinstance(found, str):
             self._counts["recipients_refused"] += 1
             return found
@@ -102,7 +105,7 @@ class EmailListener:
         return "250 2.1.5 Recipient OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        found = [await self._recipient(address) for address in envelope.rcpt_tos]
+        found = [await self._recipient(address, session) for address in envelope.rcpt_tos]
         integrations = {i.integration_id: i for i in found if isinstance(i, IntegrationKey)}
         if not integrations:
             return "554 5.5.1 No valid recipients"
@@ -137,13 +140,23 @@ class EmailListener:
 
     # -- inside -----------------------------------------------------------------------------
 
-    async def _recipient(self, address: str) -> IntegrationKey | str:
+    async def _recipient(self, address: str, session: Session) -> IntegrationKey | str:
         """The live e-mail integration at this address, or the SMTP answer refusing it."""
         local, _, domain = address.rpartition("@")
         if domain.lower() != self._settings.email_domain.lower():
             return f"550 5.7.1 <{address}>: relaying denied; only {self._settings.email_domain} is handled here"
+
+        async def client() -> str:
+            peer = session.peer
+            return address_key(peer[0] if isinstance(peer, tuple) else str(peer))
+
         try:
-            integration = await self._keys.get(local.lower())
+            integration = await self._keys.find(local.lower(), client)
+        except MalformedKey:
+            return (f"550 5.1.1 <{address}>: no such integration address; integration addresses are "
+                    f"{ROUTING_KEY_LENGTH} characters of {ROUTING_KEY_ALPHABET} before the @")
+        except TooManyUnknownKeys as exc:
+            return f"451 4.7.1 Too many unknown recipients from your address; try again in {exc.retry_after_s} s"
         except _DATABASE_DOWN as exc:
             log.warning("cannot look up an e-mail recipient: %r", exc)
             return "451 4.3.0 Cannot look up the recipient now; try again later"

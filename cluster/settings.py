@@ -55,6 +55,10 @@ class Settings(BaseModel):
     rate_limit_burst: int = Field(10_000, ge=1)
     max_body_bytes: int = Field(512 * 1024, ge=1024)
     key_cache_ttl_s: float = Field(2.0, ge=0)
+    # Per client address and gateway replica: how many unknown routing keys it may try (the
+    # lookups they cost); past it, 429 with Retry-After for any key not already known.
+    unknown_keys_per_s: float = Field(1.0, gt=0)
+    unknown_keys_burst: int = Field(20, ge=1)
     # Raw alerts (and Opsgenie request outcomes) are pruned after this many days; 0 keeps
     # them. Incidents and their log are kept.
     alert_retention_days: int = Field(30, ge=0)

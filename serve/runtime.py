@@ -20,7 +20,7 @@ from actors.store import services as service_store
 from actors.store.services import IntegrationKey
 from cluster.settings import Settings
 from serve.forwarded import Ingress, address_key, client_address
-from serve.keys import KeyCache
+from serve.keys import KeyCache, KeyGate
 from serve.retention import RetentionJob
 from actors.domain.ratelimit import RateLimiter
 from serve.shards import ShardRouter
@@ -36,6 +36,7 @@ class GatewayRuntime:
         self.shards = ShardRouter.for_settings(settings)
         self.keys = KeyCache(self._find_key, settings.key_cache_ttl_s)
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        self.key_gate = KeyGate.for_settings(self.keys, settings)
         self.ingress = Ingress.of_this_process(_node_addresses)
         self.retention = RetentionJob(self.pool, settings.alert_retention_days, self.now)
         self.channels = ChannelNudger(settings.namespace)

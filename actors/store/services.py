@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -33,9 +34,21 @@ class IntegrationKey:
     config: dict[str, Any] = field(default_factory=dict)  # the integration's own options
 
 
+ROUTING_KEY_LENGTH = 32
+ROUTING_KEY_ALPHABET = "0123456789abcdef"
+_ROUTING_KEY = re.compile(f"[{ROUTING_KEY_ALPHABET}]{{{ROUTING_KEY_LENGTH}}}")
+
+
 def new_routing_key() -> str:
-    """32 characters, as PagerDuty's integration keys are."""
-    return secrets.token_hex(16)
+    """32 characters of lower-case hexadecimal, as PagerDuty's integration keys are; also
+    the keys of heartbeats and the local part of e-mail integrations' addresses."""
+    return secrets.token_hex(ROUTING_KEY_LENGTH // 2)
+
+
+def is_routing_key(text: str) -> bool:
+    """Whether `text` could be a key `new_routing_key` made: anything else is nobody's key,
+    known without looking it up."""
+    return _ROUTING_KEY.fullmatch(text) is not None
 
 
 async def create_service(

@@ -18,9 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from actors.domain.events import ServiceInput
 from actors.domain.incident import Outcome
 from actors.domain.plan import Reply
-from actors.store.services import IntegrationKey
+from actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, IntegrationKey
 from serve.batcher import BatchFailed
 from serve.errors import RETRY_AFTER_S, json_response
+from serve.keys import MalformedKey, TooManyUnknownKeys
 from serve.runtime import GatewayRuntime
 
 
@@ -102,12 +103,14 @@ def parse_json(body: bytes) -> Any:
 
 
 async def integration_for(
-    key: str, runtime: GatewayRuntime, types: tuple[str, ...], what: str = "key"
+    key: str, request: Request, runtime: GatewayRuntime, types: tuple[str, ...], what: str = "key"
 ) -> IntegrationKey:
     """The live integration with this key, of one of these types, within its rate limit."""
-    integration = await runtime.keys.get(key) if key else None
+    if not key:
+        raise Refusal(401, f"no integration has this {what}", [f"{what}: unknown"])
+    integration = await find_integration(key, request, runtime, what)
     if integration is None:
-        raise Refusal(401 if not key else 404, f"no integration has this {what}", [f"{what}: unknown"])
+        raise Refusal(404, f"no integration has this {what}", [f"{what}: unknown"])
     if integration.revoked:
         raise Refusal(403, f"this integration {what} has been revoked", [f"{what}: revoked"])
     if integration.type not in types:
@@ -115,6 +118,33 @@ async def integration_for(
                       [f"{what}: wrong integration type"])
     check_rate(integration, runtime)
     return integration
+
+
+async def find_integration(key: str, request: Request, runtime: GatewayRuntime, what: str = "key"
+                           ) -> IntegrationKey | None:
+    """The key's integration, None when nobody has it (serve/keys.py). A malformed key is a
+    404 as an unknown one is, saying why; too many unknown keys from the client's address,
+    429 with Retry-After. Both without a lookup."""
+    try:
+        return await find_key(key, request, runtime)
+    except MalformedKey:
+        raise Refusal(404, not_a_key(what), [f"{what}: malformed"]) from None
+    except TooManyUnknownKeys as exc:
+        raise too_many_unknown_keys(what, exc.retry_after_s) from None
+
+
+async def find_key(key: str, request: Request, runtime: GatewayRuntime) -> IntegrationKey | None:
+    """`KeyGate.find` for this request's client: raises MalformedKey and TooManyUnknownKeys."""
+    return await runtime.key_gate.find(key, lambda: runtime.client_address(request))
+
+
+def not_a_key(what: str) -> str:
+    return f"this is not an integration {what}: a {what} is {ROUTING_KEY_LENGTH} characters of {ROUTING_KEY_ALPHABET}"
+
+
+def too_many_unknown_keys(what: str, retry_after_s: int) -> Refusal:
+    return Refusal(429, f"too many unknown {what}s from this address; retry in {retry_after_s} s",
+                   [f"{what}: too many unknown keys"], {"Retry-After": str(retry_after_s)})
 
 
 def check_rate(integration: IntegrationKey, runtime: GatewayRuntime) -> None:

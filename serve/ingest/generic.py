@@ -194,7 +194,7 @@ async def receive_bearer(request: Request, runtime: GatewayRuntime = Depends(get
 
 async def _receive(key: str, request: Request, runtime: GatewayRuntime) -> Response:
     try:
-        integration = await integration_for(key, runtime, ("generic",))
+        integration = await integration_for(key, request, runtime, ("generic",))
         body = parse_json(await read_body(request, runtime, content_types=()))  # curl sends any type
         alerts = alerts_of(body)
         mapped = map_all(alerts, GenericConfig.model_validate(integration.config), isinstance(body, list))

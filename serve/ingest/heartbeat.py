@@ -13,18 +13,21 @@ from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from actors.domain import heartbeat
 from actors.heartbeats import Shards
 from actors.store import heartbeats as store
+from actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, is_routing_key
+from serve.keys import TooManyUnknownKeys
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(tags=["Heartbeats"])
 
-KEY_LENGTH = 32
+NOT_A_KEY = f"a heartbeat key is {ROUTING_KEY_LENGTH} characters of {ROUTING_KEY_ALPHABET}"
+
 PING_PATH = "/api/v1/heartbeats/{key}/ping"
 
 
@@ -33,13 +36,29 @@ class PingOut(BaseModel):
     expires_at: datetime
 
 
-@router.post(PING_PATH, response_model=PingOut, summary="Ping a heartbeat")
-@router.get(PING_PATH, response_model=PingOut, summary="Ping a heartbeat")
-async def ping(key: str, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
-    expires_at = None
-    if len(key) == KEY_LENGTH:
+_REFUSALS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no heartbeat has this key"},
+    429: {"description": "too many unknown keys from this address; see Retry-After"},
+}
+
+
+@router.post(PING_PATH, response_model=PingOut, summary="Ping a heartbeat", responses=_REFUSALS)
+@router.get(PING_PATH, response_model=PingOut, summary="Ping a heartbeat", responses=_REFUSALS)
+async def ping(key: str, request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    """Keys that cannot be a heartbeat's are refused without a lookup, and each client
+    address may try only so many unknown keys (as with integration keys)."""
+    if not is_routing_key(key):
+        raise HTTPException(404, f"no heartbeat has this key: {NOT_A_KEY}")
+
+    async def lookup() -> datetime | None:
         async with (await runtime.pool()).acquire() as conn:
-            expires_at = await record_ping(conn, runtime.shards, key, runtime.now())
+            return await record_ping(conn, runtime.shards, key, runtime.now())
+
+    try:
+        expires_at = await runtime.key_gate.within_budget(key, lambda: runtime.client_address(request), lookup)
+    except TooManyUnknownKeys as exc:
+        raise HTTPException(429, f"too many unknown heartbeat keys from this address; retry in {exc.retry_after_s} s",
+                            headers={"Retry-After": str(exc.retry_after_s)}) from None
     if expires_at is None:
         raise HTTPException(404, "no heartbeat has this key")
     return {"status": "ok", "expires_at": expires_at}

@@ -31,7 +31,17 @@ from actors.store.services import IntegrationKey
 from actors.store.source_requests import SourceRequest
 from serve.errors import RETRY_AFTER_S, json_response
 from serve.ingest.common import (
-    CONFIG_MODELS, IntegrationConfig, NotStored, Refusal, body_schema, check_rate, read_body, submit,
+    CONFIG_MODELS,
+    IntegrationConfig,
+    NotStored,
+    Refusal,
+    body_schema,
+    check_rate,
+    find_key,
+    not_a_key,
+    read_body,
+    submit,
+    too_many_unknown_keys,
 )
 from serve.ingest.opsgenie_models import (
     ACTION_OF,
@@ -44,6 +54,7 @@ from serve.ingest.opsgenie_models import (
     request_status,
     to_event,
 )
+from serve.keys import MalformedKey, TooManyUnknownKeys
 from serve.runtime import GatewayRuntime, get_runtime
 
 log = logging.getLogger(__name__)
@@ -207,7 +218,11 @@ async def _integration(request: Request, runtime: GatewayRuntime) -> Integration
     if scheme.lower() != "geniekey" or not key.strip():
         raise Refusal(401, "Could not authenticate", ["Authorization: GenieKey <key> is missing"])
     try:
-        integration = await runtime.keys.get(key.strip())
+        integration = await find_key(key.strip(), request, runtime)
+    except MalformedKey:
+        raise Refusal(401, f"Could not authenticate: {not_a_key('key')}", ["the key is malformed"]) from None
+    except TooManyUnknownKeys as exc:
+        raise too_many_unknown_keys("key", exc.retry_after_s) from None
     except _DATABASE_ERRORS:
         raise DATABASE_DOWN from None
     if integration is None or integration.revoked:

@@ -10,7 +10,6 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -18,17 +17,25 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from actors.domain.events import Action, AlertEvent, Severity
 from actors.domain.storable import storable, storable_json
 from actors.store import services as service_store
-from actors.store.services import IntegrationKey
+from actors.store.services import ROUTING_KEY_LENGTH, IntegrationKey
 from serve.batcher import BatchFailed
 from serve.errors import RETRY_AFTER_S, describe, json_response
-from serve.ingest.common import Refusal, body_schema, check_rate, not_stored, read_body
+from serve.ingest.common import (
+    Refusal,
+    body_schema,
+    check_rate,
+    find_key,
+    not_a_key,
+    not_stored,
+    read_body,
+    too_many_unknown_keys,
+)
+from serve.keys import MalformedKey, TooManyUnknownKeys
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(tags=["PagerDuty Events API v2"])
 
 M = TypeVar("M", bound=BaseModel)
-
-ROUTING_KEY_LENGTH = 32
 
 
 class Link(BaseModel):
@@ -112,7 +119,7 @@ NOT_DURABLE = Refusal(503, "Event could not be made durable; retry", ["unavailab
 async def enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     try:
         event = await _parse(request, AlertEventIn, runtime)
-        integration = await _integration(event.routing_key, runtime)
+        integration = await _integration(event.routing_key, request, runtime)
         dedup_key = event.dedup_key or uuid.uuid4().hex
         refused = not_stored([await runtime.shards.submit(_normalise(event, dedup_key, integration, runtime))])
         if refused is not None:
@@ -129,7 +136,7 @@ async def enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtim
 async def change_enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     try:
         event = await _parse(request, ChangeEventIn, runtime)
-        integration = await _integration(event.routing_key, runtime)
+        integration = await _integration(event.routing_key, request, runtime)
     except Refusal as refusal:
         return answer(refusal)
     async with (await runtime.pool()).acquire() as conn:
@@ -156,8 +163,13 @@ async def _parse(request: Request, model: type[M], runtime: GatewayRuntime) -> M
         raise Refusal(400, "Event object is invalid", describe(exc.errors())) from None
 
 
-async def _integration(routing_key: str, runtime: GatewayRuntime) -> IntegrationKey:
-    integration = await runtime.keys.get(routing_key)
+async def _integration(routing_key: str, request: Request, runtime: GatewayRuntime) -> IntegrationKey:
+    try:
+        integration = await find_key(routing_key, request, runtime)
+    except MalformedKey:
+        raise Refusal(400, "Event object is invalid", [f"routing_key: {not_a_key('routing key')}"]) from None
+    except TooManyUnknownKeys as exc:
+        raise too_many_unknown_keys("routing key", exc.retry_after_s) from None
     if integration is None:
         raise Refusal(400, "Event object is invalid", ["routing_key: no integration has this routing key"])
     if integration.revoked:

@@ -14,7 +14,7 @@ from cluster.settings import Settings
 from serve import runtime as runtime_module
 from serve.app import create_api
 from serve.batcher import BatchFailed
-from serve.keys import KeyCache
+from serve.keys import KeyCache, KeyGate
 
 # Nothing listens on port 1: whatever touches the database fails at once, as when it is down.
 NO_DATABASE = "postgresql://127.0.0.1:1/none"
@@ -49,6 +49,7 @@ def gateway(key: str, integration_type: str) -> Iterator[tuple[TestClient, FakeS
         return IntegrationKey("integration-1", "service-1", integration_type, False) if candidate == key else None
 
     runtime.keys = KeyCache(find, ttl_s=60)
+    runtime.key_gate = KeyGate.for_settings(runtime.keys, settings)
     shards = FakeShards()
     runtime.shards = shards  # type: ignore[assignment]
     runtime_module.install(runtime)

@@ -13,7 +13,7 @@ from actors.domain.events import Action, AlertEvent
 from actors.domain.plan import Reply
 from tests.fakes.gateway import FakeShards, gateway
 
-KEY = "k" * 32
+KEY = "a" * 32
 
 
 @pytest.fixture

@@ -170,3 +170,56 @@ async def test_the_size_limit_is_advertised(listener):
     async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=10) as smtp:
         await smtp.ehlo()
         assert smtp.supports_extension("size") and smtp.esmtp_extensions["size"] == "4096"
+class CountingFind:
+    def __init__(self) -> None:
+        self.looked_up: list[str] = []
+
+    async def __call__(self, key: str) -> IntegrationKey | None:
+        self.looked_up.append(key)
+        return KEYS.get(key)
+
+
+@pytest.fixture
+async def budgeted() -> AsyncIterator[tuple[CountingFind, FakeShards, int]]:
+    """A listener whose clients may each try three unknown addresses, counting its lookups."""
+    port, shards, lookups = free_port(), FakeShards(), CountingFind()
+    settings = Settings(host="127.0.0.1", smtp_listen_port=port, email_domain=DOMAIN, key_cache_ttl_s=0,
+                        unknown_keys_burst=3, unknown_keys_per_s=0.001)
+    listener = EmailListener(settings, "postgresql://unused", shards=shards, find=lookups)  # type: ignore[arg-type]
+    assert (await listener.stats())["port"] == port
+    yield lookups, shards, port
+    await listener.close()
+
+
+async def send_from(address: str, port: int, to: str) -> Any:
+    return await aiosmtplib.send(mail(to), hostname="127.0.0.1", port=port, timeout=10, source_address=(address, 0))
+
+
+@pytest.mark.parametrize("local", ["z" * 32, "a" * 31, "a" * 33, "a" * 16 + "-" * 16, "postmaster"])
+async def test_an_address_that_cannot_be_an_integrations_is_550_without_a_lookup(budgeted, local):
+    lookups, shards, port = budgeted
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as raised:
+        await send_from("127.0.0.2", port, f"{local}@{DOMAIN}")
+    [refusal] = raised.value.recipients
+    assert refusal.code == 550 and "32 characters of 0123456789abcdef" in refusal.message
+    assert lookups.looked_up == [] and shards.received == []
+
+
+async def test_a_client_past_its_unknown_addresses_gets_451_and_no_lookup_others_and_known_ones_go_on(budgeted):
+    lookups, shards, port = budgeted
+    flooder, other, real = "127.0.0.2", "127.0.0.3", f"{'a' * 32}@{DOMAIN}"
+    assert (await send_from(flooder, port, real))[0] == {}
+    for n in range(3):
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as raised:
+            await send_from(flooder, port, f"{n:032x}@{DOMAIN}")
+        assert raised.value.recipients[0].code == 550
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as raised:
+        await send_from(flooder, port, f"{'9' * 32}@{DOMAIN}")
+    assert raised.value.recipients[0].code == 451 and "Too many unknown recipients" in raised.value.recipients[0].message
+    assert "9" * 32 not in lookups.looked_up
+
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as raised:
+        await send_from(other, port, f"{'9' * 32}@{DOMAIN}")
+    assert raised.value.recipients[0].code == 550
+    assert (await send_from(flooder, port, real))[0] == {}  # a key in use still goes through
+    assert len(shards.received) == 2

@@ -15,10 +15,10 @@ from pydantic import ValidationError
 
 from actors.domain.events import Severity
 from actors.ownership import shard_index
-from actors.store.services import IntegrationKey
+from actors.store.services import IntegrationKey, is_routing_key, new_routing_key
 from cluster.settings import Settings
 from serve.ingest.pagerduty import AlertEventIn, ChangeEventIn
-from serve.keys import KeyCache
+from serve.keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
 from actors.domain.ratelimit import RateLimiter
 
 ROUTING_KEY = "r" * 32
@@ -166,6 +166,166 @@ async def test_key_cache_forget_of_an_uncached_key_is_harmless(cache: KeyCache) 
     cache.forget("never-seen")
 
     assert await cache.get(ROUTING_KEY) == integration()
+
+
+async def test_key_cache_is_bounded_dropping_the_least_recently_used_one_at_a_time(
+    database: FakeKeys, clock: FakeMonotonic
+) -> None:
+    keys = {f"{n:032x}": integration(f"svc-{n}") for n in range(4)}
+    database.keys.update(keys)
+    cache = KeyCache(database.load, ttl_s=60, clock=clock, capacity=3)
+    first, second, third, fourth = keys
+    for key in (first, second, third):
+        await cache.get(key)
+    await cache.get(first)  # used again: now the second is the least recently used
+
+    await cache.get(fourth)
+
+    assert len(cache) == 3
+    assert [cache.known(k) is not None for k in keys] == [True, False, True, True]
+
+
+async def test_key_cache_keeps_keys_in_use_through_a_flood_of_unknown_keys(
+    cache: KeyCache, database: FakeKeys, clock: FakeMonotonic
+) -> None:
+    cache = KeyCache(database.load, ttl_s=60, clock=clock, capacity=10, unknown_capacity=100)
+    await cache.get(ROUTING_KEY)
+
+    for n in range(10_000):
+        assert await cache.get(f"{n:032x}") is None
+
+    assert len(cache) == 101  # the unknown keys took only their own room
+    assert cache.known(ROUTING_KEY) == integration()
+    assert database.loads[ROUTING_KEY] == 1
+
+
+async def test_key_cache_remembers_the_latest_unknown_keys_for_the_ttl(
+    database: FakeKeys, clock: FakeMonotonic
+) -> None:
+    cache = KeyCache(database.load, ttl_s=2, clock=clock, unknown_capacity=2)
+    unknown = [f"{n:032x}" for n in range(3)]
+    for key in unknown:
+        await cache.get(key)
+    clock.advance(1)
+
+    for key in reversed(unknown):
+        await cache.get(key)
+
+    # The first was dropped (two at most), so looked up again; the other two were not.
+    assert [database.loads[k] for k in unknown] == [2, 1, 1]
+    clock.advance(2)
+    await cache.get(unknown[1])
+    assert database.loads[unknown[1]] == 2
+
+
+async def test_key_cache_a_key_that_comes_to_exist_is_found_after_the_ttl(
+    cache: KeyCache, database: FakeKeys, clock: FakeMonotonic
+) -> None:
+    new_key = "f" * 32
+    assert await cache.get(new_key) is None
+    database.keys[new_key] = integration("svc-new")
+    clock.advance(2.0)
+
+    assert await cache.get(new_key) == integration("svc-new")
+    assert cache.known(new_key) == integration("svc-new")
+
+
+# -- the key format and the gate ----------------------------------------------------
+
+
+def test_a_routing_key_is_32_characters_of_lower_case_hexadecimal() -> None:
+    assert all(is_routing_key(new_routing_key()) for _ in range(100))
+    assert is_routing_key("0123456789abcdef" * 2)
+    for wrong in ("", "a" * 31, "a" * 33, "A" * 32, "g" * 32, "a" * 31 + "\n", " " + "a" * 31, "é" * 32,
+                  "０" * 32, "a" * 16 + "-" * 16):
+        assert not is_routing_key(wrong), wrong
+
+
+HERE = "203.0.113.9"
+
+
+def gate(database: FakeKeys, clock: FakeMonotonic, burst: int = 3) -> KeyGate:
+    return KeyGate(KeyCache(database.load, ttl_s=2.0, clock=clock), RateLimiter(1.0, burst, clock=clock))
+
+
+async def from_(address: str) -> str:
+    return address
+
+
+async def test_a_malformed_key_is_refused_without_a_lookup(database: FakeKeys, clock: FakeMonotonic) -> None:
+    keys = gate(database, clock)
+    for malformed in ("r" * 31, "x" * 32, "R" * 32, "r" * 100_000):
+        with pytest.raises(MalformedKey):
+            await keys.find(malformed, lambda: from_(HERE))
+
+    assert not database.loads
+    assert keys.unknown.wait(HERE) is None  # nothing charged to the address
+
+
+async def test_unknown_keys_are_charged_to_the_address_and_past_its_budget_not_looked_up(
+    database: FakeKeys, clock: FakeMonotonic
+) -> None:
+    keys = gate(database, clock, burst=3)
+    for n in range(3):
+        assert await keys.find(f"{n:032x}", lambda: from_(HERE)) is None
+
+    with pytest.raises(TooManyUnknownKeys) as refused:
+        await keys.find("9" * 32, lambda: from_(HERE))
+
+    assert refused.value.retry_after_s == 1
+    assert database.loads["9" * 32] == 0
+    assert await keys.find("9" * 32, lambda: from_("198.51.100.1")) is None  # another address is not limited
+    clock.advance(1.0)
+    assert await keys.find("8" * 32, lambda: from_(HERE)) is None  # the budget refills
+
+
+async def test_a_known_key_is_served_to_an_address_over_its_budget(
+    database: FakeKeys, clock: FakeMonotonic
+) -> None:
+    database.keys["a" * 32] = integration()
+    keys = gate(database, clock, burst=1)
+    assert await keys.find("a" * 32, lambda: from_("198.51.100.1")) == integration()
+    assert await keys.find("0" * 32, lambda: from_(HERE)) is None
+
+    assert await keys.find("a" * 32, lambda: from_(HERE)) == integration()
+    with pytest.raises(TooManyUnknownKeys):
+        await keys.find("0" * 32, lambda: from_(HERE))  # unknown keys remembered are charged too
+    clock.advance(60)  # long past the TTL, and the budget refilled and spent again
+    assert await keys.find("1" * 32, lambda: from_(HERE)) is None
+
+    assert await keys.find("a" * 32, lambda: from_(HERE)) == integration()
+    assert database.loads["a" * 32] == 2  # looked up again, whatever the address's budget
+
+
+async def test_the_client_address_is_not_worked_out_for_a_cached_key(
+    database: FakeKeys, clock: FakeMonotonic
+) -> None:
+    database.keys["a" * 32] = integration()
+    keys = gate(database, clock)
+    await keys.find("a" * 32, lambda: from_(HERE))
+
+    async def unwanted() -> str:
+        raise AssertionError("the address was asked for")
+
+    assert await keys.find("a" * 32, unwanted) == integration()
+
+
+def test_rate_limiter_wait_tells_without_taking(clock: FakeMonotonic) -> None:
+    limiter = RateLimiter(rate_per_s=2.0, burst=1, clock=clock)
+
+    assert limiter.wait("k") is None
+    assert limiter.wait("k") is None
+    limiter.take("k")
+    assert limiter.wait("k") == pytest.approx(0.5)
+
+
+def test_rate_limiter_with_a_bound_forgets_the_least_recently_taken_bucket(clock: FakeMonotonic) -> None:
+    limiter = RateLimiter(rate_per_s=1.0, burst=1, clock=clock, max_keys=2)
+    for key in ("a", "b", "a", "c"):
+        limiter.take(key)
+
+    assert limiter.wait("a") is not None and limiter.wait("c") is not None
+    assert limiter.wait("b") is None  # forgotten: a full bucket again
 
 
 # -- shard ownership ------------------------------------------------------------------
@@ -393,8 +553,8 @@ def test_an_invalid_change_event_is_refused(change: Callable[[dict[str, Any]], N
 async def test_key_cache_loads_once_for_concurrent_misses() -> None:
     import asyncio
 
-    from actors.store.services import IntegrationKey
-    from serve.keys import KeyCache
+    from actors.store.services import IntegrationKey, is_routing_key, new_routing_key
+    from serve.keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
 
     loads = 0
     release = asyncio.Event()

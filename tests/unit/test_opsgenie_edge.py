@@ -13,7 +13,7 @@ from actors.domain.events import AlertEvent
 from tests.fakes.gateway import FakeShards
 from tests.fakes.gateway import gateway as fake_gateway
 
-KEY = "g" * 32
+KEY = "c" * 32
 AUTH = {"Authorization": f"GenieKey {KEY}"}
 
 
