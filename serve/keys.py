@@ -46,9 +46,10 @@ class KeyCache:
         self._loading: dict[str, asyncio.Future[IntegrationKey | None]] = {}
 
     def known(self, key: str) -> IntegrationKey | None:
-        """The integration of a key found within the TTL; None when it must be looked up or
-        is unknown. No waiting: the path every alert of a source in use takes."""
-        entry = self._known.get(key)
+        """The integration of a key found within the TTL; None when it must be looked up, is
+        unknown, or is not even of a key's length (a long one is not hashed). No waiting: the
+        path every alert of a source in use takes, so callers try it before `KeyGate.find`."""
+        entry = self._known.get(key) if len(key) == ROUTING_KEY_LENGTH else None
         if entry is not None and self._clock() - entry[0] < self._ttl_s:
             self._known.move_to_end(key)
             return entry[1]
@@ -133,13 +134,11 @@ class KeyGate:
         """The key's integration, None when nobody has it. Raises MalformedKey, or
         TooManyUnknownKeys while the client (`address`, asked only past the cache) is over
         its budget."""
-        if len(key) != ROUTING_KEY_LENGTH:  # the length first: a long key is not even hashed
-            raise MalformedKey()
         found = self.cache.known(key)
         if found is not None:
             return found
-        # The alphabet only now: a cached key is a real one, and checking costs more than
-        # the cache's lookup, on the path every alert takes.
+        # The format only now: a cached key is a real one, and checking costs more than the
+        # cache's lookup, on the path every alert takes.
         if not is_routing_key(key):
             raise MalformedKey()
         return await self.within_budget(key, address, lambda: self.cache.get(key))

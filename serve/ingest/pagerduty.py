@@ -165,7 +165,7 @@ async def _parse(request: Request, model: type[M], runtime: GatewayRuntime) -> M
 
 async def _integration(routing_key: str, request: Request, runtime: GatewayRuntime) -> IntegrationKey:
     try:
-        integration = await find_key(routing_key, request, runtime)
+        integration = runtime.keys.known(routing_key) or await find_key(routing_key, request, runtime)
     except MalformedKey:
         raise Refusal(400, "Event object is invalid", [f"routing_key: {not_a_key('routing key')}"]) from None
     except TooManyUnknownKeys as exc:
