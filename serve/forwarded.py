@@ -106,7 +106,10 @@ class Ingress:
             return False
         if peer not in self._nodes and (self._asked_at is None or self._clock() - self._asked_at >= NODES_REFRESH_S):
             self._asked_at = self._clock()
-            self._nodes = frozenset(await asyncio.to_thread(lambda: list(self._node_addresses())))
+            try:
+                self._nodes = frozenset(await asyncio.to_thread(lambda: list(self._node_addresses())))
+            except Exception as exc:  # noqa: BLE001 - Ray's GCS away for a while: the nodes known so far
+                log.warning("cannot list the Ray nodes' addresses: %r", exc)
         return peer in self._nodes
 
 

@@ -226,6 +226,22 @@ async def test_the_nodes_are_asked_again_for_an_unknown_peer_at_most_every_30_s(
     assert await ingress.is_ingress("10.0.0.7") and nodes.asked == 2
 
 
+async def test_when_the_nodes_cannot_be_listed_those_known_still_count():
+    now, answers = [0.0], [["10.0.0.7"], RuntimeError("GCS unavailable")]
+
+    def nodes() -> list[str]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    ingress = Ingress(appends_client=True, node_addresses=nodes, clock=lambda: now[0])
+    assert await ingress.is_ingress("10.0.0.7")
+    now[0] += 30
+    assert not await ingress.is_ingress("10.0.0.8")
+    assert await ingress.is_ingress("10.0.0.7")
+
+
 @pytest.mark.parametrize(("environ", "appends"), [
     ({"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_HAPROXY_BINARY_PATH": "/tmp/x/tocsin-haproxy"}, True),
     ({"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_HAPROXY_BINARY_PATH": "/usr/sbin/haproxy"}, False),
