@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from actors.domain.ratelimit import RateLimiter
+from actors.domain.ratelimit import BoundedRateLimiter, RateLimiter
 from actors.store.services import ROUTING_KEY_LENGTH, IntegrationKey, is_routing_key
 from cluster.settings import Settings
 
@@ -128,7 +128,7 @@ class KeyGate:
     @classmethod
     def for_settings(cls, cache: KeyCache, settings: Settings) -> KeyGate:
         # Addresses are anyone's to make up: the buckets of so many at most are kept.
-        return cls(cache, RateLimiter(settings.unknown_keys_per_s, settings.unknown_keys_burst, max_keys=100_000))
+        return cls(cache, BoundedRateLimiter(settings.unknown_keys_per_s, settings.unknown_keys_burst, 100_000))
 
     async def find(self, key: str, address: Callable[[], Awaitable[str]]) -> IntegrationKey | None:
         """The key's integration, None when nobody has it. Raises MalformedKey, or

@@ -19,7 +19,7 @@ from actors.store.services import IntegrationKey, is_routing_key, new_routing_ke
 from cluster.settings import Settings
 from serve.ingest.pagerduty import AlertEventIn, ChangeEventIn
 from serve.keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
-from actors.domain.ratelimit import RateLimiter
+from actors.domain.ratelimit import BoundedRateLimiter, RateLimiter
 
 ROUTING_KEY = "r" * 32
 
@@ -320,7 +320,7 @@ def test_rate_limiter_wait_tells_without_taking(clock: FakeMonotonic) -> None:
 
 
 def test_rate_limiter_with_a_bound_forgets_the_least_recently_taken_bucket(clock: FakeMonotonic) -> None:
-    limiter = RateLimiter(rate_per_s=1.0, burst=1, clock=clock, max_keys=2)
+    limiter = BoundedRateLimiter(rate_per_s=1.0, burst=1, max_keys=2, clock=clock)
     for key in ("a", "b", "a", "c"):
         limiter.take(key)
 
