@@ -31,17 +31,8 @@ from actors.store.services import IntegrationKey
 from actors.store.source_requests import SourceRequest
 from serve.errors import RETRY_AFTER_S, json_response
 from serve.ingest.common import (
-    CONFIG_MODELS,
-    IntegrationConfig,
-    NotStored,
-    Refusal,
-    body_schema,
-    check_rate,
-    find_key,
-    not_a_key,
-    read_body,
-    submit,
-    too_many_unknown_keys,
+    CONFIG_MODELS, IntegrationConfig, NotStored, Refusal, body_schema, check_rate, read_body, submit,
+    find_key, not_a_key, too_many_unknown_keys,
 )
 from serve.ingest.opsgenie_models import (
     ACTION_OF,

@@ -20,16 +20,8 @@ from actors.store import services as service_store
 from actors.store.services import ROUTING_KEY_LENGTH, IntegrationKey
 from serve.batcher import BatchFailed
 from serve.errors import RETRY_AFTER_S, describe, json_response
-from serve.ingest.common import (
-    Refusal,
-    body_schema,
-    check_rate,
-    find_key,
-    not_a_key,
-    not_stored,
-    read_body,
-    too_many_unknown_keys,
-)
+from serve.ingest.common import Refusal, body_schema, check_rate, not_stored, read_body
+from serve.ingest.common import find_key, not_a_key, too_many_unknown_keys
 from serve.keys import MalformedKey, TooManyUnknownKeys
 from serve.runtime import GatewayRuntime, get_runtime
 
