@@ -11,7 +11,7 @@ from actors.domain.plan import Reply
 from tests.e2e.alert_payloads import am_alert, am_notification
 from tests.fakes.gateway import gateway
 
-KEY = "k" * 32
+KEY = "c0ffee" * 5 + "00"  # 32 characters of the key alphabet
 REASON = "holds U+0000, which cannot be stored"
 
 
