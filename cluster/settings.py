@@ -53,7 +53,13 @@ class Settings(BaseModel):
     # Per routing key, per gateway replica; generous so that storms are taken, not refused.
     rate_limit_per_s: float = Field(2000.0, gt=0)
     rate_limit_burst: int = Field(10_000, ge=1)
+    # Request bodies are refused (413) past these sizes, before anything reads them: the
+    # ingestion routes as PagerDuty does (also the e-mail listener's largest message), the
+    # rest of the API, logging in, and providers' webhooks.
     max_body_bytes: int = Field(512 * 1024, ge=1024)
+    max_api_body_bytes: int = Field(1024 * 1024, ge=1024)
+    max_login_body_bytes: int = Field(64 * 1024, ge=1024)
+    max_webhook_body_bytes: int = Field(64 * 1024, ge=1024)
     key_cache_ttl_s: float = Field(2.0, ge=0)
     # Per client address and gateway replica: how many unknown routing keys it may try (the
     # lookups they cost); past it, 429 with Retry-After for any key not already known.

@@ -30,9 +30,11 @@ from serve import dashboard
 from serve.api import passwords, session, tokens
 from serve import stream
 from serve.api import notes
+from serve.body_limit import BodyLimit
 from serve.errors import install_handlers
 from serve.ingest import alertmanager, generic, grafana, opsgenie, pagerduty
 from serve.ingest import heartbeat as heartbeat_pings
+from serve.route_limits import replica_limits
 from serve.webhooks import twilio as twilio_webhooks
 
 
@@ -43,6 +45,7 @@ def create_api() -> FastAPI:
         version="0.1.0",
     )
     install_handlers(api)
+    api.add_middleware(BodyLimit, limits=replica_limits)
     routers = (
         health.router, pagerduty.router, twilio_webhooks.router, services.router, incidents.router,
         users.router, contacts.router, verification.router, policies.router, schedules.router, oncall.router,

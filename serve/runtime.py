@@ -77,11 +77,17 @@ def install(runtime: GatewayRuntime) -> None:
     _current = runtime
 
 
-async def get_runtime() -> GatewayRuntime:
-    # async on purpose: FastAPI runs sync dependencies in a thread pool, per request.
+def installed() -> GatewayRuntime:
+    """This replica's runtime; RuntimeError until the deployment's constructor installed it."""
     if _current is None:
         raise RuntimeError("no gateway runtime installed in this process")
-    _current.retention.start()  # a running loop is needed: the first request has one
     return _current
+
+
+async def get_runtime() -> GatewayRuntime:
+    # async on purpose: FastAPI runs sync dependencies in a thread pool, per request.
+    current = installed()
+    current.retention.start()  # a running loop is needed: the first request has one
+    return current
 
 

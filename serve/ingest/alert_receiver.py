@@ -51,7 +51,7 @@ async def receive(source: Format, key: str, request: Request, runtime: GatewayRu
         if not key:
             raise NO_KEY
         integration = await integration_for(key, request, runtime, (source.kind,))
-        notification = _parse(source, await read_body(request, runtime))
+        notification = _parse(source, await read_body(request))
         grouping = source.config.model_validate(integration.config).group_by
         target = Target(integration.service_id, integration.integration_id, runtime.now())
         events = events_of(notification, grouping, source.prefix, target)

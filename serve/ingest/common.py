@@ -1,4 +1,4 @@
-"""What every source format shares: reading the body within limits, finding the integration
+"""What every source format shares: reading the body, finding the integration
 by its key, the integration's rate limit, and handing alerts to the shards.
 
 Each format answers refusals in its own shape (PagerDuty's, Opsgenie's, Tocsin's), so the
@@ -78,21 +78,20 @@ class IntegrationConfig(BaseModel):
 CONFIG_MODELS: dict[str, type[IntegrationConfig]] = {"pagerduty": IntegrationConfig}
 
 
-async def read_body(request: Request, runtime: GatewayRuntime, content_types: tuple[str, ...] = ("application/json",)
-                    ) -> bytes:
-    """The body, refused when its type is not one of `content_types` or it is too large."""
+async def read_body(request: Request, content_types: tuple[str, ...] = ("application/json",)) -> bytes:
+    """The body, refused when its type is not one of `content_types`. Its size is kept
+    within the route's limit before the route is called (serve/body_limit.py)."""
     content_type = request.headers.get("content-type", "")
     if content_types and content_type.split(";")[0].strip().lower() not in content_types:
         raise Refusal(415, f"Content-Type must be {' or '.join(content_types)}",
                       [f"unsupported Content-Type {content_type or '(none)'!r}"])
-    limit = runtime.settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Refusal(413, "Request body too large", [f"the body is over {limit} bytes"])
-    body = await request.body()
-    if len(body) > limit:
-        raise Refusal(413, "Request body too large", [f"the body is over {limit} bytes"])
-    return body
+    return await request.body()
+
+
+def too_large(max_bytes: int) -> Refusal:
+    """The refusal of a body over `max_bytes`."""
+    return Refusal(413, f"Request body too large: at most {max_bytes} bytes here",
+                   [f"the body is over {max_bytes} bytes"])
 
 
 def parse_json(body: bytes) -> Any:

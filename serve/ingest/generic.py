@@ -195,7 +195,7 @@ async def receive_bearer(request: Request, runtime: GatewayRuntime = Depends(get
 async def _receive(key: str, request: Request, runtime: GatewayRuntime) -> Response:
     try:
         integration = await integration_for(key, request, runtime, ("generic",))
-        body = parse_json(await read_body(request, runtime, content_types=()))  # curl sends any type
+        body = parse_json(await read_body(request, content_types=()))  # curl sends any type
         alerts = alerts_of(body)
         mapped = map_all(alerts, GenericConfig.model_validate(integration.config), isinstance(body, list))
         events: list[ServiceInput] = [_event(m, a, integration, runtime) for m, a in zip(mapped, alerts)]

@@ -92,13 +92,18 @@ class Call:
         return self.answer(refusal.status, body, refusal.headers)
 
 
+def refused(refusal: Refusal) -> Response:
+    """A refusal in Opsgenie's shape, for a request refused before it is handled."""
+    return Call().refused(refusal)
+
+
 @router.post("/v2/alerts", status_code=202, openapi_extra=body_schema(CreateAlertIn), summary="Create alert")
 async def create_alert(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     call = Call()
     received_at = runtime.now()
     try:
         integration = await _integration(request, runtime)
-        alert = await _parse(request, runtime, CreateAlertIn)
+        alert = await _parse(request, CreateAlertIn)
         alias = alias_of(alert)
         reply = await _apply(runtime, to_event(alert, alias, integration, str(uuid.uuid4()), received_at))
     except Refusal as refusal:
@@ -144,7 +149,7 @@ async def _act(request: Request, runtime: GatewayRuntime, action: Verb,
     try:
         integration = await _integration(request, runtime)
         by_alias = _by_alias(identifier_type)
-        body = await _parse(request, runtime, AlertActionIn, optional=True)
+        body = await _parse(request, AlertActionIn, optional=True)
         if by_alias:
             event = action_event(action, identifier, body, integration, str(uuid.uuid4()), received_at)
             reply: Reply | None = await _apply(runtime, event)
@@ -225,10 +230,10 @@ async def _integration(request: Request, runtime: GatewayRuntime) -> Integration
     return integration
 
 
-async def _parse(request: Request, runtime: GatewayRuntime, model: type[M], optional: bool = False) -> M:
+async def _parse(request: Request, model: type[M], optional: bool = False) -> M:
     """The body as `model`; with `optional`, an empty body (of any type) is an empty object."""
     content_types = ("application/json",) if not optional or request.headers.get("content-type") else ()
-    body = await read_body(request, runtime, content_types)
+    body = await read_body(request, content_types)
     if optional and not body.strip():
         body = b"{}"
     try:

@@ -110,7 +110,7 @@ NOT_DURABLE = Refusal(503, "Event could not be made durable; retry", ["unavailab
              summary="Send an alert event (trigger, acknowledge, resolve)")
 async def enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     try:
-        event = await _parse(request, AlertEventIn, runtime)
+        event = await _parse(request, AlertEventIn)
         integration = await _integration(event.routing_key, request, runtime)
         dedup_key = event.dedup_key or uuid.uuid4().hex
         refused = not_stored([await runtime.shards.submit(_normalise(event, dedup_key, integration, runtime))])
@@ -127,7 +127,7 @@ async def enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtim
              summary="Send a change event")
 async def change_enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     try:
-        event = await _parse(request, ChangeEventIn, runtime)
+        event = await _parse(request, ChangeEventIn)
         integration = await _integration(event.routing_key, request, runtime)
     except Refusal as refusal:
         return answer(refusal)
@@ -145,8 +145,8 @@ async def change_enqueue(request: Request, runtime: GatewayRuntime = Depends(get
     return json_response(202, {"status": "success", "message": "Change event processed"})
 
 
-async def _parse(request: Request, model: type[M], runtime: GatewayRuntime) -> M:
-    body = await read_body(request, runtime)
+async def _parse(request: Request, model: type[M]) -> M:
+    body = await read_body(request)
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:

@@ -1,0 +1,48 @@
+"""How large a request body each of Tocsin's routes takes, and how each says no.
+
+Ingestion takes what PagerDuty takes (TOCSIN_MAX_BODY_BYTES, 512 KB) and refuses in each
+source's own shape; logging in and providers' webhooks take little (64 KB); every other
+route, the REST API, takes up to TOCSIN_MAX_API_BODY_BYTES (1 MB).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.responses import Response
+
+from cluster.settings import Settings
+from serve import runtime
+from serve.api import session
+from serve.body_limit import Limit, RouteLimits
+from serve.ingest import opsgenie, pagerduty
+from serve.ingest.common import Refusal, too_large
+
+WEBHOOKS = "/webhooks/"  # providers calling back (Twilio's)
+# Each ingestion route's prefix, and how its source's API answers a refusal.
+INGESTION: dict[str, Callable[[Refusal], Response]] = {
+    "/v2/enqueue": pagerduty.answer,
+    "/v2/change/enqueue": pagerduty.answer,
+    "/v2/alerts": opsgenie.refused,
+    "/integrations/": Refusal.response,
+}
+
+
+def route_limits(settings: Settings) -> RouteLimits:
+    def limit(max_bytes: int, answer: Callable[[Refusal], Response] = Refusal.response) -> Limit:
+        return Limit(max_bytes, lambda most: answer(too_large(most)))
+
+    ingestion = [(prefix, limit(settings.max_body_bytes, answer)) for prefix, answer in INGESTION.items()]
+    return RouteLimits(
+        default=limit(settings.max_api_body_bytes),
+        by_prefix=(
+            (session.router.prefix, limit(settings.max_login_body_bytes)),
+            (WEBHOOKS, limit(settings.max_webhook_body_bytes)),
+            *ingestion,
+        ),
+    )
+
+
+def replica_limits() -> RouteLimits:
+    """The limits of this replica's settings (installed by the deployment's constructor)."""
+    return route_limits(runtime.installed().settings)
