@@ -37,7 +37,7 @@ EventId = tuple[int, int]  # (milliseconds, sequence), compared as a tuple
 def parse_id(text: str) -> EventId | None:
     """An id such as "1700000000000-3" as a comparable pair; None when it is not one."""
     ms, dash, seq = text.strip().partition("-")
-    if not (dash and ms.isdigit() and seq.isdigit()):
+    if not (dash and ms.isascii() and ms.isdigit() and seq.isascii() and seq.isdigit()):
         return None
     return int(ms), int(seq)
 

@@ -20,6 +20,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from actors.domain.sessions import SESSION_COOKIE
+from serve.params import Int64Id
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -78,7 +79,7 @@ async def login_page() -> Response:
 
 
 @router.get("/ui/incidents/{incident_id}")
-async def incident_page(incident_id: int) -> Response:
+async def incident_page(incident_id: Int64Id) -> Response:
     return _html(render_page("incident", section="incidents", title=f"Incident {incident_id}"))
 
 

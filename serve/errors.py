@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import orjson
+from asyncpg.exceptions._base import DataError as ArgumentError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -20,6 +21,11 @@ from serve.batcher import BatchFailed
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 2
+
+# A value the database cannot take: Postgres's data exceptions (SQLSTATE class 22, such as
+# NUL in text or a number out of range) and asyncpg's refusal to send an argument (an int
+# past int64). The request carried the value, so it is the request's fault, not an outage.
+DATA_ERRORS: tuple[type[Exception], ...] = (asyncpg.DataError, ArgumentError)
 
 T = TypeVar("T")
 
@@ -65,6 +71,11 @@ def answering(error: type[BaseException], answer: Exception) -> Iterator[None]:
         raise answer from exc
 
 
+def unusable(exc: Exception) -> str:
+    """What to tell the sender of a value that raised one of DATA_ERRORS."""
+    return f"the request holds a value that cannot be used: {exc}"
+
+
 def unavailable(message: str) -> Response:
     return json_response(503, {"error": "unavailable", "message": message}, {"Retry-After": str(RETRY_AFTER_S)})
 
@@ -84,6 +95,11 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(BatchFailed)
     async def not_durable(request: Request, exc: BatchFailed) -> Response:
         return unavailable("the change could not be made durable just now; retry")
+
+    @app.exception_handler(asyncpg.DataError)
+    @app.exception_handler(ArgumentError)
+    async def unusable_value(request: Request, exc: Exception) -> Response:
+        return json_response(400, {"error": "bad request", "message": unusable(exc)})
 
     @app.exception_handler(OSError)
     @app.exception_handler(asyncpg.PostgresError)

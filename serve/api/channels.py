@@ -14,6 +14,7 @@ from actors.channel import CHANNELS, channel_name
 from actors.domain.redaction import for_non_admins
 from actors.store import notifications as store
 from serve.api.auth import Caller, Role, admin_to_change, authenticate
+from serve.params import Cursor, Int64Id
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(tags=["Delivery"], dependencies=[Depends(admin_to_change)])
@@ -49,7 +50,7 @@ async def channel_state(runtime: GatewayRuntime, channel: str) -> dict[str, Any]
 async def list_notifications(
     status: NotificationStatus | None = None,
     channel: Channel | None = None,
-    cursor: int | None = Query(None, ge=1, description="next_cursor of the previous page"),
+    cursor: Cursor | None = Query(None, description="next_cursor of the previous page"),
     limit: int = Query(50, ge=1, le=500),
     caller: Caller = Depends(authenticate),
     runtime: GatewayRuntime = Depends(get_runtime),
@@ -65,7 +66,7 @@ async def list_notifications(
 
 @router.get("/api/v1/notifications/{notification_id}")
 async def get_notification(
-    notification_id: int, caller: Caller = Depends(authenticate), runtime: GatewayRuntime = Depends(get_runtime),
+    notification_id: Int64Id, caller: Caller = Depends(authenticate), runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """One notification; `attempts` counts its rounds, `delivery_attempts` lists every try:
     provider, time, outcome, provider message id, error."""
@@ -77,7 +78,7 @@ async def get_notification(
 
 
 @router.post("/api/v1/notifications/{notification_id}/retry")
-async def retry_notification(notification_id: int, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+async def retry_notification(notification_id: Int64Id, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
     """Send a dead notification again, through every provider, from now."""
     async with (await runtime.pool()).acquire() as conn:
         before = await store.retry_dead(conn, notification_id, runtime.now())

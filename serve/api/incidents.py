@@ -21,6 +21,7 @@ from serve.api.auth import Caller, require_responder, require_viewer
 from serve.api.channels import as_seen_by
 from serve.api.incident_models import EscalateIn, NotificationList, ReassignIn, SnoozeIn
 from serve.api.models import IncidentDetail, IncidentList, IncidentOut
+from serve.params import Cursor, Int64Id
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["Incidents"])
@@ -30,18 +31,18 @@ _TIMELINE_LIMIT = 1000
 
 @router.get("", response_model=IncidentList, dependencies=[Depends(require_viewer)])
 async def list_incidents(
-    status: str | None = Query(None, description="triggered, acknowledged or resolved; several comma-separated"),
+    status: str | None = Query(None, max_length=64,
+                               description="triggered, acknowledged or resolved; several comma-separated"),
     service_id: uuid.UUID | None = None,
-    cursor: str | None = Query(None, description="next_cursor of the previous page"),
+    cursor: Cursor | None = Query(None, description="next_cursor of the previous page"),
     limit: int = Query(25, ge=1, le=100),
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     statuses = _statuses(status)
-    before = _cursor(cursor)
     async with (await runtime.pool()).acquire() as conn:
         rows = await store.list_incidents(
             conn, statuses=statuses, service_id=str(service_id) if service_id else None,
-            before_id=before, limit=limit + 1,
+            before_id=cursor, limit=limit + 1,
         )
     more = len(rows) > limit
     rows = rows[:limit]
@@ -49,7 +50,7 @@ async def list_incidents(
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail, dependencies=[Depends(require_viewer)])
-async def get_incident(incident_id: int, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+async def get_incident(incident_id: Int64Id, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
     async with (await runtime.pool()).acquire() as conn:
         row = await store.get_incident(conn, incident_id)
         if row is None:
@@ -60,7 +61,7 @@ async def get_incident(incident_id: int, runtime: GatewayRuntime = Depends(get_r
 
 @router.post("/{incident_id}/acknowledge", response_model=IncidentOut)
 async def acknowledge(
-    incident_id: int, caller: Caller = Depends(require_responder), runtime: GatewayRuntime = Depends(get_runtime)
+    incident_id: Int64Id, caller: Caller = Depends(require_responder), runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
     """Acknowledge: stops escalation. Acknowledging again changes nothing."""
     return await _command(incident_id, Command.ACKNOWLEDGE, caller.name, runtime)
@@ -68,7 +69,7 @@ async def acknowledge(
 
 @router.post("/{incident_id}/resolve", response_model=IncidentOut)
 async def resolve(
-    incident_id: int, caller: Caller = Depends(require_responder), runtime: GatewayRuntime = Depends(get_runtime)
+    incident_id: Int64Id, caller: Caller = Depends(require_responder), runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
     """Resolve: closes the incident and frees its dedup key. Resolving again changes nothing."""
     return await _command(incident_id, Command.RESOLVE, caller.name, runtime)
@@ -76,7 +77,7 @@ async def resolve(
 
 @router.post("/{incident_id}/escalate", response_model=IncidentOut)
 async def escalate(
-    incident_id: int, body: EscalateIn | None = None, caller: Caller = Depends(require_responder),
+    incident_id: Int64Id, body: EscalateIn | None = None, caller: Caller = Depends(require_responder),
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Page the next escalation level now (or `escalation_level`), even when acknowledged."""
@@ -87,7 +88,7 @@ async def escalate(
 
 @router.post("/{incident_id}/snooze", response_model=IncidentOut)
 async def snooze(
-    incident_id: int, body: SnoozeIn, caller: Caller = Depends(require_responder),
+    incident_id: Int64Id, body: SnoozeIn, caller: Caller = Depends(require_responder),
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Acknowledge now; when the snooze runs out the incident is triggered and paged again."""
@@ -96,7 +97,7 @@ async def snooze(
 
 @router.post("/{incident_id}/reassign", response_model=IncidentOut)
 async def reassign(
-    incident_id: int, body: ReassignIn, caller: Caller = Depends(require_responder),
+    incident_id: Int64Id, body: ReassignIn, caller: Caller = Depends(require_responder),
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Hand the incident to one person (paged now) or to an escalation policy (walked from level 1)."""
@@ -112,7 +113,7 @@ async def reassign(
 
 @router.get("/{incident_id}/notifications", response_model=NotificationList)
 async def list_notifications(
-    incident_id: int, caller: Caller = Depends(require_viewer), runtime: GatewayRuntime = Depends(get_runtime),
+    incident_id: Int64Id, caller: Caller = Depends(require_viewer), runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Every notification the incident's pages wrote to the outbox, and what became of it;
     errors whole for admins only."""
@@ -161,11 +162,3 @@ def _statuses(raw: str | None) -> list[str] | None:
     if unknown:
         raise HTTPException(400, f"unknown status {', '.join(unknown)}; use {', '.join(sorted(allowed))}")
     return values
-
-
-def _cursor(raw: str | None) -> int | None:
-    if raw is None:
-        return None
-    if not raw.isdigit():
-        raise HTTPException(400, "cursor must be the next_cursor value of a previous page")
-    return int(raw)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import HTTPException, Query
 
 from serve.api.schedule_models import EARLIEST, LATEST
+from serve.params import control_character
 
 _ISO = "ISO 8601 instant with a UTC offset, such as 2026-01-05T09:00:00Z"
 At = Annotated[str | None, Query(description=f"{_ISO}; default now")]
@@ -20,6 +21,9 @@ def instant(name: str, value: str | None, default: datetime) -> datetime:
     """The query parameter `name` as a UTC instant, `default` when absent."""
     if value is None:
         return default
+    character = control_character(value)
+    if character:  # fromisoformat takes a trailing NUL as if it were not there
+        raise HTTPException(400, f"{name}: holds the control character {character}")
     try:
         at = datetime.fromisoformat(value)
     except ValueError:

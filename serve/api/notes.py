@@ -17,6 +17,7 @@ from actors.store import incidents as store
 from serve.api.auth import Caller, require_responder
 from serve.api.incident_models import NoteIn
 from serve.api.models import TimelineEntry
+from serve.params import Int64Id
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["Incidents"])
@@ -24,7 +25,7 @@ router = APIRouter(prefix="/api/v1/incidents", tags=["Incidents"])
 
 @router.post("/{incident_id}/notes", status_code=201, response_model=TimelineEntry)
 async def add_note(
-    incident_id: int, body: NoteIn, caller: Caller = Depends(require_responder),
+    incident_id: Int64Id, body: NoteIn, caller: Caller = Depends(require_responder),
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Add a note to an open incident's timeline (kind "note", by the caller); the entry."""

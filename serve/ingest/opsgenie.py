@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -29,13 +29,14 @@ from actors.store import incidents as incident_store
 from actors.store import source_requests as store
 from actors.store.services import IntegrationKey
 from actors.store.source_requests import SourceRequest
-from serve.errors import RETRY_AFTER_S, json_response
+from serve.errors import DATA_ERRORS, RETRY_AFTER_S, json_response, unusable
 from serve.ingest.common import (
     CONFIG_MODELS, IntegrationConfig, NotStored, Refusal, body_schema, check_rate, read_body, submit,
     find_key, not_a_key, too_many_unknown_keys,
 )
 from serve.ingest.opsgenie_models import (
     ACTION_OF,
+    ALIAS_MAX,
     AlertActionIn,
     CreateAlertIn,
     Verb,
@@ -46,6 +47,7 @@ from serve.ingest.opsgenie_models import (
     to_event,
 )
 from serve.keys import MalformedKey, TooManyUnknownKeys
+from serve.params import INT64_MAX, control_character
 from serve.runtime import GatewayRuntime, get_runtime
 
 log = logging.getLogger(__name__)
@@ -149,12 +151,14 @@ async def _act(request: Request, runtime: GatewayRuntime, action: Verb,
     try:
         integration = await _integration(request, runtime)
         by_alias = _by_alias(identifier_type)
+        _check_identifier(identifier)
+        incident_id = None if by_alias else _incident_number(identifier)
         body = await _parse(request, AlertActionIn, optional=True)
-        if by_alias:
+        if incident_id is None:
             event = action_event(action, identifier, body, integration, str(uuid.uuid4()), received_at)
             reply: Reply | None = await _apply(runtime, event)
         else:
-            reply = await _command(runtime, action, identifier, body, integration, received_at)
+            reply = await _command(runtime, action, incident_id, body, integration, received_at)
     except Refusal as refusal:
         return call.refused(refusal)
     alias = identifier if by_alias else None
@@ -170,14 +174,26 @@ def _by_alias(identifier_type: str) -> bool:
     return identifier_type == "alias"
 
 
-async def _command(runtime: GatewayRuntime, action: Verb, identifier: str, body: AlertActionIn,
+def _check_identifier(identifier: str) -> None:
+    """An id, a tiny id or an alias is at most an alias long, and holds no control character."""
+    if len(identifier) > ALIAS_MAX:
+        raise Unprocessable({"identifier": f"must be at most {ALIAS_MAX} characters"})
+    character = control_character(identifier)
+    if character:
+        raise Unprocessable({"identifier": f"holds the control character {character}"})
+
+
+def _incident_number(identifier: str) -> int:
+    """An id or a tiny id: Tocsin's incident number, or a 422 when it cannot be one."""
+    if identifier.isascii() and identifier.isdigit() and 1 <= int(identifier) <= INT64_MAX:
+        return int(identifier)
+    raise Unprocessable({"identifier": f"an id or a tiny id is an incident number, 1 to {INT64_MAX} in digits 0-9"})
+
+
+async def _command(runtime: GatewayRuntime, action: Verb, incident_id: int, body: AlertActionIn,
                    integration: IntegrationKey, received_at: datetime) -> Reply | None:
     """By Tocsin's incident id, through the shard like every other change; None when the
     integration's service has no such incident."""
-    # Digits that fit a bigint; anything else names no incident.
-    incident_id = int(identifier) if identifier.isascii() and identifier.isdigit() and len(identifier) < 19 else None
-    if incident_id is None:
-        return None
     async with _connection(runtime) as conn:
         service_id = await incident_store.service_of(conn, incident_id)
     if service_id != integration.service_id:
@@ -191,10 +207,20 @@ async def _command(runtime: GatewayRuntime, action: Verb, identifier: str, body:
 
 @asynccontextmanager
 async def _connection(runtime: GatewayRuntime) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled connection; a 503 Refusal, in Opsgenie's shape, while the database is down."""
-    try:
+    """A pooled connection; its errors as Refusals in Opsgenie's shape."""
+    with _database_refusals():
         async with (await runtime.pool()).acquire() as conn:
             yield conn
+
+
+@contextmanager
+def _database_refusals() -> Iterator[None]:
+    """Database errors as Refusals in Opsgenie's shape: 400 for a value of the request that
+    the database cannot take, 503 for anything else (the database is down)."""
+    try:
+        yield
+    except DATA_ERRORS as exc:
+        raise Refusal(400, unusable(exc), ["a value cannot be used"]) from None
     except _DATABASE_ERRORS:
         raise DATABASE_DOWN from None
 
@@ -214,13 +240,12 @@ async def _integration(request: Request, runtime: GatewayRuntime) -> Integration
     if scheme.lower() != "geniekey" or not key.strip():
         raise Refusal(401, "Could not authenticate", ["Authorization: GenieKey <key> is missing"])
     try:
-        integration = runtime.keys.known(key.strip()) or await find_key(key.strip(), request, runtime)
+        with _database_refusals():
+            integration = runtime.keys.known(key.strip()) or await find_key(key.strip(), request, runtime)
     except MalformedKey:
         raise Refusal(401, f"Could not authenticate: {not_a_key('key')}", ["the key is malformed"]) from None
     except TooManyUnknownKeys as exc:
         raise too_many_unknown_keys("key", exc.retry_after_s) from None
-    except _DATABASE_ERRORS:
-        raise DATABASE_DOWN from None
     if integration is None or integration.revoked:
         raise Refusal(401, "Could not authenticate", ["the key is unknown or its integration is disabled"])
     if integration.type != "opsgenie":

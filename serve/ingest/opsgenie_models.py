@@ -18,6 +18,7 @@ from actors.domain.events import Action, AlertEvent, Severity
 from actors.store.services import IntegrationKey
 
 DEDUP_PREFIX = "og:"
+ALIAS_MAX = 512
 MAX_DETAILS_CHARS = 8000  # keys and values together, as Opsgenie counts them
 
 Priority = Literal["P1", "P2", "P3", "P4", "P5"]
@@ -54,7 +55,7 @@ class CreateAlertIn(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
     message: str = Field(min_length=1, max_length=130)
-    alias: str | None = Field(None, max_length=512)
+    alias: str | None = Field(None, max_length=ALIAS_MAX)
     description: str | None = Field(None, max_length=15000)
     responders: list[Responder] | None = Field(None, max_length=50)
     visible_to: list[Responder] | None = Field(None, alias="visibleTo", max_length=50)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -32,6 +33,7 @@ from actors.domain.messages import VOICE_MENU, Alert, voice
 from actors.providers.twilio import configured
 from actors.store import replies as store
 from serve.batcher import BatchFailed
+from serve.params import Int64Id
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/webhooks/twilio", tags=["Twilio webhooks"])
@@ -171,7 +173,7 @@ _DONE_ALREADY = "This key press was handled already. Goodbye."
             operation_id="twilio_voice_script_get")
 @router.post("/voice", response_class=Response, responses={200: {"content": {_XML: {}}}},
              operation_id="twilio_voice_script_post")
-async def call(notification: int = Query(..., description="the notification this call is for"),
+async def call(notification: Annotated[Int64Id, Query(description="the notification this call is for")],
                twilio: Signed = Depends(signed)) -> Response:
     """The call's words: the alert, then the keypad menu."""
     subject = await _subject(twilio, notification)
@@ -181,7 +183,7 @@ async def call(notification: int = Query(..., description="the notification this
 
 
 @router.post("/voice/keypad", response_class=Response, responses={200: {"content": {_XML: {}}}})
-async def keypad(notification: int = Query(..., description="the notification this call is for"),
+async def keypad(notification: Annotated[Int64Id, Query(description="the notification this call is for")],
                  twilio: Signed = Depends(signed)) -> Response:
     """4 acknowledges, 6 resolves, 5 escalates, * repeats the alert; anything else, the menu.
     A key that acts does so once per call: pressed again (the same CallSid and Digits), it

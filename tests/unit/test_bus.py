@@ -40,6 +40,13 @@ def test_parse_id_accepts_only_bus_ids() -> None:
         assert parse_id(bad) is None
 
 
+@pytest.mark.parametrize("odd", ["\u0661\u0667-\u0661", "\u00b2-1", "1-\u00b2", "\uff11-0", "1\x00-0"])
+def test_an_id_with_digits_that_are_not_ascii_is_no_bus_id(odd: str) -> None:
+    """Redis would refuse it as a stream id: it is answered with a reset, like any other
+    id the bus never gave."""
+    assert parse_id(odd) is None
+
+
 def test_a_reader_resumes_after_its_last_id_without_gaps_or_repeats() -> None:
     ring = EventRing(100, START_MS)
     start = ring.tail()
