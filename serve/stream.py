@@ -37,6 +37,7 @@ from starlette.types import Receive, Scope, Send
 from actors.bus import BusEvent, BusRead, EventBus
 from serve.api.auth import Caller, require_viewer
 from serve.closing import closing
+from serve.params import control_character
 from serve.runtime import GatewayRuntime, get_runtime
 
 log = logging.getLogger(__name__)
@@ -198,13 +199,17 @@ async def stream(
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> StreamingResponse:
     """Incident changes as they are committed; every role may follow every incident."""
+    resume_after = last_event_id_header or last_event_id  # EventSource's header is the newer one
+    character = control_character(resume_after or "")
+    if character:  # no bus id ever had one: a broken request (an unknown id is answered with a reset)
+        raise HTTPException(400, f"last_event_id: holds the control character {character}")
     key, limit = _caller_key(caller), runtime.settings.streams_per_caller
     if not places.take(key, limit):
         raise HTTPException(429, f"{caller.name} already has {limit} live streams open, the most one caller may"
                             " hold at once; close one first", headers={"Retry-After": "5"})
     try:
         response = _HeldStream(
-            _until_closing(runtime.bus, await _start(runtime.bus, last_event_id_header or last_event_id),
+            _until_closing(runtime.bus, await _start(runtime.bus, resume_after),
                            str(service_id) if service_id else None),
             key, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -215,8 +220,7 @@ async def stream(
 
 
 async def _start(bus: EventBus, resume_after: str | None) -> str:
-    """Where the stream starts: after the client's last id (EventSource's header is the newer
-    one), else from now on."""
+    """Where the stream starts: after the client's last id, else from now on."""
     if resume_after:
         return resume_after.strip()
     try:

@@ -102,6 +102,10 @@ def test_odd_times(api: httpx.Client, template: str) -> None:
     all_refused(api, "GET", template.replace("{schedule}", schedule.json()["id"]), ODD_INSTANTS)
 
 
+def test_control_characters_in_a_stream_cursor(api: httpx.Client) -> None:
+    all_refused(api, "GET", "/api/v1/stream?last_event_id={}", ["1700000000000-0%00", "%0A", "1-2%7F"])
+
+
 def test_odd_calendar_tokens(api: httpx.Client, anonymous: httpx.Client) -> None:
     schedule = api.post("/api/v1/schedules", json={"name": "odd tokens", "time_zone": "UTC", "layers": []})
     assert schedule.status_code == 201, schedule.text
