@@ -58,7 +58,7 @@ ROUTE_IDS = ["pagerduty", "generic", "opsgenie", "api", "api-as-admin", "login",
 class Answer:
     status: int
     body: dict[str, Any]
-    sent: int  # body bytes written before the answer came
+    sent: int  # bytes of the body (with its chunk framing) written before the answer came
 
 
 @pytest.fixture
