@@ -47,7 +47,7 @@ from serve.ingest.opsgenie_models import (
     to_event,
 )
 from serve.keys import MalformedKey, TooManyUnknownKeys
-from serve.params import INT64_MAX, control_character
+from serve.params import INT64_MAX
 from serve.runtime import GatewayRuntime, get_runtime
 
 log = logging.getLogger(__name__)
@@ -175,12 +175,11 @@ def _by_alias(identifier_type: str) -> bool:
 
 
 def _check_identifier(identifier: str) -> None:
-    """An id, a tiny id or an alias is at most an alias long, and holds no control character."""
+    """An id, a tiny id or an alias is at most an alias long. An alias is the source's own
+    text, as in the alert it names: what the alert's could hold, it may hold (U+0000 is made
+    storable on its way to the shard, as the alert's was); an id is checked as a number."""
     if len(identifier) > ALIAS_MAX:
         raise Unprocessable({"identifier": f"must be at most {ALIAS_MAX} characters"})
-    character = control_character(identifier)
-    if character:
-        raise Unprocessable({"identifier": f"holds the control character {character}"})
 
 
 def _incident_number(identifier: str) -> int:

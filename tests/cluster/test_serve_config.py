@@ -128,7 +128,7 @@ def cluster_with_tocsin_settings(
 
 @pytest.fixture(scope="module")
 def deployed(
-    cluster_with_tocsin_settings: RayClusterProcess, tmp_path_factory: pytest.TempPathFactory,
+    cluster_with_tocsin_settings: RayClusterProcess, admin_token: str, tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Deployed]:
     """`serve run --non-blocking` with the shipped config, then Tocsin healthy. Serve is shut
     down before the cluster stops, so that its proxies (HAProxy is a subprocess of an actor)

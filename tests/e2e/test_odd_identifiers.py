@@ -144,9 +144,11 @@ def test_odd_opsgenie_ids(anonymous: httpx.Client, genie: dict[str, str], identi
 
 
 @pytest.mark.parametrize("action", ["acknowledge", "close"])
-def test_odd_opsgenie_aliases(anonymous: httpx.Client, genie: dict[str, str], action: str) -> None:
-    all_refused(anonymous, "POST", f"/v2/alerts/{{}}/{action}?identifierType=alias",
-                ["disk%00full", "disk%0Afull", "a" * 513], headers=genie)
+def test_an_alias_longer_than_opsgenie_takes_is_refused(anonymous: httpx.Client, genie: dict[str, str],
+                                                         action: str) -> None:
+    """An alias with a control character names an alert created with it (see
+    test_unstorable_text.py); only one no alert could have is refused."""
+    all_refused(anonymous, "POST", f"/v2/alerts/{{}}/{action}?identifierType=alias", ["a" * 513], headers=genie)
 
 
 def test_odd_opsgenie_request_ids(anonymous: httpx.Client, genie: dict[str, str]) -> None:

@@ -19,7 +19,7 @@ from actors.domain.credentials import digest, new_api_token, shown_part
 from actors.store import api_tokens, users
 from cluster.settings import Settings
 from serve.app import create_api
-from serve.runtime import GatewayRuntime, get_runtime
+from serve.runtime import GatewayRuntime, install
 from tests.conftest import LOOPBACK_NETWORKS
 
 pytestmark = pytest.mark.timeout(60)
@@ -66,12 +66,8 @@ class Client:
 @asynccontextmanager
 async def gateway(database_url: str, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     runtime = GatewayRuntime(Settings(admin_token=ADMIN_TOKEN, **settings), database_url)
+    install(runtime)  # as the deployment's constructor does: the app's body limits read its settings
     app = create_api()
-
-    async def this_runtime() -> GatewayRuntime:
-        return runtime
-
-    app.dependency_overrides[get_runtime] = this_runtime
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tocsin") as http:
             yield http
