@@ -25,7 +25,7 @@ import os
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,7 +43,7 @@ from actors.lifecycle import detached_options
 from actors.pacing import ProviderPace
 from actors.providers import build
 from actors.providers.base import Outgoing, Provider
-from actors.store import outbox
+from actors.store import outbox, pooled
 from actors.store.replies import reply_code_for
 from cluster.settings import Settings
 from serve.batcher import Batcher
@@ -56,7 +56,7 @@ POLL_S = 1.0
 IN_FLIGHT = 32  # rows dispatched at once
 EXPRESS_CLAIM = 50  # first notifications of pages claimed at once while a round is under way
 ANSWERABLE = ("sms", "voice")  # channels people reply on, so their messages carry a reply code
-DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+DATABASE_ERRORS = pooled.UNAVAILABLE
 
 
 def channel_name(channel: str) -> str:
@@ -192,7 +192,7 @@ class ChannelActor:
         now, not once their lease has run out (LEASE_S, minutes): Ray restarts an actor only
         once its process or its node is dead, and that incarnation was the channel's only
         sender. What it had handed to a provider without recording is sent again."""
-        async with (await self._connect()).acquire() as conn:
+        async with self._connection() as conn:
             released = await outbox.release_claims(conn, self.channel, self._clock.now())
         self._orphaned_claims = False
         if released:
@@ -200,7 +200,7 @@ class ChannelActor:
                      self.channel, released)
 
     async def _until_next_due(self) -> float:
-        async with (await self._connect()).acquire() as conn:
+        async with self._connection() as conn:
             due = await outbox.next_due(conn, self.channel)
         if due is None:
             return POLL_S
@@ -220,8 +220,7 @@ class ChannelActor:
         now = self._clock.now()
         limit, max_rank = (EXPRESS_CLAIM, outbox.FIRST_OF_PAGE) if first_of_pages else (
             self._claim_size(), outbox.ANY_RANK)
-        pool = await self._connect()
-        async with pool.acquire() as conn:
+        async with self._connection() as conn:
             rows = await outbox.claim_due(conn, self.channel, now, limit, LEASE_S, max_rank)
             if not rows:
                 return 0
@@ -315,7 +314,7 @@ class ChannelActor:
         async with self._express_slots if urgent else self._slots:
             reason = _undeliverable(row, where)
             if reason is not None:
-                async with (await self._connect()).acquire() as conn:
+                async with self._connection() as conn:
                     await outbox.finish(conn, row["id"], "cancelled", reason, self._clock.now())
                 self._stats["cancelled"] += 1
                 return
@@ -428,7 +427,7 @@ class ChannelActor:
 
     async def _settle_group(self, settlements: list[outbox.Settlement]) -> list[None]:
         """The outcomes of the rows whose tries ended while the previous group was written."""
-        async with (await self._connect()).acquire() as conn:
+        async with self._connection() as conn:
             await outbox.settle(conn, settlements)
         return [None] * len(settlements)
 
@@ -441,7 +440,7 @@ class ChannelActor:
             return Outgoing(row["id"], self.channel, where["address"], text, text)
         code = None
         if self.channel in ANSWERABLE:
-            async with (await self._connect()).acquire() as conn:
+            async with self._connection() as conn:
                 code = await reply_code_for(conn, row["contact_method_id"], row["incident_id"])
         alert = messages.Alert(row["incident_id"], service, where["summary"] or row["message"], row["urgency"], code)
         link = f"{self._settings.reachable_url}/api/v1/incidents/{row['incident_id']}"
@@ -456,6 +455,11 @@ class ChannelActor:
             return messages.voice(alert)
         # Slack shows the link apart from the text, as a link; other channels carry it in the text.
         return messages.long_text(alert, None if self.channel == "slack" else link)
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        async with pooled.connection(await self._connect()) as conn:
+            yield conn
 
     async def _connect(self) -> asyncpg.Pool:
         async with self._pool_lock:
