@@ -5,6 +5,10 @@ slack, webhook) through that channel's providers.
   is claimed again once its lease has run out (at least once, never dropped), or at once
   when the crash was this actor's own and Ray has restarted it. Woken by a nudge from the
   shards, and by a short poll as a fallback.
+- The outcome of every row it claimed is kept until it is written, and written again while
+  the database is away (`settling`); until then the row is this actor's, passed over by its
+  claims whatever its lease says: a message a provider took is not sent again while the
+  actor that sent it lives.
 - Per provider, in failover order: a circuit breaker (a failing provider is skipped, and
   probed again after a cool-down) and a token bucket at the provider's published rate.
 - A row that no provider took is tried again after an exponential back-off with jitter;
@@ -43,10 +47,10 @@ from actors.lifecycle import detached_options
 from actors.pacing import ProviderPace
 from actors.providers import build
 from actors.providers.base import Outgoing, Provider
+from actors.settling import Settler
 from actors.store import outbox, pooled
 from actors.store.replies import reply_code_for
 from cluster.settings import Settings
-from serve.batcher import Batcher
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +123,10 @@ class ChannelActor:
         # Rows dispatched and not yet settled, per contact method: a throttle decided by one
         # round counts those another round is still sending (the express lane runs beside).
         self._sending_to: dict[str, int] = defaultdict(int)
-        self._settler = Batcher[outbox.Settlement, None](self._settle_group, max_items=IN_FLIGHT * 4, max_delay_s=0)
+        self._settler = Settler(channel, self._connection, max_items=IN_FLIGHT * 4)
+        # Rows claimed here and not yet settled (being sent, or their outcome being written):
+        # claims pass them over, whatever their leases say.
+        self._held: set[int] = set()
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
@@ -151,6 +158,7 @@ class ChannelActor:
                  **self._open_destinations(p.name, now)}
                 for p in self._providers
             ],
+            "outcomes_waiting": self._settler.waiting,
             **self._stats,
         }
 
@@ -201,7 +209,7 @@ class ChannelActor:
 
     async def _until_next_due(self) -> float:
         async with self._connection() as conn:
-            due = await outbox.next_due(conn, self.channel)
+            due = await outbox.next_due(conn, self.channel, self._held)
         if due is None:
             return POLL_S
         return min(POLL_S, max(0.0, (due - self._clock.now()).total_seconds()))
@@ -221,11 +229,18 @@ class ChannelActor:
         limit, max_rank = (EXPRESS_CLAIM, outbox.FIRST_OF_PAGE) if first_of_pages else (
             self._claim_size(), outbox.ANY_RANK)
         async with self._connection() as conn:
-            rows = await outbox.claim_due(conn, self.channel, now, limit, LEASE_S, max_rank)
+            rows = await outbox.claim_due(conn, self.channel, now, limit, LEASE_S, max_rank, self._held)
             if not rows:
                 return 0
-            context = await outbox.context(conn, [r["id"] for r in rows])
-            plan = await self._throttled(conn, rows, now)
+            claimed = {r["id"] for r in rows}
+            self._held |= claimed
+            try:
+                context = await outbox.context(conn, list(claimed))
+                plan = await self._throttled(conn, rows, now)
+            except BaseException:
+                self._held -= claimed  # claimed again once their leases run out
+                raise
+        self._held -= claimed - {r["id"] for row, bundle in plan for r in (row, *bundle)}  # held back: pending
         for row, _ in plan:
             self._sending_to[row["contact_method_id"]] += 1
         self._stats["express" if first_of_pages else "claimed"] += len(rows)
@@ -303,6 +318,7 @@ class ChannelActor:
         try:
             await self._send_and_settle(row, where, bundle, urgent)
         finally:
+            self._held.difference_update(r["id"] for r in (row, *bundle))
             method = row["contact_method_id"]
             self._sending_to[method] -= 1
             if not self._sending_to[method]:
@@ -319,10 +335,11 @@ class ChannelActor:
                 self._stats["cancelled"] += 1
                 return
             settlement = await self._try(row, where, bundle, urgent)
-        # Written with the other rows settled meanwhile (one commit for the group); the
-        # round waits for it, so the next claim sees every row of this one settled. A row
-        # sent but not yet written when the actor dies is sent again (at least once).
-        await self._settler.submit(settlement)
+        # Written with the other rows settled meanwhile (one commit for the group), and
+        # again until it lands; the round waits for it, so the next claim sees every row of
+        # this one settled. A row sent and not yet written when the actor dies is sent
+        # again (at least once).
+        await self._settler.settle(settlement)
 
     async def _try(
         self, row: dict[str, Any], where: dict[str, Any], bundle: list[dict[str, Any]], urgent: bool
@@ -424,12 +441,6 @@ class ChannelActor:
               ) -> outbox.Settlement:
         self._stats["dead"] += 1
         return outbox.Settlement(row["id"], "dead", self._clock.now(), attempts or [], error=error)
-
-    async def _settle_group(self, settlements: list[outbox.Settlement]) -> list[None]:
-        """The outcomes of the rows whose tries ended while the previous group was written."""
-        async with self._connection() as conn:
-            await outbox.settle(conn, settlements)
-        return [None] * len(settlements)
 
     async def _message(self, row: dict[str, Any], where: dict[str, Any], bundle: list[dict[str, Any]]) -> Outgoing:
         service = where["service_name"] or "a deleted service"

@@ -3,11 +3,15 @@
 Rows are claimed with FOR UPDATE SKIP LOCKED, so any number of senders share the work
 without sending a row twice; a claim is a lease, and a row whose sender died while it was
 "sending" is claimable again once the lease has run out (at least once, never dropped).
+A claim passes over the rows its sender still holds (sent, their outcome not yet written).
+
+Writing outcomes is idempotent: only rows still "sending" change, so writing a group again
+after a commit whose answer was lost records nothing twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -19,6 +23,7 @@ WITH due AS (
     SELECT id FROM notifications
     WHERE channel = $1 AND send_at <= $2 AND rank <= $5
       AND (status = 'pending' OR (status = 'sending' AND claimed_until < $2))
+      AND id <> ALL($6::bigint[])
     ORDER BY rank, send_at, id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
@@ -50,12 +55,13 @@ ANY_RANK = 32767
 
 async def claim_due(
     conn: asyncpg.Connection, channel: str, now: datetime, limit: int = 100, lease_s: float = 60.0,
-    max_rank: int = ANY_RANK,
+    max_rank: int = ANY_RANK, held: Collection[int] = (),
 ) -> list[dict[str, Any]]:
     """Claim up to `limit` rows of `channel` due by `now` and ranked at most `max_rank`, for
     `lease_s` seconds, in the order to send them: first notifications of pages, then by
-    when they fell due."""
-    rows = await conn.fetch(_CLAIM, channel, now, limit, lease_s, max_rank)
+    when they fell due. Rows in `held` are passed over, whatever their lease says: the
+    caller holds them (it is sending them, or knows how they went and is writing it)."""
+    rows = await conn.fetch(_CLAIM, channel, now, limit, lease_s, max_rank, list(held))
     return sorted((dict(r) for r in rows), key=lambda r: (r["rank"], r["send_at"], r["id"]))
 
 
@@ -124,22 +130,28 @@ async def settle(conn: asyncpg.Connection, settlements: Sequence[Settlement]) ->
             await conn.executemany(_RETRY_LATER, [(s.notification_id, s.send_at, s.error, s.at) for s in again])
 
 
+# Each statement changes a row only while it is "sending": written again (a commit whose answer
+# was lost), a settlement finds its rows settled and records nothing twice. Attempts go first,
+# while the row still says "sending".
 _RECORD_ATTEMPT = (
     "INSERT INTO notification_attempts (notification_id, provider, at, outcome, provider_message_id,"
-    " error, latency_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+    " error, latency_ms) SELECT $1, $2, $3, $4, $5, $6, $7"
+    " WHERE EXISTS (SELECT FROM notifications WHERE id = $1 AND status = 'sending')")
 # A bundle also records its kind and the text that went out.
 _DELIVERED = (
     "UPDATE notifications SET status = 'sent', sent_at = $2, updated_at = $2, claimed_until = NULL,"
     " provider = $3, provider_message_id = $4, last_error = NULL,"
     " kind = coalesce($5, kind), message = coalesce($6, message)"
-    " WHERE id = $1")
+    " WHERE id = $1 AND status = 'sending'")
 _BUNDLED = (
     "UPDATE notifications SET status = 'bundled', bundled_into = $2, claimed_until = NULL, updated_at = $3"
-    " WHERE id = ANY($1::bigint[])")
-_FINISH = "UPDATE notifications SET status = $2, last_error = $3, claimed_until = NULL, updated_at = $4 WHERE id = $1"
+    " WHERE id = ANY($1::bigint[]) AND status = 'sending'")
+_FINISH = (
+    "UPDATE notifications SET status = $2, last_error = $3, claimed_until = NULL, updated_at = $4"
+    " WHERE id = $1 AND status = 'sending'")
 _RETRY_LATER = (
     "UPDATE notifications SET status = 'pending', send_at = $2, last_error = coalesce($3, last_error),"
-    " claimed_until = NULL, updated_at = $4 WHERE id = $1")
+    " claimed_until = NULL, updated_at = $4 WHERE id = $1 AND status = 'sending'")
 
 
 async def recent_sends(
@@ -167,11 +179,13 @@ async def release_claims(conn: asyncpg.Connection, channel: str, now: datetime) 
     return int(status.rsplit(" ", 1)[-1])
 
 
-async def next_due(conn: asyncpg.Connection, channel: str) -> datetime | None:
-    """When the channel's next pending row is due (or a lease runs out)."""
+async def next_due(conn: asyncpg.Connection, channel: str, held: Collection[int] = ()) -> datetime | None:
+    """When the channel's next pending row is due (or a lease runs out), the rows in `held`
+    aside (see `claim_due`)."""
     at: datetime | None = await conn.fetchval(
         "SELECT least((SELECT min(send_at) FROM notifications WHERE channel = $1 AND status = 'pending'),"
-        " (SELECT min(claimed_until) FROM notifications WHERE channel = $1 AND status = 'sending'))",
-        channel,
+        " (SELECT min(claimed_until) FROM notifications WHERE channel = $1 AND status = 'sending'"
+        "  AND id <> ALL($2::bigint[])))",
+        channel, list(held),
     )
     return at
