@@ -5,12 +5,18 @@ A provider raises `ProviderError` when it did not take the message: `retryable` 
 whether trying again (later, or through another provider) may help. A timeout is a
 `ProviderError` too. Nothing here logs credentials: providers keep them in `SecretStr`
 settings and never put them in an error message.
+
+A message whose try's outcome is unknown (its sender died between the provider's answer and
+writing it down) is sent again, unless a provider that can be asked (`Traceable`) says it
+took it then. Through a provider that cannot be asked, such a message may reach its person
+twice: at least once, never lost.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from actors.domain.messages import SUBJECT_LIMIT
 from actors.domain.plaintext import body, one_line
@@ -71,3 +77,16 @@ class Provider(Protocol):
     async def send(self, message: Outgoing) -> Receipt: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class Traceable(Protocol):
+    """A provider that can be asked what it took."""
+
+    name: str
+
+    async def sent_since(self, message: Outgoing, since: datetime) -> list[str]:
+        """The ids of the messages it took from Tocsin to `message.address` since `since`
+        that carry this message (the same words; for a call, any call), oldest first.
+        Raises `ProviderError` when it cannot say."""
+        ...

@@ -4,12 +4,20 @@ A text carries the message; a call fetches its words from Tocsin's voice webhook
 (`serve/webhooks/twilio.py`), which also takes the key presses. Both ask Twilio to report
 delivery to the status webhook. `twilio_api_url` sends every API call to a
 Twilio-compatible endpoint instead (a proxy, or the fake in tests).
+
+Twilio can be asked what it took (`sent_since`, a `Traceable` provider): the texts and
+calls from our number to a number, newest first, which are read back until they are older
+than asked. A text is known by its words. A call is known by its number only: two calls in
+doubt to one number at once cannot be told apart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +32,9 @@ from cluster.settings import Settings
 
 # The call's progress, reported to the status webhook as it happens.
 CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
+PAGE_SIZE = 50  # texts or calls per page when asking what was taken
+LOOK_BACK = 500  # at most this many read back
+CLOCK_SKEW = timedelta(minutes=2)  # between Tocsin's clock and Twilio's
 
 # The library logs every request and response at INFO, ten lines a message: too loud for a
 # storm. Its lines go to this logger, quiet unless someone lowers the level to debug.
@@ -84,15 +95,59 @@ class TwilioProvider:
         return f"{self._base}/webhooks/twilio/voice?notification={notification_id}"
 
     async def send(self, message: Outgoing) -> Receipt:
-        if message.channel not in self.channels:
-            raise ProviderError(f"twilio cannot carry {message.channel} messages", retryable=False)
+        self._check(message)
         client = self._connect()
-        try:
+        with self._answered(f"the {message.channel}"):
             # The client's own timeout bounds each request; this bounds the whole send.
             sid = await asyncio.wait_for(self._create(client, message), self._timeout_s + 1)
+        return Receipt(provider_message_id=sid)
+
+    async def sent_since(self, message: Outgoing, since: datetime) -> list[str]:
+        """The texts with these words (calls: any call) Twilio took from our number to
+        `message.address` since `since`, oldest first."""
+        self._check(message)
+        client = self._connect()
+        with self._answered(f"the list of {message.channel} sent"):
+            found = await asyncio.wait_for(self._taken(client, message, since - CLOCK_SKEW), self._timeout_s + 1)
+        return found
+
+    async def _taken(self, client: Client, message: Outgoing, since: datetime) -> list[str]:
+        """Reads back, newest first, until a whole page's worth in a row is older than
+        `since`: a list sorted by when each was sent may place one not sent yet anywhere."""
+        if message.channel == "sms":
+            listed = await client.messages.stream_async(to=message.address, from_=self._from, limit=LOOK_BACK,
+                                                        page_size=PAGE_SIZE)
+        else:
+            listed = await client.calls.stream_async(to=message.address, from_=self._from, limit=LOOK_BACK,
+                                                     page_size=PAGE_SIZE)
+        found: list[str] = []
+        older = 0
+        async with contextlib.aclosing(listed):
+            async for taken in listed:
+                created: datetime | None = taken.date_created
+                if created is not None and created < since:
+                    older += 1
+                    if older >= PAGE_SIZE:
+                        break
+                    continue
+                older = 0
+                # A trial account's texts start with a notice: the words are looked for within.
+                if message.channel != "sms" or message.text in (taken.body or ""):
+                    found.append(str(taken.sid))
+        return found[::-1]
+
+    def _check(self, message: Outgoing) -> None:
+        if message.channel not in self.channels:
+            raise ProviderError(f"twilio cannot carry {message.channel} messages", retryable=False)
+
+    @contextlib.contextmanager
+    def _answered(self, what: str) -> Iterator[None]:
+        """Whatever the client raises, as the `ProviderError` it means."""
+        try:
+            yield
         except TwilioRestException as exc:
             retryable = exc.status >= 500 or exc.status in (408, 429)
-            raise ProviderError(self._scrub(f"twilio refused the {message.channel}: HTTP {exc.status},"
+            raise ProviderError(self._scrub(f"twilio refused {what}: HTTP {exc.status},"
                                             f" error {exc.code}: {exc.msg}"), retryable=retryable) from None
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
             raise TimedOut(f"twilio did not answer within {self._timeout_s:g}s") from None
@@ -100,7 +155,6 @@ class TwilioProvider:
             raise ProviderError(self._scrub(f"twilio is unreachable: {type(exc).__name__}: {exc}")) from None
         except TwilioException as exc:
             raise ProviderError(self._scrub(f"twilio answered oddly: {exc}")) from None
-        return Receipt(provider_message_id=sid)
 
     async def _create(self, client: Client, message: Outgoing) -> str | None:
         created: Any

@@ -3,8 +3,12 @@ the phone on the other end.
 
 The server side answers the REST API the way Twilio does (`POST /2010-04-01/Accounts/{sid}/
 Messages.json` and `Calls.json`, HTTP basic auth, Twilio's JSON shapes and error bodies) and
-records what it was asked to send. It can be told to fail (`fail(500)`, or for a while:
-`fail(503, for_s=30)`) or to hang (`hang(seconds)`).
+records what it was asked to send. `GET` of the same lists what it took, newest first, as
+Twilio pages a list (`To` and `From` filters, `PageSize`, `Page` and `PageToken`, the
+`next_page_uri` to follow). It can be told to fail (`fail(500)`, or for a while:
+`fail(503, for_s=30)`) or to hang (`hang(seconds)`); a request it hangs on is still taken
+when the hang ends, whether or not its client is still waiting, as Twilio takes a request
+whose client went away.
 
 The phone side plays Twilio calling Tocsin back, signed with X-Twilio-Signature as Twilio
 signs: `reply` texts Tocsin, `answer` picks up a call (fetches its TwiML), `press` presses
@@ -34,7 +38,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urljoin
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 from twilio.request_validator import RequestValidator
@@ -42,6 +46,7 @@ from twilio.request_validator import RequestValidator
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 _PATH = re.compile(r"/2010-04-01/Accounts/(?P<sid>AC\w+)/(?P<kind>Messages|Calls)\.json")
 _HANG_LIMIT_S = 30.0  # a hang never outlives a test
+_PAGE_SIZE = 50  # Twilio's default; at most 1000
 
 
 @dataclass
@@ -64,6 +69,7 @@ class Call:
     status_callback_events: list[str]
     gather_action: str | None = None  # where the next key press goes, once answered
     said: list[str] = field(default_factory=list)  # every <Say> heard, in order
+    received_at: float = field(default_factory=time.time)  # when it was placed (epoch seconds)
 
 
 class FakeTwilio:
@@ -241,17 +247,19 @@ class FakeTwilio:
 
     # -- the REST API ---------------------------------------------------------------
 
-    def _serve(self, path: str, authorization: str | None, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+    def _serve(self, method: str, path: str, authorization: str | None,
+               form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self.requests += 1
             self.in_flight += 1
         try:
-            return self._respond(path, authorization, form)
+            return self._respond(method, path, authorization, form)
         finally:
             with self._lock:
                 self.in_flight -= 1
 
-    def _respond(self, path: str, authorization: str | None, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+    def _respond(self, method: str, path: str, authorization: str | None,
+                 form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
         if self._hang_s:
             self._stopped.wait(self._hang_s)
         failure = self._failure
@@ -263,24 +271,59 @@ class FakeTwilio:
             return 404, _error(404, 20404, f"The requested resource {path} was not found")
         if not self._authorized(match["sid"], authorization):
             return 401, _error(401, 20003, "Authenticate")
+        if method == "GET":
+            return 200, self._list(path, match["kind"], form)
+        return self._take(match["kind"], form)
+
+    def _take(self, kind: str, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
         values = {name: items[-1] for name, items in form.items()}
         to, from_ = values.get("To", ""), values.get("From", "")
         if not _E164.fullmatch(to):
             return 400, _error(400, 21211, f"Invalid 'To' Phone Number: {to}")
         if from_ != self.from_number:
             return 400, _error(400, 21606, f"The From phone number {from_} is not a valid number for this account")
-        if match["kind"] == "Messages":
+        if kind == "Messages":
             if not values.get("Body"):
                 return 400, _error(400, 21602, "Message body is required.")
             sms = Sms(_sid("SM"), to, from_, values["Body"], values.get("StatusCallback"))
             self._record(sms, self.messages)
-            return 201, self._message_json(sms)
+            return 201, self._message_json(sms, "queued")
         if not values.get("Url") and not values.get("Twiml"):
             return 400, _error(400, 21205, "Url parameter is required.")
         call = Call(_sid("CA"), to, from_, values.get("Url", ""), values.get("StatusCallback"),
                     form.get("StatusCallbackEvent", []))
         self._record(call, self.calls)
         return 201, self._call_json(call)
+
+    def _list(self, path: str, kind: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        """One page of what was taken, newest first, in Twilio's list shape."""
+        values = {name: items[-1] for name, items in query.items()}
+        with self._lock:
+            taken: list[Sms | Call] = list(self.messages if kind == "Messages" else self.calls)
+        matching = [item for item in reversed(taken)
+                    if values.get("To", item.to) == item.to and values.get("From", item.from_) == item.from_]
+        size = min(max(int(values.get("PageSize", _PAGE_SIZE)), 1), 1000)
+        page = max(int(values.get("Page", 0)), 0)
+        start = page * size
+        token = values.get("PageToken", "")
+        after = [n for n, item in enumerate(matching) if "PA" + item.sid == token]
+        if after:  # the page after the one ending with that item
+            start = after[0] + 1
+        items = matching[start:start + size]
+        filters = {name: values[name] for name in ("To", "From") if name in values}
+
+        def uri(number: int, **more: str) -> str:
+            return f"{path}?{urlencode({**filters, 'PageSize': size, 'Page': number, **more})}"
+
+        more = start + size < len(matching)
+        return {
+            kind.lower(): [self._message_json(item, "sent") if isinstance(item, Sms) else self._call_json(item)
+                           for item in items],
+            "first_page_uri": uri(0), "uri": uri(page), "page": page, "page_size": size,
+            "previous_page_uri": uri(page - 1) if page > 0 else None,
+            "next_page_uri": uri(page + 1, PageToken="PA" + items[-1].sid) if more and items else None,
+            "start": start, "end": start + max(len(items) - 1, 0),
+        }
 
     def _authorized(self, sid: str, authorization: str | None) -> bool:
         expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
@@ -292,22 +335,24 @@ class FakeTwilio:
             self.received.append(item)
             self._lock.notify_all()
 
-    def _message_json(self, sms: Sms) -> dict[str, Any]:
-        now = formatdate(usegmt=True)
+    def _message_json(self, sms: Sms, status: str) -> dict[str, Any]:
+        """As Twilio shows a text: "queued" when just taken, "sent" when listed later."""
+        created = formatdate(sms.received_at, usegmt=True)
         return {
             "sid": sms.sid, "account_sid": self.account_sid, "api_version": "2010-04-01", "body": sms.body,
-            "date_created": now, "date_updated": now, "date_sent": None, "direction": "outbound-api",
+            "date_created": created, "date_updated": created, "date_sent": created if status == "sent" else None,
+            "direction": "outbound-api",
             "error_code": None, "error_message": None, "from": sms.from_, "to": sms.to,
             "messaging_service_sid": None, "num_media": "0", "num_segments": "1", "price": None,
-            "price_unit": "USD", "status": "queued", "subresource_uris": {},
+            "price_unit": "USD", "status": status, "subresource_uris": {},
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sms.sid}.json",
         }
 
     def _call_json(self, call: Call) -> dict[str, Any]:
-        now = formatdate(usegmt=True)
+        created = formatdate(call.received_at, usegmt=True)
         return {
             "sid": call.sid, "account_sid": self.account_sid, "api_version": "2010-04-01",
-            "date_created": now, "date_updated": now, "direction": "outbound-api", "from": call.from_,
+            "date_created": created, "date_updated": created, "direction": "outbound-api", "from": call.from_,
             "from_formatted": call.from_, "to": call.to, "to_formatted": call.to, "status": "queued",
             "start_time": None, "end_time": None, "duration": None, "price": None, "price_unit": "USD",
             "parent_call_sid": None, "phone_number_sid": None, "answered_by": None, "forwarded_from": None,
@@ -332,11 +377,14 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             form = parse_qs(self.rfile.read(length).decode(), keep_blank_values=True)
-            status, body = fake._serve(self.path.split("?")[0], self.headers.get("Authorization"), form)
+            status, body = fake._serve("POST", self.path.split("?")[0], self.headers.get("Authorization"), form)
             self._answer(status, body)
 
         def do_GET(self) -> None:
-            self._answer(405, _error(405, 20004, "Method not allowed"))
+            url = urlsplit(self.path)
+            query = parse_qs(url.query, keep_blank_values=True)
+            status, body = fake._serve("GET", url.path, self.headers.get("Authorization"), query)
+            self._answer(status, body)
 
         def _answer(self, status: int, body: dict[str, Any]) -> None:
             payload = json.dumps(body).encode()

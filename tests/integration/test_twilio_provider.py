@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -210,3 +211,46 @@ async def test_a_channel_it_does_not_carry_is_refused(provider: twilio.TwilioPro
         await provider.send(Outgoing(1, "email", "alice@example.com", "s", "t"))
 
     assert raised.value.retryable is False
+
+
+async def test_twilio_lists_back_the_texts_it_took_with_these_words_reading_page_after_page(
+    fake: FakeTwilio, provider: twilio.TwilioProvider
+) -> None:
+    since = datetime.now(timezone.utc)
+    first = await provider.send(text(body="Tocsin #3 checkout: Disk full"))
+    for n in range(twilio.PAGE_SIZE + 10):  # newer texts to the same number fill the first page and more
+        await provider.send(text(body=f"Tocsin #{n + 10} checkout: something else"))
+    await provider.send(text(to="+14155550102", body="Tocsin #3 checkout: Disk full"))  # someone else's
+    again = await provider.send(text(body="Tocsin #3 checkout: Disk full"))
+
+    found = await provider.sent_since(text(body="Tocsin #3 checkout: Disk full"), since)
+
+    assert found == [first.provider_message_id, again.provider_message_id]  # oldest first
+    assert await provider.sent_since(text(body="Tocsin #4 checkout: never sent"), since) == []
+
+
+async def test_texts_older_than_asked_are_not_listed(fake: FakeTwilio, provider: twilio.TwilioProvider) -> None:
+    await provider.send(text())
+    fake.messages[0].received_at -= 3600  # taken an hour ago
+
+    assert await provider.sent_since(text(), datetime.now(timezone.utc) - timedelta(minutes=10)) == []
+    assert await provider.sent_since(text(), datetime.now(timezone.utc) - timedelta(hours=2)) == [fake.messages[0].sid]
+
+
+async def test_twilio_lists_back_the_calls_it_placed_to_a_number(
+    fake: FakeTwilio, provider: twilio.TwilioProvider
+) -> None:
+    since = datetime.now(timezone.utc)
+    placed = await provider.send(call())
+    await provider.send(call(to="+14155550102"))
+
+    assert await provider.sent_since(call(notification_id=99), since) == [placed.provider_message_id]
+
+
+async def test_a_list_twilio_cannot_give_is_a_provider_error(fake: FakeTwilio, provider: twilio.TwilioProvider) -> None:
+    fake.fail(503, 20503, "Service Unavailable")
+
+    with pytest.raises(ProviderError) as raised:
+        await provider.sent_since(text(), datetime.now(timezone.utc))
+
+    assert raised.value.retryable is True and "HTTP 503" in str(raised.value)
