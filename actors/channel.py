@@ -2,9 +2,12 @@
 slack, webhook) through that channel's providers.
 
 - Claims due rows with FOR UPDATE SKIP LOCKED, as a lease: a row left "sending" by a crash
-  is claimed again once its lease has run out (at least once, never dropped), or at once
-  when the crash was this actor's own and Ray has restarted it. Woken by a nudge from the
-  shards, and by a short poll as a fallback.
+  is claimed again once its lease has run out (at least once, never dropped), or, when the
+  crash was this actor's own and Ray has restarted it, once every request the dead process
+  had sent is over (the provider timeout). Before such a row is sent again, the providers
+  that can be asked (Twilio) are asked whether they took it: if one did, it is recorded as
+  sent and not sent again (`in_doubt`); through any other it may reach its person twice.
+  Woken by a nudge from the shards, and by a short poll as a fallback.
 - The outcome of every row it claimed is kept until it is written, and written again while
   the database is away (`settling`); until then the row is this actor's, passed over by its
   claims whatever its lease says: a message a provider took is not sent again while the
@@ -43,6 +46,7 @@ from actors.domain.breaker import BreakerRules, CircuitBreaker
 from actors.domain.clock import Clock, SystemClock
 from actors.domain.retry import RetryRules
 from actors.domain.throttle import ThrottleRule, decide
+from actors.in_doubt import InDoubt
 from actors.lifecycle import detached_options
 from actors.pacing import ProviderPace
 from actors.providers import build
@@ -61,6 +65,7 @@ IN_FLIGHT = 32  # rows dispatched at once
 EXPRESS_CLAIM = 50  # first notifications of pages claimed at once while a round is under way
 ANSWERABLE = ("sms", "voice")  # channels people reply on, so their messages carry a reply code
 DATABASE_ERRORS = pooled.UNAVAILABLE
+TAKE_OVER_MARGIN_S = 2.0  # past the provider timeout, before a dead process's claims are taken over
 
 
 def channel_name(channel: str) -> str:
@@ -124,6 +129,7 @@ class ChannelActor:
         # round counts those another round is still sending (the express lane runs beside).
         self._sending_to: dict[str, int] = defaultdict(int)
         self._settler = Settler(channel, self._connection, max_items=IN_FLIGHT * 4)
+        self._in_doubt = InDoubt(channel, self._providers, self._connection, settings.provider_timeout_s)
         # Rows claimed here and not yet settled (being sent, or their outcome being written):
         # claims pass them over, whatever their leases say.
         self._held: set[int] = set()
@@ -197,15 +203,17 @@ class ChannelActor:
 
     async def _take_over_claims(self) -> None:
         """Rows the previous incarnation of this actor claimed and had not settled are sent
-        now, not once their lease has run out (LEASE_S, minutes): Ray restarts an actor only
+        soon, not once their lease has run out (LEASE_S, minutes): Ray restarts an actor only
         once its process or its node is dead, and that incarnation was the channel's only
-        sender. What it had handed to a provider without recording is sent again."""
+        sender. Soon is once each request it had sent is answered or given up (the provider
+        timeout), so that a provider asked about one of them answers for it."""
+        grace = timedelta(seconds=self._settings.provider_timeout_s + TAKE_OVER_MARGIN_S)
         async with self._connection() as conn:
-            released = await outbox.release_claims(conn, self.channel, self._clock.now())
+            released = await outbox.release_claims(conn, self.channel, self._clock.now() + grace)
         self._orphaned_claims = False
         if released:
-            log.info("channel %s: restarted; %d rows its previous run left sending are due again",
-                     self.channel, released)
+            log.info("channel %s: restarted; %d rows its previous run left sending are due in %.0f s",
+                     self.channel, released, grace.total_seconds())
 
     async def _until_next_due(self) -> float:
         async with self._connection() as conn:
@@ -337,8 +345,8 @@ class ChannelActor:
             settlement = await self._try(row, where, bundle, urgent)
         # Written with the other rows settled meanwhile (one commit for the group), and
         # again until it lands; the round waits for it, so the next claim sees every row of
-        # this one settled. A row sent and not yet written when the actor dies is sent
-        # again (at least once).
+        # this one settled. A row sent and not yet written when the actor dies is looked
+        # for at its provider before it is sent again (`in_doubt`).
         await self._settler.settle(settlement)
 
     async def _try(
@@ -355,6 +363,12 @@ class ChannelActor:
         except Exception as exc:  # noqa: BLE001 - a message that cannot be composed never will be
             log.exception("channel %s: cannot compose notification %s", self.channel, row["id"])
             return self._dead(row, attempt.storable(f"the message could not be composed: {type(exc).__name__}: {exc}"))
+        if row["in_doubt"]:
+            found = await self._in_doubt.find(message, row["send_at"])
+            if found is not None:
+                self._stats["found_sent"] += 1
+                taken = (row["id"], found[0], self._clock.now(), "sent", found[1], None, None)
+                return self._settlement(row, message, bundle, [taken], found)
         attempts, receipt = await self._through_providers(message, urgent)
         return self._settlement(row, message, bundle, attempts, receipt)
 

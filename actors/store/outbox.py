@@ -3,7 +3,9 @@
 Rows are claimed with FOR UPDATE SKIP LOCKED, so any number of senders share the work
 without sending a row twice; a claim is a lease, and a row whose sender died while it was
 "sending" is claimable again once the lease has run out (at least once, never dropped).
-A claim passes over the rows its sender still holds (sent, their outcome not yet written).
+A claim passes over the rows its sender still holds (sent, their outcome not yet written),
+and says of each row whether its previous try's outcome is unknown (`in_doubt`: it was
+left "sending"), so that a sender can ask its provider before sending it again.
 
 Writing outcomes is idempotent: only rows still "sending" change, so writing a group again
 after a commit whose answer was lost records nothing twice.
@@ -20,7 +22,7 @@ import asyncpg
 
 _CLAIM = """
 WITH due AS (
-    SELECT id FROM notifications
+    SELECT id, status = 'sending' AS in_doubt FROM notifications
     WHERE channel = $1 AND send_at <= $2 AND rank <= $5
       AND (status = 'pending' OR (status = 'sending' AND claimed_until < $2))
       AND id <> ALL($6::bigint[])
@@ -33,7 +35,8 @@ SET status = 'sending', attempts = n.attempts + 1, claimed_until = $2 + make_int
     updated_at = $2
 FROM due WHERE n.id = due.id
 RETURNING n.id, n.kind, n.incident_id, n.service_id::text, n.page, n.level, n.pass, n.user_id::text,
-          n.contact_method_id::text, n.channel, n.urgency, n.message, n.send_at, n.attempts, n.rank
+          n.contact_method_id::text, n.channel, n.urgency, n.message, n.send_at, n.attempts, n.rank,
+          due.in_doubt
 """
 
 # What a sender needs besides the row: where to send it and what the incident is.
@@ -168,15 +171,26 @@ async def recent_sends(
     return found
 
 
-async def release_claims(conn: asyncpg.Connection, channel: str, now: datetime) -> int:
-    """End the leases of every row of `channel` left "sending", so that they are claimable
-    now; the number of rows. Only for a sender that knows the claimant is dead."""
+async def release_claims(conn: asyncpg.Connection, channel: str, until: datetime) -> int:
+    """Shorten the leases of every row of `channel` left "sending" to end at `until`, so that
+    they are claimable then; the number of rows. Only for a sender that knows the claimant
+    is dead."""
     status: str = await conn.execute(
-        "UPDATE notifications SET claimed_until = $2, updated_at = $2"
+        "UPDATE notifications SET claimed_until = $2"
         " WHERE channel = $1 AND status = 'sending' AND claimed_until > $2",
-        channel, now,
+        channel, until,
     )
     return int(status.rsplit(" ", 1)[-1])
+
+
+async def recorded(conn: asyncpg.Connection, provider: str, message_ids: Sequence[str]) -> set[str]:
+    """Which of these ids of `provider`'s messages an attempt records as sent."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT provider_message_id FROM notification_attempts"
+        " WHERE provider_message_id = ANY($2::text[]) AND provider = $1 AND outcome = 'sent'",
+        provider, list(message_ids),
+    )
+    return {r[0] for r in rows}
 
 
 async def next_due(conn: asyncpg.Connection, channel: str, held: Collection[int] = ()) -> datetime | None:

@@ -36,9 +36,9 @@ class Desk:
         notification_id: int = self.db("fetchval", """
             INSERT INTO notifications (incident_id, service_id, page, level, pass, user_id, contact_method_id,
                 channel, delay_minutes, urgency, message, send_at, status, claimed_until, rank, created_at, updated_at)
-            VALUES ($1, $2, 1, 0, 0, $3, $4, $5, 0, 'high', 'checkout 5xx', $6, $7, $8, $9, now(), now())
+            VALUES ($1, $2, $10, 0, 0, $3, $4, $5, 0, 'high', 'checkout 5xx', $6, $7, $8, $9, now(), now())
             RETURNING id""", incident_id, self.service, self.user, self.method, self.channel, values["send_at"],
-            values["status"], values.get("claimed_until"), values.get("rank", 1))
+            values["status"], values.get("claimed_until"), values.get("rank", 1), values.get("page", 1))
         return notification_id
 
     def row(self, notification_id: int) -> dict[str, Any]:
