@@ -133,6 +133,10 @@ class ChannelActor:
         # Rows claimed here and not yet settled (being sent, or their outcome being written):
         # claims pass them over, whatever their leases say.
         self._held: set[int] = set()
+        # Held rows that no provider was given, the database having failed first, and
+        # whether each was in doubt: claimable again at the next round, not once their
+        # leases run out.
+        self._untried: dict[int, bool] = {}
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
@@ -237,6 +241,7 @@ class ChannelActor:
         limit, max_rank = (EXPRESS_CLAIM, outbox.FIRST_OF_PAGE) if first_of_pages else (
             self._claim_size(), outbox.ANY_RANK)
         async with self._connection() as conn:
+            await self._give_back_untried(conn, now)
             rows = await outbox.claim_due(conn, self.channel, now, limit, LEASE_S, max_rank, self._held)
             if not rows:
                 return 0
@@ -245,6 +250,9 @@ class ChannelActor:
             try:
                 context = await outbox.context(conn, list(claimed))
                 plan = await self._throttled(conn, rows, now)
+            except DATABASE_ERRORS:
+                self._untried |= {r["id"]: r["in_doubt"] for r in rows}
+                raise
             except BaseException:
                 self._held -= claimed  # claimed again once their leases run out
                 raise
@@ -254,6 +262,15 @@ class ChannelActor:
         self._stats["express" if first_of_pages else "claimed"] += len(rows)
         await asyncio.gather(*(self._deliver(row, context[row["id"]], extra, first_of_pages) for row, extra in plan))
         return len(rows)
+
+    async def _give_back_untried(self, conn: asyncpg.Connection, now: datetime) -> None:
+        if not self._untried:
+            return
+        untried = dict(self._untried)
+        await outbox.unclaim(conn, list(untried), [n for n, in_doubt in untried.items() if in_doubt], now)
+        for notification_id in untried:
+            del self._untried[notification_id]
+        self._held -= untried.keys()
 
     def _express(self) -> None:
         """During a storm a round takes a while (hundreds of rows at the provider's rate): a
@@ -323,10 +340,16 @@ class ChannelActor:
     async def _deliver(
         self, row: dict[str, Any], where: dict[str, Any], bundle: list[dict[str, Any]], urgent: bool = False
     ) -> None:
+        ids = {r["id"] for r in (row, *bundle)}
         try:
             await self._send_and_settle(row, where, bundle, urgent)
+        except DATABASE_ERRORS:
+            # Before any provider was given it: once a provider is, nothing but the outcome's
+            # writing touches the database, and that is retried until it lands.
+            self._untried |= {r["id"]: r["in_doubt"] for r in (row, *bundle)}
+            raise
         finally:
-            self._held.difference_update(r["id"] for r in (row, *bundle))
+            self._held -= ids - self._untried.keys()
             method = row["contact_method_id"]
             self._sending_to[method] -= 1
             if not self._sending_to[method]:

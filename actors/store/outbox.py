@@ -85,8 +85,20 @@ async def hold(conn: asyncpg.Connection, ids: Sequence[int], until: datetime, no
     """Back to pending until `until`, the claim not counted as a round (a throttle held them)."""
     await conn.execute(
         "UPDATE notifications SET status = 'pending', send_at = $2, attempts = greatest(attempts - 1, 0),"
-        " claimed_until = NULL, updated_at = $3 WHERE id = ANY($1::bigint[])",
+        " claimed_until = NULL, updated_at = $3 WHERE id = ANY($1::bigint[]) AND status = 'sending'",
         list(ids), until, now,
+    )
+
+
+async def unclaim(conn: asyncpg.Connection, ids: Sequence[int], in_doubt: Collection[int], now: datetime) -> None:
+    """Claimed and never tried: claimable again now, the claim not counted as a round. Rows
+    `in_doubt` stay so: "sending", their lease over just before `now`."""
+    await conn.execute(
+        "UPDATE notifications SET attempts = greatest(attempts - 1, 0), updated_at = $3,"
+        " status = CASE WHEN id = ANY($2::bigint[]) THEN 'sending' ELSE 'pending' END,"
+        " claimed_until = CASE WHEN id = ANY($2::bigint[]) THEN $3::timestamptz - interval '1 millisecond' END"
+        " WHERE id = ANY($1::bigint[]) AND status = 'sending'",
+        list(ids), list(in_doubt), now,
     )
 
 

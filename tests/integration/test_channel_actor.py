@@ -390,3 +390,30 @@ async def test_a_first_notification_sent_ahead_of_a_round_fails_like_any_other_w
     assert desk.attempts(first) == [("primary", "failed")]
     assert all(desk.row(n)["status"] == "sent" for n in round_rows)
     await actor.close()
+
+
+async def test_rows_claimed_in_a_round_the_database_failed_before_sending_are_sent_by_the_next_round(
+    desk: Desk, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claimed, then the database went away before any provider was given them: they are
+    claimable again at the next round, not once their leases have run out."""
+    provider = Scripted("primary")
+    actor = run(provider)
+    notification = desk.page()
+    context = outbox.context
+
+    async def goes_away_once(conn: Any, ids: Any) -> Any:
+        monkeypatch.setattr(outbox, "context", context)
+        raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+
+    monkeypatch.setattr(outbox, "context", goes_away_once)
+    with pytest.raises(asyncpg.ConnectionDoesNotExistError):
+        await actor.run_once()
+    assert desk.row(notification)["status"] == "sending"
+
+    await actor.run_once()
+
+    row = desk.row(notification)
+    assert (row["status"], row["attempts"]) == ("sent", 1)  # the round that never tried it is not counted
+    assert [m.notification_id for m in provider.received].count(notification) == 1
+    await actor.close()

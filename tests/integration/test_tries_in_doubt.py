@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import asyncpg
 import pytest
 import ray
 
@@ -76,27 +77,35 @@ def test_a_text_twilio_took_as_the_sms_actor_was_killed_is_found_there_by_its_re
     assert stats["found_sent"] == 1
 
 
-async def test_a_text_twilio_took_for_a_sender_abandoned_mid_send_is_recorded_once_its_lease_runs_out(
-    own_database: str, fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    desk = Desk(statement_runner(own_database), "sms", NUMBER)
+async def abandon_after_twilio_took_it(desk: Desk, fake: FakeTwilio, database: str,
+                                      monkeypatch: pytest.MonkeyPatch) -> int:
+    """A page whose sender is gone after Twilio took its text, before its outcome was
+    written, and whose lease has run out since."""
     notification = desk.page()
     written = asyncio.Event()
 
     async def never_written(conn: Any, settlements: Any) -> None:
         await written.wait()
 
-    monkeypatch.setattr(outbox, "settle", never_written)
-    abandoned = ChannelActor("sms", sms_settings(fake), own_database, background=False)
-    sending = asyncio.create_task(abandoned.run_once())
-    await asyncio.to_thread(fake.wait_for, 1, TAKES_S + 5)
-    sending.cancel()  # gone after Twilio took the text, before its outcome was written
-    await asyncio.gather(sending, return_exceptions=True)
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:
+        patched.setattr(outbox, "settle", never_written)
+        abandoned = ChannelActor("sms", sms_settings(fake), database, background=False)
+        sending = asyncio.create_task(abandoned.run_once())
+        await asyncio.to_thread(fake.wait_for, 1, TAKES_S + 5)
+        sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
     written.set()
     await abandoned.close()
     desk.db("execute", "UPDATE notifications SET claimed_until = now() - interval '1 second' WHERE id = $1",
-            notification)  # its lease has run out
+            notification)
+    return notification
+
+
+async def test_a_text_twilio_took_for_a_sender_abandoned_mid_send_is_recorded_once_its_lease_runs_out(
+    own_database: str, fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = Desk(statement_runner(own_database), "sms", NUMBER)
+    notification = await abandon_after_twilio_took_it(desk, fake, own_database, monkeypatch)
 
     successor = ChannelActor("sms", sms_settings(fake), own_database, background=False)
     claimed = await successor.run_once()
@@ -107,6 +116,29 @@ async def test_a_text_twilio_took_for_a_sender_abandoned_mid_send_is_recorded_on
     row = desk.row(notification)
     assert (row["status"], row["provider_message_id"]) == ("sent", sms.sid)
     assert desk.attempts(notification) == [("twilio", "sent")]
+
+
+async def test_a_row_in_doubt_whose_look_up_the_database_failed_is_still_in_doubt_at_the_next_round(
+    own_database: str, fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = Desk(statement_runner(own_database), "sms", NUMBER)
+    notification = await abandon_after_twilio_took_it(desk, fake, own_database, monkeypatch)
+    recorded = outbox.recorded
+
+    async def goes_away_once(*args: Any) -> Any:
+        monkeypatch.setattr(outbox, "recorded", recorded)
+        raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+
+    monkeypatch.setattr(outbox, "recorded", goes_away_once)
+    successor = ChannelActor("sms", sms_settings(fake), own_database, background=False)
+    with pytest.raises(asyncpg.ConnectionDoesNotExistError):
+        await successor.run_once()
+    await successor.run_once()
+    await successor.close()
+
+    assert len(fake.texts_to(NUMBER)) == 1
+    row = desk.row(notification)
+    assert (row["status"], row["provider_message_id"]) == ("sent", fake.messages[0].sid)
 
 
 async def test_a_text_in_doubt_is_sent_when_what_twilio_took_with_its_words_was_another_notifications(
