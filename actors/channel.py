@@ -3,10 +3,11 @@ slack, webhook) through that channel's providers.
 
 - Claims due rows with FOR UPDATE SKIP LOCKED, as a lease: a row left "sending" by a crash
   is claimed again once its lease has run out (at least once, never dropped), or, when the
-  crash was this actor's own and Ray has restarted it, once every request the dead process
-  had sent is over (the provider timeout). Before such a row is sent again, the providers
-  that can be asked (Twilio) are asked whether they took it: if one did, it is recorded as
-  sent and not sent again (`in_doubt`); through any other it may reach its person twice.
+  crash was this actor's own and Ray has restarted it, at once (with a provider that can be
+  asked, once every request the dead process had sent is over: the provider timeout).
+  Before such a row is sent again, the providers that can be asked (Twilio) are asked
+  whether they took it: if one did, it is recorded as sent and not sent again
+  (`in_doubt`); through any other it may reach its person twice.
   Woken by a nudge from the shards, and by a short poll as a fallback.
 - The outcome of every row it claimed is kept until it is written, and written again while
   the database is away (`settling`); until then the row is this actor's, passed over by its
@@ -209,9 +210,11 @@ class ChannelActor:
         """Rows the previous incarnation of this actor claimed and had not settled are sent
         soon, not once their lease has run out (LEASE_S, minutes): Ray restarts an actor only
         once its process or its node is dead, and that incarnation was the channel's only
-        sender. Soon is once each request it had sent is answered or given up (the provider
-        timeout), so that a provider asked about one of them answers for it."""
-        grace = timedelta(seconds=self._settings.provider_timeout_s + TAKE_OVER_MARGIN_S)
+        sender. Soon is at once, or, when a provider can be asked about them, once each
+        request that incarnation had sent is answered or given up (the provider timeout), so
+        that the provider answers for it."""
+        wait_s = self._settings.provider_timeout_s + TAKE_OVER_MARGIN_S if self._in_doubt.askable else 0.0
+        grace = timedelta(seconds=wait_s)
         async with self._connection() as conn:
             released = await outbox.release_claims(conn, self.channel, self._clock.now() + grace)
         self._orphaned_claims = False

@@ -35,6 +35,11 @@ class InDoubt:
         self._timeout_s = timeout_s
         self._taken: OrderedDict[tuple[str, str], None] = OrderedDict()
 
+    @property
+    def askable(self) -> bool:
+        """Whether any of the channel's providers can be asked."""
+        return bool(self._providers)
+
     async def find(self, message: Outgoing, since: datetime) -> tuple[str, str] | None:
         """(provider, message id) of the message a provider took for this row since
         `since` (no later than its last try), or None: send it."""
