@@ -11,8 +11,8 @@ slack, webhook) through that channel's providers.
   Woken by a nudge from the shards, and by a short poll as a fallback.
 - The outcome of every row it claimed is kept until it is written, and written again while
   the database is away (`settling`); until then the row is this actor's, passed over by its
-  claims whatever its lease says: a message a provider took is not sent again while the
-  actor that sent it lives.
+  claims whatever its lease says (`holdings`): a message a provider took is not sent again
+  while the actor that sent it lives.
 - Per provider, in failover order: a circuit breaker (a failing provider is skipped, and
   probed again after a cool-down) and a token bucket at the provider's published rate.
 - A row that no provider took is tried again after an exponential back-off with jitter;
@@ -47,6 +47,7 @@ from actors.domain.breaker import BreakerRules, CircuitBreaker
 from actors.domain.clock import Clock, SystemClock
 from actors.domain.retry import RetryRules
 from actors.domain.throttle import ThrottleRule, decide
+from actors.holdings import Holdings
 from actors.in_doubt import InDoubt
 from actors.lifecycle import detached_options
 from actors.pacing import ProviderPace
@@ -131,13 +132,7 @@ class ChannelActor:
         self._sending_to: dict[str, int] = defaultdict(int)
         self._settler = Settler(channel, self._connection, max_items=IN_FLIGHT * 4)
         self._in_doubt = InDoubt(channel, self._providers, self._connection, settings.provider_timeout_s)
-        # Rows claimed here and not yet settled (being sent, or their outcome being written):
-        # claims pass them over, whatever their leases say.
-        self._held: set[int] = set()
-        # Held rows that no provider was given, the database having failed first, and
-        # whether each was in doubt: claimable again at the next round, not once their
-        # leases run out.
-        self._untried: dict[int, bool] = {}
+        self._holdings = Holdings()  # rows claimed here and not yet settled
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
@@ -224,7 +219,7 @@ class ChannelActor:
 
     async def _until_next_due(self) -> float:
         async with self._connection() as conn:
-            due = await outbox.next_due(conn, self.channel, self._held)
+            due = await outbox.next_due(conn, self.channel, self._holdings.ids)
         if due is None:
             return POLL_S
         return min(POLL_S, max(0.0, (due - self._clock.now()).total_seconds()))
@@ -244,36 +239,27 @@ class ChannelActor:
         limit, max_rank = (EXPRESS_CLAIM, outbox.FIRST_OF_PAGE) if first_of_pages else (
             self._claim_size(), outbox.ANY_RANK)
         async with self._connection() as conn:
-            await self._give_back_untried(conn, now)
-            rows = await outbox.claim_due(conn, self.channel, now, limit, LEASE_S, max_rank, self._held)
+            await self._holdings.give_back(conn, now)
+            rows = await outbox.claim_due(conn, self.channel, now, limit, LEASE_S, max_rank, self._holdings.ids)
             if not rows:
                 return 0
-            claimed = {r["id"] for r in rows}
-            self._held |= claimed
+            self._holdings.take(rows)
             try:
-                context = await outbox.context(conn, list(claimed))
+                context = await outbox.context(conn, [r["id"] for r in rows])
                 plan = await self._throttled(conn, rows, now)
             except DATABASE_ERRORS:
-                self._untried |= {r["id"]: r["in_doubt"] for r in rows}
+                self._holdings.untried(rows)
                 raise
             except BaseException:
-                self._held -= claimed  # claimed again once their leases run out
+                self._holdings.release(rows)  # claimed again once their leases run out
                 raise
-        self._held -= claimed - {r["id"] for row, bundle in plan for r in (row, *bundle)}  # held back: pending
+        sending = {r["id"] for row, bundle in plan for r in (row, *bundle)}
+        self._holdings.release(r for r in rows if r["id"] not in sending)  # a throttle held them back: pending
         for row, _ in plan:
             self._sending_to[row["contact_method_id"]] += 1
         self._stats["express" if first_of_pages else "claimed"] += len(rows)
         await asyncio.gather(*(self._deliver(row, context[row["id"]], extra, first_of_pages) for row, extra in plan))
         return len(rows)
-
-    async def _give_back_untried(self, conn: asyncpg.Connection, now: datetime) -> None:
-        if not self._untried:
-            return
-        untried = dict(self._untried)
-        await outbox.unclaim(conn, list(untried), [n for n, in_doubt in untried.items() if in_doubt], now)
-        for notification_id in untried:
-            del self._untried[notification_id]
-        self._held -= untried.keys()
 
     def _express(self) -> None:
         """During a storm a round takes a while (hundreds of rows at the provider's rate): a
@@ -343,16 +329,15 @@ class ChannelActor:
     async def _deliver(
         self, row: dict[str, Any], where: dict[str, Any], bundle: list[dict[str, Any]], urgent: bool = False
     ) -> None:
-        ids = {r["id"] for r in (row, *bundle)}
         try:
             await self._send_and_settle(row, where, bundle, urgent)
         except DATABASE_ERRORS:
             # Before any provider was given it: once a provider is, nothing but the outcome's
             # writing touches the database, and that is retried until it lands.
-            self._untried |= {r["id"]: r["in_doubt"] for r in (row, *bundle)}
+            self._holdings.untried([row, *bundle])
             raise
         finally:
-            self._held -= ids - self._untried.keys()
+            self._holdings.release([row, *bundle])
             method = row["contact_method_id"]
             self._sending_to[method] -= 1
             if not self._sending_to[method]:
