@@ -32,6 +32,7 @@ from serve import stream
 from serve.api import notes
 from serve.body_limit import BodyLimit
 from serve.errors import install_handlers
+from serve.openapi import document_refusals
 from serve.ingest import alertmanager, generic, grafana, opsgenie, pagerduty
 from serve.ingest import heartbeat as heartbeat_pings
 from serve.route_limits import replica_limits
@@ -60,6 +61,7 @@ def create_api() -> FastAPI:
     api.include_router(stream.router)
     for router in (session.router, tokens.router, passwords.router):
         api.include_router(router)
+    document_refusals(api)
     return api
 
 

@@ -26,7 +26,7 @@ TESTS = Path(__file__).resolve().parent
 # The folder decides here: a `pytestmark` in a conftest.py marks nothing.
 FOLDER_MARKERS = {
     "unit": ("unit",), "integration": ("integration",), "e2e": ("e2e",), "browser": ("e2e", "browser"),
-    "cluster": ("cluster",),
+    "cluster": ("cluster",), "fuzz": ("e2e", "fuzz"),
 }
 
 

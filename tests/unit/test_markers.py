@@ -21,10 +21,10 @@ class Listing:
 sys.exit(pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "tests"], plugins=[Listing()]))
 """
 
-KINDS = {"unit", "integration", "e2e", "browser", "cluster"}
+KINDS = {"unit", "integration", "e2e", "browser", "cluster", "fuzz"}
 EXPECTED = {
     "tests/unit/": {"unit"}, "tests/integration/": {"integration"}, "tests/e2e/": {"e2e"},
-    "tests/browser/": {"e2e", "browser"}, "tests/cluster/": {"cluster"},
+    "tests/browser/": {"e2e", "browser"}, "tests/cluster/": {"cluster"}, "tests/fuzz/": {"e2e", "fuzz"},
 }
 
 
