@@ -24,13 +24,22 @@ Channel = Literal["sms", "voice", "push", "email", "slack", "webhook"]
 
 
 @router.get("/api/v1/channels")
-async def list_channels(runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+async def list_channels(
+    caller: Caller = Depends(authenticate), runtime: GatewayRuntime = Depends(get_runtime),
+) -> dict[str, Any]:
     """Every channel: its providers in failover order with their circuit-breaker state, and
-    how many notifications wait, are being sent, or are dead."""
+    how many notifications wait, are being sent, or are dead. Where each actor runs, and why
+    one does not answer, are for admins."""
     async with (await runtime.pool()).acquire() as conn:
         counts = await store.counts_by_channel(conn)
     states = await asyncio.gather(*(channel_state(runtime, c) for c in CHANNELS))
+    if not caller.has(Role.ADMIN):
+        states = [{k: v for k, v in state.items() if k not in _INTERNALS} for state in states]
     return {"channels": [{**state, "notifications": counts.get(c, {})} for c, state in zip(CHANNELS, states)]}
+
+
+# What a channel's state says of the machinery behind it: process, node, the error it raised.
+_INTERNALS = frozenset({"pid", "node_id", "why"})
 
 
 async def channel_state(runtime: GatewayRuntime, channel: str) -> dict[str, Any]:
@@ -42,7 +51,7 @@ async def channel_state(runtime: GatewayRuntime, channel: str) -> dict[str, Any]
     try:
         stats: dict[str, Any] = await asyncio.wait_for(handle.stats.remote(), 5.0)
     except (asyncio.TimeoutError, ray.exceptions.RayError) as exc:
-        return {"channel": channel, "running": False, "providers": [], "note": f"not answering: {exc!r}"}
+        return {"channel": channel, "running": False, "providers": [], "note": "not answering", "why": repr(exc)}
     return {**stats, "running": True}
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from tests.e2e.accounts import logged_in, make_user, personal_token
+
 # No provider is configured for push in the test deployment: its rows stay where they are.
 CHANNEL = "push"
 
@@ -68,3 +70,14 @@ def test_bad_filters_are_refused_with_the_field_named(api: httpx.Client) -> None
                           ({"limit": "0"}, "limit")):
         response = api.get("/api/v1/notifications", params=params)
         assert response.status_code == 422 and field in response.json()["message"]
+
+
+def test_where_each_channel_actor_runs_is_for_admins(api: httpx.Client, tocsin: Any) -> None:
+    viewer = make_user(api, "viewer")
+    token = personal_token(tocsin.base_url, logged_in(tocsin.base_url, viewer))
+    seen = httpx.get(f"{tocsin.base_url}/api/v1/channels", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert seen.status_code == 200, seen.text
+    running = [c for c in seen.json()["channels"] if c["running"]]
+    assert running, seen.text  # the test deployment runs the sms and email actors at least
+    assert all("pid" not in c and "node_id" not in c for c in seen.json()["channels"]), seen.text
+    assert all("pid" in c and "node_id" in c for c in api.get("/api/v1/channels").json()["channels"] if c["running"])
