@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from typing import Any, cast
 
+from pydantic import ValidationError
 from rich.console import Console
 
 from cluster.settings import Settings, admin_token_problem
@@ -25,15 +26,30 @@ log = logging.getLogger("tocsin")
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env(
-        host=getattr(args, "host", None),
-        port=getattr(args, "port", None),
-        data_dir=args.data_dir,
-        ray_address=getattr(args, "address", None),
-        shards=getattr(args, "shards", None),
-    )
+    try:
+        settings = Settings.from_env(
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            data_dir=args.data_dir,
+            ray_address=getattr(args, "address", None),
+            shards=getattr(args, "shards", None),
+        )
+    except ValidationError as exc:
+        for problem in setting_problems(exc):
+            console.print(f"[bold red]Refusing to start[/bold red]: {problem}", soft_wrap=True, highlight=False)
+        return 2
     # Positional operands (such as set-password's EMAIL) follow the settings.
     return int(args.run(settings, *getattr(args, "operands", ())) or 0)
+
+
+def setting_problems(exc: ValidationError) -> list[str]:
+    """Each wrong setting named as the operator set it (its variable), with what is wrong."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        name = str(error["loc"][0]) if error["loc"] else ""
+        where = f"TOCSIN_{name.upper()}" if name else "the settings"
+        problems.append(f"{where}: {error['msg']}")
+    return problems
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -79,6 +79,17 @@ def test_up_refuses_an_admin_token_shorter_than_32_characters(tmp_path):
     assert "Cannot use the database" not in result.stdout and "x" * 31 not in result.stdout
 
 
+def test_up_names_each_wrong_setting_by_its_variable_and_starts_nothing(tmp_path):
+    env = {**_defaults_env(), "TOCSIN_ALLOW_PRIVATE_DESTINATIONS": "10.0.0.0/8,intranet", "TOCSIN_SHARDS": "0"}
+    result = subprocess.run(TocsinProcess.command() + ["up", "--data-dir", str(tmp_path), "--port", str(free_port())],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 2
+    assert "Refusing to start: TOCSIN_ALLOW_PRIVATE_DESTINATIONS:" in result.stdout and "'intranet'" in result.stdout
+    assert "Refusing to start: TOCSIN_SHARDS:" in result.stdout, result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not any(tmp_path.iterdir())  # no database, no token: nothing was started
+
+
 def test_status_on_a_ray_cluster_lists_every_shard_with_its_node(tocsin, ray_address):
     """As a platform engineer runs it where no `tocsin up` ran: attached to the cluster by address."""
     status = subprocess.run(TocsinProcess.command() + ["status", "--address", ray_address],
