@@ -1,6 +1,7 @@
 """Fuzzing runs against a Tocsin of its own: a second `tocsin up`, with its own Ray (Serve is
 one per Ray) and its own database, so that what the fuzzers create, acknowledge, resolve and
-delete (with made-up ids that may be real ones here) touches no other test."""
+delete (with made-up ids that may be real ones here) touches no other test. It is stopped
+once the fuzz tests are done (package scope), so it is not left running beside the others."""
 
 from __future__ import annotations
 
@@ -22,19 +23,19 @@ def fuzz_admin_token() -> str:
     return "fuzz-admin-token-" + uuid.uuid4().hex
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fuzz_database_url(postgres_admin_url: str) -> Iterator[str]:
     with fresh_database(postgres_admin_url) as url:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fuzz_db(fuzz_database_url: str) -> Callable[..., Any]:
     """fuzz_db("fetchval", sql, *args) against the fuzzed deployment's database."""
     return statement_runner(fuzz_database_url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fuzz_tocsin(
     fuzz_database_url: str, fuzz_admin_token: str, tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Any]:

@@ -15,7 +15,7 @@ schema = schemathesis.pytest.from_fixture("openapi_schema").exclude(path="/api/v
 EXAMPLES_PER_OPERATION = 25
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def openapi_schema(fuzz_tocsin: Any) -> Any:
     return schemathesis.openapi.from_url(f"{fuzz_tocsin.base_url}/openapi.json")
 
