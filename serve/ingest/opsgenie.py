@@ -21,6 +21,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
+from starlette.convertors import Convertor, register_url_convertor
 
 from actors.domain.events import Command, IncidentCommand, ServiceInput
 from actors.domain.plan import Reply
@@ -51,6 +52,21 @@ from serve.params import INT64_MAX
 from serve.runtime import GatewayRuntime, get_runtime
 
 log = logging.getLogger(__name__)
+
+class AliasConvertor(Convertor[str]):
+    """An identifier in a URL, slashes and line breaks included: an alias is the source's own
+    text (Starlette's `path` stops at a line break, leaving such an alias no route)."""
+
+    regex = r"[\s\S]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("alias", AliasConvertor())
 
 router = APIRouter(tags=["Opsgenie Alert API v2"])
 
@@ -118,14 +134,14 @@ IdentifierType = Query("id", alias="identifierType",
                        description="id or tiny (both Tocsin's incident id, a short number) or alias")
 
 
-@router.post("/v2/alerts/{identifier:path}/acknowledge", status_code=202, summary="Acknowledge alert",
+@router.post("/v2/alerts/{identifier:alias}/acknowledge", status_code=202, summary="Acknowledge alert",
              openapi_extra=body_schema(AlertActionIn, required=False))
 async def acknowledge_alert(identifier: str, request: Request, identifier_type: str = IdentifierType,
                             runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     return await _act(request, runtime, "Acknowledge", identifier, identifier_type)
 
 
-@router.post("/v2/alerts/{identifier:path}/close", status_code=202, summary="Close alert",
+@router.post("/v2/alerts/{identifier:alias}/close", status_code=202, summary="Close alert",
              openapi_extra=body_schema(AlertActionIn, required=False))
 async def close_alert(identifier: str, request: Request, identifier_type: str = IdentifierType,
                       runtime: GatewayRuntime = Depends(get_runtime)) -> Response:

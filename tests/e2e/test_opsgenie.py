@@ -355,3 +355,14 @@ def test_opsgenies_own_client_works_unchanged(tocsin, genie, api):
                                 close_alert_payload=opsgenie_sdk.CloseAlertPayload(note="replica caught up"))
     assert alerts.get_request_status(request_id=closed.request_id).data.status == "Closed"
     assert incidents_of(api, og.service_id)[0]["status"] == "resolved"
+
+
+def test_an_alias_with_a_line_break_is_closed_by_it(genie, api):
+    """Aliases are the source's text: one made of lines names its alert in a URL too."""
+    og = genie()
+    alias = "disk full\non db1/var"
+    og.accepted(og.create(message="Disk full", alias=alias))
+    closed = og.act(alias, "close", "alias")
+    assert closed.status_code == 202, closed.text
+    [incident] = incidents_of(api, og.service_id)
+    assert incident["status"] == "resolved"
