@@ -310,7 +310,7 @@ def report(one: tuple[WrkResult, dict[str, int]], two: tuple[WrkResult, dict[str
         f"a head and a worker of 1 CPU each), all on this machine. Failover: a head of 1 CPU (the gateway) and "
         f"two workers of none, 4 shards; the worker holding the most shards dies with all of its processes "
         f"killed at once; Ray notices after 3 missed health checks 0.5 s apart, as ray-cluster.yaml and the "
-        f"RayService set them (Ray's default, 5 checks 3 s apart, adds some 12 s). Serving again: the first event sent to a service of each lost shard after the death "
+        f"RayService set them (Ray's default is 5 checks 3 s apart). Serving again: the first event sent to a service of each lost shard after the death "
         f"that was answered 202 (durable), probed every {PROBE_EVERY_S * 1000:.0f} ms per shard.")
     return "\n".join(lines)
 

@@ -240,7 +240,7 @@ def record(section: str, command: str, markdown: str) -> None:
     """Replace this benchmark's section of RESULTS.md, keeping the others."""
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     block = f"## {section}\n\n`{command}` — {stamp}, {machine()}\n\n{markdown.strip()}\n"
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nWritten by the benchmarks themselves; each section is replaced by its latest run.\n"
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nWritten by the benchmarks themselves; each section is replaced by its latest run, and says only\nwhat that run measured. Earlier runs, trials and what they showed are kept, by date, in\n`benchmarks/NOTES.md`.\n"
     pattern = re.compile(rf"^## {re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(lambda _: block + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + block
     RESULTS.write_text(text)

@@ -216,6 +216,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8531)
     args = parser.parse_args()
     require_wrk()
+    # The operator's tuning, read before the stack adds variables of its own (its HAProxy's).
+    tuning = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("TOCSIN_"))
     with tocsin_stack(args.port, shards=args.shards, extra_apps={"/noop": noop_app()}) as stack:
         _, single_key = stack.new_service("single-event")
         tocsin, noop = single_event(stack, single_key, args.seconds, args.connections)
@@ -223,7 +225,6 @@ def main() -> None:
         flood = storm(stack, services, args.storm_events, args.dedup_keys, args.connections)
     command = "python3 benchmarks/ingest.py" + "".join(
         f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v != parser.get_default(k))
-    tuning = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("TOCSIN_"))
     record("Ingestion (benchmarks/ingest.py)", f"{tuning} {command}".strip(), report(tocsin, noop, flood, args))
     console.print(f"written to {Path('benchmarks/RESULTS.md')}")
 
