@@ -26,7 +26,7 @@ from actors.lifecycle import detached_options
 from actors.domain.wire import pickled_by_fields
 
 if TYPE_CHECKING:
-    from cluster.settings import Settings
+    from actors.settings import Settings
 
 BUS_ACTOR_NAME = "tocsin-bus"
 DEFAULT_CAPACITY = 10_000

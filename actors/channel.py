@@ -56,7 +56,7 @@ from actors.providers.base import Outgoing, Provider
 from actors.settling import Settler
 from actors.store import outbox, pooled
 from actors.store.replies import reply_code_for
-from cluster.settings import Settings
+from actors.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ from actors.domain.events import ServiceInput
 from actors.domain.ratelimit import RateLimiter
 from actors.lifecycle import detached_options
 from actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, IntegrationKey, find_key
-from cluster.settings import Settings
+from actors.settings import Settings
 from serve.batcher import BatchFailed
 from serve.forwarded import address_key
 from serve.ingest.common import not_stored

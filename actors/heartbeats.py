@@ -25,7 +25,7 @@ from actors.domain.plan import Reply
 from actors.lifecycle import detached_options
 from actors.store import heartbeats as store
 from actors.store.batch import already_applied
-from cluster.settings import Settings
+from actors.settings import Settings
 from serve.shards import ShardRouter
 
 log = logging.getLogger(__name__)

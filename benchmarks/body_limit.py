@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from actors.domain.plan import Reply  # noqa: E402
 from actors.store.services import IntegrationKey  # noqa: E402
 from benchmarks.harness import record  # noqa: E402
-from cluster.settings import Settings  # noqa: E402
+from actors.settings import Settings  # noqa: E402
 from serve import runtime as runtime_module  # noqa: E402
 from serve.app import create_api  # noqa: E402
 from serve.body_limit import BodyLimit  # noqa: E402

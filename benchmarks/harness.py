@@ -114,7 +114,7 @@ def tocsin_stack(port: int, shards: int = 4, extra_apps: dict[str, Any] | None =
     from actors.store.migrate import migrate
     from cluster import deploy
     from cluster.raystart import start_ray
-    from cluster.settings import Settings
+    from actors.settings import Settings
 
     with fresh_database() as database_url:
         token = uuid.uuid4().hex

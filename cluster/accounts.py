@@ -13,7 +13,7 @@ import asyncpg
 
 from actors.domain.passwords import MIN_LENGTH, hash_password
 from actors.store import accounts, sessions
-from cluster.settings import Settings
+from actors.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -16,7 +16,8 @@ from typing import Any, cast
 from pydantic import ValidationError
 from rich.console import Console
 
-from cluster.settings import Settings, admin_token_problem
+from actors.settings import Settings
+from cluster.admin_token import admin_token_problem
 
 # Wide enough for the status table when the output goes to a file or a pipe.
 console = Console(width=None if sys.stdout.isatty() else 160)

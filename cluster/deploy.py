@@ -11,7 +11,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.bus import BusAddress, EventBusActorRemote, bus_actor_options
 from actors.shard import ServiceShardActor, shard_options
-from cluster.settings import Settings
+from actors.settings import Settings
 
 log = logging.getLogger(__name__)
 

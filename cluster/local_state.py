@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from cluster.settings import Settings
+from actors.settings import Settings
 
 _TOKEN_FILE = "admin-token"
 _RUN_FILE = "running.json"

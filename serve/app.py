@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from ray import serve
 from ray.serve import Application
 
-from cluster.settings import Settings
+from actors.settings import Settings
 from serve import runtime
 from serve.api import (
     calendar,

@@ -27,7 +27,8 @@ from ray.serve import Application
 from actors.store.migrate import migrate
 from cluster import accounts, deploy
 from cluster.raystart import start_ray
-from cluster.settings import Settings, admin_token_problem
+from actors.settings import Settings
+from cluster.admin_token import admin_token_problem
 from serve.app import build_app
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from actors.domain.ratelimit import BoundedRateLimiter, RateLimiter
 from actors.store.services import ROUTING_KEY_LENGTH, IntegrationKey, is_routing_key
-from cluster.settings import Settings
+from actors.settings import Settings
 
 T = TypeVar("T")
 _V = TypeVar("_V")

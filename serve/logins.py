@@ -21,7 +21,7 @@ from fastapi import HTTPException
 from actors.domain import passwords
 from actors.domain.lockout import Limit, wait
 from actors.store import login_failures
-from cluster.settings import Settings
+from actors.settings import Settings
 
 # Each argon2id hash holds 64 MiB while it runs: a burst of logins is queued here rather
 # than taking a replica's memory all at once.

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from fastapi.responses import Response
 
-from cluster.settings import Settings
+from actors.settings import Settings
 from serve import runtime
 from serve.api import session
 from serve.body_limit import Limit, RouteLimits

@@ -18,7 +18,7 @@ from actors.channel import ChannelNudger
 from actors.domain.clock import Clock, SystemClock
 from actors.store import services as service_store
 from actors.store.services import IntegrationKey
-from cluster.settings import Settings
+from actors.settings import Settings
 from serve.forwarded import Ingress, address_key, client_address
 from serve.keys import KeyCache, KeyGate
 from serve.retention import RetentionJob

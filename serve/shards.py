@@ -14,7 +14,7 @@ from actors.domain.plan import Reply
 from actors.domain.events import ServiceInput
 from actors.domain.storable import storable_input
 from actors.ownership import shard_index, shard_name
-from cluster.settings import Settings
+from actors.settings import Settings
 from serve.batcher import Batcher
 
 

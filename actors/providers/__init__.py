@@ -1,28 +1,82 @@
-"""Providers, one module each. Every module exposes `from_settings(settings) -> Provider | None`
-(None when the provider is not configured); `build` makes the configured ones."""
+"""Providers, one module each. Every module exposes `from_settings(config) -> Provider | None`
+(None when its settings do not configure it), given the provider's own settings slice
+(settings.py); `build` makes the configured ones from the whole `Settings`.
+
+A provider's module is imported when it is built, so a process imports only the client
+libraries of the providers it uses."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
+from collections.abc import Callable
 
 from actors.providers.base import Provider
-from cluster.settings import Settings
+from actors.providers.settings import (
+    SesSettings,
+    SlackSettings,
+    SmtpSettings,
+    SnsSettings,
+    TwilioSettings,
+    WebhookSettings,
+)
+from actors.settings import Settings
 
 log = logging.getLogger(__name__)
 
-KNOWN = ("twilio", "sns", "ses", "smtp", "slack", "webhook")
+
+def _twilio(settings: Settings) -> Provider | None:
+    from actors.providers import twilio
+
+    return twilio.from_settings(TwilioSettings.of(settings))
+
+
+def _sns(settings: Settings) -> Provider | None:
+    from actors.providers import sns
+
+    return sns.from_settings(SnsSettings.of(settings))
+
+
+def _ses(settings: Settings) -> Provider | None:
+    from actors.providers import ses
+
+    return ses.from_settings(SesSettings.of(settings))
+
+
+def _smtp(settings: Settings) -> Provider | None:
+    from actors.providers import smtp
+
+    return smtp.from_settings(SmtpSettings.of(settings))
+
+
+def _slack(settings: Settings) -> Provider | None:
+    from actors.providers import slack
+
+    return slack.from_settings(SlackSettings.of(settings))
+
+
+def _webhook(settings: Settings) -> Provider | None:
+    from actors.providers import webhook
+
+    return webhook.from_settings(WebhookSettings.of(settings))
+
+
+#: Each provider by its name in the settings, and how it is made from them.
+FACTORIES: dict[str, Callable[[Settings], Provider | None]] = {
+    "twilio": _twilio, "sns": _sns, "ses": _ses, "smtp": _smtp, "slack": _slack, "webhook": _webhook,
+}
+KNOWN = tuple(FACTORIES)
 
 
 def build(settings: Settings, names: list[str]) -> list[Provider]:
     """The providers named (in failover order) that are configured; the rest are skipped with a log line."""
     providers: list[Provider] = []
     for name in names:
-        if name not in KNOWN:
+        factory = FACTORIES.get(name)
+        if factory is None:
             log.warning("unknown provider %r in settings: skipped", name)
             continue
-        provider = importlib.import_module(f"actors.providers.{name}").from_settings(settings)
+        provider = factory(settings)
         if provider is None:
             log.info("provider %s is not configured: skipped", name)
         else:

@@ -29,7 +29,7 @@ from botocore.parsers import ResponseParserError
 
 from actors.providers.base import ProviderError, TimedOut
 from actors.providers.detail import detail
-from cluster.settings import Settings
+from actors.providers.settings import AwsAccess
 
 # Error codes AWS services use for "slow down"; they come with 400 as often as with 429.
 THROTTLING_CODES = frozenset({
@@ -39,22 +39,17 @@ THROTTLING_CODES = frozenset({
 })
 
 
-def configured(settings: Settings, endpoint_url: str | None) -> bool:
-    """Credentials in the settings, or an endpoint of our own (a local stand-in)."""
-    return bool(settings.aws_access_key_id and settings.aws_secret_access_key) or bool(endpoint_url)
-
-
-def make_client(service: str, settings: Settings, endpoint_url: str | None) -> Any:
-    """A client with one attempt per call and the provider timeout on connect and read.
-    Without keys in the settings, boto3's own chain (environment, profile, instance role)
-    supplies the credentials."""
-    key_id, secret = settings.aws_access_key_id, settings.aws_secret_access_key
+def make_client(service: str, access: AwsAccess, endpoint_url: str | None, timeout_s: float) -> Any:
+    """A client with one attempt per call and `timeout_s` on connect and read. Without keys
+    in the settings, boto3's own chain (environment, profile, instance role) supplies the
+    credentials."""
+    key_id, secret = access.access_key_id, access.secret_access_key
     keys = (key_id, secret.get_secret_value()) if key_id and secret else (None, None)
     session = boto3.session.Session(aws_access_key_id=keys[0], aws_secret_access_key=keys[1],
-                                    region_name=settings.aws_region)
+                                    region_name=access.region)
     config = Config(
-        connect_timeout=settings.provider_timeout_s,
-        read_timeout=settings.provider_timeout_s,
+        connect_timeout=timeout_s,
+        read_timeout=timeout_s,
         retries={"total_max_attempts": 1, "mode": "standard"},
     )
     return session.client(service, endpoint_url=endpoint_url, config=config)

@@ -21,7 +21,7 @@ import httpx
 
 from actors.providers.base import ProviderError, TimedOut
 from actors.providers.resolver import DestinationRefused, PinnedBackend, Resolve, resolve
-from cluster.settings import Settings
+from actors.domain.destinations import Network
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +30,14 @@ LOOPBACK_NAMES = frozenset({"localhost"})
 REFUSED = "destination not allowed"
 
 
-def make_client(settings: Settings, resolver: Resolve = resolve) -> httpx.AsyncClient:
-    """A client that connects only to allowed addresses. Given a transport of its own, httpx
-    also ignores HTTP(S)_PROXY, which would otherwise make the connection for us, unchecked."""
+def make_client(allowed: tuple[Network, ...], timeout_s: float, resolver: Resolve = resolve) -> httpx.AsyncClient:
+    """A client that connects only to public addresses and the `allowed` networks. Given a
+    transport of its own, httpx also ignores HTTP(S)_PROXY, which would otherwise make the
+    connection for us, unchecked."""
     _hide_urls_in_httpx_log()
     return httpx.AsyncClient(
-        transport=_PinnedTransport(PinnedBackend(settings.allowed_destinations, resolver)),
-        timeout=httpx.Timeout(settings.provider_timeout_s),
+        transport=_PinnedTransport(PinnedBackend(allowed, resolver)),
+        timeout=httpx.Timeout(timeout_s),
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT},
     )

@@ -5,16 +5,16 @@ from __future__ import annotations
 from actors.providers import awsclient
 from actors.providers.base import Outgoing, Receipt
 from actors.providers.emailaddress import check_address
-from cluster.settings import Settings
+from actors.providers.settings import SesSettings
 
 
 class SesProvider:
     name = "ses"
     channels = frozenset({"email"})
 
-    def __init__(self, settings: Settings, sender: str) -> None:
+    def __init__(self, config: SesSettings, sender: str) -> None:
         self._sender = sender
-        self._client = awsclient.make_client("ses", settings, settings.ses_endpoint_url)
+        self._client = awsclient.make_client("ses", config.aws, config.endpoint_url, config.timeout_s)
 
     async def send(self, message: Outgoing) -> Receipt:
         check_address(self.name, message.address)
@@ -34,5 +34,5 @@ class SesProvider:
         self._client.close()
 
 
-def from_settings(settings: Settings) -> SesProvider | None:
-    return SesProvider(settings, settings.ses_from) if settings.ses_from else None
+def from_settings(config: SesSettings) -> SesProvider | None:
+    return SesProvider(config, config.sender) if config.sender else None

@@ -17,7 +17,7 @@ import re
 from actors.providers import httpclient
 from actors.providers.base import Outgoing, ProviderError, Receipt
 from actors.providers.resolver import Resolve, resolve
-from cluster.settings import Settings
+from actors.providers.settings import SlackSettings
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 ERROR_CODE = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -44,11 +44,11 @@ class SlackProvider:
     name = "slack"
     channels = frozenset({"slack"})
 
-    def __init__(self, settings: Settings, resolver: Resolve = resolve) -> None:
-        self._token = settings.slack_bot_token
-        self._api_url = settings.slack_api_url.rstrip("/")
+    def __init__(self, config: SlackSettings, resolver: Resolve = resolve) -> None:
+        self._token = config.bot_token
+        self._api_url = config.api_url.rstrip("/")
         # Incoming-webhook URLs and the Web API alike go to allowed addresses only.
-        self._client = httpclient.make_client(settings, resolver)
+        self._client = httpclient.make_client(config.allowed_destinations, config.timeout_s, resolver)
 
     async def send(self, message: Outgoing) -> Receipt:
         if CHANNEL_ID.match(message.address):
@@ -83,6 +83,6 @@ class SlackProvider:
         await self._client.aclose()
 
 
-def from_settings(settings: Settings) -> SlackProvider:
+def from_settings(config: SlackSettings) -> SlackProvider:
     """Always configured: incoming-webhook addresses need no settings."""
-    return SlackProvider(settings)
+    return SlackProvider(config)

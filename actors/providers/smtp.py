@@ -20,22 +20,22 @@ import aiosmtplib
 from actors.providers.base import Outgoing, ProviderError, Receipt, TimedOut
 from actors.providers.detail import detail
 from actors.providers.emailaddress import check_address
-from cluster.settings import Settings
+from actors.providers.settings import SmtpSettings
 
 
 class SmtpProvider:
     name = "smtp"
     channels = frozenset({"email"})
 
-    def __init__(self, settings: Settings, host: str, sender: str, *,
+    def __init__(self, config: SmtpSettings, host: str, sender: str, *,
                  tls_context: ssl.SSLContext | None = None) -> None:
         """`tls_context` replaces the system's trust store for STARTTLS (a private relay's CA)."""
         self._host = host
-        self._port = settings.smtp_port
+        self._port = config.port
         self._sender = sender
-        self._username = settings.smtp_username
-        self._password = settings.smtp_password
-        self._timeout = settings.provider_timeout_s
+        self._username = config.username
+        self._password = config.password
+        self._timeout = config.timeout_s
         self._tls_context = tls_context
 
     def compose(self, message: Outgoing) -> EmailMessage:
@@ -96,7 +96,7 @@ def smtp_error(exc: aiosmtplib.SMTPException) -> ProviderError:
     return ProviderError(f"smtp: {detail(str(exc))}", retryable=False)
 
 
-def from_settings(settings: Settings) -> SmtpProvider | None:
-    if not (settings.smtp_host and settings.smtp_from):
+def from_settings(config: SmtpSettings) -> SmtpProvider | None:
+    if not (config.host and config.sender):
         return None
-    return SmtpProvider(settings, settings.smtp_host, settings.smtp_from)
+    return SmtpProvider(config, config.host, config.sender)

@@ -12,7 +12,7 @@ from typing import Any
 from actors.domain.plaintext import cut
 from actors.providers import awsclient
 from actors.providers.base import Outgoing, ProviderError, Receipt
-from cluster.settings import Settings
+from actors.providers.settings import SnsSettings
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 ENDPOINT_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:endpoint/\S+$")
@@ -37,8 +37,8 @@ class SnsProvider:
     name = "sns"
     channels = frozenset({"push", "sms"})
 
-    def __init__(self, settings: Settings) -> None:
-        self._client = awsclient.make_client("sns", settings, settings.sns_endpoint_url)
+    def __init__(self, config: SnsSettings) -> None:
+        self._client = awsclient.make_client("sns", config.aws, config.endpoint_url, config.timeout_s)
 
     async def send(self, message: Outgoing) -> Receipt:
         if message.channel == "push":
@@ -67,5 +67,5 @@ class SnsProvider:
         self._client.close()
 
 
-def from_settings(settings: Settings) -> SnsProvider | None:
-    return SnsProvider(settings) if awsclient.configured(settings, settings.sns_endpoint_url) else None
+def from_settings(config: SnsSettings) -> SnsProvider | None:
+    return SnsProvider(config) if config.configured else None

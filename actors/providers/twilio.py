@@ -28,7 +28,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from actors.providers.base import Outgoing, ProviderError, Receipt, TimedOut
-from cluster.settings import Settings
+from actors.providers.settings import TwilioSettings
 
 # The call's progress, reported to the status webhook as it happens.
 CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
@@ -42,12 +42,8 @@ _http_log = logging.getLogger(f"{__name__}.http")
 _http_log.setLevel(logging.WARNING)
 
 
-def configured(settings: Settings) -> bool:
-    return bool(settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number)
-
-
-def from_settings(settings: Settings) -> TwilioProvider | None:
-    return TwilioProvider(settings) if configured(settings) else None
+def from_settings(config: TwilioSettings) -> TwilioProvider | None:
+    return TwilioProvider(config) if config.configured else None
 
 
 class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # the library is untyped
@@ -76,14 +72,14 @@ class TwilioProvider:
     name = "twilio"
     channels = frozenset({"sms", "voice"})
 
-    def __init__(self, settings: Settings) -> None:
-        assert settings.twilio_auth_token is not None
-        self._sid = settings.twilio_account_sid
-        self._token = settings.twilio_auth_token
-        self._from = settings.twilio_from_number
-        self._api_url = settings.twilio_api_url
-        self._timeout_s = settings.provider_timeout_s
-        self._base = settings.reachable_url
+    def __init__(self, config: TwilioSettings) -> None:
+        assert config.auth_token is not None
+        self._sid = config.account_sid
+        self._token = config.auth_token
+        self._from = config.from_number
+        self._api_url = config.api_url
+        self._timeout_s = config.timeout_s
+        self._base = config.reachable_url
         self._client: Client | None = None
         self._http: _HttpClient | None = None
 

@@ -18,7 +18,7 @@ from actors.domain.clock import Clock, SystemClock
 from actors.providers import httpclient
 from actors.providers.base import Outgoing, Receipt
 from actors.providers.resolver import Resolve, resolve
-from cluster.settings import Settings
+from actors.providers.settings import WebhookSettings
 
 TIMESTAMP_HEADER = "X-Tocsin-Timestamp"
 SIGNATURE_HEADER = "X-Tocsin-Signature"
@@ -67,10 +67,10 @@ class WebhookProvider:
     channels = frozenset({"webhook"})
     per_destination = True  # each address is a server of its own: a circuit breaker per server
 
-    def __init__(self, settings: Settings, clock: Clock | None = None, resolver: Resolve = resolve) -> None:
-        self._secret = settings.webhook_signing_secret
+    def __init__(self, config: WebhookSettings, clock: Clock | None = None, resolver: Resolve = resolve) -> None:
+        self._secret = config.signing_secret
         self._clock = clock or SystemClock()
-        self._client = httpclient.make_client(settings, resolver)
+        self._client = httpclient.make_client(config.allowed_destinations, config.timeout_s, resolver)
 
     async def send(self, message: Outgoing) -> Receipt:
         url = httpclient.check_url(self.name, message.address, https_only=False)
@@ -88,6 +88,6 @@ class WebhookProvider:
         await self._client.aclose()
 
 
-def from_settings(settings: Settings) -> WebhookProvider:
+def from_settings(config: WebhookSettings) -> WebhookProvider:
     """Always configured: unsigned when no signing secret is set."""
-    return WebhookProvider(settings)
+    return WebhookProvider(config)

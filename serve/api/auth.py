@@ -25,7 +25,7 @@ from actors.domain.access import Caller, Role
 from actors.domain.credentials import digest, is_api_token, same_secret
 from actors.domain.sessions import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, Lifetime, csrf_refusal, worth_touching
 from actors.store import api_tokens, sessions
-from cluster.settings import Settings
+from actors.settings import Settings
 from serve.runtime import GatewayRuntime, get_runtime
 
 __all__ = [

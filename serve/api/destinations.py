@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from actors.domain import destinations
 from actors.domain.access import Caller, Role
 from actors.providers.resolver import DestinationRefused, Resolve, allowed_addresses, resolve
-from cluster.settings import Settings
+from actors.settings import Settings
 from serve.errors import invalid
 
 CHECKED_KINDS = frozenset({"slack", "webhook"})

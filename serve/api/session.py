@@ -18,7 +18,7 @@ from actors.domain.credentials import digest, new_csrf_token, new_session_id
 from actors.domain.lockout import account_key
 from actors.domain.sessions import SESSION_COOKIE
 from actors.store import accounts, login_failures, sessions
-from cluster.settings import Settings
+from actors.settings import Settings
 from serve import logins
 from serve.api.auth import Session, require_session, session_lifetime
 from serve.api.models import Role

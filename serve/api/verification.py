@@ -17,7 +17,7 @@ from actors.store import verification as store
 from serve.api.auth import own_to_change
 from serve.api.contacts import method_name
 from serve.api.models import ContactMethodOut, VerificationOut, VerifyIn
-from cluster.settings import Settings
+from actors.settings import Settings
 from serve.errors import found
 from serve.runtime import GatewayRuntime, get_runtime
 

@@ -30,7 +30,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from actors.domain import replies
 from actors.domain.events import Command, IncidentCommand
 from actors.domain.messages import VOICE_MENU, Alert, voice
-from actors.providers.twilio import configured
+from actors.providers.settings import TwilioSettings
 from actors.store import replies as store
 from serve.batcher import BatchFailed
 from serve.params import Int64Id
@@ -65,8 +65,8 @@ class Signed:
 
 
 async def signed(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Signed:
-    settings = runtime.settings
-    if not configured(settings) or settings.twilio_auth_token is None:
+    twilio = TwilioSettings.of(runtime.settings)
+    if not twilio.configured or twilio.auth_token is None:
         raise HTTPException(404, "Twilio is not configured on this Tocsin")
     signature = request.headers.get("X-Twilio-Signature")
     if not signature:
@@ -75,8 +75,8 @@ async def signed(request: Request, runtime: GatewayRuntime = Depends(get_runtime
     form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
     params = ImmutableMultiDict(form) if request.method == "POST" else ImmutableMultiDict[str, str]()
     query = f"?{request.url.query}" if request.url.query else ""
-    url = settings.reachable_url + request.url.path + query
-    if not RequestValidator(settings.twilio_auth_token.get_secret_value()).validate(url, params, signature):
+    url = twilio.reachable_url + request.url.path + query
+    if not RequestValidator(twilio.auth_token.get_secret_value()).validate(url, params, signature):
         raise HTTPException(403, f"X-Twilio-Signature does not match a request to {url}: it is not from"
                                  " Twilio, or Twilio calls another URL than TOCSIN_PUBLIC_URL says")
     return Signed(params, runtime)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from cluster.settings import Settings
+from actors.settings import Settings
 from serve.api import health
 from serve.errors import install_handlers
 from serve.runtime import GatewayRuntime, get_runtime

@@ -20,7 +20,8 @@ from actors.domain.messages import VOICE_MENU
 from actors.providers import twilio as provider
 from actors.providers.base import Outgoing
 from actors.store.replies import reply_code_for
-from cluster.settings import Settings
+from actors.providers.settings import TwilioSettings
+from actors.settings import Settings
 from serve.errors import install_handlers
 from serve.runtime import GatewayRuntime, get_runtime
 from serve.webhooks import twilio as webhooks
@@ -390,7 +391,7 @@ def test_a_call_for_an_unknown_notification_says_goodbye(fake_twilio: FakeTwilio
 
 def send(fake_twilio: FakeTwilio, tocsin: Any, message: Outgoing) -> str:
     """Send as the ChannelActor does: through the provider, to the fake Twilio; the SID."""
-    twilio = provider.from_settings(Settings(port=tocsin.port, **fake_twilio.settings()))
+    twilio = provider.from_settings(TwilioSettings.of(Settings(port=tocsin.port, **fake_twilio.settings())))
     assert twilio is not None
 
     async def go() -> str | None:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from actors.domain.plan import Reply
 from actors.store.services import IntegrationKey
-from cluster.settings import Settings
+from actors.settings import Settings
 from serve import runtime as runtime_module
 from serve.app import create_api
 from serve.batcher import BatchFailed

@@ -3,7 +3,7 @@
     with SmtpServer() as relay:                                     # plain, no AUTH
     with SmtpServer(starttls=True, username="u", password="p") as relay:
         settings = Settings(smtp_host=relay.host, smtp_port=relay.port, smtp_from=..., ...)
-        SmtpProvider(settings, relay.host, sender, tls_context=relay.client_tls_context())
+        SmtpProvider(SmtpSettings.of(settings), relay.host, sender, tls_context=relay.client_tls_context())
         relay.messages  ->  [ ReceivedMail(mail_from, rcpt_tos, message, tls, login), ... ]
         relay.refuse("550 5.1.1 No such user")   # answer RCPT with this until refuse(None)
 

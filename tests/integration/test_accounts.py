@@ -97,7 +97,7 @@ async def test_failed_logins_are_counted_per_account_and_address_and_pruned(data
 
 def test_the_admin_comes_from_the_settings_only_when_both_are_set(database_url, db):
     """As `tocsin up` and a Serve-config deployment on a cluster both make the first admin."""
-    from cluster.settings import Settings
+    from actors.settings import Settings
 
     email = _email()
     assert accounts.ensure_configured_admin(Settings(admin_email=email), database_url) is None

@@ -21,7 +21,7 @@ from actors.domain.breaker import BreakerRules
 from actors.domain.retry import RetryRules
 from actors.providers.base import Outgoing, Receipt, ProviderError
 from actors.store import outbox
-from cluster.settings import Settings
+from actors.settings import Settings
 from tests.conftest import statement_runner
 from tests.integration.outbox_rows import Desk
 

@@ -17,7 +17,7 @@ import pytest
 
 from actors.domain.credentials import digest, new_api_token, shown_part
 from actors.store import api_tokens, users
-from cluster.settings import Settings
+from actors.settings import Settings
 from serve.app import create_api
 from serve.runtime import GatewayRuntime, install
 from tests.conftest import LOOPBACK_NETWORKS

@@ -25,7 +25,7 @@ from actors.domain.plan import Reply
 from actors.heartbeats import HeartbeatMonitor, Shards
 from actors.shard import ServiceShardActor, shard_options
 from actors.store import heartbeats as store
-from cluster.settings import Settings
+from actors.settings import Settings
 from serve.batcher import BatchFailed
 from serve.ingest.heartbeat import record_ping
 from serve.shards import ShardRouter

@@ -21,7 +21,7 @@ from actors.channel import ChannelActor
 from actors.domain import messages
 from actors.providers import build
 from actors.providers.base import Outgoing
-from cluster.settings import Settings
+from actors.settings import Settings
 from tests.conftest import LOOPBACK_NETWORKS, statement_runner
 from tests.fakes.http_receiver import HttpReceiver
 from tests.fakes.moto_server import MotoServer

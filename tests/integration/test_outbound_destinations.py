@@ -13,7 +13,8 @@ from actors.domain.destinations import IPAddress
 from actors.providers.base import Outgoing, Provider, ProviderError
 from actors.providers.slack import SlackProvider
 from actors.providers.webhook import WebhookProvider
-from cluster.settings import Settings
+from actors.providers.settings import SlackSettings, WebhookSettings
+from actors.settings import Settings
 from serve.api.destinations import destination_problem
 from tests.conftest import LOOPBACK_NETWORKS
 from tests.fakes.http_receiver import HttpReceiver
@@ -66,7 +67,7 @@ async def test_a_name_that_resolves_to_loopback_is_refused_and_nothing_is_sent(
         receiver: HttpReceiver, caplog: pytest.LogCaptureFixture) -> None:
     dns = Dns([LOOPBACK])
 
-    error = await refused(WebhookProvider(NOTHING_ALLOWED, resolver=dns),
+    error = await refused(WebhookProvider(WebhookSettings.of(NOTHING_ALLOWED), resolver=dns),
                           f"http://hooks.example.test:{port_of(receiver)}/hook?token=url-secret")
 
     assert str(error) == "webhook: destination not allowed"
@@ -85,7 +86,7 @@ async def test_dns_rebinding_public_when_created_internal_when_sent(receiver: Ht
     address = f"http://rebind.example.test:{port_of(receiver)}/hook"
 
     assert await destination_problem("webhook", address, NOTHING_ALLOWED, detailed=True, resolver=dns) is None
-    error = await refused(WebhookProvider(NOTHING_ALLOWED, resolver=dns), address)
+    error = await refused(WebhookProvider(WebhookSettings.of(NOTHING_ALLOWED), resolver=dns), address)
 
     assert str(error) == "webhook: destination not allowed"
     assert len(dns.asked) == 2
@@ -95,7 +96,7 @@ async def test_dns_rebinding_public_when_created_internal_when_sent(receiver: Ht
 async def test_the_connection_goes_to_the_address_checked_with_the_name_as_host(receiver: HttpReceiver) -> None:
     """One lookup, made by the check; httpx does not resolve the name again behind it."""
     dns = Dns([LOOPBACK], [PUBLIC])
-    provider = WebhookProvider(LOOPBACK_ALLOWED, resolver=dns)
+    provider = WebhookProvider(WebhookSettings.of(LOOPBACK_ALLOWED), resolver=dns)
     try:
         await provider.send(message(f"http://pinned.example.test:{port_of(receiver)}/hook"))
     finally:
@@ -110,14 +111,14 @@ async def test_the_connection_goes_to_the_address_checked_with_the_name_as_host(
 async def test_one_internal_address_among_public_ones_is_enough_to_refuse(receiver: HttpReceiver) -> None:
     dns = Dns([PUBLIC, ipaddress.ip_address("10.0.0.5")])
     address = f"http://mixed.example.test:{port_of(receiver)}/"
-    error = await refused(WebhookProvider(NOTHING_ALLOWED, resolver=dns), address)
+    error = await refused(WebhookProvider(WebhookSettings.of(NOTHING_ALLOWED), resolver=dns), address)
     assert str(error) == "webhook: destination not allowed"
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "0x7f000001", "2130706433", "127.1", "[::ffff:127.0.0.1]", "[::1]",
                                   "localhost", "LOCALHOST"])
 async def test_every_spelling_of_loopback_is_refused_at_send(receiver: HttpReceiver, host: str) -> None:
-    error = await refused(WebhookProvider(NOTHING_ALLOWED), f"http://{host}:{port_of(receiver)}/hook")
+    error = await refused(WebhookProvider(WebhookSettings.of(NOTHING_ALLOWED)), f"http://{host}:{port_of(receiver)}/hook")
     assert str(error) == "webhook: destination not allowed"
     assert receiver.requests == []
 
@@ -126,12 +127,12 @@ async def test_every_spelling_of_loopback_is_refused_at_send(receiver: HttpRecei
                                  "http://10.0.0.1/", "http://192.168.0.1/", "http://[fe80::1]/", "http://0.0.0.0/",
                                  "http://224.0.0.1/", "http://100.64.0.1/"])
 async def test_internal_addresses_are_refused_before_any_connection(url: str) -> None:
-    error = await refused(WebhookProvider(LOOPBACK_ALLOWED), url)
+    error = await refused(WebhookProvider(WebhookSettings.of(LOOPBACK_ALLOWED)), url)
     assert str(error) == "webhook: destination not allowed"
 
 
 async def test_the_operators_networks_are_reached(receiver: HttpReceiver) -> None:
-    provider = WebhookProvider(LOOPBACK_ALLOWED)
+    provider = WebhookProvider(WebhookSettings.of(LOOPBACK_ALLOWED))
     try:
         for host in ("127.0.0.1", "0x7f000001", "localhost"):
             await provider.send(message(f"http://{host}:{port_of(receiver)}/{host}"))
@@ -142,7 +143,7 @@ async def test_the_operators_networks_are_reached(receiver: HttpReceiver) -> Non
 
 async def test_a_redirect_to_an_internal_address_is_not_followed(receiver: HttpReceiver) -> None:
     receiver.respond(302, "moved", headers={"Location": "http://169.254.169.254/latest/meta-data/"})
-    error = await refused(WebhookProvider(LOOPBACK_ALLOWED), f"{receiver.url}/hook")
+    error = await refused(WebhookProvider(WebhookSettings.of(LOOPBACK_ALLOWED)), f"{receiver.url}/hook")
     assert "HTTP 302" in str(error) and error.retryable is False
     assert len(receiver.requests) == 1
 
@@ -151,17 +152,17 @@ async def test_a_name_that_does_not_resolve_may_resolve_later(receiver: HttpRece
     async def nothing(host: str, port: int) -> list[IPAddress]:
         raise OSError(f"{host}: Name or service not known")
 
-    error = await refused(WebhookProvider(NOTHING_ALLOWED, resolver=nothing), "http://gone.example.test/hook")
+    error = await refused(WebhookProvider(WebhookSettings.of(NOTHING_ALLOWED), resolver=nothing), "http://gone.example.test/hook")
     assert error.retryable is True
     assert "ConnectError" in str(error)
 
 
 async def test_slack_incoming_webhooks_and_the_web_api_are_checked_alike(receiver: HttpReceiver) -> None:
     dns = Dns([LOOPBACK])
-    hook = await refused(SlackProvider(NOTHING_ALLOWED, resolver=dns),
+    hook = await refused(SlackProvider(SlackSettings.of(NOTHING_ALLOWED), resolver=dns),
                          f"http://localhost:{port_of(receiver)}/services/T/B/x", channel="slack")
     settings = Settings(slack_api_url=f"{receiver.url}/api", slack_bot_token="xoxb-test", provider_timeout_s=5)
-    api = await refused(SlackProvider(settings), "C0123ABCD", channel="slack")
+    api = await refused(SlackProvider(SlackSettings.of(settings)), "C0123ABCD", channel="slack")
 
     assert str(hook) == str(api) == "slack: destination not allowed"
     assert receiver.requests == []

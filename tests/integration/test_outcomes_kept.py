@@ -19,7 +19,8 @@ from actors.domain.clock import FakeClock
 from actors.providers import twilio
 from actors.providers.base import Outgoing, Receipt
 from actors.store import outbox
-from cluster.settings import Settings
+from actors.providers.settings import TwilioSettings
+from actors.settings import Settings
 from tests.cluster.private_postgres import PrivatePostgres
 from tests.conftest import fresh_database, statement_runner
 from tests.fakes.twilio_server import FakeTwilio
@@ -69,7 +70,7 @@ async def test_an_outcome_written_while_the_database_is_away_lands_once_it_is_ba
     clock = FakeClock(datetime.now(timezone.utc))
     with FakeTwilio() as fake:
         settings = Settings(**fake.settings(), providers_sms="twilio", rate_twilio_per_s=100, throttle_messages=100)
-        real = twilio.from_settings(settings)
+        real = twilio.from_settings(TwilioSettings.of(settings))
         assert real is not None
         provider = GoneAfterSending(real, postgres)
         actor = ChannelActor("sms", settings, database, clock=clock, providers=[provider], background=False)

@@ -22,7 +22,8 @@ from actors.providers.slack import SlackProvider
 from actors.providers.smtp import SmtpProvider
 from actors.providers.sns import SnsProvider
 from actors.providers.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookProvider, verify_signature
-from cluster.settings import Settings
+from actors.providers.settings import SesSettings, SlackSettings, SmtpSettings, SnsSettings, WebhookSettings
+from actors.settings import Settings
 from tests.conftest import LOOPBACK_NETWORKS, free_port
 from tests.fakes.http_receiver import HttpReceiver
 from tests.fakes.moto_server import MotoServer
@@ -112,7 +113,7 @@ def debug_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 
 async def test_sns_push_reaches_the_platform_endpoint(aws: MotoServer, aws_settings: Settings) -> None:
     endpoint = aws.create_push_endpoint(token="device-1")
-    async with opened(SnsProvider(aws_settings)) as sns:
+    async with opened(SnsProvider(SnsSettings.of(aws_settings))) as sns:
         receipt = await sns.send(outgoing("push", endpoint))
 
     [published] = aws.push_messages(endpoint)
@@ -126,7 +127,7 @@ async def test_sns_push_reaches_the_platform_endpoint(aws: MotoServer, aws_setti
 
 async def test_sns_sms_reaches_the_phone_number(aws: MotoServer, aws_settings: Settings) -> None:
     sms_text = messages.sms(ALERT)
-    async with opened(SnsProvider(aws_settings)) as sns:
+    async with opened(SnsProvider(SnsSettings.of(aws_settings))) as sns:
         receipt = await sns.send(Outgoing(notification_id=8, channel="sms", address=PHONE, subject=SUBJECT,
                                           text=sms_text))
 
@@ -138,7 +139,7 @@ async def test_sns_refusals_are_not_retryable(aws: MotoServer, aws_settings: Set
     disabled = aws.create_push_endpoint(token="device-off")
     aws.disable_push_endpoint(disabled)
     unknown = disabled.rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000"
-    async with opened(SnsProvider(aws_settings)) as sns:
+    async with opened(SnsProvider(SnsSettings.of(aws_settings))) as sns:
         for message in (
             outgoing("push", unknown),
             outgoing("push", disabled),
@@ -156,7 +157,7 @@ async def test_sns_refusals_are_not_retryable(aws: MotoServer, aws_settings: Set
 
 async def test_ses_email_arrives_from_the_configured_sender(aws: MotoServer, aws_settings: Settings) -> None:
     aws.verify_email(SENDER)
-    async with opened(SesProvider(aws_settings, SENDER)) as ses:
+    async with opened(SesProvider(SesSettings.of(aws_settings), SENDER)) as ses:
         receipt = await ses.send(outgoing("email", "oncall@example.com"))
 
     [email] = aws.emails()
@@ -165,7 +166,7 @@ async def test_ses_email_arrives_from_the_configured_sender(aws: MotoServer, aws
 
 
 async def test_ses_refusals_are_not_retryable(aws: MotoServer, aws_settings: Settings) -> None:
-    async with opened(SesProvider(aws_settings, SENDER)) as ses:
+    async with opened(SesProvider(SesSettings.of(aws_settings), SENDER)) as ses:
         unverified = await refusal(ses, outgoing("email", "oncall@example.com"))
         aws.verify_email(SENDER)
         malformed = await refusal(ses, outgoing("email", "oncall@example.com\r\nBcc: everyone@example.com"))
@@ -184,8 +185,8 @@ INVALID = (b"<ErrorResponse><Error><Type>Sender</Type><Code>InvalidParameter</Co
 
 
 def aws_providers(settings: Settings) -> list[tuple[Provider, Outgoing]]:
-    return [(SnsProvider(settings), outgoing("sms", PHONE)),
-            (SesProvider(settings, SENDER), outgoing("email", "a@example.com"))]
+    return [(SnsProvider(SnsSettings.of(settings)), outgoing("sms", PHONE)),
+            (SesProvider(SesSettings.of(settings), SENDER), outgoing("email", "a@example.com"))]
 
 
 @pytest.mark.parametrize(("status", "body", "retryable"), [
@@ -241,7 +242,7 @@ def assert_is_the_alert(mail: Any, to: str) -> None:
 
 async def test_smtp_without_starttls_or_login() -> None:
     with SmtpServer() as relay:
-        async with opened(SmtpProvider(smtp_settings(relay), "127.0.0.1", SENDER)) as smtp:
+        async with opened(SmtpProvider(SmtpSettings.of(smtp_settings(relay)), "127.0.0.1", SENDER)) as smtp:
             receipt = await smtp.send(outgoing("email", "oncall@example.com"))
         [mail] = relay.messages
     assert_is_the_alert(mail, "oncall@example.com")
@@ -252,7 +253,7 @@ async def test_smtp_without_starttls_or_login() -> None:
 async def test_smtp_logs_in_without_tls_when_the_relay_allows_it() -> None:
     with SmtpServer(username="tocsin", password=SMTP_PASSWORD) as relay:
         settings = smtp_settings(relay, username="tocsin", password=SMTP_PASSWORD)
-        async with opened(SmtpProvider(settings, "127.0.0.1", SENDER)) as smtp:
+        async with opened(SmtpProvider(SmtpSettings.of(settings), "127.0.0.1", SENDER)) as smtp:
             await smtp.send(outgoing("email", "oncall@example.com"))
         [mail] = relay.messages
     assert (mail.tls, mail.login) == (False, "tocsin")
@@ -262,7 +263,7 @@ async def test_smtp_logs_in_without_tls_when_the_relay_allows_it() -> None:
 async def test_smtp_upgrades_with_starttls_when_offered_and_logs_in() -> None:
     with SmtpServer(starttls=True, username="tocsin", password=SMTP_PASSWORD) as relay:
         settings = smtp_settings(relay, username="tocsin", password=SMTP_PASSWORD)
-        async with opened(SmtpProvider(settings, "127.0.0.1", SENDER, tls_context=relay.client_tls_context())) as smtp:
+        async with opened(SmtpProvider(SmtpSettings.of(settings), "127.0.0.1", SENDER, tls_context=relay.client_tls_context())) as smtp:
             await smtp.send(outgoing("email", "oncall@example.com"))
         [mail] = relay.messages
     assert_is_the_alert(mail, "oncall@example.com")
@@ -272,7 +273,7 @@ async def test_smtp_upgrades_with_starttls_when_offered_and_logs_in() -> None:
 @needs_tls
 async def test_smtp_does_not_send_to_a_relay_it_cannot_trust() -> None:
     with SmtpServer(starttls=True) as relay:
-        async with opened(SmtpProvider(smtp_settings(relay), "127.0.0.1", SENDER)) as smtp:
+        async with opened(SmtpProvider(SmtpSettings.of(smtp_settings(relay)), "127.0.0.1", SENDER)) as smtp:
             await refusal(smtp, outgoing("email", "oncall@example.com"))
         assert relay.messages == []
 
@@ -280,7 +281,7 @@ async def test_smtp_does_not_send_to_a_relay_it_cannot_trust() -> None:
 async def test_smtp_wrong_password_is_not_retryable_and_stays_secret(debug_log: pytest.LogCaptureFixture) -> None:
     with SmtpServer(username="tocsin", password="the-right-one") as relay:
         settings = smtp_settings(relay, username="tocsin", password=SMTP_PASSWORD)
-        async with opened(SmtpProvider(settings, "127.0.0.1", SENDER)) as smtp:
+        async with opened(SmtpProvider(SmtpSettings.of(settings), "127.0.0.1", SENDER)) as smtp:
             error = await refusal(smtp, outgoing("email", "oncall@example.com"))
         assert relay.messages == []
     assert error.retryable is False
@@ -295,7 +296,7 @@ async def test_smtp_wrong_password_is_not_retryable_and_stays_secret(debug_log: 
 async def test_smtp_replies_are_read_the_smtp_way(reply: str, retryable: bool) -> None:
     with SmtpServer() as relay:
         relay.refuse(reply)
-        async with opened(SmtpProvider(smtp_settings(relay), "127.0.0.1", SENDER)) as smtp:
+        async with opened(SmtpProvider(SmtpSettings.of(smtp_settings(relay)), "127.0.0.1", SENDER)) as smtp:
             error = await refusal(smtp, outgoing("email", "oncall@example.com"))
     assert error.retryable is retryable, error
 
@@ -303,13 +304,13 @@ async def test_smtp_replies_are_read_the_smtp_way(reply: str, retryable: bool) -
 async def test_smtp_silence_and_refused_connections_are_retryable(silent_port: int) -> None:
     for port in (silent_port, free_port()):
         settings = smtp_settings(port=port, timeout_s=FAST_TIMEOUT_S)
-        async with opened(SmtpProvider(settings, "127.0.0.1", SENDER)) as smtp:
+        async with opened(SmtpProvider(SmtpSettings.of(settings), "127.0.0.1", SENDER)) as smtp:
             error = await refusal(smtp, outgoing("email", "oncall@example.com"))
         assert error.retryable is True, (port, error)
 
 
 async def test_smtp_refuses_an_address_that_is_not_one_mailbox() -> None:
-    async with opened(SmtpProvider(smtp_settings(port=free_port()), "127.0.0.1", SENDER)) as smtp:
+    async with opened(SmtpProvider(SmtpSettings.of(smtp_settings(port=free_port())), "127.0.0.1", SENDER)) as smtp:
         for address in ("nobody", "a@example.com, b@example.com", "a@example.com\nBcc: b@example.com"):
             assert (await refusal(smtp, outgoing("email", address))).retryable is False
 
@@ -324,7 +325,7 @@ def slack_settings(receiver: HttpReceiver, *, token: str | None = SLACK_TOKEN, t
 
 async def test_slack_incoming_webhook(receiver: HttpReceiver, debug_log: pytest.LogCaptureFixture) -> None:
     hook = f"{receiver.url}/services/T000/B000/hook-path-secret"
-    async with opened(SlackProvider(slack_settings(receiver))) as slack:
+    async with opened(SlackProvider(SlackSettings.of(slack_settings(receiver)))) as slack:
         await slack.send(outgoing("slack", hook))
 
     [request] = receiver.requests
@@ -337,7 +338,7 @@ async def test_slack_incoming_webhook(receiver: HttpReceiver, debug_log: pytest.
 
 async def test_slack_chat_post_message(receiver: HttpReceiver, debug_log: pytest.LogCaptureFixture) -> None:
     receiver.respond(200, {"ok": True, "channel": "C0123ABCD", "ts": "1767225600.000100"}, path="/api/chat.postMessage")
-    async with opened(SlackProvider(slack_settings(receiver))) as slack:
+    async with opened(SlackProvider(SlackSettings.of(slack_settings(receiver)))) as slack:
         receipt = await slack.send(outgoing("slack", "C0123ABCD"))
 
     [request] = receiver.requests
@@ -359,7 +360,7 @@ async def test_slack_chat_post_message(receiver: HttpReceiver, debug_log: pytest
 async def test_slack_ok_false(receiver: HttpReceiver, debug_log: pytest.LogCaptureFixture, error: str,
                               retryable: bool) -> None:
     receiver.respond(200, {"ok": False, "error": error}, path="/api/chat.postMessage")
-    async with opened(SlackProvider(slack_settings(receiver))) as slack:
+    async with opened(SlackProvider(SlackSettings.of(slack_settings(receiver)))) as slack:
         refused = await refusal(slack, outgoing("slack", "C0123ABCD"))
     assert refused.retryable is retryable
     assert error in str(refused)
@@ -371,7 +372,7 @@ async def test_slack_ok_false(receiver: HttpReceiver, debug_log: pytest.LogCaptu
 async def test_slack_http_status(receiver: HttpReceiver, debug_log: pytest.LogCaptureFixture, status: int,
                                  retryable: bool) -> None:
     receiver.respond(status, "invalid_payload" if status == 400 else "nope")
-    async with opened(SlackProvider(slack_settings(receiver))) as slack:
+    async with opened(SlackProvider(SlackSettings.of(slack_settings(receiver)))) as slack:
         for address in (f"{receiver.url}/services/T000/B000/hook-path-secret", "C0123ABCD"):
             refused = await refusal(slack, outgoing("slack", address))
             assert refused.retryable is retryable, (address, refused)
@@ -379,7 +380,7 @@ async def test_slack_http_status(receiver: HttpReceiver, debug_log: pytest.LogCa
 
 
 async def test_slack_addresses_it_cannot_use(receiver: HttpReceiver) -> None:
-    async with opened(SlackProvider(slack_settings(receiver, token=None))) as slack:
+    async with opened(SlackProvider(SlackSettings.of(slack_settings(receiver, token=None)))) as slack:
         for address in ("C0123ABCD", "#general", "http://hooks.slack.example/services/x", "ftp://127.0.0.1/x"):
             assert (await refusal(slack, outgoing("slack", address))).retryable is False, address
     assert receiver.requests == []
@@ -387,7 +388,7 @@ async def test_slack_addresses_it_cannot_use(receiver: HttpReceiver) -> None:
 
 async def test_slack_silence_is_a_retryable_timeout(receiver: HttpReceiver) -> None:
     receiver.hang()
-    async with opened(SlackProvider(slack_settings(receiver, timeout_s=FAST_TIMEOUT_S))) as slack:
+    async with opened(SlackProvider(SlackSettings.of(slack_settings(receiver, timeout_s=FAST_TIMEOUT_S)))) as slack:
         for address in (f"{receiver.url}/services/T/B/x", "C0123ABCD"):
             refused = await refusal(slack, outgoing("slack", address))
             assert refused.retryable is True and "in time" in str(refused)
@@ -401,7 +402,7 @@ SENT_AT = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 def webhook(receiver: HttpReceiver, *, secret: str | None = SIGNING_SECRET, timeout_s: float = 5.0) -> WebhookProvider:
     settings = Settings(webhook_signing_secret=secret, provider_timeout_s=timeout_s,
                         allow_private_destinations=LOOPBACK_NETWORKS)
-    return WebhookProvider(settings, clock=FakeClock(SENT_AT))
+    return WebhookProvider(WebhookSettings.of(settings), clock=FakeClock(SENT_AT))
 
 
 async def test_webhook_is_signed_and_verifies(receiver: HttpReceiver, debug_log: pytest.LogCaptureFixture) -> None:

@@ -12,7 +12,7 @@ import pytest
 from actors.channel import ChannelActor
 from actors.domain.breaker import BreakerRules
 from actors.domain.retry import RetryRules
-from cluster.settings import Settings
+from actors.settings import Settings
 from tests.conftest import statement_runner
 from tests.fakes.http_receiver import HttpReceiver
 from tests.fakes.moto_server import MotoServer

@@ -20,7 +20,7 @@ import ray
 
 from actors.channel import ChannelActor, ChannelActorRemote, channel_options
 from actors.store import outbox
-from cluster.settings import Settings
+from actors.settings import Settings
 from tests.conftest import statement_runner
 from tests.fakes.twilio_server import FakeTwilio
 from tests.integration.outbox_rows import Desk

@@ -12,7 +12,8 @@ import pytest
 
 from actors.providers import twilio
 from actors.providers.base import Outgoing, ProviderError
-from cluster.settings import Settings
+from actors.providers.settings import TwilioSettings
+from actors.settings import Settings
 from tests.conftest import free_port
 from tests.fakes.twilio_server import FakeTwilio
 
@@ -33,7 +34,7 @@ def settings(fake: FakeTwilio) -> Settings:
 
 @pytest.fixture
 async def provider(settings: Settings) -> AsyncIterator[twilio.TwilioProvider]:
-    provider = twilio.from_settings(settings)
+    provider = twilio.from_settings(TwilioSettings.of(settings))
     assert provider is not None
     yield provider
     await provider.close()
@@ -51,7 +52,7 @@ def call(notification_id: int = 8, to: str = ALICE) -> Outgoing:
 
 @pytest.mark.parametrize("missing", ["twilio_account_sid", "twilio_auth_token", "twilio_from_number"])
 def test_not_configured_without_each_credential(fake: FakeTwilio, missing: str) -> None:
-    assert twilio.from_settings(Settings(**{**fake.settings(), missing: None})) is None
+    assert twilio.from_settings(TwilioSettings.of(Settings(**{**fake.settings(), missing: None}))) is None
 
 
 async def test_a_text_reaches_the_phone_with_its_body_and_status_callback(
@@ -137,7 +138,7 @@ async def test_a_hanging_twilio_times_out_retryably_within_the_timeout(
 
 async def refusal(settings: Settings) -> ProviderError:
     """What a provider made from `settings` raises when sending a text."""
-    provider = twilio.from_settings(settings)
+    provider = twilio.from_settings(TwilioSettings.of(settings))
     assert provider is not None
     try:
         with pytest.raises(ProviderError) as raised:

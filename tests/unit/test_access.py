@@ -253,7 +253,7 @@ def test_the_ingress_appends_the_client_only_when_haproxy_runs_as_tocsin_haproxy
 
 
 def test_session_settings_have_safe_defaults_and_read_from_the_environment(monkeypatch):
-    from cluster.settings import Settings
+    from actors.settings import Settings
 
     defaults = Settings()
     assert defaults.cookie_secure is True and defaults.session_hours == 12 and defaults.trusted_proxy_hops == 0

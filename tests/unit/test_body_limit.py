@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.routing import RouteContext, iter_route_contexts
 
-from cluster.settings import Settings
+from actors.settings import Settings
 from serve.app import create_api
 from serve.body_limit import BodyLimit, Limit, RouteLimits
 from serve.ingest.common import too_large

@@ -15,7 +15,7 @@ from actors.domain.events import Action, AlertEvent
 from actors.domain.plan import Reply
 from actors.email_listener import EmailListener
 from actors.store.services import IntegrationKey
-from cluster.settings import Settings
+from actors.settings import Settings
 from serve.batcher import BatchFailed
 from tests.conftest import free_port
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from actors.domain.events import Severity
 from actors.ownership import shard_index
 from actors.store.services import IntegrationKey, is_routing_key, new_routing_key
-from cluster.settings import Settings
+from actors.settings import Settings
 from serve.ingest.pagerduty import AlertEventIn, ChangeEventIn
 from serve.keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
 from actors.domain.ratelimit import BoundedRateLimiter, RateLimiter

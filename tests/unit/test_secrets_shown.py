@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from actors.domain.access import Caller, Role
-from cluster.settings import admin_token_problem
+from cluster.admin_token import admin_token_problem
 from serve.api.contacts import masked, shown_to
 
 DANA = "5d9ab0b4-5f0e-4d8e-9a4c-3f1f0e2b7c11"

@@ -1,4 +1,11 @@
-"""Settings: one typed object, read from the environment only when the CLI asks."""
+"""Settings: one typed object, read from the environment only when asked (`from_env`).
+
+It lives in the lowest layer that reads it: the actors, the Serve gateway and the cluster
+tooling above them all take the same model. The environment is read by the cluster's side
+(the CLI and the Serve entrypoint), never at import time. Providers do not see it whole:
+each gets the slice of its own that `actors/providers/settings.py` builds from it. The
+admin-token check is the cluster's (cluster/admin_token.py).
+"""
 
 from __future__ import annotations
 
@@ -11,19 +18,8 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from actors.domain import destinations
 
-
-# The admin token opens the whole API as an admin, from anywhere the API is reachable: long
-# enough that it cannot be guessed (a generated one has 43 characters).
-MIN_ADMIN_TOKEN_LENGTH = 32
-
-
-def admin_token_problem(token: str, source: str = "TOCSIN_ADMIN_TOKEN") -> str | None:
-    """Why `token`, read from `source`, cannot be the admin token; None when it can."""
-    if len(token) >= MIN_ADMIN_TOKEN_LENGTH:
-        return None
-    return (f"{source} has {len(token)} characters; the admin token opens the whole API, so it needs at"
-            f" least {MIN_ADMIN_TOKEN_LENGTH}. Make one with"
-            " python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+# Messages per second for a provider that has no rate setting of its own.
+DEFAULT_RATE_PER_S = 10.0
 
 
 def default_data_dir() -> Path:
@@ -167,10 +163,28 @@ class Settings(BaseModel):
         return destinations.parse_networks(self.allow_private_destinations)
 
     def providers_for(self, channel: str) -> list[str]:
-        return [name.strip() for name in str(getattr(self, f"providers_{channel}")).split(",") if name.strip()]
+        """The providers named for `channel`, in failover order; KeyError for no such channel."""
+        order = {
+            "sms": self.providers_sms,
+            "voice": self.providers_voice,
+            "push": self.providers_push,
+            "email": self.providers_email,
+            "slack": self.providers_slack,
+            "webhook": self.providers_webhook,
+        }[channel]
+        return [name.strip() for name in order.split(",") if name.strip()]
 
     def rate_for(self, provider: str) -> float:
-        return float(getattr(self, f"rate_{provider}_per_s", 10.0))
+        """Messages per second through `provider` (DEFAULT_RATE_PER_S for one with no setting)."""
+        rates = {
+            "twilio": self.rate_twilio_per_s,
+            "sns": self.rate_sns_per_s,
+            "ses": self.rate_ses_per_s,
+            "smtp": self.rate_smtp_per_s,
+            "slack": self.rate_slack_per_s,
+            "webhook": self.rate_webhook_per_s,
+        }
+        return rates.get(provider, DEFAULT_RATE_PER_S)
 
     @property
     def reachable_url(self) -> str:
