@@ -7,7 +7,9 @@ id it saw. A reader whose id the bus no longer holds (overflowed, or from before
 of the in-cluster bus) is answered `reset`, never given a silent gap: it reloads, then
 follows from the cursor it was given.
 
-The bus is a live feed, not a record: the incident log in Postgres is the record.
+The bus is a live feed, not a record: the incident log in Postgres is the record. What it
+carries, and the interface both backends give, are in bus_types.py; this module holds where a
+process finds the bus (`BusAddress`, `open_bus`) and the in-cluster bus actor.
 """
 
 from __future__ import annotations
@@ -18,69 +20,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import ray
 
+from actors.bus_types import BusEvent, BusRead, EventBus, EventId, format_id, parse_id
 from actors.lifecycle import detached_options
-from actors.domain.wire import pickled_by_fields
-
-if TYPE_CHECKING:
-    from actors.settings import Settings
+from actors.settings import Settings
 
 BUS_ACTOR_NAME = "tocsin-bus"
 DEFAULT_CAPACITY = 10_000
-
-EventId = tuple[int, int]  # (milliseconds, sequence), compared as a tuple
-
-
-def parse_id(text: str) -> EventId | None:
-    """An id such as "1700000000000-3" as a comparable pair; None when it is not one."""
-    ms, dash, seq = text.strip().partition("-")
-    if not (dash and ms.isascii() and ms.isdigit() and seq.isascii() and seq.isdigit()):
-        return None
-    return int(ms), int(seq)
-
-
-def format_id(event_id: EventId) -> str:
-    return f"{event_id[0]}-{event_id[1]}"
-
-
-@pickled_by_fields
-@dataclass(frozen=True, slots=True)
-class BusEvent:
-    """One event. `kind` is "incident", or "gap" (it stands where the publisher lost
-    events: readers reload); `service_id` lets readers filter without parsing `data`, the
-    JSON body sent to dashboards as it is. `id` is given by the bus."""
-
-    kind: str
-    service_id: str
-    data: str
-    id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class BusRead:
-    """What one read found: the events after the reader's id, in order, and the cursor
-    to read after next. `reset`: events after the reader's id are gone or the id is not
-    one of this bus's; the cursor is the bus's newest id."""
-
-    events: list[BusEvent]
-    cursor: str
-    reset: bool = False
-
-
-class EventBus(Protocol):
-    async def publish(self, events: Sequence[BusEvent]) -> list[str]:
-        """Append events in order; their ids."""
-
-    async def read(self, after_id: str, block_s: float, limit: int = 100) -> BusRead:
-        """Events after `after_id`, waiting up to `block_s` for one when there are none."""
-
-    async def tail(self) -> str:
-        """The newest id: reading after it gives only what is published from now on."""
-
-    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from actors.lifecycle import detached_options
 from actors.store import heartbeats as store
 from actors.store.batch import already_applied
 from actors.settings import Settings
-from serve.shards import ShardRouter
+from actors.shard_router import ShardRouter
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ CLAIM_LIMIT = 100
 
 class Shards(Protocol):
     """The way to the shards: resolves once the input is durable, raises otherwise
-    (serve.shards.ShardRouter is one)."""
+    (actors.shard_router.ShardRouter is one)."""
 
     async def submit(self, item: ServiceInput) -> Reply: ...
 

@@ -22,7 +22,7 @@ import time
 from collections import deque
 import orjson
 
-from actors.bus import BusEvent, EventBus
+from actors.bus_types import BusEvent, EventBus
 from actors.domain.feed import IncidentChange, changes_of
 from actors.domain.plan import Plan
 

@@ -28,7 +28,7 @@ import asyncpg
 from actors.attempt import storable
 from actors.isolation import refuses_data
 from actors.store import outbox
-from serve.batcher import Batcher, BatchFailed
+from actors.batcher import Batcher, BatchFailed
 
 log = logging.getLogger(__name__)
 

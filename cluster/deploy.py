@@ -94,7 +94,7 @@ def start_email_listener(settings: Settings, database_url: str) -> list[Any]:
     """The SMTP listener for e-mail to alert, when a port is set (none is: it is off)."""
     if settings.smtp_listen_port is None:
         return []
-    from actors.email_listener import EmailListenerRemote, listener_options
+    from serve.ingest.email_listener import EmailListenerRemote, listener_options
 
     node_id = ray.get_runtime_context().get_node_id()
     handle = EmailListenerRemote.options(**listener_options(settings.namespace, node_id)).remote(

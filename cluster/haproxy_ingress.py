@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import NoReturn
 
 #: The command's name. A replica trusts one X-Forwarded-For entry only when Ray's HAProxy
-#: binary has this name (serve/forwarded.py).
+#: binary has this name (serve/forwarded.py, which spells it again).
 LAUNCHER_NAME = "tocsin-haproxy"
 #: Where the real haproxy is, when the operator names one.
 REAL_BINARY_VARIABLE = "TOCSIN_HAPROXY_BINARY"

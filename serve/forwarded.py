@@ -26,9 +26,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from cluster.haproxy_ingress import LAUNCHER_NAME, RAY_BINARY_VARIABLE
-
 log = logging.getLogger(__name__)
+
+# The launcher cluster/haproxy_ingress.py installs, and the variable through which Ray runs
+# it. Spelled again here rather than imported: the launcher imports nothing of Tocsin (it
+# runs as a file by its path), and the gateway imports nothing of the cluster's tooling.
+LAUNCHER_NAME = "tocsin-haproxy"
+RAY_BINARY_VARIABLE = "RAY_SERVE_HAPROXY_BINARY_PATH"
 
 # How often, at most, the nodes' addresses are asked for again when an unknown peer calls.
 NODES_REFRESH_S = 30.0

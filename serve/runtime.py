@@ -20,10 +20,10 @@ from actors.store import services as service_store
 from actors.store.services import IntegrationKey
 from actors.settings import Settings
 from serve.forwarded import Ingress, address_key, client_address
-from serve.keys import KeyCache, KeyGate
+from actors.routing_keys import KeyCache, KeyGate
 from serve.retention import RetentionJob
 from actors.domain.ratelimit import RateLimiter
-from serve.shards import ShardRouter
+from actors.shard_router import ShardRouter
 
 
 class GatewayRuntime:

@@ -34,7 +34,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from actors.bus import BusEvent, BusRead, EventBus
+from actors.bus_types import BusEvent, BusRead, EventBus
 from serve.api.auth import Caller, require_viewer
 from serve.closing import closing
 from serve.params import control_character

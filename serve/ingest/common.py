@@ -19,9 +19,9 @@ from actors.domain.events import ServiceInput
 from actors.domain.incident import Outcome
 from actors.domain.plan import Reply
 from actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, IntegrationKey
-from serve.batcher import BatchFailed
+from actors.batcher import BatchFailed
 from serve.errors import RETRY_AFTER_S, json_response
-from serve.keys import MalformedKey, TooManyUnknownKeys
+from actors.routing_keys import MalformedKey, TooManyUnknownKeys
 from serve.runtime import GatewayRuntime
 
 
@@ -121,7 +121,7 @@ async def integration_for(
 
 async def find_integration(key: str, request: Request, runtime: GatewayRuntime, what: str = "key"
                            ) -> IntegrationKey | None:
-    """The key's integration, None when nobody has it (serve/keys.py). A malformed key is a
+    """The key's integration, None when nobody has it (actors/routing_keys.py). A malformed key is a
     404 as an unknown one is, saying why; too many unknown keys from the client's address,
     429 with Retry-After. Both without a lookup."""
     try:

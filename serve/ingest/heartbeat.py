@@ -21,7 +21,7 @@ from actors.domain import heartbeat
 from actors.heartbeats import Shards
 from actors.store import heartbeats as store
 from actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, is_routing_key
-from serve.keys import TooManyUnknownKeys
+from actors.routing_keys import TooManyUnknownKeys
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(tags=["Heartbeats"])

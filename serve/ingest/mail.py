@@ -5,7 +5,7 @@ the sender is the source. A subject matching the integration's resolve pattern (
 disk full on db1") resolves the incident its plain subject ("disk full on db1") opened: the
 dedup key is a hash of the subject without reply or forward prefixes and resolve words, or
 what the integration's `dedup_key_pattern` finds in it. Pure: the SMTP listener
-(actors/email_listener.py) receives the message and submits the event.
+(serve/ingest/email_listener.py) receives the message and submits the event.
 
 Every step is linear in the message, whatever its shape: a header is read from its first
 HEADER_MAX characters (the standard library's header parser is quadratic in a header's

@@ -47,7 +47,7 @@ from serve.ingest.opsgenie_models import (
     request_status,
     to_event,
 )
-from serve.keys import MalformedKey, TooManyUnknownKeys
+from actors.routing_keys import MalformedKey, TooManyUnknownKeys
 from serve.params import INT64_MAX
 from serve.runtime import GatewayRuntime, get_runtime
 

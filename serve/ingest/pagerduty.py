@@ -18,11 +18,11 @@ from actors.domain.events import Action, AlertEvent, Severity
 from actors.domain.storable import storable, storable_json
 from actors.store import services as service_store
 from actors.store.services import ROUTING_KEY_LENGTH, IntegrationKey
-from serve.batcher import BatchFailed
+from actors.batcher import BatchFailed
 from serve.errors import RETRY_AFTER_S, describe, json_response
 from serve.ingest.common import Refusal, body_schema, check_rate, not_stored, read_body
 from serve.ingest.common import find_key, not_a_key, too_many_unknown_keys
-from serve.keys import MalformedKey, TooManyUnknownKeys
+from actors.routing_keys import MalformedKey, TooManyUnknownKeys
 from serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(tags=["PagerDuty Events API v2"])

@@ -32,7 +32,7 @@ from actors.domain.events import Command, IncidentCommand
 from actors.domain.messages import VOICE_MENU, Alert, voice
 from actors.providers.settings import TwilioSettings
 from actors.store import replies as store
-from serve.batcher import BatchFailed
+from actors.batcher import BatchFailed
 from serve.params import Int64Id
 from serve.runtime import GatewayRuntime, get_runtime
 

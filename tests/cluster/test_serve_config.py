@@ -5,7 +5,7 @@ TOCSIN_ADMIN_TOKEN, Ray's own `serve run --non-blocking` with the shipped file (
 HTTP address moved to a free loopback port), then alerts in, incidents out, over HTTP.
 
 No `tocsin` command runs here: everything on the cluster is started by the config's
-builder, serve/entrypoint.py.
+builder, cluster/entrypoint.py.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from actors.store.services import IntegrationKey
 from actors.settings import Settings
 from serve import runtime as runtime_module
 from serve.app import create_api
-from serve.batcher import BatchFailed
-from serve.keys import KeyCache, KeyGate
+from actors.batcher import BatchFailed
+from actors.routing_keys import KeyCache, KeyGate
 
 # Nothing listens on port 1: whatever touches the database fails at once, as when it is down.
 NO_DATABASE = "postgresql://127.0.0.1:1/none"

@@ -26,9 +26,9 @@ from actors.heartbeats import HeartbeatMonitor, Shards
 from actors.shard import ServiceShardActor, shard_options
 from actors.store import heartbeats as store
 from actors.settings import Settings
-from serve.batcher import BatchFailed
+from actors.batcher import BatchFailed
 from serve.ingest.heartbeat import record_ping
-from serve.shards import ShardRouter
+from actors.shard_router import ShardRouter
 from tests.conftest import statement_runner
 
 NAMESPACE = "tocsin-heartbeats-integration"

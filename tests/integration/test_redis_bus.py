@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as redis
 
-from actors.bus import BusEvent, parse_id
+from actors.bus_types import BusEvent, parse_id
 from actors.redis_bus import RedisStreamBus
 from tests.conftest import IN_CI
 

@@ -1,4 +1,4 @@
-"""serve.batcher.Batcher against a fake shard call."""
+"""actors.batcher.Batcher against a fake shard call."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from serve.batcher import BatchFailed, Batcher
+from actors.batcher import BatchFailed, Batcher
 
 LONG_DELAY_S = 60.0  # never reached: these tests flush on size or on a returning call
 

@@ -19,7 +19,7 @@ from ray.serve.schema import ServeDeploySchema
 
 from cluster.haproxy_ingress import LAUNCHER_NAME
 from cluster.raystart import NODE_HEALTH_CHECK_VARIABLES
-from serve.entrypoint import SECRET_SETTINGS, cluster_settings
+from cluster.entrypoint import SECRET_SETTINGS, cluster_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_NAME = "tocsin-secrets"

@@ -13,10 +13,10 @@ import pytest
 
 from actors.domain.events import Action, AlertEvent
 from actors.domain.plan import Reply
-from actors.email_listener import EmailListener
+from serve.ingest.email_listener import EmailListener
 from actors.store.services import IntegrationKey
 from actors.settings import Settings
-from serve.batcher import BatchFailed
+from actors.batcher import BatchFailed
 from tests.conftest import free_port
 
 DOMAIN = "alerts.example.test"

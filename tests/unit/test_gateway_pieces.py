@@ -18,7 +18,7 @@ from actors.ownership import shard_index
 from actors.store.services import IntegrationKey, is_routing_key, new_routing_key
 from actors.settings import Settings
 from serve.ingest.pagerduty import AlertEventIn, ChangeEventIn
-from serve.keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
+from actors.routing_keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
 from actors.domain.ratelimit import BoundedRateLimiter, RateLimiter
 
 ROUTING_KEY = "r" * 32
@@ -554,7 +554,7 @@ async def test_key_cache_loads_once_for_concurrent_misses() -> None:
     import asyncio
 
     from actors.store.services import IntegrationKey, is_routing_key, new_routing_key
-    from serve.keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
+    from actors.routing_keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
 
     loads = 0
     release = asyncio.Event()

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 import orjson
 import pytest
 
-from actors.bus import BusEvent, EventBusActor
+from actors.bus import EventBusActor
+from actors.bus_types import BusEvent
 from actors.domain import feed
 from actors.domain.events import Action
 from actors.domain.plan import Plan

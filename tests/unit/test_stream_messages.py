@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from actors.bus import BusEvent, BusRead, EventBusActor
+from actors.bus import EventBusActor
+from actors.bus_types import BusEvent, BusRead
 from serve.closing import AppClosing
 from serve.stream import sse_comment, sse_message, sse_messages
 

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from actors.bus import BusEvent
+from actors.bus_types import BusEvent
 from actors.domain.events import Action, AlertEvent, Command, IncidentCommand, Severity
 from actors.domain.plan import Reply
 from actors.domain.wire import pickled_by_fields

@@ -1,8 +1,8 @@
 """EmailListener: e-mail to alert. An SMTP server (aiosmtpd) in a detached, named actor.
 
 Each "email" integration has an address of its own, <key>@<email_domain>. The listener is a
-source like the gateway, so it reaches the shards the gateway's way (serve/shards.py) and
-finds keys the gateway's way (serve/keys.py, cached briefly); what a message becomes is
+source like the gateway, so it reaches the shards the gateway's way (actors/shard_router.py) and
+finds keys the gateway's way (actors/routing_keys.py, cached briefly); what a message becomes is
 decided by serve/ingest/mail.py.
 
 - EHLO advertises SIZE smtp_max_message_bytes; a message declared (MAIL FROM SIZE=) or
@@ -10,7 +10,7 @@ decided by serve/ingest/mail.py.
 - RCPT: unknown and revoked addresses are refused with 550, over the integration's rate
   limit with 451. A local part that is not a key is refused without a lookup, and each
   client address may try only so many unknown ones (451 past that), as at the gateway
-  (serve/keys.py).
+  (actors/routing_keys.py).
 - DATA: 250 only once the shards have committed the alerts; 451 (try again later) when
   they could not, so the sending server keeps the message and retries; 554 naming the
   field when the database refused a value of the alert (which U+0000 no longer is: it
@@ -42,12 +42,12 @@ from actors.domain.ratelimit import RateLimiter
 from actors.lifecycle import detached_options
 from actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, IntegrationKey, find_key
 from actors.settings import Settings
-from serve.batcher import BatchFailed
+from actors.batcher import BatchFailed
 from serve.forwarded import address_key
 from serve.ingest.common import not_stored
 from serve.ingest.mail import alert_of, parse_message
-from serve.keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
-from serve.shards import ShardRouter
+from actors.routing_keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
+from actors.shard_router import ShardRouter
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,6 @@
-"""The gateway's way to the ServiceShards: ownership, handles and one batcher per shard.
+"""The client half of the ServiceShards: ownership, handles and one batcher per shard, for
+every process that hands inputs to them (the gateway, the e-mail listener, the heartbeat
+monitor).
 
 Every source's inputs go this way, so this is where their text is made storable (U+0000
 becomes U+FFFD: see `actors.domain.storable`), once for all of them."""
@@ -15,7 +17,7 @@ from actors.domain.events import ServiceInput
 from actors.domain.storable import storable_input
 from actors.ownership import shard_index, shard_name
 from actors.settings import Settings
-from serve.batcher import Batcher
+from actors.batcher import Batcher
 
 
 class ShardRouter:
