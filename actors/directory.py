@@ -15,11 +15,11 @@ from datetime import datetime, timezone
 
 import asyncpg
 
-from actors.domain.escalation import Policy, Target, TargetKind
+from actors.domain.escalation_state import Policy, Target, TargetKind
 from actors.domain.paging import Lookup, Person
-from actors.domain.plan import PlannedPage
+from actors.domain.batch_plan import PlannedPage
 from actors.domain.schedule import on_call
-from actors.domain.walk import ServiceConfig
+from actors.domain.incident_escalation import ServiceConfig
 from actors.store import paging as store
 from actors.store.paging import StoredSchedule
 

@@ -21,7 +21,7 @@ import ray
 from actors.domain import heartbeat
 from actors.domain.clock import Clock, SystemClock
 from actors.domain.events import ServiceInput
-from actors.domain.plan import Reply
+from actors.domain.batch_plan import Reply
 from actors.lifecycle import detached_options
 from actors.store import heartbeats as store
 from actors.store.batch import already_applied
@@ -116,7 +116,7 @@ class HeartbeatMonitor:
             due = await store.next_due(conn)
         if due is None:
             return POLL_S
-        speed = float(getattr(self._clock, "speed", 1.0))
+        speed = self._clock.speed
         return min(POLL_S, max(MIN_WAIT_S, (due - self._clock.now()).total_seconds() / speed))
 
     async def _raise_due(self) -> tuple[int, bool]:

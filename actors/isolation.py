@@ -16,7 +16,7 @@ import asyncpg
 
 from actors.domain.events import ServiceInput
 from actors.domain.incident import Outcome
-from actors.domain.plan import Reply
+from actors.domain.batch_plan import Reply
 from actors.domain.storable import unstorable
 
 Due = dict[str, set[int]]

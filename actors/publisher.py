@@ -24,7 +24,7 @@ import orjson
 
 from actors.bus_types import BusEvent, EventBus
 from actors.domain.feed import IncidentChange, changes_of
-from actors.domain.plan import Plan
+from actors.domain.batch_plan import Plan
 
 log = logging.getLogger(__name__)
 

@@ -22,13 +22,13 @@ import ray
 from actors.bus import BusAddress, open_bus
 from actors.directory import PagingDirectory
 from actors.domain.clock import Clock, SystemClock
-from actors.domain.dedupe import ServiceIncidents
+from actors.domain.service_incidents import ServiceIncidents
 from actors.domain.events import Action, AlertEvent, IncidentCommand, ServiceInput
 from actors.domain.incident import Incident, Outcome
 from actors.domain.measures import ShardMeasures
 from actors.domain.paging import page_notifications
-from actors.domain.plan import LogEntry, Plan, PlannedNotification, Reply
-from actors.domain.walk import Walks
+from actors.domain.batch_plan import LogEntry, Plan, PlannedNotification, Reply
+from actors.domain.incident_escalation import Walks
 from actors.isolation import INPUT_KEYS, apply_isolating
 from actors.lifecycle import detached_options
 from actors.ownership import shard_index, shard_name
@@ -194,7 +194,7 @@ class ServiceShard:
     async def _timer(self) -> None:
         """Wakes when the earliest deadline passes and hands the due incidents to the drain.
         Business time comes from the clock; the sleep is only the wake-up."""
-        speed = float(getattr(self._clock, "speed", 1.0))
+        speed = self._clock.speed
         while True:
             self._wake.clear()
             if self._collect_due():
@@ -304,7 +304,7 @@ class ServiceShard:
         for _, future in group:
             if not future.done():
                 future.set_exception(error)
-        retry_at = self._clock.now().timestamp() + DEADLINE_RETRY_S * float(getattr(self._clock, "speed", 1.0))
+        retry_at = self._clock.now().timestamp() + DEADLINE_RETRY_S * self._clock.speed
         for service_id, incident_ids in due.items():
             for incident_id in incident_ids or (0,):  # 0: reactivate only (no incident has id 0)
                 heapq.heappush(self._wakeups, (retry_at, incident_id, service_id))

@@ -12,7 +12,7 @@ from typing import Any
 
 import ray
 
-from actors.domain.plan import Reply
+from actors.domain.batch_plan import Reply
 from actors.domain.events import ServiceInput
 from actors.domain.storable import storable_input
 from actors.ownership import shard_index, shard_name

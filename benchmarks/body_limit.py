@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actors.domain.plan import Reply  # noqa: E402
+from actors.domain.batch_plan import Reply  # noqa: E402
 from actors.store.services import IntegrationKey  # noqa: E402
 from benchmarks.harness import record  # noqa: E402
 from actors.settings import Settings  # noqa: E402

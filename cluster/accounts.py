@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import asyncpg
 
-from actors.domain.passwords import MIN_LENGTH, hash_password
+from actors.domain.accounts.passwords import MIN_LENGTH, hash_password
 from actors.store import accounts, sessions
 from actors.settings import Settings
 

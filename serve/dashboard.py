@@ -19,7 +19,7 @@ from string import Template
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from actors.domain.sessions import SESSION_COOKIE
+from actors.domain.accounts.sessions import SESSION_COOKIE
 from serve.params import Int64Id
 
 STATIC_DIR = Path(__file__).parent / "static"

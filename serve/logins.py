@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 import asyncpg
 from fastapi import HTTPException
 
-from actors.domain import passwords
-from actors.domain.lockout import Limit, wait
+from actors.domain.accounts import passwords
+from actors.domain.accounts.lockout import Limit, wait
 from actors.store import login_failures
 from actors.settings import Settings
 

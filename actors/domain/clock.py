@@ -7,11 +7,18 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    """`speed`: business seconds per wall-clock second (1.0 but for a `ScaledClock`), so
+    that a wait for a business deadline can be measured in wall time."""
+
+    speed: float
+
     def now(self) -> datetime: ...
 
 
 class SystemClock:
     """The real clock, always timezone-aware UTC."""
+
+    speed = 1.0
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
@@ -19,6 +26,8 @@ class SystemClock:
 
 class FakeClock:
     """A clock that tests move by hand."""
+
+    speed = 1.0
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2026, 1, 1, tzinfo=timezone.utc)

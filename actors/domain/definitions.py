@@ -15,7 +15,7 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from actors.domain.escalation import Level, Policy, Target, TargetKind
+from actors.domain.escalation_state import Level, Policy, Target, TargetKind
 from actors.domain.schedule import Layer, Override, Restriction, Rotation, Schedule, Unit, Window
 
 

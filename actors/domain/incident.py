@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import Enum
 
-from actors.domain.escalation import EscalationState
+from actors.domain.escalation_state import EscalationState
 from actors.domain.events import Severity, Status, Urgency
 
 

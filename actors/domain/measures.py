@@ -17,7 +17,7 @@ from typing import Any
 
 from actors.domain.events import AlertEvent
 from actors.domain.incident import Outcome
-from actors.domain.plan import Plan
+from actors.domain.batch_plan import Plan
 
 # Bucket upper bounds; the +Inf bucket is implied.
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)

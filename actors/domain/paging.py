@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from actors.domain.escalation import Page, Target
+from actors.domain.escalation_state import Page, Target
 from actors.domain.events import Urgency
 
 

@@ -1,6 +1,6 @@
 """Logging in: a user found by e-mail with their password hash, and setting that hash.
 
-Only hashes are stored (actors.domain.passwords makes them). The users table's trigger
+Only hashes are stored (actors.domain.accounts.passwords makes them). The users table's trigger
 bumps the paging epoch on any change, a password change included: harmless, and rare.
 """
 

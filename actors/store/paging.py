@@ -11,11 +11,11 @@ import asyncpg
 import orjson
 
 from actors.domain.definitions import policy_from_json, schedule_from_json
-from actors.domain.escalation import Policy
+from actors.domain.escalation_state import Policy
 from actors.domain.events import Urgency
 from actors.domain.paging import ContactMethod, Person, Rule
 from actors.domain.schedule import Schedule
-from actors.domain.walk import ServiceConfig
+from actors.domain.incident_escalation import ServiceConfig
 
 
 @dataclass(frozen=True, slots=True)

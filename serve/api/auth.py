@@ -21,9 +21,9 @@ from datetime import timedelta
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from actors.domain.access import Caller, Role
-from actors.domain.credentials import digest, is_api_token, same_secret
-from actors.domain.sessions import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, Lifetime, csrf_refusal, worth_touching
+from actors.domain.accounts.access import Caller, Role
+from actors.domain.accounts.credentials import digest, is_api_token, same_secret
+from actors.domain.accounts.sessions import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, Lifetime, csrf_refusal, worth_touching
 from actors.store import api_tokens, sessions
 from actors.settings import Settings
 from serve.runtime import GatewayRuntime, get_runtime

@@ -13,7 +13,7 @@ import asyncio
 from urllib.parse import urlsplit
 
 from actors.domain import destinations
-from actors.domain.access import Caller, Role
+from actors.domain.accounts.access import Caller, Role
 from actors.providers.resolver import DestinationRefused, Resolve, allowed_addresses, resolve
 from actors.settings import Settings
 from serve.errors import invalid

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from actors.domain.credentials import same_secret
+from actors.domain.accounts.credentials import same_secret
 from serve.errors import json_response, unavailable
 from serve.runtime import GatewayRuntime, get_runtime
 

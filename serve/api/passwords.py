@@ -11,10 +11,10 @@ import uuid
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from actors.domain.access import Role
-from actors.domain.credentials import digest
-from actors.domain.lockout import account_key
-from actors.domain.passwords import MAX_LENGTH
+from actors.domain.accounts.access import Role
+from actors.domain.accounts.credentials import digest
+from actors.domain.accounts.lockout import account_key
+from actors.domain.accounts.passwords import MAX_LENGTH
 from actors.store import accounts, sessions
 from serve import logins
 from serve.api.auth import Caller, require_viewer, session_cookie

@@ -13,10 +13,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from actors.domain import passwords
-from actors.domain.credentials import digest, new_csrf_token, new_session_id
-from actors.domain.lockout import account_key
-from actors.domain.sessions import SESSION_COOKIE
+from actors.domain.accounts import passwords
+from actors.domain.accounts.credentials import digest, new_csrf_token, new_session_id
+from actors.domain.accounts.lockout import account_key
+from actors.domain.accounts.sessions import SESSION_COOKIE
 from actors.store import accounts, login_failures, sessions
 from actors.settings import Settings
 from serve import logins

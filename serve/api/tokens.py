@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from actors.domain.credentials import digest, new_api_token, shown_part
+from actors.domain.accounts.credentials import digest, new_api_token, shown_part
 from actors.store import api_tokens as store
 from serve.api.auth import Caller, require_viewer
 from serve.api.models import Name

@@ -10,8 +10,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException
 
 from actors.domain import messages
-from actors.domain import verification as codes
-from actors.domain.lockout import Limit
+from actors.domain.accounts import verification as codes
+from actors.domain.accounts.lockout import Limit
 from actors.store import users
 from actors.store import verification as store
 from serve.api.auth import own_to_change

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from pydantic import Field, ValidationError
 
 from actors.domain.events import AlertEvent, ServiceInput
-from actors.domain.plan import Reply
+from actors.domain.batch_plan import Reply
 from serve.errors import describe, json_response
 from serve.ingest.common import IntegrationConfig, Refusal, integration_for, parse_json, read_body, submit
 from serve.ingest.prometheus_alerts import Grouping, NotificationIn, Target, events_of

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actors.domain.events import ServiceInput
 from actors.domain.incident import Outcome
-from actors.domain.plan import Reply
+from actors.domain.batch_plan import Reply
 from actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, IntegrationKey
 from actors.batcher import BatchFailed
 from serve.errors import RETRY_AFTER_S, json_response

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.convertors import Convertor, register_url_convertor
 
 from actors.domain.events import Command, IncidentCommand, ServiceInput
-from actors.domain.plan import Reply
+from actors.domain.batch_plan import Reply
 from actors.domain.storable import storable
 from actors.store import incidents as incident_store
 from actors.store import source_requests as store

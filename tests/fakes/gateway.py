@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from fastapi.testclient import TestClient
 
-from actors.domain.plan import Reply
+from actors.domain.batch_plan import Reply
 from actors.store.services import IntegrationKey
 from actors.settings import Settings
 from serve import runtime as runtime_module

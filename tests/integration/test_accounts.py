@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from actors.domain.credentials import digest
-from actors.domain.passwords import password_matches
+from actors.domain.accounts.credentials import digest
+from actors.domain.accounts.passwords import password_matches
 from cluster import accounts
 from cluster.cli import main
 

@@ -15,7 +15,7 @@ import asyncpg
 import httpx
 import pytest
 
-from actors.domain.credentials import digest, new_api_token, shown_part
+from actors.domain.accounts.credentials import digest, new_api_token, shown_part
 from actors.store import api_tokens, users
 from actors.settings import Settings
 from serve.app import create_api

@@ -21,7 +21,7 @@ import ray
 
 from actors.domain.clock import FakeClock
 from actors.domain.events import ServiceInput
-from actors.domain.plan import Reply
+from actors.domain.batch_plan import Reply
 from actors.heartbeats import HeartbeatMonitor, Shards
 from actors.shard import ServiceShardActor, shard_options
 from actors.store import heartbeats as store

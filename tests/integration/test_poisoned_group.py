@@ -17,7 +17,7 @@ import pytest
 import ray
 
 from actors.domain.events import Action, AlertEvent, Command, IncidentCommand
-from actors.domain.plan import Reply
+from actors.domain.batch_plan import Reply
 from actors.shard import ServiceShard, ShardCommitError
 from tests.integration.faulty_pool import FaultyPool, faulty_pools
 from tests.integration.test_group_commit import alert, shard  # noqa: F401 - `shard` is a fixture

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from actors.domain import credentials, passwords
-from actors.domain.access import Caller, Role
-from actors.domain.lockout import Limit, account_key, wait
-from actors.domain.sessions import Lifetime, csrf_refusal, worth_touching
+from actors.domain.accounts import credentials, passwords
+from actors.domain.accounts.access import Caller, Role
+from actors.domain.accounts.lockout import Limit, account_key, wait
+from actors.domain.accounts.sessions import Lifetime, csrf_refusal, worth_touching
 from serve.forwarded import Ingress, address_key, client_address
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from actors.domain.events import Action, AlertEvent
-from actors.domain.plan import Reply
+from actors.domain.batch_plan import Reply
 from tests.fakes.gateway import FakeShards, gateway
 
 KEY = "a" * 32

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.domain.clock import FakeClock
-from actors.domain.dedupe import DEFAULT_SEVERITY, NO_DETAILS, Plan, ServiceIncidents
+from actors.domain.service_incidents import DEFAULT_SEVERITY, NO_DETAILS, Plan, ServiceIncidents
 from actors.domain.events import Action, AlertEvent, Command, IncidentCommand, Severity, Status
 from actors.domain.incident import Incident, Outcome
 

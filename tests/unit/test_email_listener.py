@@ -12,7 +12,7 @@ import aiosmtplib
 import pytest
 
 from actors.domain.events import Action, AlertEvent
-from actors.domain.plan import Reply
+from actors.domain.batch_plan import Reply
 from serve.ingest.email_listener import EmailListener
 from actors.store.services import IntegrationKey
 from actors.settings import Settings

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.domain.clock import FakeClock
-from actors.domain.escalation import (
+from actors.domain.escalation_state import (
     EscalationState,
     Level,
     Page,

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from actors.domain.events import Action, AlertEvent, ServiceInput
-from actors.domain.plan import Reply
+from actors.domain.batch_plan import Reply
 from actors.isolation import apply_isolating, refuses_data
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from actors.domain.dedupe import OVERFLOW_KEY
+from actors.domain.service_incidents import OVERFLOW_KEY
 from actors.domain.events import Action, Command, Status
 from actors.domain.incident import Outcome
 from tests.unit.test_walk import Shard, kinds, outcomes, paged

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from actors.domain.dedupe import ServiceIncidents
+from actors.domain.service_incidents import ServiceIncidents
 from actors.domain.events import Action, Command, IncidentCommand
 from actors.domain.incident import Outcome
 from tests.unit.test_dedupe import SERVICE, Inputs, Shard

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.domain.clock import FakeClock
-from actors.domain.escalation import Page, Target
+from actors.domain.escalation_state import Page, Target
 from actors.domain.events import Urgency
 from actors.domain.paging import ContactMethod, Lookup, Notification, Person, Rule, notify, page_notifications
 

@@ -13,7 +13,7 @@ from actors.bus import EventBusActor
 from actors.bus_types import BusEvent
 from actors.domain import feed
 from actors.domain.events import Action
-from actors.domain.plan import Plan
+from actors.domain.batch_plan import Plan
 from actors.publisher import BusPublisher
 from serve.api.models import IncidentOut
 from tests.unit.test_dedupe import Inputs, Shard

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actors.domain.access import Caller, Role
+from actors.domain.accounts.access import Caller, Role
 from cluster.admin_token import admin_token_problem
 from serve.api.contacts import masked, shown_to
 

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.domain.clock import FakeClock
-from actors.domain.dedupe import ServiceIncidents
-from actors.domain.escalation import EscalationState, Level, Page, Policy, Target, walk_order
+from actors.domain.service_incidents import ServiceIncidents
+from actors.domain.escalation_state import EscalationState, Level, Page, Policy, Target, walk_order
 from actors.domain.events import (
     Action,
     AlertEvent,
@@ -28,8 +28,8 @@ from actors.domain.events import (
     Urgency,
 )
 from actors.domain.incident import Incident, Outcome
-from actors.domain.plan import Plan, PlannedPage
-from actors.domain.walk import ServiceConfig, Walks
+from actors.domain.batch_plan import Plan, PlannedPage
+from actors.domain.incident_escalation import ServiceConfig, Walks
 
 SERVICE = "svc-checkout"
 KEY = "disk-full"

@@ -10,7 +10,7 @@ import pytest
 
 from actors.bus_types import BusEvent
 from actors.domain.events import Action, AlertEvent, Command, IncidentCommand, Severity
-from actors.domain.plan import Reply
+from actors.domain.batch_plan import Reply
 from actors.domain.wire import pickled_by_fields
 
 AT = datetime(2026, 3, 2, 9, 29, 51, 613871, tzinfo=timezone.utc)

@@ -1,6 +1,6 @@
 """The escalation walk of each incident, applied to drafts while a batch is planned.
 
-`actors.domain.escalation` says which level to page when; this module ties that to the
+`actors.domain.escalation_state` says which level to page when; this module ties that to the
 incident: the service's policy and urgency at open, ack/resolve stopping the walk, the
 commands (escalate, snooze, reassign), deadlines passing. Every page becomes a
 `PlannedPage` on the plan; the shard turns pages into notifications.
@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from actors.domain import escalation
-from actors.domain.escalation import EscalationState, Level, Policy, Target
+from actors.domain import escalation_state
+from actors.domain.escalation_state import EscalationState, Level, Policy, Target
 from actors.domain.events import Command, IncidentCommand, Status, Urgency, urgency_of
 from actors.domain.incident import Incident, Outcome, acknowledge, retrigger
-from actors.domain.plan import Plan, PlannedPage
+from actors.domain.batch_plan import Plan, PlannedPage
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +74,13 @@ class Walks:
         policy = self.policy_of(draft)
         if policy is None:
             return "the service has no escalation policy: nobody is paged"
-        self._walk(plan, draft, *escalation.start(policy, draft.created_at))
+        self._walk(plan, draft, *escalation_state.start(policy, draft.created_at))
         return None
 
     def stopped(self, plan: Plan, draft: Incident, at: datetime) -> None:
         """Acknowledged or resolved: no more pages, pending notifications cancelled."""
         if draft.escalation is not None:
-            stop = escalation.resolve if draft.status is Status.RESOLVED else escalation.acknowledge
+            stop = escalation_state.resolve if draft.status is Status.RESOLVED else escalation_state.acknowledge
             draft.escalation = stop(draft.escalation, at)[0]
         plan.silenced[id(draft)] = draft
 
@@ -105,9 +105,9 @@ class Walks:
             policy = self._require_policy(draft)
             state = draft.escalation or EscalationState(0, 0, None)
             if draft.escalation is None and to_level is None:
-                result = escalation.start(policy, at)
+                result = escalation_state.start(policy, at)
             else:
-                result = escalation.escalate(escalation.fit(state, policy), policy, at, to_level)
+                result = escalation_state.escalate(escalation_state.fit(state, policy), policy, at, to_level)
         except (CommandRefused, ValueError) as exc:
             if adopted:
                 draft.policy_id = None  # a refused command changes nothing
@@ -123,8 +123,8 @@ class Walks:
         state = draft.escalation or EscalationState(0, 0, None, stopped=True)
         policy = self.policy_of(draft)
         if policy is not None:
-            state = escalation.fit(state, policy)
-        until = escalation.snooze(state, policy or _NOBODY, at, minutes)[0]
+            state = escalation_state.fit(state, policy)
+        until = escalation_state.snooze(state, policy or _NOBODY, at, minutes)[0]
         draft.escalation = until
         draft.updated_at = at
         plan.silenced[id(draft)] = draft
@@ -146,7 +146,7 @@ class Walks:
             raise
         retrigger(draft, command.received_at)
         plan.silenced[id(draft)] = draft  # the previous assignees' pending notifications go
-        self._walk(plan, draft, *escalation.start(policy, command.received_at))
+        self._walk(plan, draft, *escalation_state.start(policy, command.received_at))
         return Outcome.REASSIGNED, f"reassigned to {what}"
 
     def unsnooze(self, plan: Plan, draft: Incident, at: datetime) -> bool:
@@ -154,7 +154,7 @@ class Walks:
         state = draft.escalation
         if state is None or state.snoozed_until is None:
             return False
-        draft.escalation = escalation.acknowledge(state, at)[0]
+        draft.escalation = escalation_state.acknowledge(state, at)[0]
         draft.updated_at = at
         plan.silenced[id(draft)] = draft
         return True
@@ -179,7 +179,7 @@ class Walks:
         if policy is None:
             draft.escalation = replace(state, snoozed_until=None, next_escalation_at=None, stopped=False)
             return "snooze ended: re-triggered; no escalation policy, nobody is paged" if woke else None
-        self._walk(plan, draft, *escalation.tick(escalation.fit(state, policy), policy, now))
+        self._walk(plan, draft, *escalation_state.tick(escalation_state.fit(state, policy), policy, now))
         return "snooze ended: re-triggered" if woke else None
 
     # -- helpers ----------------------------------------------------------------------
@@ -191,7 +191,7 @@ class Walks:
         return policy
 
     @staticmethod
-    def _walk(plan: Plan, draft: Incident, state: EscalationState, pages: list[escalation.Page]) -> None:
+    def _walk(plan: Plan, draft: Incident, state: EscalationState, pages: list[escalation_state.Page]) -> None:
         draft.escalation = state
         for page in pages:
             draft.pages += 1

@@ -1,4 +1,5 @@
-"""The escalation walk: which level of a policy to page, and when (GoAlert / PagerDuty semantics).
+"""An escalation policy and the state of a walk through it: which level to page, and when
+(GoAlert / PagerDuty semantics). incident_escalation.py applies it to incidents.
 
 Pure: `now` is always an argument and every function returns `(new_state, pages)`; the caller
 delivers the pages and stores the state. Instants are normalised to UTC.
