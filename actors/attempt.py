@@ -13,8 +13,8 @@ import asyncio
 from dataclasses import dataclass
 from enum import Enum
 
-from actors.domain.plaintext import one_line
-from actors.providers.base import ProviderError, TimedOut
+from tocsin.actors.domain.plaintext import one_line
+from tocsin.actors.providers.base import ProviderError, TimedOut
 
 ERROR_LIMIT = 500  # characters of an error kept with the attempt and the row
 ID_LIMIT = 255  # characters of a provider's message id kept (it is indexed)

@@ -24,9 +24,9 @@ from typing import Any
 
 import ray
 
-from actors.bus_types import BusEvent, BusRead, EventBus, EventId, format_id, parse_id
-from actors.lifecycle import detached_options
-from actors.settings import Settings
+from tocsin.actors.bus_types import BusEvent, BusRead, EventBus, EventId, format_id, parse_id
+from tocsin.actors.lifecycle import detached_options
+from tocsin.actors.settings import Settings
 
 BUS_ACTOR_NAME = "tocsin-bus"
 DEFAULT_CAPACITY = 10_000
@@ -53,7 +53,7 @@ class BusAddress:
 def open_bus(address: BusAddress) -> EventBus:
     """The bus at `address`; connects on first use, so it may be made before a loop runs."""
     if address.redis_url:
-        from actors.redis_bus import RedisStreamBus  # redis is needed only with a Redis
+        from tocsin.actors.redis_bus import RedisStreamBus  # redis is needed only with a Redis
 
         return RedisStreamBus(address.redis_url, address.stream_key, address.capacity)
     return ClusterBus(address.namespace)

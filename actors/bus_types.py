@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from actors.domain.wire import pickled_by_fields
+from tocsin.actors.domain.wire import pickled_by_fields
 
 EventId = tuple[int, int]  # (milliseconds, sequence), compared as a tuple
 

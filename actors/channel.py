@@ -41,22 +41,22 @@ from urllib.parse import urlsplit
 import asyncpg
 import ray
 
-from actors import attempt
-from actors.domain import messages
-from actors.domain.breaker import BreakerRules, CircuitBreaker
-from actors.domain.clock import Clock, SystemClock
-from actors.domain.retry import RetryRules
-from actors.domain.throttle import ThrottleRule, decide
-from actors.holdings import Holdings
-from actors.in_doubt import InDoubt
-from actors.lifecycle import detached_options
-from actors.pacing import ProviderPace
-from actors.providers import build
-from actors.providers.base import Outgoing, Provider
-from actors.settling import Settler
-from actors.store import outbox, pooled
-from actors.store.replies import reply_code_for
-from actors.settings import Settings
+from tocsin.actors import attempt
+from tocsin.actors.domain import messages
+from tocsin.actors.domain.breaker import BreakerRules, CircuitBreaker
+from tocsin.actors.domain.clock import Clock, SystemClock
+from tocsin.actors.domain.retry import RetryRules
+from tocsin.actors.domain.throttle import ThrottleRule, decide
+from tocsin.actors.holdings import Holdings
+from tocsin.actors.in_doubt import InDoubt
+from tocsin.actors.lifecycle import detached_options
+from tocsin.actors.pacing import ProviderPace
+from tocsin.actors.providers import build
+from tocsin.actors.providers.base import Outgoing, Provider
+from tocsin.actors.settling import Settler
+from tocsin.actors.store import outbox, pooled
+from tocsin.actors.store.replies import reply_code_for
+from tocsin.actors.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ from datetime import datetime, timezone
 
 import asyncpg
 
-from actors.domain.escalation_state import Policy, Target, TargetKind
-from actors.domain.paging import Lookup, Person
-from actors.domain.batch_plan import PlannedPage
-from actors.domain.schedule import on_call
-from actors.domain.incident_escalation import ServiceConfig
-from actors.store import paging as store
-from actors.store.paging import StoredSchedule
+from tocsin.actors.domain.escalation_state import Policy, Target, TargetKind
+from tocsin.actors.domain.paging import Lookup, Person
+from tocsin.actors.domain.batch_plan import PlannedPage
+from tocsin.actors.domain.schedule import on_call
+from tocsin.actors.domain.incident_escalation import ServiceConfig
+from tocsin.actors.store import paging as store
+from tocsin.actors.store.paging import StoredSchedule
 
 # Bound on cached on-call answers (schedules x minutes); past it the oldest half goes.
 _ONCALL_ENTRIES = 50_000

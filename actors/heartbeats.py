@@ -18,15 +18,15 @@ from typing import Any, Protocol
 import asyncpg
 import ray
 
-from actors.domain import heartbeat
-from actors.domain.clock import Clock, SystemClock
-from actors.domain.events import ServiceInput
-from actors.domain.batch_plan import Reply
-from actors.lifecycle import detached_options
-from actors.store import heartbeats as store
-from actors.store.batch import already_applied
-from actors.settings import Settings
-from actors.shard_router import ShardRouter
+from tocsin.actors.domain import heartbeat
+from tocsin.actors.domain.clock import Clock, SystemClock
+from tocsin.actors.domain.events import ServiceInput
+from tocsin.actors.domain.batch_plan import Reply
+from tocsin.actors.lifecycle import detached_options
+from tocsin.actors.store import heartbeats as store
+from tocsin.actors.store.batch import already_applied
+from tocsin.actors.settings import Settings
+from tocsin.actors.shard_router import ShardRouter
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ CLAIM_LIMIT = 100
 
 class Shards(Protocol):
     """The way to the shards: resolves once the input is durable, raises otherwise
-    (actors.shard_router.ShardRouter is one)."""
+    (tocsin.actors.shard_router.ShardRouter is one)."""
 
     async def submit(self, item: ServiceInput) -> Reply: ...
 

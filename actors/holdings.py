@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from actors.store import outbox
+from tocsin.actors.store import outbox
 
 Row = dict[str, Any]  # a claimed row, as `outbox.claim_due` returns it
 

@@ -18,9 +18,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 
-from actors.providers.base import Outgoing, Provider, Traceable
-from actors.settling import Connect
-from actors.store import outbox
+from tocsin.actors.providers.base import Outgoing, Provider, Traceable
+from tocsin.actors.settling import Connect
+from tocsin.actors.store import outbox
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from actors.domain.events import ServiceInput
-from actors.domain.incident import Outcome
-from actors.domain.batch_plan import Reply
-from actors.domain.storable import unstorable
+from tocsin.actors.domain.events import ServiceInput
+from tocsin.actors.domain.incident import Outcome
+from tocsin.actors.domain.batch_plan import Reply
+from tocsin.actors.domain.storable import unstorable
 
 Due = dict[str, set[int]]
 Apply = Callable[[list[ServiceInput], Due], Awaitable[dict[str, Reply]]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from actors.domain.ratelimit import RateLimiter
+from tocsin.actors.domain.ratelimit import RateLimiter
 
 
 class ProviderPace:

@@ -22,9 +22,9 @@ import time
 from collections import deque
 import orjson
 
-from actors.bus_types import BusEvent, EventBus
-from actors.domain.feed import IncidentChange, changes_of
-from actors.domain.batch_plan import Plan
+from tocsin.actors.bus_types import BusEvent, EventBus
+from tocsin.actors.domain.feed import IncidentChange, changes_of
+from tocsin.actors.domain.batch_plan import Plan
 
 log = logging.getLogger(__name__)
 

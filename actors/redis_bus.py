@@ -13,7 +13,7 @@ import redis.asyncio as redis
 from redis.exceptions import ResponseError
 from redis.typing import EncodableT, FieldT
 
-from actors.bus_types import BusEvent, BusRead, EventId, parse_id
+from tocsin.actors.bus_types import BusEvent, BusRead, EventId, parse_id
 
 NO_ID: EventId = (0, 0)
 # A blocking read waits at most this long (a reader asking for longer gets an empty answer

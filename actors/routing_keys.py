@@ -16,9 +16,9 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from actors.domain.ratelimit import BoundedRateLimiter, RateLimiter
-from actors.store.services import ROUTING_KEY_LENGTH, IntegrationKey, is_routing_key
-from actors.settings import Settings
+from tocsin.actors.domain.ratelimit import BoundedRateLimiter, RateLimiter
+from tocsin.actors.store.services import ROUTING_KEY_LENGTH, IntegrationKey, is_routing_key
+from tocsin.actors.settings import Settings
 
 T = TypeVar("T")
 _V = TypeVar("_V")

@@ -16,7 +16,7 @@ from typing import Any
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from actors.domain import destinations
+from tocsin.actors.domain import destinations
 
 # Messages per second for a provider that has no rate setting of its own.
 DEFAULT_RATE_PER_S = 10.0

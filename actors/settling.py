@@ -25,10 +25,10 @@ from contextlib import AbstractAsyncContextManager
 
 import asyncpg
 
-from actors.attempt import storable
-from actors.isolation import refuses_data
-from actors.store import outbox
-from actors.batcher import Batcher, BatchFailed
+from tocsin.actors.attempt import storable
+from tocsin.actors.isolation import refuses_data
+from tocsin.actors.store import outbox
+from tocsin.actors.batcher import Batcher, BatchFailed
 
 log = logging.getLogger(__name__)
 

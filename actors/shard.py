@@ -19,21 +19,21 @@ from typing import Any
 import asyncpg
 import ray
 
-from actors.bus import BusAddress, open_bus
-from actors.directory import PagingDirectory
-from actors.domain.clock import Clock, SystemClock
-from actors.domain.service_incidents import ServiceIncidents
-from actors.domain.events import Action, AlertEvent, IncidentCommand, ServiceInput
-from actors.domain.incident import Incident, Outcome
-from actors.domain.measures import ShardMeasures
-from actors.domain.paging import page_notifications
-from actors.domain.batch_plan import LogEntry, Plan, PlannedNotification, Reply
-from actors.domain.incident_escalation import Walks
-from actors.isolation import INPUT_KEYS, apply_isolating
-from actors.lifecycle import detached_options
-from actors.ownership import shard_index, shard_name
-from actors.publisher import BusPublisher
-from actors.store import batch as store
+from tocsin.actors.bus import BusAddress, open_bus
+from tocsin.actors.directory import PagingDirectory
+from tocsin.actors.domain.clock import Clock, SystemClock
+from tocsin.actors.domain.service_incidents import ServiceIncidents
+from tocsin.actors.domain.events import Action, AlertEvent, IncidentCommand, ServiceInput
+from tocsin.actors.domain.incident import Incident, Outcome
+from tocsin.actors.domain.measures import ShardMeasures
+from tocsin.actors.domain.paging import page_notifications
+from tocsin.actors.domain.batch_plan import LogEntry, Plan, PlannedNotification, Reply
+from tocsin.actors.domain.incident_escalation import Walks
+from tocsin.actors.isolation import INPUT_KEYS, apply_isolating
+from tocsin.actors.lifecycle import detached_options
+from tocsin.actors.ownership import shard_index, shard_name
+from tocsin.actors.publisher import BusPublisher
+from tocsin.actors.store import batch as store
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class ServiceShard:
     it cannot store, a row breaking a constraint), the group is split and its halves
     committed in turn, down to the inputs at fault, which store nothing and are answered
     `invalid` naming their fields; every other input commits and is answered as usual, in
-    its order (see `actors.isolation`). Any other failure, the database away included,
+    its order (see `tocsin.actors.isolation`). Any other failure, the database away included,
     fails the whole group as above.
     Checkpoints: the rows are the state; after a restart each service is reactivated from
     its open incidents on first touch, and at once when one of them waits on a deadline.
@@ -430,7 +430,7 @@ class ServiceShard:
         if not channels or not ray.is_initialized():
             return
         if self._nudger is None:
-            from actors.channel import ChannelNudger  # imports the providers: only when on Ray
+            from tocsin.actors.channel import ChannelNudger  # imports the providers: only when on Ray
 
             self._nudger = ChannelNudger(ray.get_runtime_context().namespace)
         self._nudger.nudge(channels)

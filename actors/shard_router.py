@@ -3,7 +3,7 @@ every process that hands inputs to them (the gateway, the e-mail listener, the h
 monitor).
 
 Every source's inputs go this way, so this is where their text is made storable (U+0000
-becomes U+FFFD: see `actors.domain.storable`), once for all of them."""
+becomes U+FFFD: see `tocsin.actors.domain.storable`), once for all of them."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from typing import Any
 
 import ray
 
-from actors.domain.batch_plan import Reply
-from actors.domain.events import ServiceInput
-from actors.domain.storable import storable_input
-from actors.ownership import shard_index, shard_name
-from actors.settings import Settings
-from actors.batcher import Batcher
+from tocsin.actors.domain.batch_plan import Reply
+from tocsin.actors.domain.events import ServiceInput
+from tocsin.actors.domain.storable import storable_input
+from tocsin.actors.ownership import shard_index, shard_name
+from tocsin.actors.settings import Settings
+from tocsin.actors.batcher import Batcher
 
 
 class ShardRouter:

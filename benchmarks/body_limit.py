@@ -27,14 +27,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actors.domain.batch_plan import Reply  # noqa: E402
-from actors.store.services import IntegrationKey  # noqa: E402
+from tocsin.actors.domain.batch_plan import Reply  # noqa: E402
+from tocsin.actors.store.services import IntegrationKey  # noqa: E402
 from benchmarks.harness import record  # noqa: E402
-from actors.settings import Settings  # noqa: E402
-from serve import runtime as runtime_module  # noqa: E402
-from serve.app import create_api  # noqa: E402
-from serve.body_limit import BodyLimit  # noqa: E402
-from serve.route_limits import replica_limits  # noqa: E402
+from tocsin.actors.settings import Settings  # noqa: E402
+from tocsin.serve import runtime as runtime_module  # noqa: E402
+from tocsin.serve.app import create_api  # noqa: E402
+from tocsin.serve.body_limit import BodyLimit  # noqa: E402
+from tocsin.serve.route_limits import replica_limits  # noqa: E402
 
 console = Console()
 KEY = "k" * 32

@@ -11,7 +11,7 @@ import signal
 import time
 from dataclasses import dataclass
 
-from actors.ownership import shard_name
+from tocsin.actors.ownership import shard_name
 from benchmarks.chaos_stack import Stack
 
 IN_FLIGHT_WAIT_S = 10.0  # the channel actor is killed once texts are in flight, or after this

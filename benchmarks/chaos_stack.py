@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from actors.ownership import shard_index
+from tocsin.actors.ownership import shard_index
 from benchmarks.harness import query
 from benchmarks.recorded_storm import Target
 from tests.cluster.cluster_process import environment_for_another_ray

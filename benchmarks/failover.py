@@ -46,7 +46,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actors.ownership import shard_index  # noqa: E402
+from tocsin.actors.ownership import shard_index  # noqa: E402
 from benchmarks.harness import WrkResult, fresh_database, record, require_wrk, run_wrk  # noqa: E402
 from benchmarks.ingest import single_event_script, with_progress  # noqa: E402
 from tests.client import add_integration, trigger  # noqa: E402

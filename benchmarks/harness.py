@@ -111,10 +111,10 @@ def tocsin_stack(port: int, shards: int = 4, extra_apps: dict[str, Any] | None =
     import ray
     from ray import serve
 
-    from actors.store.migrate import migrate
-    from cluster import deploy
-    from cluster.raystart import start_ray
-    from actors.settings import Settings
+    from tocsin.actors.store.migrate import migrate
+    from tocsin.cluster import deploy
+    from tocsin.cluster.raystart import start_ray
+    from tocsin.actors.settings import Settings
 
     with fresh_database() as database_url:
         token = uuid.uuid4().hex

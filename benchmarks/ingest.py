@@ -28,7 +28,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actors.shard import RETRY_WINDOW  # noqa: E402
+from tocsin.actors.shard import RETRY_WINDOW  # noqa: E402
 from benchmarks.harness import (  # noqa: E402
     LUA_TALLY,
     LUA_THREADS,

@@ -31,10 +31,10 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actors.channel import ChannelActor  # noqa: E402
-from actors.store.migrate import migrate  # noqa: E402
+from tocsin.actors.channel import ChannelActor  # noqa: E402
+from tocsin.actors.store.migrate import migrate  # noqa: E402
 from benchmarks.harness import fresh_database, record  # noqa: E402
-from actors.settings import Settings  # noqa: E402
+from tocsin.actors.settings import Settings  # noqa: E402
 from tests.fakes.http_receiver import HttpReceiver  # noqa: E402
 from tests.fakes.smtp_server import SmtpServer  # noqa: E402
 from tests.fakes.twilio_server import FakeTwilio  # noqa: E402

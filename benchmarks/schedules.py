@@ -30,7 +30,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actors.domain.schedule import (  # noqa: E402
+from tocsin.actors.domain.schedule import (  # noqa: E402
     OVERRIDE, Layer, Override, Restriction, Rotation, Schedule, Shift, Unit, final_shifts, layer_shifts, merge_adjacent,
 )
 from benchmarks.harness import record  # noqa: E402

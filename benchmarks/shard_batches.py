@@ -25,9 +25,9 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actors.domain.events import Action, AlertEvent  # noqa: E402
-from actors.shard import ServiceShard  # noqa: E402
-from actors.store.migrate import migrate  # noqa: E402
+from tocsin.actors.domain.events import Action, AlertEvent  # noqa: E402
+from tocsin.actors.shard import ServiceShard  # noqa: E402
+from tocsin.actors.store.migrate import migrate  # noqa: E402
 from benchmarks.harness import fresh_database, record  # noqa: E402
 
 console = Console()

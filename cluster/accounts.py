@@ -11,9 +11,9 @@ from typing import TypeVar
 
 import asyncpg
 
-from actors.domain.accounts.passwords import MIN_LENGTH, hash_password
-from actors.store import accounts, sessions
-from actors.settings import Settings
+from tocsin.actors.domain.accounts.passwords import MIN_LENGTH, hash_password
+from tocsin.actors.store import accounts, sessions
+from tocsin.actors.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,7 +42,7 @@ def ensure_configured_admin(settings: Settings, database_url: str) -> str | None
 
 
 def ensure_admin(database_url: str, email: str, password: str) -> str:
-    """Make `email` an admin who can log in (see actors.store.accounts.ensure_admin); what was done."""
+    """Make `email` an admin who can log in (see tocsin.actors.store.accounts.ensure_admin); what was done."""
     problem = password_problem(password)
     if problem:
         raise AccountProblem(f"TOCSIN_ADMIN_PASSWORD: {problem}")

@@ -16,8 +16,8 @@ from typing import Any, cast
 from pydantic import ValidationError
 from rich.console import Console
 
-from actors.settings import Settings
-from cluster.admin_token import admin_token_problem
+from tocsin.actors.settings import Settings
+from tocsin.cluster.admin_token import admin_token_problem
 
 # Wide enough for the status table when the output goes to a file or a pipe.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _up(settings: Settings) -> int:
-    from cluster import local_state
+    from tocsin.cluster import local_state
 
     started = time.monotonic()
     # Before anything starts: a token that can be guessed opens the whole API.
@@ -101,10 +101,10 @@ def _up(settings: Settings) -> int:
     import asyncpg
     import ray
 
-    from actors.store.migrate import migrate
-    from cluster import deploy
-    from cluster.postgres import open_database
-    from cluster.raystart import start_ray
+    from tocsin.actors.store.migrate import migrate
+    from tocsin.cluster import deploy
+    from tocsin.cluster.postgres import open_database
+    from tocsin.cluster.raystart import start_ray
 
     stop = _StopRequest()
     settings = settings.model_copy(update={"admin_token": token})
@@ -147,7 +147,7 @@ def _up(settings: Settings) -> int:
 def _ensure_admin(settings: Settings, database_url: str) -> bool:
     """The admin of TOCSIN_ADMIN_EMAIL and TOCSIN_ADMIN_PASSWORD, when set; False (and why)
     when the settings cannot be used."""
-    from cluster import accounts
+    from tocsin.cluster import accounts
 
     try:
         accounts.ensure_configured_admin(settings, database_url)
@@ -158,8 +158,8 @@ def _ensure_admin(settings: Settings, database_url: str) -> bool:
 
 
 def _set_password(settings: Settings, email: str) -> int:
-    from cluster import accounts
-    from cluster.postgres import open_database
+    from tocsin.cluster import accounts
+    from tocsin.cluster.postgres import open_database
 
     password = _read_password()
     if password is None:
@@ -231,7 +231,7 @@ def _announce(settings: Settings, token: str, generated: bool, seconds: float) -
 def _status(settings: Settings) -> int:
     import httpx
 
-    from cluster import local_state
+    from tocsin.cluster import local_state
 
     if settings.ray_address:  # look at the cluster itself: its actors say what runs
         console.print(f"Tocsin on Ray cluster {settings.ray_address}, namespace {settings.namespace}")
@@ -275,7 +275,7 @@ def _print_shards(nodes: dict[str, str]) -> bool:
     import ray
     from rich.table import Table
 
-    from actors.ownership import SHARD_PREFIX
+    from tocsin.actors.ownership import SHARD_PREFIX
 
     # Found by name: the shard count is the deployment's, whatever this machine's settings say.
     names = sorted((n for n in ray.util.list_named_actors() if n.startswith(SHARD_PREFIX)),
@@ -310,7 +310,7 @@ def _print_channels(nodes: dict[str, str]) -> None:
     import ray
     from rich.table import Table
 
-    from actors.channel import CHANNELS, channel_name
+    from tocsin.actors.channel import CHANNELS, channel_name
 
     table = Table("channel", "node", "pid", "providers (breaker)", "sent", "retried", "dead")
     for channel in CHANNELS:
@@ -328,8 +328,8 @@ def _print_channels(nodes: dict[str, str]) -> None:
 
 
 def _migrate(settings: Settings) -> int:
-    from actors.store.migrate import migrate
-    from cluster.postgres import open_database
+    from tocsin.actors.store.migrate import migrate
+    from tocsin.cluster.postgres import open_database
 
     database = open_database(settings)
     try:

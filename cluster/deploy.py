@@ -9,9 +9,9 @@ import ray
 from ray import serve
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from actors.bus import BusAddress, EventBusActorRemote, bus_actor_options
-from actors.shard import ServiceShardActor, shard_options
-from actors.settings import Settings
+from tocsin.actors.bus import BusAddress, EventBusActorRemote, bus_actor_options
+from tocsin.actors.shard import ServiceShardActor, shard_options
+from tocsin.actors.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,8 @@ def start_channels(settings: Settings, database_url: str) -> list[Any]:
     """A ChannelActor for each channel that has a configured provider; the others are
     reported as such by the channels API, and their notifications wait, visible, until a
     provider is configured."""
-    from actors.channel import CHANNELS, ChannelActorRemote, channel_options
-    from actors.providers import configured
+    from tocsin.actors.channel import CHANNELS, ChannelActorRemote, channel_options
+    from tocsin.actors.providers import configured
 
     handles = []
     for channel in CHANNELS:
@@ -94,7 +94,7 @@ def start_email_listener(settings: Settings, database_url: str) -> list[Any]:
     """The SMTP listener for e-mail to alert, when a port is set (none is: it is off)."""
     if settings.smtp_listen_port is None:
         return []
-    from serve.ingest.email_listener import EmailListenerRemote, listener_options
+    from tocsin.serve.ingest.email_listener import EmailListenerRemote, listener_options
 
     node_id = ray.get_runtime_context().get_node_id()
     handle = EmailListenerRemote.options(**listener_options(settings.namespace, node_id)).remote(
@@ -110,7 +110,7 @@ def start_email_listener(settings: Settings, database_url: str) -> list[Any]:
 
 def start_heartbeats(settings: Settings, database_url: str) -> list[Any]:
     """The heartbeat monitor, which raises missed heartbeat deadlines through the shards."""
-    from actors.heartbeats import HeartbeatMonitorRemote, monitor_options
+    from tocsin.actors.heartbeats import HeartbeatMonitorRemote, monitor_options
 
     handle = HeartbeatMonitorRemote.options(**monitor_options(settings.namespace)).remote(settings, database_url)
     ray.get(handle.stats.remote(), timeout=120)
@@ -119,7 +119,7 @@ def start_heartbeats(settings: Settings, database_url: str) -> list[Any]:
 
 
 def start_serve(settings: Settings, database_url: str) -> None:
-    from serve.app import build_app  # the app imports FastAPI and routers: only when serving
+    from tocsin.serve.app import build_app  # the app imports FastAPI and routers: only when serving
 
     serve.start(http_options={"host": settings.host, "port": settings.port})
     serve.run(build_app(settings, database_url), name=APP_NAME, route_prefix="/", blocking=False)

@@ -1,7 +1,7 @@
 """The application builder for a Serve config file and for KubeRay's serveConfigV2.
 
 `serve deploy cluster/serve_config.yaml`, `serve run cluster/serve_config.yaml` and a
-RayService import `cluster.entrypoint:app`. Called on a running cluster, it brings up what
+RayService import `tocsin.cluster.entrypoint:app`. Called on a running cluster, it brings up what
 `tocsin up --address` does: the migrations, the shards and the other actors (found again by
 name when they already run), then the gateway. Serve calls it again on every change of the
 config, and retries it when it fails, which is harmless: every step is idempotent.
@@ -24,12 +24,12 @@ import ray
 from pydantic import SecretStr
 from ray.serve import Application
 
-from actors.store.migrate import migrate
-from cluster import accounts, deploy
-from cluster.raystart import start_ray
-from actors.settings import Settings
-from cluster.admin_token import admin_token_problem
-from serve.app import build_app
+from tocsin.actors.store.migrate import migrate
+from tocsin.cluster import accounts, deploy
+from tocsin.cluster.raystart import start_ray
+from tocsin.actors.settings import Settings
+from tocsin.cluster.admin_token import admin_token_problem
+from tocsin.serve.app import build_app
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def app(args: dict[str, Any]) -> Application:
     # fails the deployment, saying why. The replicas need not carry the password.
     accounts.ensure_configured_admin(settings, database_url)
     settings = settings.model_copy(update={"admin_password": None})
-    if not ray.is_initialized():  # `serve run cluster.entrypoint:app` builds before it connects
+    if not ray.is_initialized():  # `serve run tocsin.cluster.entrypoint:app` builds before it connects
         start_ray(settings.ray_address or "auto", settings.namespace)
     deploy.start_actors(settings, database_url, [])
     return build_app(settings, database_url)

@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from actors.settings import Settings
+from tocsin.actors.settings import Settings
 
 _TOKEN_FILE = "admin-token"
 _RUN_FILE = "running.json"

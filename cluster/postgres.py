@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from actors.settings import Settings
+from tocsin.actors.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import socket
 
 import ray
 
-from cluster import haproxy_ingress
+from tocsin.cluster import haproxy_ingress
 
 log = logging.getLogger(__name__)
 

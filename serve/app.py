@@ -8,9 +8,9 @@ from fastapi import FastAPI
 from ray import serve
 from ray.serve import Application
 
-from actors.settings import Settings
-from serve import runtime
-from serve.api import (
+from tocsin.actors.settings import Settings
+from tocsin.serve import runtime
+from tocsin.serve.api import (
     calendar,
     channels,
     contacts,
@@ -25,18 +25,18 @@ from serve.api import (
     users,
     verification,
 )
-from serve import metrics
-from serve import dashboard
-from serve.api import passwords, session, tokens
-from serve import stream
-from serve.api import notes
-from serve.body_limit import BodyLimit
-from serve.errors import install_handlers
-from serve.openapi import document_refusals
-from serve.ingest import alertmanager, generic, grafana, opsgenie, pagerduty
-from serve.ingest import heartbeat as heartbeat_pings
-from serve.route_limits import replica_limits
-from serve.webhooks import twilio as twilio_webhooks
+from tocsin.serve import metrics
+from tocsin.serve import dashboard
+from tocsin.serve.api import passwords, session, tokens
+from tocsin.serve import stream
+from tocsin.serve.api import notes
+from tocsin.serve.body_limit import BodyLimit
+from tocsin.serve.errors import install_handlers
+from tocsin.serve.openapi import document_refusals
+from tocsin.serve.ingest import alertmanager, generic, grafana, opsgenie, pagerduty
+from tocsin.serve.ingest import heartbeat as heartbeat_pings
+from tocsin.serve.route_limits import replica_limits
+from tocsin.serve.webhooks import twilio as twilio_webhooks
 
 
 def create_api() -> FastAPI:
@@ -78,7 +78,7 @@ class Gateway:
         runtime.install(runtime.GatewayRuntime(settings, database_url))
         # A replica imports only the modules the app refers to. The e-mail integration has no
         # route, so its module, which registers its options, is imported here.
-        importlib.import_module("serve.ingest.mail")
+        importlib.import_module("tocsin.serve.ingest.mail")
 
 
 def build_app(settings: Settings, database_url: str) -> Application:

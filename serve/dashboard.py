@@ -19,8 +19,8 @@ from string import Template
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from actors.domain.accounts.sessions import SESSION_COOKIE
-from serve.params import Int64Id
+from tocsin.actors.domain.accounts.sessions import SESSION_COOKIE
+from tocsin.serve.params import Int64Id
 
 STATIC_DIR = Path(__file__).parent / "static"
 

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from actors.batcher import BatchFailed
+from tocsin.actors.batcher import BatchFailed
 
 log = logging.getLogger(__name__)
 

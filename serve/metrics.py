@@ -17,12 +17,12 @@ from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from actors.channel import CHANNELS
-from actors.domain.measures import NO_INTEGRATION, Histogram
-from actors.store import metrics as store
-from actors.store import notifications as notification_store
-from serve.api.channels import channel_state
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.channel import CHANNELS
+from tocsin.actors.domain.measures import NO_INTEGRATION, Histogram
+from tocsin.actors.store import metrics as store
+from tocsin.actors.store import notifications as notification_store
+from tocsin.serve.api.channels import channel_state
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter()
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from actors.store import retention as store
+from tocsin.actors.store import retention as store
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ from collections.abc import Callable
 
 from fastapi.responses import Response
 
-from actors.settings import Settings
-from serve import runtime
-from serve.api import session
-from serve.body_limit import Limit, RouteLimits
-from serve.ingest import opsgenie, pagerduty
-from serve.ingest.common import Refusal, too_large
+from tocsin.actors.settings import Settings
+from tocsin.serve import runtime
+from tocsin.serve.api import session
+from tocsin.serve.body_limit import Limit, RouteLimits
+from tocsin.serve.ingest import opsgenie, pagerduty
+from tocsin.serve.ingest.common import Refusal, too_large
 
 WEBHOOKS = "/webhooks/"  # providers calling back (Twilio's)
 # Each ingestion route's prefix, and how its source's API answers a refusal.

@@ -13,17 +13,17 @@ import asyncpg
 import ray
 from fastapi import Request
 
-from actors.bus import BusAddress, open_bus
-from actors.channel import ChannelNudger
-from actors.domain.clock import Clock, SystemClock
-from actors.store import services as service_store
-from actors.store.services import IntegrationKey
-from actors.settings import Settings
-from serve.forwarded import Ingress, address_key, client_address
-from actors.routing_keys import KeyCache, KeyGate
-from serve.retention import RetentionJob
-from actors.domain.ratelimit import RateLimiter
-from actors.shard_router import ShardRouter
+from tocsin.actors.bus import BusAddress, open_bus
+from tocsin.actors.channel import ChannelNudger
+from tocsin.actors.domain.clock import Clock, SystemClock
+from tocsin.actors.store import services as service_store
+from tocsin.actors.store.services import IntegrationKey
+from tocsin.actors.settings import Settings
+from tocsin.serve.forwarded import Ingress, address_key, client_address
+from tocsin.actors.routing_keys import KeyCache, KeyGate
+from tocsin.serve.retention import RetentionJob
+from tocsin.actors.domain.ratelimit import RateLimiter
+from tocsin.actors.shard_router import ShardRouter
 
 
 class GatewayRuntime:

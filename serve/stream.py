@@ -34,11 +34,11 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from actors.bus_types import BusEvent, BusRead, EventBus
-from serve.api.auth import Caller, require_viewer
-from serve.closing import closing
-from serve.params import control_character
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.bus_types import BusEvent, BusRead, EventBus
+from tocsin.serve.api.auth import Caller, require_viewer
+from tocsin.serve.closing import closing
+from tocsin.serve.params import control_character
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 log = logging.getLogger(__name__)
 

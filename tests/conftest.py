@@ -82,7 +82,7 @@ def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 @contextmanager
 def fresh_database(admin_url: str) -> Iterator[str]:
     """A new, migrated database on that server, dropped afterwards."""
-    from actors.store.migrate import migrate
+    from tocsin.actors.store.migrate import migrate
 
     name = f"tocsin_test_{uuid.uuid4().hex[:10]}"
     run_apart(_admin(admin_url, f'CREATE DATABASE "{name}"'))
@@ -120,7 +120,7 @@ def ray_address() -> Iterator[str]:
     """One local Ray for the whole run, started the way `tocsin up` starts it."""
     import ray
 
-    from cluster.raystart import prepare_local_ray
+    from tocsin.cluster.raystart import prepare_local_ray
 
     prepare_local_ray()  # also keeps its Serve ports clear of any other Ray on this machine
     ray.init(address="local", namespace="tocsin-tests", include_dashboard=False, num_cpus=4, configure_logging=False,

@@ -35,7 +35,7 @@ class TocsinProcess:
     @staticmethod
     def command() -> list[str]:
         script = shutil.which("tocsin")
-        return [script] if script else [sys.executable, "-m", "cluster.cli"]
+        return [script] if script else [sys.executable, "-m", "tocsin.cluster.cli"]
 
     def start(self, timeout_s: float = 180) -> TocsinProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """What planning a batch produces: changed drafts, log entries, pages, per-input outcomes.
 
 A plan changes nothing in memory; the shard writes it and, once it is durable, the service
-adopts it. See `actors.domain.service_incidents`.
+adopts it. See `tocsin.actors.domain.service_incidents`.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from actors.domain.escalation_state import Page
-from actors.domain.events import ServiceInput
-from actors.domain.incident import Incident, Outcome
-from actors.domain.paging import Notification
-from actors.domain.wire import pickled_by_fields
+from tocsin.actors.domain.escalation_state import Page
+from tocsin.actors.domain.events import ServiceInput
+from tocsin.actors.domain.incident import Incident, Outcome
+from tocsin.actors.domain.paging import Notification
+from tocsin.actors.domain.wire import pickled_by_fields
 
 
 @dataclass(frozen=True, slots=True)

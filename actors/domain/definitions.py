@@ -15,8 +15,8 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from actors.domain.escalation_state import Level, Policy, Target, TargetKind
-from actors.domain.schedule import Layer, Override, Restriction, Rotation, Schedule, Unit, Window
+from tocsin.actors.domain.escalation_state import Level, Policy, Target, TargetKind
+from tocsin.actors.domain.schedule import Layer, Override, Restriction, Rotation, Schedule, Unit, Window
 
 
 def parse_time(value: str) -> time:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
-from actors.domain.clock import as_utc, require_aware
+from tocsin.actors.domain.clock import as_utc, require_aware
 
 
 class TargetKind(str, Enum):

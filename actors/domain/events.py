@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from actors.domain.wire import pickled_by_fields
+from tocsin.actors.domain.wire import pickled_by_fields
 
 
 class Action(str, Enum):

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 import orjson
 
-from actors.domain.clock import as_utc
-from actors.domain.events import Action, AlertEvent, Severity
+from tocsin.actors.domain.clock import as_utc
+from tocsin.actors.domain.events import Action, AlertEvent, Severity
 
 SOURCE = "heartbeat"
 # Names the ids of missed-deadline events; any constant works, as long as it never changes.

@@ -12,8 +12,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import Enum
 
-from actors.domain.escalation_state import EscalationState
-from actors.domain.events import Severity, Status, Urgency
+from tocsin.actors.domain.escalation_state import EscalationState
+from tocsin.actors.domain.events import Severity, Status, Urgency
 
 
 class Outcome(str, Enum):

@@ -1,6 +1,6 @@
 """The escalation walk of each incident, applied to drafts while a batch is planned.
 
-`actors.domain.escalation_state` says which level to page when; this module ties that to the
+`tocsin.actors.domain.escalation_state` says which level to page when; this module ties that to the
 incident: the service's policy and urgency at open, ack/resolve stopping the walk, the
 commands (escalate, snooze, reassign), deadlines passing. Every page becomes a
 `PlannedPage` on the plan; the shard turns pages into notifications.
@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from actors.domain import escalation_state
-from actors.domain.escalation_state import EscalationState, Level, Policy, Target
-from actors.domain.events import Command, IncidentCommand, Status, Urgency, urgency_of
-from actors.domain.incident import Incident, Outcome, acknowledge, retrigger
-from actors.domain.batch_plan import Plan, PlannedPage
+from tocsin.actors.domain import escalation_state
+from tocsin.actors.domain.escalation_state import EscalationState, Level, Policy, Target
+from tocsin.actors.domain.events import Command, IncidentCommand, Status, Urgency, urgency_of
+from tocsin.actors.domain.incident import Incident, Outcome, acknowledge, retrigger
+from tocsin.actors.domain.batch_plan import Plan, PlannedPage
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors.domain.plaintext import body, one_line
+from tocsin.actors.domain.plaintext import body, one_line
 
 SMS_LIMIT = 160  # one segment: longer texts cost more and arrive split
 SUBJECT_LIMIT = 200  # mail clients show far less; a header stays short enough to fold

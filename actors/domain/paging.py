@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from actors.domain.escalation_state import Page, Target
-from actors.domain.events import Urgency
+from tocsin.actors.domain.escalation_state import Page, Target
+from tocsin.actors.domain.events import Urgency
 
 
 @dataclass(frozen=True, slots=True)

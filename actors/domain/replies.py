@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from actors.domain.events import Command
+from tocsin.actors.domain.events import Command
 
 # The carriers' and Twilio's opt-out and opt-in keywords.
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})

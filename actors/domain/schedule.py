@@ -21,7 +21,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from enum import Enum
 from heapq import heappop, heappush
 from zoneinfo import ZoneInfo
-from actors.domain.clock import as_utc, require_aware
+from tocsin.actors.domain.clock import as_utc, require_aware
 
 OVERRIDE = "override"
 

@@ -8,7 +8,7 @@ when there is none; after a resolve the key is free and the next trigger opens a
 returns a `Plan` (the changed drafts, log entries, pages, per-input outcomes). `commit`
 adopts a plan once the store has made it durable, so a failed transaction leaves memory
 exactly as the database is. The escalation walk of each incident rides along (see
-`actors.domain.incident_escalation`): opening starts it, acknowledge and resolve stop it, and passing
+`tocsin.actors.domain.incident_escalation`): opening starts it, acknowledge and resolve stop it, and passing
 deadlines (`due`) page the next level.
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from actors.domain.events import Action, AlertEvent, Command, IncidentCommand, ServiceInput, Severity, Status
-from actors.domain.incident import (
+from tocsin.actors.domain.events import Action, AlertEvent, Command, IncidentCommand, ServiceInput, Severity, Status
+from tocsin.actors.domain.incident import (
     Incident,
     Outcome,
     acknowledge,
@@ -27,8 +27,8 @@ from actors.domain.incident import (
     open_incident,
     resolve,
 )
-from actors.domain.batch_plan import Applied, LogEntry, Plan
-from actors.domain.incident_escalation import CommandRefused, ServiceConfig, Walks
+from tocsin.actors.domain.batch_plan import Applied, LogEntry, Plan
+from tocsin.actors.domain.incident_escalation import CommandRefused, ServiceConfig, Walks
 
 DEFAULT_SEVERITY = Severity.CRITICAL
 OVERFLOW_KEY = "tocsin:overflow"  # the dedup key of a service's overflow incident

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from actors.domain.events import AlertEvent, IncidentCommand, ServiceInput
+from tocsin.actors.domain.events import AlertEvent, IncidentCommand, ServiceInput
 
 REPLACEMENT = "\ufffd"
 

@@ -11,8 +11,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from actors.providers.base import Provider
-from actors.providers.settings import (
+from tocsin.actors.providers.base import Provider
+from tocsin.actors.providers.settings import (
     SesSettings,
     SlackSettings,
     SmtpSettings,
@@ -20,43 +20,43 @@ from actors.providers.settings import (
     TwilioSettings,
     WebhookSettings,
 )
-from actors.settings import Settings
+from tocsin.actors.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def _twilio(settings: Settings) -> Provider | None:
-    from actors.providers import twilio
+    from tocsin.actors.providers import twilio
 
     return twilio.from_settings(TwilioSettings.of(settings))
 
 
 def _sns(settings: Settings) -> Provider | None:
-    from actors.providers import sns
+    from tocsin.actors.providers import sns
 
     return sns.from_settings(SnsSettings.of(settings))
 
 
 def _ses(settings: Settings) -> Provider | None:
-    from actors.providers import ses
+    from tocsin.actors.providers import ses
 
     return ses.from_settings(SesSettings.of(settings))
 
 
 def _smtp(settings: Settings) -> Provider | None:
-    from actors.providers import smtp
+    from tocsin.actors.providers import smtp
 
     return smtp.from_settings(SmtpSettings.of(settings))
 
 
 def _slack(settings: Settings) -> Provider | None:
-    from actors.providers import slack
+    from tocsin.actors.providers import slack
 
     return slack.from_settings(SlackSettings.of(settings))
 
 
 def _webhook(settings: Settings) -> Provider | None:
-    from actors.providers import webhook
+    from tocsin.actors.providers import webhook
 
     return webhook.from_settings(WebhookSettings.of(settings))
 

@@ -27,9 +27,9 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
-from actors.providers.base import ProviderError, TimedOut
-from actors.providers.detail import detail
-from actors.providers.settings import AwsAccess
+from tocsin.actors.providers.base import ProviderError, TimedOut
+from tocsin.actors.providers.detail import detail
+from tocsin.actors.providers.settings import AwsAccess
 
 # Error codes AWS services use for "slow down"; they come with 400 as often as with 429.
 THROTTLING_CODES = frozenset({

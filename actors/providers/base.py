@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from actors.domain.messages import SUBJECT_LIMIT
-from actors.domain.plaintext import body, one_line
+from tocsin.actors.domain.messages import SUBJECT_LIMIT
+from tocsin.actors.domain.plaintext import body, one_line
 
 
 @dataclass(frozen=True, slots=True)

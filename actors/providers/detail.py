@@ -3,7 +3,7 @@ a whole page, and on one line that Postgres can store (a server may answer anyth
 
 from __future__ import annotations
 
-from actors.domain.plaintext import one_line
+from tocsin.actors.domain.plaintext import one_line
 
 LIMIT = 200
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from actors.providers.base import ProviderError
+from tocsin.actors.providers.base import ProviderError
 
 MAILBOX = re.compile(r"^[^@\s<>,;:\"]+@[^@\s<>,;:\"]+$")
 

@@ -1,5 +1,5 @@
 """Reaching a URL a user gave: resolve its host, check every address it resolves to
-(actors.domain.destinations), and connect to an address so checked.
+(tocsin.actors.domain.destinations), and connect to an address so checked.
 
 Checking the name and then letting the HTTP client resolve it again would leave a gap: a
 name can answer a public address to the check and an internal one to the connection (DNS
@@ -19,8 +19,8 @@ from typing import Any
 
 import httpcore
 
-from actors.domain import destinations
-from actors.domain.destinations import IPAddress, Network
+from tocsin.actors.domain import destinations
+from tocsin.actors.domain.destinations import IPAddress, Network
 
 Resolve = Callable[[str, int], Awaitable[list[IPAddress]]]
 

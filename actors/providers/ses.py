@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from actors.providers import awsclient
-from actors.providers.base import Outgoing, Receipt
-from actors.providers.emailaddress import check_address
-from actors.providers.settings import SesSettings
+from tocsin.actors.providers import awsclient
+from tocsin.actors.providers.base import Outgoing, Receipt
+from tocsin.actors.providers.emailaddress import check_address
+from tocsin.actors.providers.settings import SesSettings
 
 
 class SesProvider:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from actors.domain.destinations import Network
-from actors.settings import Settings
+from tocsin.actors.domain.destinations import Network
+from tocsin.actors.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import re
 
-from actors.providers import httpclient
-from actors.providers.base import Outgoing, ProviderError, Receipt
-from actors.providers.resolver import Resolve, resolve
-from actors.providers.settings import SlackSettings
+from tocsin.actors.providers import httpclient
+from tocsin.actors.providers.base import Outgoing, ProviderError, Receipt
+from tocsin.actors.providers.resolver import Resolve, resolve
+from tocsin.actors.providers.settings import SlackSettings
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 ERROR_CODE = re.compile(r"^[a-z0-9_]{1,64}$")

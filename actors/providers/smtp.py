@@ -17,10 +17,10 @@ from email.utils import formatdate, make_msgid
 
 import aiosmtplib
 
-from actors.providers.base import Outgoing, ProviderError, Receipt, TimedOut
-from actors.providers.detail import detail
-from actors.providers.emailaddress import check_address
-from actors.providers.settings import SmtpSettings
+from tocsin.actors.providers.base import Outgoing, ProviderError, Receipt, TimedOut
+from tocsin.actors.providers.detail import detail
+from tocsin.actors.providers.emailaddress import check_address
+from tocsin.actors.providers.settings import SmtpSettings
 
 
 class SmtpProvider:

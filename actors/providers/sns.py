@@ -9,10 +9,10 @@ import json
 import re
 from typing import Any
 
-from actors.domain.plaintext import cut
-from actors.providers import awsclient
-from actors.providers.base import Outgoing, ProviderError, Receipt
-from actors.providers.settings import SnsSettings
+from tocsin.actors.domain.plaintext import cut
+from tocsin.actors.providers import awsclient
+from tocsin.actors.providers.base import Outgoing, ProviderError, Receipt
+from tocsin.actors.providers.settings import SnsSettings
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 ENDPOINT_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:endpoint/\S+$")

@@ -27,8 +27,8 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from actors.providers.base import Outgoing, ProviderError, Receipt, TimedOut
-from actors.providers.settings import TwilioSettings
+from tocsin.actors.providers.base import Outgoing, ProviderError, Receipt, TimedOut
+from tocsin.actors.providers.settings import TwilioSettings
 
 # The call's progress, reported to the status webhook as it happens.
 CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]

@@ -14,11 +14,11 @@ import hmac
 import json
 from datetime import datetime
 
-from actors.domain.clock import Clock, SystemClock
-from actors.providers import httpclient
-from actors.providers.base import Outgoing, Receipt
-from actors.providers.resolver import Resolve, resolve
-from actors.providers.settings import WebhookSettings
+from tocsin.actors.domain.clock import Clock, SystemClock
+from tocsin.actors.providers import httpclient
+from tocsin.actors.providers.base import Outgoing, Receipt
+from tocsin.actors.providers.resolver import Resolve, resolve
+from tocsin.actors.providers.settings import WebhookSettings
 
 TIMESTAMP_HEADER = "X-Tocsin-Timestamp"
 SIGNATURE_HEADER = "X-Tocsin-Signature"

@@ -1,6 +1,6 @@
 """Logging in: a user found by e-mail with their password hash, and setting that hash.
 
-Only hashes are stored (actors.domain.accounts.passwords makes them). The users table's trigger
+Only hashes are stored (tocsin.actors.domain.accounts.passwords makes them). The users table's trigger
 bumps the paging epoch on any change, a password change included: harmless, and rare.
 """
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import asyncpg
 
-from actors.store.rows import one
-from actors.store.users import create_user
+from tocsin.actors.store.rows import one
+from tocsin.actors.store.users import create_user
 
 _LOGIN = "id::text, name, email, role, password_hash"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from actors.store.rows import one
+from tocsin.actors.store.rows import one
 
 _TOKEN = "id::text, name, prefix, created_at, last_used_at, expires_at"
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import asyncpg
 
-from actors.domain.heartbeat import Heartbeat, deadline
-from actors.store.rows import delete_one
-from actors.store.services import new_routing_key
+from tocsin.actors.domain.heartbeat import Heartbeat, deadline
+from tocsin.actors.store.rows import delete_one
+from tocsin.actors.store.services import new_routing_key
 
 _COLUMNS = ("id::text, service_id::text, name, key, interval_s AS interval_seconds, grace_s AS grace_seconds,"
             " state, last_ping_at, expires_at, created_at")

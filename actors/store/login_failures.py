@@ -1,5 +1,5 @@
 """Failed logins, one row each, read back as the times that fall in the sliding window
-(actors.domain.accounts.lockout decides what they allow). Kept in Postgres so that every gateway
+(tocsin.actors.domain.accounts.lockout decides what they allow). Kept in Postgres so that every gateway
 replica counts the same attempts.
 
 An attempt is counted before its password is checked, under advisory locks on its account

@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 def available() -> list[tuple[int, str, str]]:
     """(version, name, sql) for every file named NNN_name.sql, in version order."""
     found = []
-    for entry in resources.files("actors.store").joinpath("migrations").iterdir():
+    for entry in resources.files("tocsin.actors.store").joinpath("migrations").iterdir():
         if entry.name.endswith(".sql"):
             number, _, rest = entry.name.partition("_")
             found.append((int(number), rest.removesuffix(".sql"), entry.read_text()))

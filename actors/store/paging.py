@@ -10,12 +10,12 @@ from datetime import datetime
 import asyncpg
 import orjson
 
-from actors.domain.definitions import policy_from_json, schedule_from_json
-from actors.domain.escalation_state import Policy
-from actors.domain.events import Urgency
-from actors.domain.paging import ContactMethod, Person, Rule
-from actors.domain.schedule import Schedule
-from actors.domain.incident_escalation import ServiceConfig
+from tocsin.actors.domain.definitions import policy_from_json, schedule_from_json
+from tocsin.actors.domain.escalation_state import Policy
+from tocsin.actors.domain.events import Urgency
+from tocsin.actors.domain.paging import ContactMethod, Person, Rule
+from tocsin.actors.domain.schedule import Schedule
+from tocsin.actors.domain.incident_escalation import ServiceConfig
 
 
 @dataclass(frozen=True, slots=True)

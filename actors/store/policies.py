@@ -13,7 +13,7 @@ from typing import Any, Literal
 import asyncpg
 import orjson
 
-from actors.store.rows import delete_one
+from tocsin.actors.store.rows import delete_one
 
 _POLICY = "id::text, name, description, repeat, levels, version, created_at, updated_at"
 

@@ -1,6 +1,6 @@
 """Schedules and their overrides, and loading them as domain `Schedule`s.
 
-Layers are stored as the JSON documents of the REST API (see actors.domain.definitions);
+Layers are stored as the JSON documents of the REST API (see tocsin.actors.domain.definitions);
 every write to a schedule or its overrides bumps `schedules.version` (a trigger), which is
 what on-call caches key on.
 """
@@ -16,10 +16,10 @@ from typing import Any
 import asyncpg
 import orjson
 
-from actors.domain.definitions import schedule_from_json
-from actors.domain.schedule import Schedule
-from actors.store.rows import delete_one, one
-from actors.store.users import new_calendar_token
+from tocsin.actors.domain.definitions import schedule_from_json
+from tocsin.actors.domain.schedule import Schedule
+from tocsin.actors.store.rows import delete_one, one
+from tocsin.actors.store.users import new_calendar_token
 
 _SCHEDULE_COLUMNS = (
     "id::text, name, description, time_zone, layers::text AS layers, version, calendar_token,"

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from actors.store.rows import assignments, delete_one, one
+from tocsin.actors.store.rows import assignments, delete_one, one
 
 _COLUMNS = (
     "id::text, name, description, escalation_policy_id::text, urgency, auto_resolve_minutes, max_unacknowledged,"

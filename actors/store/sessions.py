@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from actors.store.rows import delete_one, one
+from tocsin.actors.store.rows import delete_one, one
 
 
 async def create(

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from actors.store.rows import one
+from tocsin.actors.store.rows import one
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from actors.store.rows import assignments, delete_one, one
+from tocsin.actors.store.rows import assignments, delete_one, one
 
 _USER = "id::text, name, email, time_zone, role, calendar_token, created_at, updated_at"
 _METHOD = "id::text, user_id::text, kind, address, label, verified, created_at"

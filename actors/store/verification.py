@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from actors.store.rows import one
+from tocsin.actors.store.rows import one
 
 _LOCK = """
 SELECT id::text, user_id::text, kind, address, verification_code_hash, verification_sent_at,

@@ -21,12 +21,12 @@ from datetime import timedelta
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from actors.domain.accounts.access import Caller, Role
-from actors.domain.accounts.credentials import digest, is_api_token, same_secret
-from actors.domain.accounts.sessions import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, Lifetime, csrf_refusal, worth_touching
-from actors.store import api_tokens, sessions
-from actors.settings import Settings
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.domain.accounts.access import Caller, Role
+from tocsin.actors.domain.accounts.credentials import digest, is_api_token, same_secret
+from tocsin.actors.domain.accounts.sessions import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, Lifetime, csrf_refusal, worth_touching
+from tocsin.actors.store import api_tokens, sessions
+from tocsin.actors.settings import Settings
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 __all__ = [
     "Caller", "Role", "Session", "admin_to_change", "authenticate", "own_to_change", "refuse_unless_own",

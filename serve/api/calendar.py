@@ -17,12 +17,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from icalendar import Calendar, Event
 
-from actors.domain.schedule import Shift
-from actors.store import schedules as store
-from actors.store.schedules import StoredSchedule
-from serve.api.oncall import People, loaded, reach, shifts_around, source
-from serve.errors import found
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.domain.schedule import Shift
+from tocsin.actors.store import schedules as store
+from tocsin.actors.store.schedules import StoredSchedule
+from tocsin.serve.api.oncall import People, loaded, reach, shifts_around, source
+from tocsin.serve.errors import found
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 PAST = timedelta(days=7)
 AHEAD = timedelta(days=60)

@@ -10,12 +10,12 @@ from typing import Any, Literal
 import ray
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from actors.channel import CHANNELS, channel_name
-from actors.domain.redaction import for_non_admins
-from actors.store import notifications as store
-from serve.api.auth import Caller, Role, admin_to_change, authenticate
-from serve.params import Cursor, Int64Id
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.channel import CHANNELS, channel_name
+from tocsin.actors.domain.redaction import for_non_admins
+from tocsin.actors.store import notifications as store
+from tocsin.serve.api.auth import Caller, Role, admin_to_change, authenticate
+from tocsin.serve.params import Cursor, Int64Id
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(tags=["Delivery"], dependencies=[Depends(admin_to_change)])
 

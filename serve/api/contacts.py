@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Response
 
-from actors.store import users as store
-from serve.api.auth import Caller, Role, own_to_change
-from serve.api.destinations import refuse_internal
-from serve.api.models import (
+from tocsin.actors.store import users as store
+from tocsin.serve.api.auth import Caller, Role, own_to_change
+from tocsin.serve.api.destinations import refuse_internal
+from tocsin.serve.api.models import (
     ContactMethodIn,
     ContactMethodList,
     ContactMethodOut,
@@ -23,8 +23,8 @@ from serve.api.models import (
     address_problem,
     changes_of,
 )
-from serve.errors import answering, deleted, found, invalid
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.serve.errors import answering, deleted, found, invalid
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 # Responders manage their own contact methods and rules; admins anyone's.
 router = APIRouter(prefix="/api/v1/users/{user_id}", tags=["Users"], dependencies=[Depends(own_to_change)])

@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urlsplit
 
-from actors.domain import destinations
-from actors.domain.accounts.access import Caller, Role
-from actors.providers.resolver import DestinationRefused, Resolve, allowed_addresses, resolve
-from actors.settings import Settings
-from serve.errors import invalid
+from tocsin.actors.domain import destinations
+from tocsin.actors.domain.accounts.access import Caller, Role
+from tocsin.actors.providers.resolver import DestinationRefused, Resolve, allowed_addresses, resolve
+from tocsin.actors.settings import Settings
+from tocsin.serve.errors import invalid
 
 CHECKED_KINDS = frozenset({"slack", "webhook"})
 RESOLVE_TIMEOUT_S = 5.0

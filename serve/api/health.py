@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from actors.domain.accounts.credentials import same_secret
-from serve.errors import json_response, unavailable
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.domain.accounts.credentials import same_secret
+from tocsin.serve.errors import json_response, unavailable
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(tags=["Health"])
 

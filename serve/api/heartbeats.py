@@ -12,13 +12,13 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from actors.store import heartbeats as store
-from actors.store import services as service_store
-from serve.api.auth import require_admin
-from serve.api.models import Name, changes_of
-from serve.errors import answering, deleted, found
-from serve.ingest.heartbeat import PING_PATH
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.store import heartbeats as store
+from tocsin.actors.store import services as service_store
+from tocsin.serve.api.auth import require_admin
+from tocsin.serve.api.models import Name, changes_of
+from tocsin.serve.errors import answering, deleted, found
+from tocsin.serve.ingest.heartbeat import PING_PATH
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 # Admins only, reads included: a ping URL carries the key, and pinging silences the monitor.
 router = APIRouter(prefix="/api/v1", tags=["Heartbeats"], dependencies=[Depends(require_admin)])

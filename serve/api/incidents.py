@@ -13,16 +13,16 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from actors.domain.events import Command, IncidentCommand, Status
-from actors.domain.incident import Outcome
-from actors.store import incidents as store
-from actors.store import paging as paging_store
-from serve.api.auth import Caller, require_responder, require_viewer
-from serve.api.channels import as_seen_by
-from serve.api.incident_models import EscalateIn, NotificationList, ReassignIn, SnoozeIn
-from serve.api.models import IncidentDetail, IncidentList, IncidentOut
-from serve.params import Cursor, Int64Id
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.domain.events import Command, IncidentCommand, Status
+from tocsin.actors.domain.incident import Outcome
+from tocsin.actors.store import incidents as store
+from tocsin.actors.store import paging as paging_store
+from tocsin.serve.api.auth import Caller, require_responder, require_viewer
+from tocsin.serve.api.channels import as_seen_by
+from tocsin.serve.api.incident_models import EscalateIn, NotificationList, ReassignIn, SnoozeIn
+from tocsin.serve.api.models import IncidentDetail, IncidentList, IncidentOut
+from tocsin.serve.params import Cursor, Int64Id
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["Incidents"])
 

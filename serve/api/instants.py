@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import HTTPException, Query
 
-from serve.api.schedule_models import EARLIEST, LATEST
-from serve.params import control_character
+from tocsin.serve.api.schedule_models import EARLIEST, LATEST
+from tocsin.serve.params import control_character
 
 _ISO = "ISO 8601 instant with a UTC offset, such as 2026-01-05T09:00:00Z"
 At = Annotated[str | None, Query(description=f"{_ISO}; default now")]

@@ -10,11 +10,11 @@ import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from actors.store import maintenance as store
-from actors.store import services as services_store
-from serve.api.auth import admin_to_change
-from serve.errors import answering, deleted, found
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.store import maintenance as store
+from tocsin.actors.store import services as services_store
+from tocsin.serve.api.auth import admin_to_change
+from tocsin.serve.errors import answering, deleted, found
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/services/{service_id}/maintenance", tags=["Services"],
                    dependencies=[Depends(admin_to_change)])

@@ -11,14 +11,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException
 
-from actors.domain.events import Command, IncidentCommand
-from actors.domain.incident import Outcome
-from actors.store import incidents as store
-from serve.api.auth import Caller, require_responder
-from serve.api.incident_models import NoteIn
-from serve.api.models import TimelineEntry
-from serve.params import Int64Id
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.domain.events import Command, IncidentCommand
+from tocsin.actors.domain.incident import Outcome
+from tocsin.actors.store import incidents as store
+from tocsin.serve.api.auth import Caller, require_responder
+from tocsin.serve.api.incident_models import NoteIn
+from tocsin.serve.api.models import TimelineEntry
+from tocsin.serve.params import Int64Id
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["Incidents"])
 

@@ -1,7 +1,7 @@
 """Who is on call: a schedule's shifts over a window, at an instant, and everywhere at once.
 
 Everything is computed from the stored schedule and its overrides by the pure functions of
-actors.domain.schedule; nothing here is cached.
+tocsin.actors.domain.schedule; nothing here is cached.
 
 Timelines are computed in a worker thread (asyncio.to_thread), not on the replica's event
 loop. The thread still holds the GIL while it computes, but the interpreter hands it over
@@ -21,14 +21,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from actors.domain.schedule import OVERRIDE, Shift, final_shifts, on_call
-from actors.store import schedules as store
-from actors.store.schedules import StoredSchedule
-from serve.api.auth import require_viewer
-from serve.api.instants import At, From, To, instant, window
-from serve.api.schedule_models import OnCallEverywhere, OnCallOut, ShiftList
-from serve.errors import found
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.domain.schedule import OVERRIDE, Shift, final_shifts, on_call
+from tocsin.actors.store import schedules as store
+from tocsin.actors.store.schedules import StoredSchedule
+from tocsin.serve.api.auth import require_viewer
+from tocsin.serve.api.instants import At, From, To, instant, window
+from tocsin.serve.api.schedule_models import OnCallEverywhere, OnCallOut, ShiftList
+from tocsin.serve.errors import found
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 REACH = timedelta(days=31)
 """How far either side of a window a shift's true bounds are looked for."""

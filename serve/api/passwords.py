@@ -11,16 +11,16 @@ import uuid
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from actors.domain.accounts.access import Role
-from actors.domain.accounts.credentials import digest
-from actors.domain.accounts.lockout import account_key
-from actors.domain.accounts.passwords import MAX_LENGTH
-from actors.store import accounts, sessions
-from serve import logins
-from serve.api.auth import Caller, require_viewer, session_cookie
-from serve.api.models import Password
-from serve.errors import found, invalid
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.domain.accounts.access import Role
+from tocsin.actors.domain.accounts.credentials import digest
+from tocsin.actors.domain.accounts.lockout import account_key
+from tocsin.actors.domain.accounts.passwords import MAX_LENGTH
+from tocsin.actors.store import accounts, sessions
+from tocsin.serve import logins
+from tocsin.serve.api.auth import Caller, require_viewer, session_cookie
+from tocsin.serve.api.models import Password
+from tocsin.serve.errors import found, invalid
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/users", tags=["Users"])
 

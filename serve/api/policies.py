@@ -9,12 +9,12 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Response
 
-from actors.domain.definitions import policy_from_json
-from actors.store import policies as store
-from serve.api.auth import admin_to_change
-from serve.api.models import PolicyIn, PolicyList, PolicyOut
-from serve.errors import deleted, found, invalid
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.domain.definitions import policy_from_json
+from tocsin.actors.store import policies as store
+from tocsin.serve.api.auth import admin_to_change
+from tocsin.serve.api.models import PolicyIn, PolicyList, PolicyOut
+from tocsin.serve.errors import deleted, found, invalid
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/escalation-policies", tags=["Escalation policies"],
                    dependencies=[Depends(admin_to_change)])

@@ -1,6 +1,6 @@
 """Request and response bodies of the schedule API.
 
-The layer documents are those stored in `schedules.layers` (see actors.domain.definitions),
+The layer documents are those stored in `schedules.layers` (see tocsin.actors.domain.definitions),
 so one set of models validates them coming in and describes them going out.
 """
 
@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from actors.domain.definitions import parse_time
-from serve.api.models import Description, Name, TimeZone
+from tocsin.actors.domain.definitions import parse_time
+from tocsin.serve.api.models import Description, Name, TimeZone
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)

@@ -14,13 +14,13 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Response
 
-from actors.domain.definitions import schedule_from_json
-from actors.store import schedules as store
-from actors.store.policies import missing
-from serve.api.auth import Caller, Role, refuse_unless_own, require_admin, require_responder, require_viewer
-from serve.api.instants import From, To, instant
-from serve.api.oncall import LONGEST_TIMELINE
-from serve.api.schedule_models import (
+from tocsin.actors.domain.definitions import schedule_from_json
+from tocsin.actors.store import schedules as store
+from tocsin.actors.store.policies import missing
+from tocsin.serve.api.auth import Caller, Role, refuse_unless_own, require_admin, require_responder, require_viewer
+from tocsin.serve.api.instants import From, To, instant
+from tocsin.serve.api.oncall import LONGEST_TIMELINE
+from tocsin.serve.api.schedule_models import (
     LATEST,
     OverrideIn,
     OverrideList,
@@ -29,8 +29,8 @@ from serve.api.schedule_models import (
     ScheduleList,
     ScheduleOut,
 )
-from serve.errors import answering, found, invalid
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.serve.errors import answering, found, invalid
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 # Any role reads; admins change schedules; a responder adds and removes the overrides that put
 # them on call (covering for someone), and only those.

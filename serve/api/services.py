@@ -10,9 +10,9 @@ import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import ValidationError
 
-from actors.store import services as store
-from serve.api.auth import admin_to_change, require_admin
-from serve.api.models import (
+from tocsin.actors.store import services as store
+from tocsin.serve.api.auth import admin_to_change, require_admin
+from tocsin.serve.api.models import (
     IntegrationIn,
     IntegrationList,
     IntegrationOut,
@@ -22,9 +22,9 @@ from serve.api.models import (
     ServicePatch,
     changes_of,
 )
-from serve.errors import answering, deleted, found, invalid
-from serve.ingest.common import CONFIG_MODELS, IntegrationConfig
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.serve.errors import answering, deleted, found, invalid
+from tocsin.serve.ingest.common import CONFIG_MODELS, IntegrationConfig
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/services", tags=["Services"], dependencies=[Depends(admin_to_change)])
 

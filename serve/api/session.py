@@ -13,16 +13,16 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from actors.domain.accounts import passwords
-from actors.domain.accounts.credentials import digest, new_csrf_token, new_session_id
-from actors.domain.accounts.lockout import account_key
-from actors.domain.accounts.sessions import SESSION_COOKIE
-from actors.store import accounts, login_failures, sessions
-from actors.settings import Settings
-from serve import logins
-from serve.api.auth import Session, require_session, session_lifetime
-from serve.api.models import Role
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.domain.accounts import passwords
+from tocsin.actors.domain.accounts.credentials import digest, new_csrf_token, new_session_id
+from tocsin.actors.domain.accounts.lockout import account_key
+from tocsin.actors.domain.accounts.sessions import SESSION_COOKIE
+from tocsin.actors.store import accounts, login_failures, sessions
+from tocsin.actors.settings import Settings
+from tocsin.serve import logins
+from tocsin.serve.api.auth import Session, require_session, session_lifetime
+from tocsin.serve.api.models import Role
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/session", tags=["Session"])
 

@@ -11,13 +11,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from actors.domain.accounts.credentials import digest, new_api_token, shown_part
-from actors.store import api_tokens as store
-from serve.api.auth import Caller, require_viewer
-from serve.api.models import Name
-from serve.api.schedule_models import Instant
-from serve.errors import deleted, invalid
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.domain.accounts.credentials import digest, new_api_token, shown_part
+from tocsin.actors.store import api_tokens as store
+from tocsin.serve.api.auth import Caller, require_viewer
+from tocsin.serve.api.models import Name
+from tocsin.serve.api.schedule_models import Instant
+from tocsin.serve.errors import deleted, invalid
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["Session"])
 

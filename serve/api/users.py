@@ -9,13 +9,13 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Response
 
-from actors.store import accounts
-from actors.store import users as store
-from serve import logins
-from serve.api.auth import Caller, admin_to_change
-from serve.api.models import UserIn, UserList, UserOut, UserPatch, changes_of
-from serve.errors import answering, deleted, found
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.store import accounts
+from tocsin.actors.store import users as store
+from tocsin.serve import logins
+from tocsin.serve.api.auth import Caller, admin_to_change
+from tocsin.serve.api.models import UserIn, UserList, UserOut, UserPatch, changes_of
+from tocsin.serve.errors import answering, deleted, found
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/users", tags=["Users"], dependencies=[Depends(admin_to_change)])
 

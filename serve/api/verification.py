@@ -9,17 +9,17 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException
 
-from actors.domain import messages
-from actors.domain.accounts import verification as codes
-from actors.domain.accounts.lockout import Limit
-from actors.store import users
-from actors.store import verification as store
-from serve.api.auth import own_to_change
-from serve.api.contacts import method_name
-from serve.api.models import ContactMethodOut, VerificationOut, VerifyIn
-from actors.settings import Settings
-from serve.errors import found
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.domain import messages
+from tocsin.actors.domain.accounts import verification as codes
+from tocsin.actors.domain.accounts.lockout import Limit
+from tocsin.actors.store import users
+from tocsin.actors.store import verification as store
+from tocsin.serve.api.auth import own_to_change
+from tocsin.serve.api.contacts import method_name
+from tocsin.serve.api.models import ContactMethodOut, VerificationOut, VerifyIn
+from tocsin.actors.settings import Settings
+from tocsin.serve.errors import found
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/users/{user_id}/contact-methods/{method_id}", tags=["Users"],
                    dependencies=[Depends(own_to_change)])

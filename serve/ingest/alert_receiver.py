@@ -15,12 +15,12 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import Field, ValidationError
 
-from actors.domain.events import AlertEvent, ServiceInput
-from actors.domain.batch_plan import Reply
-from serve.errors import describe, json_response
-from serve.ingest.common import IntegrationConfig, Refusal, integration_for, parse_json, read_body, submit
-from serve.ingest.prometheus_alerts import Grouping, NotificationIn, Target, events_of
-from serve.runtime import GatewayRuntime
+from tocsin.actors.domain.events import AlertEvent, ServiceInput
+from tocsin.actors.domain.batch_plan import Reply
+from tocsin.serve.errors import describe, json_response
+from tocsin.serve.ingest.common import IntegrationConfig, Refusal, integration_for, parse_json, read_body, submit
+from tocsin.serve.ingest.prometheus_alerts import Grouping, NotificationIn, Target, events_of
+from tocsin.serve.runtime import GatewayRuntime
 
 
 class GroupingConfig(IntegrationConfig):

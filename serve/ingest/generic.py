@@ -20,10 +20,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import Field, field_validator
 
-from actors.domain.events import Action, AlertEvent, ServiceInput, Severity
-from actors.store.services import IntegrationKey
-from serve.errors import json_response
-from serve.ingest.common import (
+from tocsin.actors.domain.events import Action, AlertEvent, ServiceInput, Severity
+from tocsin.actors.store.services import IntegrationKey
+from tocsin.serve.errors import json_response
+from tocsin.serve.ingest.common import (
     CONFIG_MODELS,
     IntegrationConfig,
     Refusal,
@@ -32,7 +32,7 @@ from serve.ingest.common import (
     read_body,
     submit,
 )
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(tags=["Generic webhook"])
 

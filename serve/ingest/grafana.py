@@ -11,10 +11,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from serve.ingest.alert_receiver import Format, GroupingConfig, bearer_key, receive
-from serve.ingest.common import CONFIG_MODELS, body_schema
-from serve.ingest.prometheus_alerts import GrafanaIn
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.serve.ingest.alert_receiver import Format, GroupingConfig, bearer_key, receive
+from tocsin.serve.ingest.common import CONFIG_MODELS, body_schema
+from tocsin.serve.ingest.prometheus_alerts import GrafanaIn
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 
 class GrafanaConfig(GroupingConfig):

@@ -17,12 +17,12 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from actors.domain import heartbeat
-from actors.heartbeats import Shards
-from actors.store import heartbeats as store
-from actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, is_routing_key
-from actors.routing_keys import TooManyUnknownKeys
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.domain import heartbeat
+from tocsin.actors.heartbeats import Shards
+from tocsin.actors.store import heartbeats as store
+from tocsin.actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, is_routing_key
+from tocsin.actors.routing_keys import TooManyUnknownKeys
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(tags=["Heartbeats"])
 

@@ -31,11 +31,11 @@ import orjson
 import regex
 from pydantic import Field, field_validator
 
-from actors.domain.events import Action, AlertEvent
-from actors.domain.storable import storable
-from actors.store.services import IntegrationKey
-from serve.ingest.common import CONFIG_MODELS, IntegrationConfig
-from serve.ingest.generic import DEDUP_KEY_MAX, SOURCE_MAX, SUMMARY_MAX, stable_key
+from tocsin.actors.domain.events import Action, AlertEvent
+from tocsin.actors.domain.storable import storable
+from tocsin.actors.store.services import IntegrationKey
+from tocsin.serve.ingest.common import CONFIG_MODELS, IntegrationConfig
+from tocsin.serve.ingest.generic import DEDUP_KEY_MAX, SOURCE_MAX, SUMMARY_MAX, stable_key
 
 DEFAULT_RESOLVE_PATTERN = r"^\s*(?:\[\s*(?:resolved|ok|recovered)\s*\]|(?:resolved|ok|recovered)\b)\s*[:\-]?\s*"
 NO_SUBJECT = "(no subject)"

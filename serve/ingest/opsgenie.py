@@ -23,19 +23,19 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from starlette.convertors import Convertor, register_url_convertor
 
-from actors.domain.events import Command, IncidentCommand, ServiceInput
-from actors.domain.batch_plan import Reply
-from actors.domain.storable import storable
-from actors.store import incidents as incident_store
-from actors.store import source_requests as store
-from actors.store.services import IntegrationKey
-from actors.store.source_requests import SourceRequest
-from serve.errors import DATA_ERRORS, RETRY_AFTER_S, json_response, unusable
-from serve.ingest.common import (
+from tocsin.actors.domain.events import Command, IncidentCommand, ServiceInput
+from tocsin.actors.domain.batch_plan import Reply
+from tocsin.actors.domain.storable import storable
+from tocsin.actors.store import incidents as incident_store
+from tocsin.actors.store import source_requests as store
+from tocsin.actors.store.services import IntegrationKey
+from tocsin.actors.store.source_requests import SourceRequest
+from tocsin.serve.errors import DATA_ERRORS, RETRY_AFTER_S, json_response, unusable
+from tocsin.serve.ingest.common import (
     CONFIG_MODELS, IntegrationConfig, NotStored, Refusal, body_schema, check_rate, read_body, submit,
     find_key, not_a_key, too_many_unknown_keys,
 )
-from serve.ingest.opsgenie_models import (
+from tocsin.serve.ingest.opsgenie_models import (
     ACTION_OF,
     ALIAS_MAX,
     AlertActionIn,
@@ -47,9 +47,9 @@ from serve.ingest.opsgenie_models import (
     request_status,
     to_event,
 )
-from actors.routing_keys import MalformedKey, TooManyUnknownKeys
-from serve.params import INT64_MAX
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.routing_keys import MalformedKey, TooManyUnknownKeys
+from tocsin.serve.params import INT64_MAX
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 log = logging.getLogger(__name__)
 

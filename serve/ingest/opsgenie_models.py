@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from actors.domain.events import Action, AlertEvent, Severity
-from actors.store.services import IntegrationKey
+from tocsin.actors.domain.events import Action, AlertEvent, Severity
+from tocsin.actors.store.services import IntegrationKey
 
 DEDUP_PREFIX = "og:"
 ALIAS_MAX = 512

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from actors.domain.events import Action, AlertEvent, Severity
+from tocsin.actors.domain.events import Action, AlertEvent, Severity
 
 Grouping = Literal["fingerprint", "group_key"]
 AlertStatus = Literal["firing", "resolved"]

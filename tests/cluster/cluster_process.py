@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from cluster.raystart import HAPROXY_VARIABLES, LOCAL_RAY_VARIABLES
+from tocsin.cluster.raystart import HAPROXY_VARIABLES, LOCAL_RAY_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 

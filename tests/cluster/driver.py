@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 import psutil
 
-from cluster.raystart import NODE_HEALTH_CHECKS
+from tocsin.cluster.raystart import NODE_HEALTH_CHECKS
 
 # A node is declared dead as the deployment files have it (cluster.raystart), some 1.5 s
 # here; a node that joins is checked from 0.5 s on. Ray's defaults (5 checks 3 s apart,
@@ -38,7 +38,7 @@ HEALTH_CHECK = {"health_check_initial_delay_ms": 500, **NODE_HEALTH_CHECKS}
 def clean_environment() -> None:
     """Forget what another Ray started from this process tree put in the environment (its
     Serve ports, its address), then choose this cluster's own: every node reads them."""
-    from cluster.raystart import HAPROXY_VARIABLES, LOCAL_RAY_VARIABLES, prepare_local_ray
+    from tocsin.cluster.raystart import HAPROXY_VARIABLES, LOCAL_RAY_VARIABLES, prepare_local_ray
 
     for name in (*LOCAL_RAY_VARIABLES, *HAPROXY_VARIABLES, "RAY_ADDRESS"):
         os.environ.pop(name, None)

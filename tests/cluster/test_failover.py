@@ -29,8 +29,8 @@ from typing import Any
 import httpx
 import orjson
 
-from actors.channel import IN_FLIGHT
-from actors.ownership import shard_index
+from tocsin.actors.channel import IN_FLIGHT
+from tocsin.actors.ownership import shard_index
 from tests.client import add_integration, create_service, trigger
 from tests.cluster.alert_storm import AlertStorm, StormRecord, StormService, check_durable
 from tests.cluster.cluster_process import Placement, RayClusterProcess

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from serve.ingest.prometheus_alerts import label_fingerprint
+from tocsin.serve.ingest.prometheus_alerts import label_fingerprint
 from tests.client import add_integration, create_service
 from tests.e2e.conftest import incidents_of
 

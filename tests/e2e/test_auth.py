@@ -109,7 +109,7 @@ def app_routes() -> Iterator[Route]:
     """Every (method, path) the app serves, from the app object itself."""
     from fastapi.routing import iter_route_contexts
 
-    from serve.app import api
+    from tocsin.serve.app import api
 
     for context in iter_route_contexts(api.routes):
         route = context.original_route

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from serve.ingest.generic import stable_key
+from tocsin.serve.ingest.generic import stable_key
 from tests.e2e.conftest import incidents_of, refused
 
 GRAFANA_LIKE = {

@@ -6,10 +6,10 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from actors.settings import Settings
-from serve.api import health
-from serve.errors import install_handlers
-from serve.runtime import GatewayRuntime, get_runtime
+from tocsin.actors.settings import Settings
+from tocsin.serve.api import health
+from tocsin.serve.errors import install_handlers
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 ADMIN_TOKEN = "an-admin-token-of-32-characters-"
 

@@ -16,9 +16,9 @@ import httpx
 import pytest
 import redis
 
-from actors.bus import BUS_ACTOR_NAME
-from actors.bus_types import parse_id
-from cluster.raystart import LOCAL_RAY_VARIABLES
+from tocsin.actors.bus import BUS_ACTOR_NAME
+from tocsin.actors.bus_types import parse_id
+from tocsin.cluster.raystart import LOCAL_RAY_VARIABLES
 from tests.client import Service, create_service, create_user, trigger
 from tests.conftest import E2E_NAMESPACE, IN_CI, free_port, fresh_database
 from tests.e2e.accounts import logged_in, make_user, personal_token

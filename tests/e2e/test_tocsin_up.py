@@ -8,7 +8,7 @@ import subprocess
 
 import httpx
 
-from cluster.raystart import LOCAL_RAY_VARIABLES
+from tocsin.cluster.raystart import LOCAL_RAY_VARIABLES
 from tests.conftest import free_port
 from tests.server import TocsinProcess
 

@@ -16,15 +16,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from actors.domain.messages import VOICE_MENU
-from actors.providers import twilio as provider
-from actors.providers.base import Outgoing
-from actors.store.replies import reply_code_for
-from actors.providers.settings import TwilioSettings
-from actors.settings import Settings
-from serve.errors import install_handlers
-from serve.runtime import GatewayRuntime, get_runtime
-from serve.webhooks import twilio as webhooks
+from tocsin.actors.domain.messages import VOICE_MENU
+from tocsin.actors.providers import twilio as provider
+from tocsin.actors.providers.base import Outgoing
+from tocsin.actors.store.replies import reply_code_for
+from tocsin.actors.providers.settings import TwilioSettings
+from tocsin.actors.settings import Settings
+from tocsin.serve.errors import install_handlers
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
+from tocsin.serve.webhooks import twilio as webhooks
 from tests.client import create_user, trigger
 from tests.fakes.twilio_server import FakeTwilio
 

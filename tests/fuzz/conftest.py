@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cluster.raystart import LOCAL_RAY_VARIABLES
+from tocsin.cluster.raystart import LOCAL_RAY_VARIABLES
 from tests.conftest import LOOPBACK_NETWORKS, free_port, fresh_database, statement_runner
 
 FUZZ_NAMESPACE = "tocsin-fuzz"

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from actors.domain.accounts.credentials import digest
-from actors.domain.accounts.passwords import password_matches
-from cluster import accounts
-from cluster.cli import main
+from tocsin.actors.domain.accounts.credentials import digest
+from tocsin.actors.domain.accounts.passwords import password_matches
+from tocsin.cluster import accounts
+from tocsin.cluster.cli import main
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
 
@@ -74,7 +74,7 @@ def test_set_password_says_what_is_wrong(database_url, monkeypatch, capsys, type
 async def test_failed_logins_are_counted_per_account_and_address_and_pruned(database_url):
     import asyncpg
 
-    from actors.store import login_failures
+    from tocsin.actors.store import login_failures
 
     account, address = f"{uuid.uuid4().hex}@example.com", f"198.18.{uuid.uuid4().int % 256}.1"
     conn = await asyncpg.connect(database_url)
@@ -97,7 +97,7 @@ async def test_failed_logins_are_counted_per_account_and_address_and_pruned(data
 
 def test_the_admin_comes_from_the_settings_only_when_both_are_set(database_url, db):
     """As `tocsin up` and a Serve-config deployment on a cluster both make the first admin."""
-    from actors.settings import Settings
+    from tocsin.actors.settings import Settings
 
     email = _email()
     assert accounts.ensure_configured_admin(Settings(admin_email=email), database_url) is None

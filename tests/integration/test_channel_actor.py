@@ -16,12 +16,12 @@ from typing import Any
 import asyncpg
 import pytest
 
-from actors.channel import ChannelActor
-from actors.domain.breaker import BreakerRules
-from actors.domain.retry import RetryRules
-from actors.providers.base import Outgoing, Receipt, ProviderError
-from actors.store import outbox
-from actors.settings import Settings
+from tocsin.actors.channel import ChannelActor
+from tocsin.actors.domain.breaker import BreakerRules
+from tocsin.actors.domain.retry import RetryRules
+from tocsin.actors.providers.base import Outgoing, Receipt, ProviderError
+from tocsin.actors.store import outbox
+from tocsin.actors.settings import Settings
 from tests.conftest import statement_runner
 from tests.integration.outbox_rows import Desk
 
@@ -336,7 +336,7 @@ async def test_a_message_that_cannot_be_composed_is_dead_with_why(
     def broken(alert: Any, link: str | None = None) -> str:
         raise ValueError("no words for this")
 
-    monkeypatch.setattr("actors.domain.messages.long_text", broken)
+    monkeypatch.setattr("tocsin.actors.domain.messages.long_text", broken)
     provider = Scripted("primary")
     actor = run(provider)
     notification = desk.page()

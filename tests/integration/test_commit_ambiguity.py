@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from actors.shard import ServiceShard, ShardCommitError
+from tocsin.actors.shard import ServiceShard, ShardCommitError
 from tests.integration.faulty_pool import FaultyPool, faulty_pools
 from tests.integration.test_group_commit import alert
 

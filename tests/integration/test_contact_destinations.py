@@ -15,11 +15,11 @@ import asyncpg
 import httpx
 import pytest
 
-from actors.domain.accounts.credentials import digest, new_api_token, shown_part
-from actors.store import api_tokens, users
-from actors.settings import Settings
-from serve.app import create_api
-from serve.runtime import GatewayRuntime, install
+from tocsin.actors.domain.accounts.credentials import digest, new_api_token, shown_part
+from tocsin.actors.store import api_tokens, users
+from tocsin.actors.settings import Settings
+from tocsin.serve.app import create_api
+from tocsin.serve.runtime import GatewayRuntime, install
 from tests.conftest import LOOPBACK_NETWORKS
 
 pytestmark = pytest.mark.timeout(60)

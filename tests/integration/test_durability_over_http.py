@@ -11,7 +11,7 @@ import httpx
 import pytest
 import ray
 
-from actors.ownership import shard_index, shard_name
+from tocsin.actors.ownership import shard_index, shard_name
 from tests.client import create_service, trigger
 from tests.conftest import E2E_NAMESPACE
 

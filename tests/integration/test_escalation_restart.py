@@ -18,11 +18,11 @@ import orjson
 import pytest
 import ray
 
-from actors.domain.clock import ScaledClock
-from actors.domain.events import Action, AlertEvent, Command, IncidentCommand
-from actors.ownership import shard_index
-from actors.shard import ServiceShardActor, shard_options
-from actors.store.outbox import claim_due, mark_sent
+from tocsin.actors.domain.clock import ScaledClock
+from tocsin.actors.domain.events import Action, AlertEvent, Command, IncidentCommand
+from tocsin.actors.ownership import shard_index
+from tocsin.actors.shard import ServiceShardActor, shard_options
+from tocsin.actors.store.outbox import claim_due, mark_sent
 from tests.conftest import statement_runner
 
 NAMESPACE = "tocsin-integration"

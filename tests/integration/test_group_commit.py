@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import ray
 
-from actors.domain.events import Action, AlertEvent
-from actors.shard import ServiceShardActor, shard_options
+from tocsin.actors.domain.events import Action, AlertEvent
+from tocsin.actors.shard import ServiceShardActor, shard_options
 from tests.integration.test_escalation_restart import kill_and_await_restart
 
 NAMESPACE = "tocsin-integration"

@@ -7,7 +7,7 @@ import uuid
 
 import asyncpg
 
-from actors.store.migrate import available, migrate
+from tocsin.actors.store.migrate import available, migrate
 from tests.conftest import _with_database, fresh_database
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import ray
 
-from actors.domain.clock import ScaledClock
-from actors.domain.events import Action, AlertEvent
+from tocsin.actors.domain.clock import ScaledClock
+from tocsin.actors.domain.events import Action, AlertEvent
 from tests.integration.test_escalation_restart import (
     SPEED,
     kill_and_await_restart,

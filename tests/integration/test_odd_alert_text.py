@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from actors.channel import ChannelActor
-from actors.domain import messages
-from actors.providers import build
-from actors.providers.base import Outgoing
-from actors.settings import Settings
+from tocsin.actors.channel import ChannelActor
+from tocsin.actors.domain import messages
+from tocsin.actors.providers import build
+from tocsin.actors.providers.base import Outgoing
+from tocsin.actors.settings import Settings
 from tests.conftest import LOOPBACK_NETWORKS, statement_runner
 from tests.fakes.http_receiver import HttpReceiver
 from tests.fakes.moto_server import MotoServer

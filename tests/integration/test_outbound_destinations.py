@@ -9,13 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from actors.domain.destinations import IPAddress
-from actors.providers.base import Outgoing, Provider, ProviderError
-from actors.providers.slack import SlackProvider
-from actors.providers.webhook import WebhookProvider
-from actors.providers.settings import SlackSettings, WebhookSettings
-from actors.settings import Settings
-from serve.api.destinations import destination_problem
+from tocsin.actors.domain.destinations import IPAddress
+from tocsin.actors.providers.base import Outgoing, Provider, ProviderError
+from tocsin.actors.providers.slack import SlackProvider
+from tocsin.actors.providers.webhook import WebhookProvider
+from tocsin.actors.providers.settings import SlackSettings, WebhookSettings
+from tocsin.actors.settings import Settings
+from tocsin.serve.api.destinations import destination_problem
 from tests.conftest import LOOPBACK_NETWORKS
 from tests.fakes.http_receiver import HttpReceiver
 

@@ -16,9 +16,9 @@ import orjson
 import pytest
 import ray
 
-from actors.domain.events import Action, AlertEvent, Command, IncidentCommand
-from actors.domain.batch_plan import Reply
-from actors.shard import ServiceShard, ShardCommitError
+from tocsin.actors.domain.events import Action, AlertEvent, Command, IncidentCommand
+from tocsin.actors.domain.batch_plan import Reply
+from tocsin.actors.shard import ServiceShard, ShardCommitError
 from tests.integration.faulty_pool import FaultyPool, faulty_pools
 from tests.integration.test_group_commit import alert, shard  # noqa: F401 - `shard` is a fixture
 

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as redis
 
-from actors.bus_types import BusEvent, parse_id
-from actors.redis_bus import RedisStreamBus
+from tocsin.actors.bus_types import BusEvent, parse_id
+from tocsin.actors.redis_bus import RedisStreamBus
 from tests.conftest import IN_CI
 
 REDIS_URL = "redis://127.0.0.1:6379/12"

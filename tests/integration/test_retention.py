@@ -10,9 +10,9 @@ from typing import Any
 
 import asyncpg
 
-from actors.store.replies import claim_request
-from actors.store.retention import LOCK_KEY, prune
-from serve.retention import RetentionJob
+from tocsin.actors.store.replies import claim_request
+from tocsin.actors.store.retention import LOCK_KEY, prune
+from tocsin.serve.retention import RetentionJob
 from tests.conftest import statement_runner
 
 NOW = datetime(2030, 6, 1, tzinfo=timezone.utc)

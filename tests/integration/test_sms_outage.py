@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from actors.channel import ChannelActor
-from actors.domain.breaker import BreakerRules
-from actors.domain.retry import RetryRules
-from actors.settings import Settings
+from tocsin.actors.channel import ChannelActor
+from tocsin.actors.domain.breaker import BreakerRules
+from tocsin.actors.domain.retry import RetryRules
+from tocsin.actors.settings import Settings
 from tests.conftest import statement_runner
 from tests.fakes.http_receiver import HttpReceiver
 from tests.fakes.moto_server import MotoServer

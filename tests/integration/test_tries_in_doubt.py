@@ -18,9 +18,9 @@ import asyncpg
 import pytest
 import ray
 
-from actors.channel import ChannelActor, ChannelActorRemote, channel_options
-from actors.store import outbox
-from actors.settings import Settings
+from tocsin.actors.channel import ChannelActor, ChannelActorRemote, channel_options
+from tocsin.actors.store import outbox
+from tocsin.actors.settings import Settings
 from tests.conftest import statement_runner
 from tests.fakes.twilio_server import FakeTwilio
 from tests.integration.outbox_rows import Desk

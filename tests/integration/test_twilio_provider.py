@@ -10,10 +10,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from actors.providers import twilio
-from actors.providers.base import Outgoing, ProviderError
-from actors.providers.settings import TwilioSettings
-from actors.settings import Settings
+from tocsin.actors.providers import twilio
+from tocsin.actors.providers.base import Outgoing, ProviderError
+from tocsin.actors.providers.settings import TwilioSettings
+from tocsin.actors.settings import Settings
 from tests.conftest import free_port
 from tests.fakes.twilio_server import FakeTwilio
 
@@ -169,7 +169,7 @@ async def test_the_auth_token_is_in_no_error_and_no_log_line(
     fake: FakeTwilio, provider: twilio.TwilioProvider, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Twilio's own client logs every request at INFO; lowered to DEBUG, everything it says is seen.
-    logging.getLogger("actors.providers.twilio.http").setLevel(logging.DEBUG)
+    logging.getLogger("tocsin.actors.providers.twilio.http").setLevel(logging.DEBUG)
     caplog.set_level(logging.DEBUG)
     errors: list[str] = []
     try:
@@ -186,7 +186,7 @@ async def test_the_auth_token_is_in_no_error_and_no_log_line(
             await provider.send(text())
         errors.append(str(raised.value))
     finally:
-        logging.getLogger("actors.providers.twilio.http").setLevel(logging.WARNING)
+        logging.getLogger("tocsin.actors.providers.twilio.http").setLevel(logging.WARNING)
 
     assert len(errors) == 3 and "echoing" in errors[0]
     logged = [record.getMessage() for record in caplog.records]

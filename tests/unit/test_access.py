@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from actors.domain.accounts import credentials, passwords
-from actors.domain.accounts.access import Caller, Role
-from actors.domain.accounts.lockout import Limit, account_key, wait
-from actors.domain.accounts.sessions import Lifetime, csrf_refusal, worth_touching
-from serve.forwarded import Ingress, address_key, client_address
+from tocsin.actors.domain.accounts import credentials, passwords
+from tocsin.actors.domain.accounts.access import Caller, Role
+from tocsin.actors.domain.accounts.lockout import Limit, account_key, wait
+from tocsin.actors.domain.accounts.sessions import Lifetime, csrf_refusal, worth_touching
+from tocsin.serve.forwarded import Ingress, address_key, client_address
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
 ALICE = "5d9ab0b4-5f0e-4d8e-9a4c-3f1f0e2b7c11"
@@ -253,7 +253,7 @@ def test_the_ingress_appends_the_client_only_when_haproxy_runs_as_tocsin_haproxy
 
 
 def test_session_settings_have_safe_defaults_and_read_from_the_environment(monkeypatch):
-    from actors.settings import Settings
+    from tocsin.actors.settings import Settings
 
     defaults = Settings()
     assert defaults.cookie_secure is True and defaults.session_hours == 12 and defaults.trusted_proxy_hops == 0

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twilio.twiml.voice_response import VoiceResponse
 
-from actors.domain import messages
-from actors.domain.plaintext import body, closed, one_line
-from actors.providers.base import Outgoing
+from tocsin.actors.domain import messages
+from tocsin.actors.domain.plaintext import body, closed, one_line
+from tocsin.actors.providers.base import Outgoing
 
 RLO, PDF, PDI = "\u202e", "\u202c", "\u2069"
 ODD_SUMMARIES = {

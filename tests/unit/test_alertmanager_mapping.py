@@ -9,8 +9,8 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from actors.domain.events import Action, Severity
-from serve.ingest.prometheus_alerts import (
+from tocsin.actors.domain.events import Action, Severity
+from tocsin.serve.ingest.prometheus_alerts import (
     AlertmanagerIn,
     GrafanaIn,
     Target,

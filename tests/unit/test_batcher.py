@@ -1,4 +1,4 @@
-"""actors.batcher.Batcher against a fake shard call."""
+"""tocsin.actors.batcher.Batcher against a fake shard call."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from actors.batcher import BatchFailed, Batcher
+from tocsin.actors.batcher import BatchFailed, Batcher
 
 LONG_DELAY_S = 60.0  # never reached: these tests flush on size or on a returning call
 

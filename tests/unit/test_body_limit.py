@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from fastapi.routing import RouteContext, iter_route_contexts
 
-from actors.settings import Settings
-from serve.app import create_api
-from serve.body_limit import BodyLimit, Limit, RouteLimits
-from serve.ingest.common import too_large
-from serve.route_limits import route_limits
+from tocsin.actors.settings import Settings
+from tocsin.serve.app import create_api
+from tocsin.serve.body_limit import BodyLimit, Limit, RouteLimits
+from tocsin.serve.ingest.common import too_large
+from tocsin.serve.route_limits import route_limits
 
 SMALL, LARGE = 100, 1000
 
@@ -218,17 +218,17 @@ async def test_other_scopes_pass_through() -> None:
 
 SETTINGS = Settings(max_body_bytes=500_000, max_api_body_bytes=1_000_000, max_login_body_bytes=60_000,
                     max_webhook_body_bytes=70_000)
-INGESTION_MODULES = {"serve.ingest.pagerduty", "serve.ingest.opsgenie", "serve.ingest.alertmanager",
-                     "serve.ingest.grafana", "serve.ingest.generic"}
+INGESTION_MODULES = {"tocsin.serve.ingest.pagerduty", "tocsin.serve.ingest.opsgenie", "tocsin.serve.ingest.alertmanager",
+                     "tocsin.serve.ingest.grafana", "tocsin.serve.ingest.generic"}
 
 
 def expected_limit(route: RouteContext) -> int:
     module = route.endpoint.__module__
     if module in INGESTION_MODULES:
         return SETTINGS.max_body_bytes
-    if module == "serve.api.session":
+    if module == "tocsin.serve.api.session":
         return SETTINGS.max_login_body_bytes
-    if module.startswith("serve.webhooks."):
+    if module.startswith("tocsin.serve.webhooks."):
         return SETTINGS.max_webhook_body_bytes
     return SETTINGS.max_api_body_bytes
 

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from actors.bus import EventBusActor, EventRing
-from actors.bus_types import BusEvent, format_id, parse_id
+from tocsin.actors.bus import EventBusActor, EventRing
+from tocsin.actors.bus_types import BusEvent, format_id, parse_id
 
 START_MS = 1_700_000_000_000
 

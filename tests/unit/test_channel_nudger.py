@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from actors import channel as channel_module
-from actors.channel import ChannelNudger
+from tocsin.actors import channel as channel_module
+from tocsin.actors.channel import ChannelNudger
 
 
 class Handle:

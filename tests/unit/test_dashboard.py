@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from serve import dashboard
+from tocsin.serve import dashboard
 
 PAGES = ["/ui/login", "/ui/incidents", "/ui/incidents/42", "/ui/oncall", "/ui/services", "/ui/policies",
          "/ui/schedules", "/ui/users", "/ui/notifications"]
@@ -87,7 +87,7 @@ def test_pages_are_left_out_of_the_openapi_schema() -> None:
 def test_the_static_folder_ships_with_the_package() -> None:
     """A replica on another node runs the installed package, not this checkout."""
     pyproject = (Path(dashboard.__file__).parents[1] / "pyproject.toml").read_text()
-    assert '"serve" = ["static/*"]' in pyproject
+    assert '"tocsin.serve" = ["static/*"]' in pyproject
 
 
 def test_what_the_pages_keep_in_memory_does_not_grow_with_the_addresses_asked_for(client: TestClient) -> None:

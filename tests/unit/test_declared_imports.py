@@ -11,7 +11,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-OWN = {"actors", "serve", "cluster", "tests", "benchmarks"}
+OWN = {"tocsin", "tests", "benchmarks"}
 
 
 def _top_level_imports(folder: Path) -> set[str]:

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.domain.clock import FakeClock
-from actors.domain.service_incidents import DEFAULT_SEVERITY, NO_DETAILS, Plan, ServiceIncidents
-from actors.domain.events import Action, AlertEvent, Command, IncidentCommand, Severity, Status
-from actors.domain.incident import Incident, Outcome
+from tocsin.actors.domain.clock import FakeClock
+from tocsin.actors.domain.service_incidents import DEFAULT_SEVERITY, NO_DETAILS, Plan, ServiceIncidents
+from tocsin.actors.domain.events import Action, AlertEvent, Command, IncidentCommand, Severity, Status
+from tocsin.actors.domain.incident import Incident, Outcome
 
 SERVICE = "svc-checkout"
 KEY = "disk-full"

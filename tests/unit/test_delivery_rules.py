@@ -7,9 +7,9 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.domain.breaker import BreakerRules, CircuitBreaker, State
-from actors.domain.retry import RetryRules
-from actors.domain.throttle import Decision, ThrottleRule, decide
+from tocsin.actors.domain.breaker import BreakerRules, CircuitBreaker, State
+from tocsin.actors.domain.retry import RetryRules
+from tocsin.actors.domain.throttle import Decision, ThrottleRule, decide
 
 RULES = BreakerRules(max_consecutive=3, failure_rate=0.5, min_calls=6, window_s=60, cooldown_s=30)
 

@@ -17,9 +17,9 @@ import pytest
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
-from cluster.haproxy_ingress import LAUNCHER_NAME
-from cluster.raystart import NODE_HEALTH_CHECK_VARIABLES
-from cluster.entrypoint import SECRET_SETTINGS, cluster_settings
+from tocsin.cluster.haproxy_ingress import LAUNCHER_NAME
+from tocsin.cluster.raystart import NODE_HEALTH_CHECK_VARIABLES
+from tocsin.cluster.entrypoint import SECRET_SETTINGS, cluster_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_NAME = "tocsin-secrets"
@@ -257,7 +257,7 @@ def test_unknown_args_are_refused(environment: pytest.MonkeyPatch) -> None:
 
 
 def test_shards_go_to_the_nodes_in_turn_and_may_move_when_theirs_is_gone() -> None:
-    from cluster.deploy import on_node_in_turn
+    from tocsin.cluster.deploy import on_node_in_turn
 
     a, b, c = (f"{n:056x}" for n in (1, 2, 3))  # node ids are 28 bytes in hex
     strategies = [on_node_in_turn([a, b, c], i)["scheduling_strategy"] for i in range(4)]

@@ -7,8 +7,8 @@ import ipaddress
 
 import pytest
 
-from actors.domain.destinations import embedded_ipv4, literal_address, parse_networks, refusal
-from actors.settings import Settings
+from tocsin.actors.domain.destinations import embedded_ipv4, literal_address, parse_networks, refusal
+from tocsin.actors.settings import Settings
 
 LOOPBACK_SPELLINGS = [
     "127.0.0.1", "127.1", "0x7f000001", "0X7F000001", "2130706433", "0177.0.0.1", "0x7f.0.0.1", "0x7f.1",

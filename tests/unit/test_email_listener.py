@@ -11,12 +11,12 @@ from typing import Any
 import aiosmtplib
 import pytest
 
-from actors.domain.events import Action, AlertEvent
-from actors.domain.batch_plan import Reply
-from serve.ingest.email_listener import EmailListener
-from actors.store.services import IntegrationKey
-from actors.settings import Settings
-from actors.batcher import BatchFailed
+from tocsin.actors.domain.events import Action, AlertEvent
+from tocsin.actors.domain.batch_plan import Reply
+from tocsin.serve.ingest.email_listener import EmailListener
+from tocsin.actors.store.services import IntegrationKey
+from tocsin.actors.settings import Settings
+from tocsin.actors.batcher import BatchFailed
 from tests.conftest import free_port
 
 DOMAIN = "alerts.example.test"

@@ -12,9 +12,9 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from actors.domain.events import Action
-from actors.store.services import IntegrationKey
-from serve.ingest.mail import (
+from tocsin.actors.domain.events import Action
+from tocsin.actors.store.services import IntegrationKey
+from tocsin.serve.ingest.mail import (
     HEADER_MAX,
     EmailConfig,
     alert_of,

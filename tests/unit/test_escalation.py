@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.domain.clock import FakeClock
-from actors.domain.escalation_state import (
+from tocsin.actors.domain.clock import FakeClock
+from tocsin.actors.domain.escalation_state import (
     EscalationState,
     Level,
     Page,

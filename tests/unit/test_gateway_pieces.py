@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from actors.domain.events import Severity
-from actors.ownership import shard_index
-from actors.store.services import IntegrationKey, is_routing_key, new_routing_key
-from actors.settings import Settings
-from serve.ingest.pagerduty import AlertEventIn, ChangeEventIn
-from actors.routing_keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
-from actors.domain.ratelimit import BoundedRateLimiter, RateLimiter
+from tocsin.actors.domain.events import Severity
+from tocsin.actors.ownership import shard_index
+from tocsin.actors.store.services import IntegrationKey, is_routing_key, new_routing_key
+from tocsin.actors.settings import Settings
+from tocsin.serve.ingest.pagerduty import AlertEventIn, ChangeEventIn
+from tocsin.actors.routing_keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
+from tocsin.actors.domain.ratelimit import BoundedRateLimiter, RateLimiter
 
 ROUTING_KEY = "r" * 32
 
@@ -553,8 +553,8 @@ def test_an_invalid_change_event_is_refused(change: Callable[[dict[str, Any]], N
 async def test_key_cache_loads_once_for_concurrent_misses() -> None:
     import asyncio
 
-    from actors.store.services import IntegrationKey, is_routing_key, new_routing_key
-    from actors.routing_keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
+    from tocsin.actors.store.services import IntegrationKey, is_routing_key, new_routing_key
+    from tocsin.actors.routing_keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
 
     loads = 0
     release = asyncio.Event()

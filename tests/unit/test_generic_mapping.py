@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from actors.domain.events import Action, Severity
-from serve.ingest.common import Refusal
-from serve.ingest.generic import GenericConfig, Unusable, alerts_of, lookup, map_alert, map_all, stable_key
+from tocsin.actors.domain.events import Action, Severity
+from tocsin.serve.ingest.common import Refusal
+from tocsin.serve.ingest.generic import GenericConfig, Unusable, alerts_of, lookup, map_alert, map_all, stable_key
 
 NESTED = {"alerts": [{"name": "CPU hot", "labels": {"host": "web1"}}, {"name": "Disk full"}], "count": 2}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from ray.serve._private.haproxy import HAProxyApi, HAProxyConfig
 
-from cluster.haproxy_ingress import LAUNCHER_NAME, REAL_BINARY_VARIABLE, with_forwardfor, write_launcher
+from tocsin.cluster.haproxy_ingress import LAUNCHER_NAME, REAL_BINARY_VARIABLE, with_forwardfor, write_launcher
 
 CONFIG = """global
     maxconn 4096

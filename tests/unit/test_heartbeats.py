@@ -12,10 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from actors.domain import heartbeat
-from actors.domain.events import Action, Severity
-from actors.domain.heartbeat import Heartbeat
-from serve.api.heartbeats import HeartbeatIn, HeartbeatPatch
+from tocsin.actors.domain import heartbeat
+from tocsin.actors.domain.events import Action, Severity
+from tocsin.actors.domain.heartbeat import Heartbeat
+from tocsin.serve.api.heartbeats import HeartbeatIn, HeartbeatPatch
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 PARIS = timezone(timedelta(hours=1))

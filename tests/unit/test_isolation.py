@@ -10,9 +10,9 @@ import asyncpg
 import orjson
 import pytest
 
-from actors.domain.events import Action, AlertEvent, ServiceInput
-from actors.domain.batch_plan import Reply
-from actors.isolation import apply_isolating, refuses_data
+from tocsin.actors.domain.events import Action, AlertEvent, ServiceInput
+from tocsin.actors.domain.batch_plan import Reply
+from tocsin.actors.isolation import apply_isolating, refuses_data
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
 

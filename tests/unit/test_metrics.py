@@ -7,9 +7,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from actors.domain.events import Action
-from actors.domain.measures import Histogram, ShardMeasures
-from serve.metrics import _OneScrape
+from tocsin.actors.domain.events import Action
+from tocsin.actors.domain.measures import Histogram, ShardMeasures
+from tocsin.serve.metrics import _OneScrape
 from tests.unit.test_dedupe import ACK, RESOLVE, TRIGGER, Inputs, Shard
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from actors.domain.events import AlertEvent
+from tocsin.actors.domain.events import AlertEvent
 from tests.fakes.gateway import FakeShards
 from tests.fakes.gateway import gateway as fake_gateway
 

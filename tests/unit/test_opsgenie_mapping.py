@@ -9,9 +9,9 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from actors.domain.events import Action, Severity, Urgency, urgency_of
-from actors.store.services import IntegrationKey
-from serve.ingest.opsgenie_models import (
+from tocsin.actors.domain.events import Action, Severity, Urgency, urgency_of
+from tocsin.actors.store.services import IntegrationKey
+from tocsin.serve.ingest.opsgenie_models import (
     AlertActionIn,
     CreateAlertIn,
     action_event,

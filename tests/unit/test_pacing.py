@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from actors.pacing import ProviderPace
+from tocsin.actors.pacing import ProviderPace
 
 
 async def test_waiting_messages_go_out_at_the_providers_rate() -> None:

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.domain.clock import FakeClock
-from actors.domain.escalation_state import Page, Target
-from actors.domain.events import Urgency
-from actors.domain.paging import ContactMethod, Lookup, Notification, Person, Rule, notify, page_notifications
+from tocsin.actors.domain.clock import FakeClock
+from tocsin.actors.domain.escalation_state import Page, Target
+from tocsin.actors.domain.events import Urgency
+from tocsin.actors.domain.paging import ContactMethod, Lookup, Notification, Person, Rule, notify, page_notifications
 
 HIGH, LOW = Urgency.HIGH, Urgency.LOW
 AT = FakeClock().now()

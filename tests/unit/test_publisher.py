@@ -9,13 +9,13 @@ from collections.abc import Sequence
 import orjson
 import pytest
 
-from actors.bus import EventBusActor
-from actors.bus_types import BusEvent
-from actors.domain import feed
-from actors.domain.events import Action
-from actors.domain.batch_plan import Plan
-from actors.publisher import BusPublisher
-from serve.api.models import IncidentOut
+from tocsin.actors.bus import EventBusActor
+from tocsin.actors.bus_types import BusEvent
+from tocsin.actors.domain import feed
+from tocsin.actors.domain.events import Action
+from tocsin.actors.domain.batch_plan import Plan
+from tocsin.actors.publisher import BusPublisher
+from tocsin.serve.api.models import IncidentOut
 from tests.unit.test_dedupe import Inputs, Shard
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from actors.domain.redaction import HIDDEN, for_non_admins
+from tocsin.actors.domain.redaction import HIDDEN, for_non_admins
 
 
 @pytest.mark.parametrize(("recorded", "provider"), [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from actors.domain.events import Command
-from actors.domain.replies import Intent, TextReply, outcome_text, parse_text
+from tocsin.actors.domain.events import Command
+from tocsin.actors.domain.replies import Intent, TextReply, outcome_text, parse_text
 
 
 @pytest.mark.parametrize("body, expected", [

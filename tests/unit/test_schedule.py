@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from actors.domain.schedule import (
+from tocsin.actors.domain.schedule import (
     OVERRIDE,
     Layer,
     Override,

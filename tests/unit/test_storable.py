@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 import orjson
 import pytest
 
-from actors.domain.events import Action, AlertEvent, Command, IncidentCommand
-from actors.domain.storable import storable, storable_input, storable_json, unstorable
+from tocsin.actors.domain.events import Action, AlertEvent, Command, IncidentCommand
+from tocsin.actors.domain.storable import storable, storable_input, storable_json, unstorable
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
 

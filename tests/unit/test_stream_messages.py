@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from actors.bus import EventBusActor
-from actors.bus_types import BusEvent, BusRead
-from serve.closing import AppClosing
-from serve.stream import sse_comment, sse_message, sse_messages
+from tocsin.actors.bus import EventBusActor
+from tocsin.actors.bus_types import BusEvent, BusRead
+from tocsin.serve.closing import AppClosing
+from tocsin.serve.stream import sse_comment, sse_message, sse_messages
 
 
 def test_a_message_has_id_event_and_one_data_line_per_line() -> None:

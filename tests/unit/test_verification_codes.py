@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from actors.domain.accounts import verification as codes
-from actors.domain.accounts.lockout import Limit
-from actors.domain.accounts.verification import MAX_FAILURES, Pending, Verdict, check, code_matches, hash_code
+from tocsin.actors.domain.accounts import verification as codes
+from tocsin.actors.domain.accounts.lockout import Limit
+from tocsin.actors.domain.accounts.verification import MAX_FAILURES, Pending, Verdict, check, code_matches, hash_code
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
 

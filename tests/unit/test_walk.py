@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.domain.clock import FakeClock
-from actors.domain.service_incidents import ServiceIncidents
-from actors.domain.escalation_state import EscalationState, Level, Page, Policy, Target, walk_order
-from actors.domain.events import (
+from tocsin.actors.domain.clock import FakeClock
+from tocsin.actors.domain.service_incidents import ServiceIncidents
+from tocsin.actors.domain.escalation_state import EscalationState, Level, Page, Policy, Target, walk_order
+from tocsin.actors.domain.events import (
     Action,
     AlertEvent,
     Command,
@@ -27,9 +27,9 @@ from actors.domain.events import (
     Status,
     Urgency,
 )
-from actors.domain.incident import Incident, Outcome
-from actors.domain.batch_plan import Plan, PlannedPage
-from actors.domain.incident_escalation import ServiceConfig, Walks
+from tocsin.actors.domain.incident import Incident, Outcome
+from tocsin.actors.domain.batch_plan import Plan, PlannedPage
+from tocsin.actors.domain.incident_escalation import ServiceConfig, Walks
 
 SERVICE = "svc-checkout"
 KEY = "disk-full"

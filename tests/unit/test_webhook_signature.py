@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from actors.providers.webhook import sign, verify_signature
+from tocsin.actors.providers.webhook import sign, verify_signature
 
 SECRET = "whsec-unit"
 BODY = b'{"notification_id":1,"incident_id":2,"subject":"s","text":"t","sent_at":"2026-01-01T00:00:00+00:00"}'

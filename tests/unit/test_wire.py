@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from actors.bus_types import BusEvent
-from actors.domain.events import Action, AlertEvent, Command, IncidentCommand, Severity
-from actors.domain.batch_plan import Reply
-from actors.domain.wire import pickled_by_fields
+from tocsin.actors.bus_types import BusEvent
+from tocsin.actors.domain.events import Action, AlertEvent, Command, IncidentCommand, Severity
+from tocsin.actors.domain.batch_plan import Reply
+from tocsin.actors.domain.wire import pickled_by_fields
 
 AT = datetime(2026, 3, 2, 9, 29, 51, 613871, tzinfo=timezone.utc)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from actors.domain.accounts.credentials import same_secret
+from tocsin.actors.domain.accounts.credentials import same_secret
 
 SESSION_COOKIE = "tocsin_session"
 CSRF_HEADER = "X-CSRF-Token"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from actors.domain.accounts.lockout import Limit, wait
+from tocsin.actors.domain.accounts.lockout import Limit, wait
 
 CODE_DIGITS = 6
 CODE_TTL = timedelta(minutes=15)
