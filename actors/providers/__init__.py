@@ -1,13 +1,11 @@
 """Providers, one module each. Every module exposes `from_settings(config) -> Provider | None`
 (None when its settings do not configure it), given the provider's own settings slice
-(settings.py); `build` makes the configured ones from the whole `Settings`.
-
-A provider's module is imported when it is built, so a process imports only the client
-libraries of the providers it uses."""
+(settings.py); `build` makes the configured ones from the whole `Settings`."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Callable
 
@@ -24,59 +22,35 @@ from tocsin.actors.settings import Settings
 
 log = logging.getLogger(__name__)
 
-
-def _twilio(settings: Settings) -> Provider | None:
-    from tocsin.actors.providers import twilio
-
-    return twilio.from_settings(TwilioSettings.of(settings))
-
-
-def _sns(settings: Settings) -> Provider | None:
-    from tocsin.actors.providers import sns
-
-    return sns.from_settings(SnsSettings.of(settings))
-
-
-def _ses(settings: Settings) -> Provider | None:
-    from tocsin.actors.providers import ses
-
-    return ses.from_settings(SesSettings.of(settings))
-
-
-def _smtp(settings: Settings) -> Provider | None:
-    from tocsin.actors.providers import smtp
-
-    return smtp.from_settings(SmtpSettings.of(settings))
-
-
-def _slack(settings: Settings) -> Provider | None:
-    from tocsin.actors.providers import slack
-
-    return slack.from_settings(SlackSettings.of(settings))
-
-
-def _webhook(settings: Settings) -> Provider | None:
-    from tocsin.actors.providers import webhook
-
-    return webhook.from_settings(WebhookSettings.of(settings))
-
-
-#: Each provider by its name in the settings, and how it is made from them.
-FACTORIES: dict[str, Callable[[Settings], Provider | None]] = {
-    "twilio": _twilio, "sns": _sns, "ses": _ses, "smtp": _smtp, "slack": _slack, "webhook": _webhook,
+#: Each provider by its name in the settings, which is also its module's, and how its own
+#: settings are made from the whole: the module's `from_settings` takes exactly that slice.
+SLICES: dict[str, Callable[[Settings], object]] = {
+    "twilio": TwilioSettings.of,
+    "sns": SnsSettings.of,
+    "ses": SesSettings.of,
+    "smtp": SmtpSettings.of,
+    "slack": SlackSettings.of,
+    "webhook": WebhookSettings.of,
 }
-KNOWN = tuple(FACTORIES)
+KNOWN = tuple(SLICES)
+
+
+def make(name: str, settings: Settings) -> Provider | None:
+    """The provider named, None when the settings do not configure it. Its module is imported
+    now, so a process imports only the client libraries of the providers it uses."""
+    module = importlib.import_module(f"{__name__}.{name}")
+    provider: Provider | None = module.from_settings(SLICES[name](settings))
+    return provider
 
 
 def build(settings: Settings, names: list[str]) -> list[Provider]:
     """The providers named (in failover order) that are configured; the rest are skipped with a log line."""
     providers: list[Provider] = []
     for name in names:
-        factory = FACTORIES.get(name)
-        if factory is None:
+        if name not in SLICES:
             log.warning("unknown provider %r in settings: skipped", name)
             continue
-        provider = factory(settings)
+        provider = make(name, settings)
         if provider is None:
             log.info("provider %s is not configured: skipped", name)
         else:
