@@ -53,10 +53,10 @@ from tocsin.actors.lifecycle import detached_options
 from tocsin.actors.pacing import ProviderPace
 from tocsin.actors.providers import build
 from tocsin.actors.providers.base import Outgoing, Provider
+from tocsin.actors.settings import Settings
 from tocsin.actors.settling import Settler
 from tocsin.actors.store import outbox, pooled
 from tocsin.actors.store.replies import reply_code_for
-from tocsin.actors.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from datetime import datetime, timezone
 
 import asyncpg
 
-from tocsin.actors.domain.escalation_state import Policy, Target, TargetKind
-from tocsin.actors.domain.paging import Lookup, Person
 from tocsin.actors.domain.batch_plan import PlannedPage
-from tocsin.actors.domain.schedule import on_call
+from tocsin.actors.domain.escalation_state import Policy, Target, TargetKind
 from tocsin.actors.domain.incident_escalation import ServiceConfig
+from tocsin.actors.domain.paging import Lookup, Person
+from tocsin.actors.domain.schedule import on_call
 from tocsin.actors.store import paging as store
 from tocsin.actors.store.paging import StoredSchedule
 

@@ -19,14 +19,14 @@ import asyncpg
 import ray
 
 from tocsin.actors.domain import heartbeat
+from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.clock import Clock, SystemClock
 from tocsin.actors.domain.events import ServiceInput
-from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.lifecycle import detached_options
-from tocsin.actors.store import heartbeats as store
-from tocsin.actors.store.batch import already_applied
 from tocsin.actors.settings import Settings
 from tocsin.actors.shard_router import ShardRouter
+from tocsin.actors.store import heartbeats as store
+from tocsin.actors.store.batch import already_applied
 
 log = logging.getLogger(__name__)
 

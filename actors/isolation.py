@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
+from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.events import ServiceInput
 from tocsin.actors.domain.incident import Outcome
-from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.storable import unstorable
 
 Due = dict[str, set[int]]

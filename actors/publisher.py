@@ -23,8 +23,8 @@ from collections import deque
 import orjson
 
 from tocsin.actors.bus_types import BusEvent, EventBus
-from tocsin.actors.domain.feed import IncidentChange, changes_of
 from tocsin.actors.domain.batch_plan import Plan
+from tocsin.actors.domain.feed import IncidentChange, changes_of
 
 log = logging.getLogger(__name__)
 

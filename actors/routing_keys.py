@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from tocsin.actors.domain.ratelimit import BoundedRateLimiter, RateLimiter
-from tocsin.actors.store.services import ROUTING_KEY_LENGTH, IntegrationKey, is_routing_key
 from tocsin.actors.settings import Settings
+from tocsin.actors.store.services import ROUTING_KEY_LENGTH, IntegrationKey, is_routing_key
 
 T = TypeVar("T")
 _V = TypeVar("_V")

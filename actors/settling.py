@@ -26,9 +26,9 @@ from contextlib import AbstractAsyncContextManager
 import asyncpg
 
 from tocsin.actors.attempt import storable
+from tocsin.actors.batcher import Batcher, BatchFailed
 from tocsin.actors.isolation import refuses_data
 from tocsin.actors.store import outbox
-from tocsin.actors.batcher import Batcher, BatchFailed
 
 log = logging.getLogger(__name__)
 

@@ -21,14 +21,14 @@ import ray
 
 from tocsin.actors.bus import BusAddress, open_bus
 from tocsin.actors.directory import PagingDirectory
+from tocsin.actors.domain.batch_plan import LogEntry, Plan, PlannedNotification, Reply
 from tocsin.actors.domain.clock import Clock, SystemClock
-from tocsin.actors.domain.service_incidents import ServiceIncidents
 from tocsin.actors.domain.events import Action, AlertEvent, IncidentCommand, ServiceInput
 from tocsin.actors.domain.incident import Incident, Outcome
+from tocsin.actors.domain.incident_escalation import Walks
 from tocsin.actors.domain.measures import ShardMeasures
 from tocsin.actors.domain.paging import page_notifications
-from tocsin.actors.domain.batch_plan import LogEntry, Plan, PlannedNotification, Reply
-from tocsin.actors.domain.incident_escalation import Walks
+from tocsin.actors.domain.service_incidents import ServiceIncidents
 from tocsin.actors.isolation import INPUT_KEYS, apply_isolating
 from tocsin.actors.lifecycle import detached_options
 from tocsin.actors.ownership import shard_index, shard_name

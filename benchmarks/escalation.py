@@ -41,8 +41,8 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tocsin.actors.directory import PagingDirectory  # noqa: E402
-from tocsin.actors.domain.escalation_state import Page, Target  # noqa: E402
 from tocsin.actors.domain.batch_plan import Plan, PlannedPage  # noqa: E402
+from tocsin.actors.domain.escalation_state import Page, Target  # noqa: E402
 from tocsin.actors.shard import ServiceShard  # noqa: E402
 from tocsin.actors.store import batch  # noqa: E402
 from tocsin.actors.store.migrate import migrate  # noqa: E402

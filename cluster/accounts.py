@@ -12,8 +12,8 @@ from typing import TypeVar
 import asyncpg
 
 from tocsin.actors.domain.accounts.passwords import MIN_LENGTH, hash_password
-from tocsin.actors.store import accounts, sessions
 from tocsin.actors.settings import Settings
+from tocsin.actors.store import accounts, sessions
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -10,8 +10,8 @@ from ray import serve
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from tocsin.actors.bus import BusAddress, EventBusActorRemote, bus_actor_options
-from tocsin.actors.shard import ServiceShardActor, shard_options
 from tocsin.actors.settings import Settings
+from tocsin.actors.shard import ServiceShardActor, shard_options
 
 log = logging.getLogger(__name__)
 

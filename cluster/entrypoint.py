@@ -24,11 +24,11 @@ import ray
 from pydantic import SecretStr
 from ray.serve import Application
 
+from tocsin.actors.settings import Settings
 from tocsin.actors.store.migrate import migrate
 from tocsin.cluster import accounts, deploy
-from tocsin.cluster.raystart import start_ray
-from tocsin.actors.settings import Settings
 from tocsin.cluster.admin_token import admin_token_problem
+from tocsin.cluster.raystart import start_ray
 from tocsin.serve.app import build_app
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from fastapi import HTTPException
 
 from tocsin.actors.domain.accounts import passwords
 from tocsin.actors.domain.accounts.lockout import Limit, wait
-from tocsin.actors.store import login_failures
 from tocsin.actors.settings import Settings
+from tocsin.actors.store import login_failures
 
 # Each argon2id hash holds 64 MiB while it runs: a burst of logins is queued here rather
 # than taking a replica's memory all at once.

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from tocsin.actors.domain.incident import Incident
 from tocsin.actors.domain.batch_plan import LogEntry, Plan
+from tocsin.actors.domain.incident import Incident
 
 # An incident in a storm can gather hundreds of occurrences in one batch; the feed carries
 # the newest entries and says how many it left out (the timeline in Postgres has them all).

@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from tocsin.actors.domain import escalation_state
+from tocsin.actors.domain.batch_plan import Plan, PlannedPage
 from tocsin.actors.domain.escalation_state import EscalationState, Level, Policy, Target
 from tocsin.actors.domain.events import Command, IncidentCommand, Status, Urgency, urgency_of
 from tocsin.actors.domain.incident import Incident, Outcome, acknowledge, retrigger
-from tocsin.actors.domain.batch_plan import Plan, PlannedPage
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from tocsin.actors.domain.batch_plan import Plan
 from tocsin.actors.domain.events import AlertEvent
 from tocsin.actors.domain.incident import Outcome
-from tocsin.actors.domain.batch_plan import Plan
 
 # Bucket upper bounds; the +Inf bucket is implied.
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)

@@ -19,9 +19,9 @@ import logging
 import httpcore
 import httpx
 
+from tocsin.actors.domain.destinations import Network
 from tocsin.actors.providers.base import ProviderError, TimedOut
 from tocsin.actors.providers.resolver import DestinationRefused, PinnedBackend, Resolve, resolve
-from tocsin.actors.domain.destinations import Network
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from datetime import datetime
 
 import asyncpg
 
+from tocsin.actors.domain.batch_plan import Plan, PlannedNotification
 from tocsin.actors.domain.escalation_state import EscalationState
 from tocsin.actors.domain.events import AlertEvent, IncidentCommand, Severity, Status, Urgency
 from tocsin.actors.domain.incident import Incident
-from tocsin.actors.domain.batch_plan import Plan, PlannedNotification
 
 async def load_open(conn: asyncpg.Connection, service_ids: Sequence[str]) -> dict[str, list[Incident]]:
     """The open incidents of these services, to activate them in a shard (payloads stay

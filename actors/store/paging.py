@@ -13,9 +13,9 @@ import orjson
 from tocsin.actors.domain.definitions import policy_from_json, schedule_from_json
 from tocsin.actors.domain.escalation_state import Policy
 from tocsin.actors.domain.events import Urgency
+from tocsin.actors.domain.incident_escalation import ServiceConfig
 from tocsin.actors.domain.paging import ContactMethod, Person, Rule
 from tocsin.actors.domain.schedule import Schedule
-from tocsin.actors.domain.incident_escalation import ServiceConfig
 
 
 @dataclass(frozen=True, slots=True)

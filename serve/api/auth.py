@@ -24,8 +24,8 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from tocsin.actors.domain.accounts.access import Caller, Role
 from tocsin.actors.domain.accounts.credentials import digest, is_api_token, same_secret
 from tocsin.actors.domain.accounts.sessions import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, Lifetime, csrf_refusal, worth_touching
-from tocsin.actors.store import api_tokens, sessions
 from tocsin.actors.settings import Settings
+from tocsin.actors.store import api_tokens, sessions
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 __all__ = [

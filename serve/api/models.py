@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from tocsin.actors.domain.events import Severity, Status
 from tocsin.actors.domain.accounts.passwords import MAX_LENGTH, MIN_LENGTH
+from tocsin.actors.domain.events import Severity, Status
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")

@@ -17,8 +17,8 @@ from tocsin.actors.domain.accounts import passwords
 from tocsin.actors.domain.accounts.credentials import digest, new_csrf_token, new_session_id
 from tocsin.actors.domain.accounts.lockout import account_key
 from tocsin.actors.domain.accounts.sessions import SESSION_COOKIE
-from tocsin.actors.store import accounts, login_failures, sessions
 from tocsin.actors.settings import Settings
+from tocsin.actors.store import accounts, login_failures, sessions
 from tocsin.serve import logins
 from tocsin.serve.api.auth import Session, require_session, session_lifetime
 from tocsin.serve.api.models import Role

@@ -15,8 +15,8 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import Field, ValidationError
 
-from tocsin.actors.domain.events import AlertEvent, ServiceInput
 from tocsin.actors.domain.batch_plan import Reply
+from tocsin.actors.domain.events import AlertEvent, ServiceInput
 from tocsin.serve.errors import describe, json_response
 from tocsin.serve.ingest.common import IntegrationConfig, Refusal, integration_for, parse_json, read_body, submit
 from tocsin.serve.ingest.prometheus_alerts import Grouping, NotificationIn, Target, events_of

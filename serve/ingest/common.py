@@ -15,13 +15,13 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from tocsin.actors.batcher import BatchFailed
+from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.events import ServiceInput
 from tocsin.actors.domain.incident import Outcome
-from tocsin.actors.domain.batch_plan import Reply
-from tocsin.actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, IntegrationKey
-from tocsin.actors.batcher import BatchFailed
-from tocsin.serve.errors import RETRY_AFTER_S, json_response
 from tocsin.actors.routing_keys import MalformedKey, TooManyUnknownKeys
+from tocsin.actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, IntegrationKey
+from tocsin.serve.errors import RETRY_AFTER_S, json_response
 from tocsin.serve.runtime import GatewayRuntime
 
 

@@ -36,18 +36,18 @@ import ray
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from tocsin.actors.batcher import BatchFailed
 from tocsin.actors.domain.clock import Clock, SystemClock
 from tocsin.actors.domain.events import ServiceInput
 from tocsin.actors.domain.ratelimit import RateLimiter
 from tocsin.actors.lifecycle import detached_options
-from tocsin.actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, IntegrationKey, find_key
+from tocsin.actors.routing_keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
 from tocsin.actors.settings import Settings
-from tocsin.actors.batcher import BatchFailed
+from tocsin.actors.shard_router import ShardRouter
+from tocsin.actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, IntegrationKey, find_key
 from tocsin.serve.forwarded import address_key
 from tocsin.serve.ingest.common import not_stored
 from tocsin.serve.ingest.mail import alert_of, parse_message
-from tocsin.actors.routing_keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
-from tocsin.actors.shard_router import ShardRouter
 
 log = logging.getLogger(__name__)
 

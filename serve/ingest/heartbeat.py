@@ -19,9 +19,9 @@ from starlette.exceptions import HTTPException
 
 from tocsin.actors.domain import heartbeat
 from tocsin.actors.heartbeats import Shards
+from tocsin.actors.routing_keys import TooManyUnknownKeys
 from tocsin.actors.store import heartbeats as store
 from tocsin.actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, is_routing_key
-from tocsin.actors.routing_keys import TooManyUnknownKeys
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(tags=["Heartbeats"])

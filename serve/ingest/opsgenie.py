@@ -23,8 +23,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from starlette.convertors import Convertor, register_url_convertor
 
-from tocsin.actors.domain.events import Command, IncidentCommand, ServiceInput
 from tocsin.actors.domain.batch_plan import Reply
+from tocsin.actors.domain.events import Command, IncidentCommand, ServiceInput
 from tocsin.actors.domain.storable import storable
 from tocsin.actors.store import incidents as incident_store
 from tocsin.actors.store import source_requests as store

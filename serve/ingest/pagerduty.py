@@ -14,15 +14,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tocsin.actors.batcher import BatchFailed
 from tocsin.actors.domain.events import Action, AlertEvent, Severity
 from tocsin.actors.domain.storable import storable, storable_json
+from tocsin.actors.routing_keys import MalformedKey, TooManyUnknownKeys
 from tocsin.actors.store import services as service_store
 from tocsin.actors.store.services import ROUTING_KEY_LENGTH, IntegrationKey
-from tocsin.actors.batcher import BatchFailed
 from tocsin.serve.errors import RETRY_AFTER_S, describe, json_response
 from tocsin.serve.ingest.common import Refusal, body_schema, check_rate, not_stored, read_body
 from tocsin.serve.ingest.common import find_key, not_a_key, too_many_unknown_keys
-from tocsin.actors.routing_keys import MalformedKey, TooManyUnknownKeys
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(tags=["PagerDuty Events API v2"])

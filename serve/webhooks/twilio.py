@@ -27,12 +27,12 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from tocsin.actors.batcher import BatchFailed
 from tocsin.actors.domain import replies
 from tocsin.actors.domain.events import Command, IncidentCommand
 from tocsin.actors.domain.messages import VOICE_MENU, Alert, voice
 from tocsin.actors.providers.settings import TwilioSettings
 from tocsin.actors.store import replies as store
-from tocsin.actors.batcher import BatchFailed
 from tocsin.serve.params import Int64Id
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 

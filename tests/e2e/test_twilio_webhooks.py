@@ -19,9 +19,9 @@ from fastapi import FastAPI
 from tocsin.actors.domain.messages import VOICE_MENU
 from tocsin.actors.providers import twilio as provider
 from tocsin.actors.providers.base import Outgoing
-from tocsin.actors.store.replies import reply_code_for
 from tocsin.actors.providers.settings import TwilioSettings
 from tocsin.actors.settings import Settings
+from tocsin.actors.store.replies import reply_code_for
 from tocsin.serve.errors import install_handlers
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 from tocsin.serve.webhooks import twilio as webhooks

@@ -8,13 +8,13 @@ from contextlib import contextmanager
 
 from fastapi.testclient import TestClient
 
+from tocsin.actors.batcher import BatchFailed
 from tocsin.actors.domain.batch_plan import Reply
-from tocsin.actors.store.services import IntegrationKey
+from tocsin.actors.routing_keys import KeyCache, KeyGate
 from tocsin.actors.settings import Settings
+from tocsin.actors.store.services import IntegrationKey
 from tocsin.serve import runtime as runtime_module
 from tocsin.serve.app import create_api
-from tocsin.actors.batcher import BatchFailed
-from tocsin.actors.routing_keys import KeyCache, KeyGate
 
 # Nothing listens on port 1: whatever touches the database fails at once, as when it is down.
 NO_DATABASE = "postgresql://127.0.0.1:1/none"

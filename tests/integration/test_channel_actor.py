@@ -20,8 +20,8 @@ from tocsin.actors.channel import ChannelActor
 from tocsin.actors.domain.breaker import BreakerRules
 from tocsin.actors.domain.retry import RetryRules
 from tocsin.actors.providers.base import Outgoing, Receipt, ProviderError
-from tocsin.actors.store import outbox
 from tocsin.actors.settings import Settings
+from tocsin.actors.store import outbox
 from tests.conftest import statement_runner
 from tests.integration.outbox_rows import Desk
 

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from tocsin.actors.domain.accounts.credentials import digest, new_api_token, shown_part
-from tocsin.actors.store import api_tokens, users
 from tocsin.actors.settings import Settings
+from tocsin.actors.store import api_tokens, users
 from tocsin.serve.app import create_api
 from tocsin.serve.runtime import GatewayRuntime, install
 from tests.conftest import LOOPBACK_NETWORKS

@@ -19,16 +19,16 @@ import asyncpg
 import pytest
 import ray
 
+from tocsin.actors.batcher import BatchFailed
+from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.clock import FakeClock
 from tocsin.actors.domain.events import ServiceInput
-from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.heartbeats import HeartbeatMonitor, Shards
-from tocsin.actors.shard import ServiceShardActor, shard_options
-from tocsin.actors.store import heartbeats as store
 from tocsin.actors.settings import Settings
-from tocsin.actors.batcher import BatchFailed
-from tocsin.serve.ingest.heartbeat import record_ping
+from tocsin.actors.shard import ServiceShardActor, shard_options
 from tocsin.actors.shard_router import ShardRouter
+from tocsin.actors.store import heartbeats as store
+from tocsin.serve.ingest.heartbeat import record_ping
 from tests.conftest import statement_runner
 
 NAMESPACE = "tocsin-heartbeats-integration"

@@ -11,9 +11,9 @@ import pytest
 
 from tocsin.actors.domain.destinations import IPAddress
 from tocsin.actors.providers.base import Outgoing, Provider, ProviderError
+from tocsin.actors.providers.settings import SlackSettings, WebhookSettings
 from tocsin.actors.providers.slack import SlackProvider
 from tocsin.actors.providers.webhook import WebhookProvider
-from tocsin.actors.providers.settings import SlackSettings, WebhookSettings
 from tocsin.actors.settings import Settings
 from tocsin.serve.api.destinations import destination_problem
 from tests.conftest import LOOPBACK_NETWORKS

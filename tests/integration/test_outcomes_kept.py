@@ -18,9 +18,9 @@ from tocsin.actors.channel import LEASE_S, ChannelActor
 from tocsin.actors.domain.clock import FakeClock
 from tocsin.actors.providers import twilio
 from tocsin.actors.providers.base import Outgoing, Receipt
-from tocsin.actors.store import outbox
 from tocsin.actors.providers.settings import TwilioSettings
 from tocsin.actors.settings import Settings
+from tocsin.actors.store import outbox
 from tests.cluster.private_postgres import PrivatePostgres
 from tests.conftest import fresh_database, statement_runner
 from tests.fakes.twilio_server import FakeTwilio

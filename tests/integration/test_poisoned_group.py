@@ -16,8 +16,8 @@ import orjson
 import pytest
 import ray
 
-from tocsin.actors.domain.events import Action, AlertEvent, Command, IncidentCommand
 from tocsin.actors.domain.batch_plan import Reply
+from tocsin.actors.domain.events import Action, AlertEvent, Command, IncidentCommand
 from tocsin.actors.shard import ServiceShard, ShardCommitError
 from tests.integration.faulty_pool import FaultyPool, faulty_pools
 from tests.integration.test_group_commit import alert, shard  # noqa: F401 - `shard` is a fixture

@@ -18,11 +18,11 @@ from tocsin.actors.domain.clock import FakeClock
 from tocsin.actors.providers import build
 from tocsin.actors.providers.base import Outgoing, Provider, ProviderError
 from tocsin.actors.providers.ses import SesProvider
+from tocsin.actors.providers.settings import SesSettings, SlackSettings, SmtpSettings, SnsSettings, WebhookSettings
 from tocsin.actors.providers.slack import SlackProvider
 from tocsin.actors.providers.smtp import SmtpProvider
 from tocsin.actors.providers.sns import SnsProvider
 from tocsin.actors.providers.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookProvider, verify_signature
-from tocsin.actors.providers.settings import SesSettings, SlackSettings, SmtpSettings, SnsSettings, WebhookSettings
 from tocsin.actors.settings import Settings
 from tests.conftest import LOOPBACK_NETWORKS, free_port
 from tests.fakes.http_receiver import HttpReceiver

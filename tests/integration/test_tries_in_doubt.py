@@ -19,8 +19,8 @@ import pytest
 import ray
 
 from tocsin.actors.channel import ChannelActor, ChannelActorRemote, channel_options
-from tocsin.actors.store import outbox
 from tocsin.actors.settings import Settings
+from tocsin.actors.store import outbox
 from tests.conftest import statement_runner
 from tests.fakes.twilio_server import FakeTwilio
 from tests.integration.outbox_rows import Desk

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tocsin.actors.domain.events import Action, AlertEvent
 from tocsin.actors.domain.batch_plan import Reply
+from tocsin.actors.domain.events import Action, AlertEvent
 from tests.fakes.gateway import FakeShards, gateway
 
 KEY = "a" * 32

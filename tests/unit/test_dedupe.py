@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tocsin.actors.domain.clock import FakeClock
-from tocsin.actors.domain.service_incidents import DEFAULT_SEVERITY, NO_DETAILS, Plan, ServiceIncidents
 from tocsin.actors.domain.events import Action, AlertEvent, Command, IncidentCommand, Severity, Status
 from tocsin.actors.domain.incident import Incident, Outcome
+from tocsin.actors.domain.service_incidents import DEFAULT_SEVERITY, NO_DETAILS, Plan, ServiceIncidents
 
 SERVICE = "svc-checkout"
 KEY = "disk-full"

@@ -17,9 +17,9 @@ import pytest
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
+from tocsin.cluster.entrypoint import SECRET_SETTINGS, cluster_settings
 from tocsin.cluster.haproxy_ingress import LAUNCHER_NAME
 from tocsin.cluster.raystart import NODE_HEALTH_CHECK_VARIABLES
-from tocsin.cluster.entrypoint import SECRET_SETTINGS, cluster_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_NAME = "tocsin-secrets"

@@ -11,12 +11,12 @@ from typing import Any
 import aiosmtplib
 import pytest
 
-from tocsin.actors.domain.events import Action, AlertEvent
-from tocsin.actors.domain.batch_plan import Reply
-from tocsin.serve.ingest.email_listener import EmailListener
-from tocsin.actors.store.services import IntegrationKey
-from tocsin.actors.settings import Settings
 from tocsin.actors.batcher import BatchFailed
+from tocsin.actors.domain.batch_plan import Reply
+from tocsin.actors.domain.events import Action, AlertEvent
+from tocsin.actors.settings import Settings
+from tocsin.actors.store.services import IntegrationKey
+from tocsin.serve.ingest.email_listener import EmailListener
 from tests.conftest import free_port
 
 DOMAIN = "alerts.example.test"

@@ -10,8 +10,8 @@ import asyncpg
 import orjson
 import pytest
 
-from tocsin.actors.domain.events import Action, AlertEvent, ServiceInput
 from tocsin.actors.domain.batch_plan import Reply
+from tocsin.actors.domain.events import Action, AlertEvent, ServiceInput
 from tocsin.actors.isolation import apply_isolating, refuses_data
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)

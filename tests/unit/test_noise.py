@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tocsin.actors.domain.service_incidents import OVERFLOW_KEY
 from tocsin.actors.domain.events import Action, Command, Status
 from tocsin.actors.domain.incident import Outcome
+from tocsin.actors.domain.service_incidents import OVERFLOW_KEY
 from tests.unit.test_walk import Shard, kinds, outcomes, paged
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tocsin.actors.domain.service_incidents import ServiceIncidents
 from tocsin.actors.domain.events import Action, Command, IncidentCommand
 from tocsin.actors.domain.incident import Outcome
+from tocsin.actors.domain.service_incidents import ServiceIncidents
 from tests.unit.test_dedupe import SERVICE, Inputs, Shard
 
 

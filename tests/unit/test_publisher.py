@@ -12,8 +12,8 @@ import pytest
 from tocsin.actors.bus import EventBusActor
 from tocsin.actors.bus_types import BusEvent
 from tocsin.actors.domain import feed
-from tocsin.actors.domain.events import Action
 from tocsin.actors.domain.batch_plan import Plan
+from tocsin.actors.domain.events import Action
 from tocsin.actors.publisher import BusPublisher
 from tocsin.serve.api.models import IncidentOut
 from tests.unit.test_dedupe import Inputs, Shard

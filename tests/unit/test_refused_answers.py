@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tocsin.actors.domain.events import AlertEvent
 from tocsin.actors.domain.batch_plan import Reply
+from tocsin.actors.domain.events import AlertEvent
 from tests.e2e.alert_payloads import am_alert, am_notification
 from tests.fakes.gateway import gateway
 

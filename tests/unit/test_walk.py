@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tocsin.actors.domain.clock import FakeClock
-from tocsin.actors.domain.service_incidents import ServiceIncidents
 from tocsin.actors.domain.escalation_state import EscalationState, Level, Page, Policy, Target, walk_order
+from tocsin.actors.domain.service_incidents import ServiceIncidents
 from tocsin.actors.domain.events import (
     Action,
     AlertEvent,
@@ -27,8 +27,8 @@ from tocsin.actors.domain.events import (
     Status,
     Urgency,
 )
-from tocsin.actors.domain.incident import Incident, Outcome
 from tocsin.actors.domain.batch_plan import Plan, PlannedPage
+from tocsin.actors.domain.incident import Incident, Outcome
 from tocsin.actors.domain.incident_escalation import ServiceConfig, Walks
 
 SERVICE = "svc-checkout"

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 import pytest
 
 from tocsin.actors.bus_types import BusEvent
-from tocsin.actors.domain.events import Action, AlertEvent, Command, IncidentCommand, Severity
 from tocsin.actors.domain.batch_plan import Reply
+from tocsin.actors.domain.events import Action, AlertEvent, Command, IncidentCommand, Severity
 from tocsin.actors.domain.wire import pickled_by_fields
 
 AT = datetime(2026, 3, 2, 9, 29, 51, 613871, tzinfo=timezone.utc)
