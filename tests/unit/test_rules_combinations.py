@@ -33,7 +33,7 @@ alerts = st.fixed_dictionaries({
 
 
 OPERATORS = ["equals", "in", "contains", "starts_with", "matches", "exists", "lt", "le", "gt", "ge"]
-GUARDED = ["equals", "in", "starts_with", "matches"]  # the tests the dispatch index answers
+GUARDED = ["equals", "in", "starts_with", "matches", "contains"]  # the tests the dispatch index answers
 
 
 @st.composite

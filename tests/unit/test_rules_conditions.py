@@ -104,9 +104,12 @@ def test_matches_runs_in_linear_time_on_a_pattern_that_backtracking_engines_take
     assert holds(check("labels.text", "matches", value="(a|aa)+!$"), view) is True
 
 
-def test_matches_a_text_holding_a_lone_surrogate_without_raising() -> None:
+def test_a_text_holding_a_lone_surrogate_is_tested_without_raising() -> None:
     view = view_of("alertmanager", {"labels": {"text": "x\ud800y"}})
     assert holds(check("labels.text", "matches", value="^x"), view) is True
+    rules = compile_service_rules([{"id": "a", "conditions": check("labels.text", "contains", value="\ud800y")},
+                                   {"id": "b", "conditions": check("labels.text", "contains", value="y")}])
+    assert rules.evaluate(view, NOW).matched == ("a",)
 
 
 @pytest.mark.parametrize(("field", "expected"), [

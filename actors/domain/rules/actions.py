@@ -28,16 +28,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .decision import NO_DETAILS, RESTRICTION, Changes, Decision, Disposition
-from .problems import (
-    Problems,
-    item_path,
-    json_kind,
-    key_path,
-    read_flag,
-    read_list,
-    read_object,
-    shown,
-)
+from .problems import Problems, item_path, json_kind, key_path, read_flag, read_list, read_object, shown
 from .templates import Template, compile_template
 from .view import AlertView
 

@@ -12,17 +12,18 @@ Field tests (`field` is a path, see `fields`):
 
 | op           | operand                       | holds when the field's text …                          |
 |--------------|-------------------------------|--------------------------------------------------------|
-| equals       | "value": text or number       | is the value's text                                    |
-| in           | "values": [text or number, …] | is one of them                                         |
+| equals       | "value": text, number, bool   | is the value's text                                    |
+| in           | "values": [text, number, …]   | is one of them                                         |
 | contains     | "value": text                 | contains it                                            |
 | starts_with  | "value": text                 | starts with it                                         |
 | matches      | "value": RE2 pattern          | matches it somewhere (anchor with ^ and $)             |
 | exists       | —                             | the field is present and not null                      |
 | lt le gt ge  | "value": number               | reads as a number (JSON number or numeric text) <, ≤, >, ≥ it |
 
-The text operators take `"ignore_case": true` (Unicode case folding). A field holding a list
-(tags) passes a text or numeric test when any of its elements does; an absent field, or one
-holding an object, passes none. Values compare as text: 5 and "5" are equal, 5 and 5.0 are not.
+The text operators take `"ignore_case": true` (Unicode case folding; `matches` uses RE2's own
+case-insensitive matching). A field holding a list (tags) passes a text or numeric test when
+any of its elements does; an absent field, or one holding an object, passes none. Values
+compare as text: 5 and "5" are equal, 5 and 5.0 are not, true and "true" are.
 """
 
 from __future__ import annotations
@@ -34,16 +35,8 @@ from datetime import datetime
 from typing import Any
 
 from .fields import FieldError, Getter, getter_of, number_of, text_of
-from .patterns import PatternError, expression, matcher
-from .problems import (
-    Problems,
-    item_path,
-    json_kind,
-    key_path,
-    read_flag,
-    read_list,
-    read_object,
-)
+from .patterns import PatternError, expression, literal, matcher
+from .problems import Problems, item_path, json_kind, key_path, read_flag, read_list, read_object
 from .timewindow import compile_time
 from .view import AlertView
 
@@ -64,7 +57,8 @@ MAX_DEPTH = 32
 class Guard:
     """A field test that an index can answer for many rules at once: `kind` "exact" (the field's
     text is one of `keys`), "prefix" (starts with keys[0]) or "pattern" (keys[0], an RE2
-    expression, matches); with `ignore_case`, the keys are case-folded and so is the text."""
+    expression, matches somewhere: a pattern, or the literal of a `contains`); with
+    `ignore_case`, the keys are case-folded and so is the text."""
 
     field: str
     getter: Getter
@@ -264,7 +258,9 @@ def _build(field: str, getter: Getter, op: str, operand: Any, ignore_case: bool,
                          guard=Guard(field, getter, "prefix", (prefix,), ignore_case))
     if op == "contains":
         needle = fold(operand)
-        return Condition(_on_text(getter, lambda text: needle in text, ignore_case))
+        expr = literal(needle)
+        return Condition(_on_text(getter, lambda text: needle in text, ignore_case),
+                         guard=None if expr is None else Guard(field, getter, "pattern", (expr,), ignore_case))
     try:
         expr = expression(operand, ignore_case)
     except PatternError as exc:

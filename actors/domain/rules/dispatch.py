@@ -3,7 +3,8 @@
 Most rules of a real rule set test a field against constants (labels.alertname equals X,
 labels.team in [...], labels.instance starts with "db-", a pattern), and most do not match a
 given alert. Such a test is a guard: an index per field answers it for every rule at once,
-exact texts from a dict, prefixes from a dict per prefix length, patterns from one RE2 set.
+exact texts from a dict, prefixes from a dict per prefix length, patterns and the texts of
+`contains` tests from one RE2 set (one more for those that ignore case, run on the folded text).
 A condition is entered in the index under guards it cannot hold without: its own when it is a
 field test; one conjunct's (the cheapest to answer) when it is an "all"; all of its
 alternatives' when it is an "any" whose alternatives all have some. For an alert, each indexed
@@ -107,13 +108,12 @@ class _FieldIndex:
         self.exact_folded: dict[str, int] = {}
         self.prefixes: dict[int, dict[str, int]] = {}
         self.prefixes_folded: dict[int, dict[str, int]] = {}
-        self.expressions: list[str] = []
-        self.expression_bits: list[int] = []
+        self.expressions: list[tuple[str, int]] = []
+        self.expressions_folded: list[tuple[str, int]] = []
 
     def add(self, guard: Guard, bit: int) -> None:
         if guard.kind == "pattern":
-            self.expressions.append(guard.keys[0])
-            self.expression_bits.append(bit)
+            (self.expressions_folded if guard.ignore_case else self.expressions).append((guard.keys[0], bit))
             return
         if guard.kind == "exact":
             table = self.exact_folded if guard.ignore_case else self.exact
@@ -124,27 +124,48 @@ class _FieldIndex:
             table[key] = table.get(key, 0) | bit
 
     def frozen(self) -> _FrozenFieldIndex:
-        patterns = PatternSet(self.expressions) if self.expressions else None
         return _FrozenFieldIndex(self.getter, self.exact, self.exact_folded, tuple(self.prefixes.items()),
-                                 tuple(self.prefixes_folded.items()), patterns, tuple(self.expression_bits))
+                                 tuple(self.prefixes_folded.items()), _Patterns.of(self.expressions),
+                                 _Patterns.of(self.expressions_folded))
+
+
+class _Patterns:
+    """Expressions matched in one pass, each with the bits of the conditions it guards."""
+
+    __slots__ = ("matching", "bits")
+
+    def __init__(self, expressions: list[tuple[str, int]]) -> None:
+        self.matching = PatternSet([expr for expr, _ in expressions]).matching
+        self.bits = tuple(bit for _, bit in expressions)
+
+    @classmethod
+    def of(cls, expressions: list[tuple[str, int]]) -> _Patterns | None:
+        return cls(expressions) if expressions else None
+
+    def hits(self, text: str) -> int:
+        found = 0
+        bits = self.bits
+        for position in self.matching(text):
+            found |= bits[position]
+        return found
 
 
 class _FrozenFieldIndex:
-    __slots__ = ("getter", "exact", "exact_folded", "prefixes", "prefixes_folded", "patterns", "pattern_bits",
+    __slots__ = ("getter", "exact", "exact_folded", "prefixes", "prefixes_folded", "patterns", "patterns_folded",
                  "folds")
 
     def __init__(self, getter: Getter, exact: dict[str, int], exact_folded: dict[str, int],
                  prefixes: tuple[tuple[int, dict[str, int]], ...],
                  prefixes_folded: tuple[tuple[int, dict[str, int]], ...],
-                 patterns: PatternSet | None, pattern_bits: tuple[int, ...]) -> None:
+                 patterns: _Patterns | None, patterns_folded: _Patterns | None) -> None:
         self.getter = getter
         self.exact = exact
         self.exact_folded = exact_folded
         self.prefixes = prefixes
         self.prefixes_folded = prefixes_folded
         self.patterns = patterns
-        self.pattern_bits = pattern_bits
-        self.folds = bool(exact_folded or prefixes_folded)
+        self.patterns_folded = patterns_folded
+        self.folds = bool(exact_folded or prefixes_folded or patterns_folded)
 
     def hits(self, view: AlertView) -> int:
         value: Any = self.getter(view)
@@ -159,13 +180,13 @@ class _FrozenFieldIndex:
         found = self.exact.get(text, 0)
         for length, table in self.prefixes:
             found |= table.get(text[:length], 0)
+        if self.patterns is not None:
+            found |= self.patterns.hits(text)
         if self.folds:
             folded = text.casefold()
             found |= self.exact_folded.get(folded, 0)
             for length, table in self.prefixes_folded:
                 found |= table.get(folded[:length], 0)
-        if self.patterns is not None:
-            bits = self.pattern_bits
-            for position in self.patterns.matching(text):
-                found |= bits[position]
+            if self.patterns_folded is not None:
+                found |= self.patterns_folded.hits(folded)
         return found

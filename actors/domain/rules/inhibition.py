@@ -36,19 +36,10 @@ from typing import Any
 
 from .conditions import Condition, compile_condition
 from .fields import FieldError, Getter, getter_of, render
-from .problems import (
-    Problems,
-    item_path,
-    json_kind,
-    key_path,
-    read_flag,
-    read_list,
-    read_object,
-    read_rule_id,
-)
+from .problems import Problems, item_path, json_kind, key_path, read_list, read_rules
 from .view import AlertView
 
-INHIBIT_RULE_KEYS = ("id", "name", "enabled", "source", "target", "equal")
+INHIBIT_RULE_KEYS = ("source", "target", "equal")
 EqualValues = tuple[str, ...]
 
 
@@ -75,22 +66,14 @@ class InhibitRules:
 def compile_inhibit_rules(specs: Any, where: str = "inhibit_rules") -> InhibitRules:
     """A list of inhibit rule specs, compiled; RuleErrors naming every problem."""
     problems = Problems()
-    seen: dict[str, str] = {}
     rules = []
-    for index, spec in enumerate(read_list(specs, where, problems) or []):
-        at = item_path(where, index)
-        body = read_object(spec, at, problems, allowed=INHIBIT_RULE_KEYS, required=("id", "source", "target"))
-        if body is None:
-            continue
-        rule_id = read_rule_id(body, at, problems, seen)
-        if "name" in body and not isinstance(body["name"], str):
-            problems.add(key_path(at, "name"), "must be a string")
-        enabled = read_flag(body["enabled"], key_path(at, "enabled"), problems) if "enabled" in body else True
+    for rule in read_rules(specs, where, problems, allowed=INHIBIT_RULE_KEYS, required=("source", "target")):
+        body, at = rule.body, rule.path
         source = compile_condition(body["source"], key_path(at, "source"), problems) if "source" in body else None
         target = compile_condition(body["target"], key_path(at, "target"), problems) if "target" in body else None
         equal = _equal(body.get("equal", []), key_path(at, "equal"), problems)
         if source is not None and target is not None and equal is not None:
-            rules.append(InhibitRule(rule_id, enabled, source, target, tuple(path for path, _ in equal),
+            rules.append(InhibitRule(rule.id, rule.enabled, source, target, tuple(path for path, _ in equal),
                                      tuple(get for _, get in equal)))
     problems.raise_any()
     return InhibitRules(tuple(rules))

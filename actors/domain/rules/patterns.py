@@ -44,6 +44,15 @@ def expression(pattern: str, ignore_case: bool = False) -> str:
     return expr
 
 
+def literal(text: str) -> str | None:
+    """An expression that matches wherever `text` occurs (as `text in ...` does); None for a text
+    RE2 cannot hold (a lone surrogate)."""
+    try:
+        return str(re2.escape(text))
+    except UnicodeEncodeError:
+        return None
+
+
 class PatternSet:
     """Checked expressions (from `expression`), matched together in one pass over a text."""
 

@@ -9,7 +9,8 @@ answer, as Alertmanager refuses a configuration file with all its errors.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 
@@ -124,7 +125,38 @@ def read_flag(value: Any, path: str, problems: Problems) -> bool:
     return value
 
 
-def read_rule_id(body: Mapping[str, Any], where: str, problems: Problems, seen: dict[str, str]) -> str:
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """One rule object of a list, with the keys every kind of rule has read and checked."""
+
+    path: str
+    body: Mapping[str, Any]
+    id: str
+    enabled: bool
+
+
+RULE_KEYS = ("id", "name", "enabled")
+
+
+def read_rules(specs: Any, where: str, problems: Problems, *, allowed: Collection[str],
+               required: Collection[str] = ()) -> Iterator[RuleSpec]:
+    """The rule objects of the list at `where`, one by one (so that their problems are noted in
+    spec order): each with an "id" unique in the list, an optional "name" (free text) and
+    "enabled" (true by default), and its own keys among `allowed`."""
+    seen: dict[str, str] = {}
+    for index, spec in enumerate(read_list(specs, where, problems) or []):
+        at = item_path(where, index)
+        body = read_object(spec, at, problems, allowed=(*RULE_KEYS, *allowed), required=("id", *required))
+        if body is None:
+            continue
+        rule_id = _rule_id(body, at, problems, seen)
+        if "name" in body and not isinstance(body["name"], str):
+            problems.add(key_path(at, "name"), "must be a string")
+        enabled = read_flag(body["enabled"], key_path(at, "enabled"), problems) if "enabled" in body else True
+        yield RuleSpec(at, body, rule_id, enabled)
+
+
+def _rule_id(body: Mapping[str, Any], where: str, problems: Problems, seen: dict[str, str]) -> str:
     """The rule's "id", unique among the rules `seen` so far (id → path), which it joins."""
     at = key_path(where, "id")
     rule_id = read_text(body["id"], at, problems) if "id" in body else None

@@ -17,13 +17,13 @@ A router sends the alert to the service of the first route that matches, else to
 catch-all's. Every rule sees the alert as it arrived (the view), not as earlier rules changed it.
 
 `evaluate(rules, view, now)` is pure and deterministic; compiling is the only costly step, done
-when the rules are saved or loaded, never per alert. A compiled set is not picklable (its RE2
-sets): compile where it is used, from the spec.
+when the rules are saved or loaded, never per alert. A compiled set is made of closures and RE2
+sets, which do not pickle: send the spec across processes and compile it where it is used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -33,21 +33,11 @@ from .conditions import ALWAYS, Condition, compile_condition
 from .decision import NOTHING, Decision, Disposition
 from .dispatch import Dispatch
 from .patterns import PatternError
-from .problems import (
-    Problems,
-    item_path,
-    key_path,
-    read_flag,
-    read_list,
-    read_object,
-    read_rule_id,
-    read_text,
-)
+from .problems import Problems, RuleSpec, key_path, read_flag, read_object, read_rules, read_text
 from .view import AlertView
 
-COMMON_KEYS = ("id", "name", "enabled", "conditions")
-SERVICE_RULE_KEYS = (*COMMON_KEYS, "actions", "continue")
-ROUTER_RULE_KEYS = (*COMMON_KEYS, "route_to")
+SERVICE_RULE_KEYS = ("conditions", "actions", "continue")
+ROUTER_RULE_KEYS = ("conditions", "route_to")
 T = TypeVar("T")
 
 
@@ -123,18 +113,15 @@ def evaluate(rules: ServiceRules | RouterRules, view: AlertView, now: datetime) 
 def compile_service_rules(specs: Any, where: str = "rules") -> ServiceRules:
     """A service's ordered rules (a list of rule specs), compiled; RuleErrors naming every problem."""
     problems = Problems()
-    seen: dict[str, str] = {}
     rules = []
-    for index, spec in enumerate(read_list(specs, where, problems) or []):
-        at = item_path(where, index)
-        body = read_object(spec, at, problems, allowed=SERVICE_RULE_KEYS, required=("id",))
-        if body is None:
-            continue
-        rule_id, enabled, condition = _common(body, at, problems, seen)
-        effect = compile_actions(body["actions"], key_path(at, "actions"), problems) if "actions" in body else Effect()
-        go_on = read_flag(body["continue"], key_path(at, "continue"), problems) if "continue" in body else False
+    for rule in read_rules(specs, where, problems, allowed=SERVICE_RULE_KEYS):
+        body = rule.body
+        condition = _condition(rule, problems)
+        effect = compile_actions(body["actions"], key_path(rule.path, "actions"), problems) \
+            if "actions" in body else Effect()
+        go_on = read_flag(body["continue"], key_path(rule.path, "continue"), problems) if "continue" in body else False
         if condition is not None and effect is not None:
-            rules.append(ServiceRule(rule_id, enabled, condition, effect, go_on))
+            rules.append(ServiceRule(rule.id, rule.enabled, condition, effect, go_on))
     return _built(lambda: ServiceRules(tuple(rules)), where, problems)
 
 
@@ -142,31 +129,22 @@ def compile_router_rules(specs: Any, catch_all: Any, where: str = "rules",
                          catch_all_where: str = "catch_all") -> RouterRules:
     """A router's ordered routes and its catch-all, compiled; RuleErrors naming every problem."""
     problems = Problems()
-    seen: dict[str, str] = {}
     routes = []
-    for index, spec in enumerate(read_list(specs, where, problems) or []):
-        at = item_path(where, index)
-        body = read_object(spec, at, problems, allowed=ROUTER_RULE_KEYS, required=("id", "route_to"))
-        if body is None:
-            continue
-        rule_id, enabled, condition = _common(body, at, problems, seen)
-        service_id = read_text(body["route_to"], key_path(at, "route_to"), problems) if "route_to" in body else None
+    for rule in read_rules(specs, where, problems, allowed=ROUTER_RULE_KEYS, required=("route_to",)):
+        condition = _condition(rule, problems)
+        at = key_path(rule.path, "route_to")
+        service_id = read_text(rule.body["route_to"], at, problems) if "route_to" in rule.body else None
         if condition is not None and service_id is not None:
-            routes.append(Route(rule_id, enabled, condition, service_id))
+            routes.append(Route(rule.id, rule.enabled, condition, service_id))
     fallback = _catch_all(catch_all, catch_all_where, problems)
     return _built(lambda: RouterRules(tuple(routes), fallback), where, problems)
 
 
-def _common(body: Mapping[str, Any], where: str, problems: Problems,
-            seen: dict[str, str]) -> tuple[str, bool, Condition | None]:
-    """A rule's id, whether it is enabled, and its condition."""
-    rule_id = read_rule_id(body, where, problems, seen)
-    if "name" in body and not isinstance(body["name"], str):
-        problems.add(key_path(where, "name"), "must be a string")
-    enabled = read_flag(body["enabled"], key_path(where, "enabled"), problems) if "enabled" in body else True
-    condition = compile_condition(body["conditions"], key_path(where, "conditions"), problems) \
-        if "conditions" in body else ALWAYS
-    return rule_id, enabled, condition
+def _condition(rule: RuleSpec, problems: Problems) -> Condition | None:
+    """The rule's "conditions", compiled; a rule without any matches every alert."""
+    if "conditions" not in rule.body:
+        return ALWAYS
+    return compile_condition(rule.body["conditions"], key_path(rule.path, "conditions"), problems)
 
 
 def _catch_all(spec: Any, where: str, problems: Problems) -> str | None:
