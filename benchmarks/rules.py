@@ -32,7 +32,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actors.domain.rules import (  # noqa: E402
+from tocsin.actors.domain.rules import (  # noqa: E402
     AlertView, ServiceRules, compile_router_rules, compile_service_rules, evaluate, view_of,
 )
 from benchmarks.harness import record  # noqa: E402

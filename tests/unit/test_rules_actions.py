@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from actors.domain.rules import Changes, Decision, Disposition, RuleErrors, compile_service_rules, evaluate, view_of
+from tocsin.actors.domain.rules import Changes, Decision, Disposition, RuleErrors, compile_service_rules, evaluate, view_of
 
 NOW = datetime(2026, 5, 6, 12, 0, tzinfo=timezone.utc)
 VIEW = view_of("alertmanager", {

@@ -10,10 +10,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.domain.rules import compile_router_rules, compile_service_rules, evaluate, view_of
-from actors.domain.rules.conditions import compile_condition
-from actors.domain.rules.dispatch import Dispatch
-from actors.domain.rules.problems import Problems
+from tocsin.actors.domain.rules import compile_router_rules, compile_service_rules, evaluate, view_of
+from tocsin.actors.domain.rules.conditions import compile_condition
+from tocsin.actors.domain.rules.dispatch import Dispatch
+from tocsin.actors.domain.rules.problems import Problems
 
 NOW = datetime(2026, 5, 6, 12, 0, tzinfo=timezone.utc)
 TEXTS = ["", "x", "X", "xy", "XY", "y", "12", "5", "5.0", "ß", "SS", "ss", "x12"]

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from actors.domain.rules import AlertView, RuleErrors, compile_service_rules, view_of
-from actors.domain.rules.conditions import compile_condition
-from actors.domain.rules.problems import Problem, Problems
+from tocsin.actors.domain.rules import AlertView, RuleErrors, compile_service_rules, view_of
+from tocsin.actors.domain.rules.conditions import compile_condition
+from tocsin.actors.domain.rules.problems import Problem, Problems
 
 NOW = datetime(2026, 5, 6, 12, 0, tzinfo=timezone.utc)
 ALERT = view_of("alertmanager", {

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from actors.domain.rules import (
+from tocsin.actors.domain.rules import (
     NOTHING,
     Decision,
     Disposition,

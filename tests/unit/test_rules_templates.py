@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from actors.domain.rules import view_of
-from actors.domain.rules.problems import Problems
-from actors.domain.rules.templates import compile_template
+from tocsin.actors.domain.rules import view_of
+from tocsin.actors.domain.rules.problems import Problems
+from tocsin.actors.domain.rules.templates import compile_template
 
 VIEW = view_of("alertmanager", {
     "labels": {"alertname": "DiskFull", "instance": "db-7:9100", "cluster": "eu-1"},

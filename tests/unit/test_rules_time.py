@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.domain.rules import RuleErrors, compile_service_rules, view_of
-from actors.domain.rules.problems import Problems
-from actors.domain.rules.timewindow import DAY_NAMES, compile_time
+from tocsin.actors.domain.rules import RuleErrors, compile_service_rules, view_of
+from tocsin.actors.domain.rules.problems import Problems
+from tocsin.actors.domain.rules.timewindow import DAY_NAMES, compile_time
 
 UTC = timezone.utc
 VIEW = view_of("generic", {})

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from actors.domain.rules import FORMATS, view_of
-from actors.domain.rules.fields import FieldError, getter_of, number_of, render, text_of
+from tocsin.actors.domain.rules import FORMATS, view_of
+from tocsin.actors.domain.rules.fields import FieldError, getter_of, number_of, render, text_of
 
 PAGERDUTY = {
     "event_action": "trigger", "dedup_key": "disk-7",
