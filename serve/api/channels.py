@@ -11,6 +11,7 @@ import ray
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from tocsin.actors.channel import CHANNELS, channel_name
+from tocsin.actors.domain.channels import Channel
 from tocsin.actors.domain.redaction import for_non_admins
 from tocsin.actors.store import notifications as store
 from tocsin.serve.api.auth import Caller, Role, admin_to_change, authenticate
@@ -20,7 +21,6 @@ from tocsin.serve.runtime import GatewayRuntime, get_runtime
 router = APIRouter(tags=["Delivery"], dependencies=[Depends(admin_to_change)])
 
 NotificationStatus = Literal["pending", "sending", "sent", "cancelled", "dead", "bundled"]
-Channel = Literal["sms", "voice", "push", "email", "slack", "webhook"]
 
 
 @router.get("/api/v1/channels")

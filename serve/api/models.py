@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from tocsin.actors.domain.accounts.passwords import MAX_LENGTH, MIN_LENGTH
+from tocsin.actors.domain.channels import Channel
 from tocsin.actors.domain.events import Severity, Status
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -189,7 +190,7 @@ class UserList(BaseModel):
     users: list[UserOut]
 
 
-ContactKind = Literal["sms", "voice", "push", "email", "slack", "webhook"]
+ContactKind = Channel
 
 
 def address_problem(kind: str, address: str) -> str | None:
