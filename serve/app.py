@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 from fastapi import FastAPI
 from ray import serve
 from ray.serve import Application
@@ -33,7 +31,7 @@ from tocsin.serve.api import notes
 from tocsin.serve.body_limit import BodyLimit
 from tocsin.serve.errors import install_handlers
 from tocsin.serve.openapi import document_refusals
-from tocsin.serve.ingest import alertmanager, generic, grafana, opsgenie, pagerduty
+from tocsin.serve.ingest import formats
 from tocsin.serve.ingest import heartbeat as heartbeat_pings
 from tocsin.serve.route_limits import replica_limits
 from tocsin.serve.webhooks import twilio as twilio_webhooks
@@ -47,11 +45,11 @@ def create_api() -> FastAPI:
     )
     install_handlers(api)
     api.add_middleware(BodyLimit, limits=replica_limits)
+    ingestion = (declared.routes for declared in formats.FORMATS if declared.routes is not None)
     routers = (
-        health.router, pagerduty.router, twilio_webhooks.router, services.router, incidents.router,
+        health.router, *ingestion, twilio_webhooks.router, services.router, incidents.router,
         users.router, contacts.router, verification.router, policies.router, schedules.router, oncall.router,
-        calendar.router, channels.router, maintenance.router, opsgenie.router,
-        alertmanager.router, grafana.router, generic.router, heartbeats.router, heartbeat_pings.router,
+        calendar.router, channels.router, maintenance.router, heartbeats.router, heartbeat_pings.router,
     )
     for router in routers:
         api.include_router(router)
@@ -61,7 +59,7 @@ def create_api() -> FastAPI:
     api.include_router(stream.router)
     for router in (session.router, tokens.router, passwords.router):
         api.include_router(router)
-    document_refusals(api)
+    document_refusals(api, [(prefix, declared.refusal_model) for prefix, declared in formats.refusal_prefixes()])
     return api
 
 
@@ -76,9 +74,6 @@ class Gateway:
     def __init__(self, settings: Settings, database_url: str) -> None:
         # The Settings object itself, not a JSON dump: a dump would mask the secrets.
         runtime.install(runtime.GatewayRuntime(settings, database_url))
-        # A replica imports only the modules the app refers to. The e-mail integration has no
-        # route, so its module, which registers its options, is imported here.
-        importlib.import_module("tocsin.serve.ingest.mail")
 
 
 def build_app(settings: Settings, database_url: str) -> Application:

@@ -1,16 +1,18 @@
 """What the OpenAPI document says an operation may answer besides its success.
 
 FastAPI documents an operation's success and, for a validated body, a 422 in its own shape,
-which Tocsin never answers. Every refusal Tocsin does answer is in one of three shapes:
-Tocsin's own (`{"error", "message", "errors"?}`, serve/errors.py), PagerDuty's on its
-Events API routes, Opsgenie's on its Alert API routes. This fills in, for every operation,
-the refusals it can meet, each in the shape of its route, so that a client (or a fuzzer)
-reading the document knows every answer it may get: 400, 401, 403, 404, 409, 413, 415, 422,
-429 and 503, the last two with Retry-After.
+which Tocsin never answers. Every refusal Tocsin does answer is in Tocsin's own shape
+(`{"error", "message", "errors"?}`, serve/errors.py) but on the routes of a source format
+that answers in its source's shape (PagerDuty's on its Events API routes, Opsgenie's on its
+Alert API routes), which the format declares (serve/ingest/formats.py). This fills in, for
+every operation, the refusals it can meet, each in the shape of its route, so that a client
+(or a fuzzer) reading the document knows every answer it may get: 400, 401, 403, 404, 409,
+413, 415, 422, 429 and 503, the last two with Retry-After.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -43,9 +45,8 @@ class OpsgenieErrorOut(BaseModel):
     errors: dict[str, str] | None = None
 
 
-_SHAPES: list[tuple[str, type[BaseModel]]] = [
-    ("/v2/enqueue", PagerDutyErrorOut), ("/v2/change/enqueue", PagerDutyErrorOut), ("/v2/alerts", OpsgenieErrorOut),
-]
+Shapes = Sequence[tuple[str, type[BaseModel]]]
+"""Path prefixes and the refusal shape of the routes under each; Tocsin's own elsewhere."""
 
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again",
                                 "schema": {"type": "integer"}}}
@@ -66,34 +67,35 @@ _REFUSALS: list[tuple[int, str, str]] = [
 _CHANGES = {"post", "put", "patch", "delete"}
 
 
-def document_refusals(app: FastAPI) -> None:
+def document_refusals(app: FastAPI, shapes: Shapes) -> None:
     """Have `app`'s OpenAPI document name every refusal of every operation, in its shape."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = with_refusals(build())
+            app.openapi_schema = with_refusals(build(), shapes)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def with_refusals(document: dict[str, Any]) -> dict[str, Any]:
+def with_refusals(document: dict[str, Any], shapes: Shapes) -> dict[str, Any]:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    for model in (ErrorOut, PagerDutyErrorOut, OpsgenieErrorOut):
+    models: list[type[BaseModel]] = [ErrorOut, *(model for _, model in shapes)]
+    for model in dict.fromkeys(models):
         schemas[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
     for schema_name in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422, never answered
         schemas.pop(schema_name, None)
     for path, operations in document.get("paths", {}).items():
-        shape = _shape_of(path)
+        shape = _shape_of(path, shapes)
         for method, operation in operations.items():
             if method in _CHANGES | {"get", "head", "options"}:
                 _add_refusals(operation, shape, method in _CHANGES)
     return document
 
 
-def _shape_of(path: str) -> str:
-    for prefix, model in _SHAPES:
+def _shape_of(path: str, shapes: Shapes) -> str:
+    for prefix, model in shapes:
         if path == prefix or path.startswith(prefix + "/"):
             return model.__name__
     return ErrorOut.__name__

@@ -15,17 +15,13 @@ from tocsin.actors.settings import Settings
 from tocsin.serve import runtime
 from tocsin.serve.api import session
 from tocsin.serve.body_limit import Limit, RouteLimits
-from tocsin.serve.ingest import opsgenie, pagerduty
 from tocsin.serve.ingest.common import Refusal, too_large
+from tocsin.serve.ingest.formats import refusal_prefixes
 
 WEBHOOKS = "/webhooks/"  # providers calling back (Twilio's)
 # Each ingestion route's prefix, and how its source's API answers a refusal.
-INGESTION: dict[str, Callable[[Refusal], Response]] = {
-    "/v2/enqueue": pagerduty.answer,
-    "/v2/change/enqueue": pagerduty.answer,
-    "/v2/alerts": opsgenie.refused,
-    "/integrations/": Refusal.response,
-}
+INGESTION: dict[str, Callable[[Refusal], Response]] = {prefix: declared.refuse
+                                                      for prefix, declared in refusal_prefixes()}
 
 
 def route_limits(settings: Settings) -> RouteLimits:

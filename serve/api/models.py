@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 from tocsin.actors.domain.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from tocsin.actors.domain.channels import Channel
 from tocsin.actors.domain.events import Severity, Status
+from tocsin.serve.ingest.formats import IntegrationType
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -85,9 +86,6 @@ class ServiceOut(BaseModel):
 
 class ServiceList(BaseModel):
     services: list[ServiceOut]
-
-
-IntegrationType = Literal["pagerduty", "alertmanager", "grafana", "opsgenie", "generic", "email"]
 
 
 class IntegrationIn(BaseModel):

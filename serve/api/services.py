@@ -23,20 +23,10 @@ from tocsin.serve.api.models import (
     changes_of,
 )
 from tocsin.serve.errors import answering, deleted, found, invalid
-from tocsin.serve.ingest.common import CONFIG_MODELS, IntegrationConfig
+from tocsin.serve.ingest.formats import BY_KIND, CONFIG_MODELS
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/services", tags=["Services"], dependencies=[Depends(admin_to_change)])
-
-# Where each type of source sends. PagerDuty and Opsgenie carry the key in the body or a
-# header; the others take a URL only, so the key is in it.
-_INGEST_PATH = {
-    "pagerduty": "/v2/enqueue",
-    "opsgenie": "/v2/alerts",
-    "alertmanager": "/integrations/alertmanager/{key}",
-    "grafana": "/integrations/grafana/{key}",
-    "generic": "/integrations/generic/{key}",
-}
 
 
 @router.post("", status_code=201, response_model=ServiceOut)
@@ -119,7 +109,7 @@ def _known_policy(policy_id: str | None) -> AbstractContextManager[None]:
 
 def _config(body: IntegrationIn) -> dict[str, Any]:
     """The options, checked against the type's model (422 naming the option otherwise)."""
-    model = CONFIG_MODELS.get(body.type, IntegrationConfig)
+    model = CONFIG_MODELS[body.type]
     try:
         return model.model_validate(body.config).model_dump(exclude_none=True)
     except ValidationError as exc:
@@ -127,9 +117,6 @@ def _config(body: IntegrationIn) -> dict[str, Any]:
 
 
 def _with_url(row: dict[str, Any], runtime: GatewayRuntime) -> dict[str, Any]:
-    """Where a source of this type sends: a URL, with the key in it for sources that take a
-    URL only; for e-mail, the integration's address."""
-    kind, key = row["type"], row["key"]
-    if kind == "email":
-        return {**row, "url": f"{key}@{runtime.settings.email_domain}"}
-    return {**row, "url": runtime.settings.base_url + _INGEST_PATH[kind].format(key=key)}
+    """Where a source of this type sends (serve/ingest/formats.py): a URL, with the key in it
+    for sources that take a URL only; for e-mail, the integration's address."""
+    return {**row, "url": BY_KIND[row["type"]].address_of(row["key"], runtime.settings)}

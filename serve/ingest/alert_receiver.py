@@ -1,30 +1,43 @@
-"""The HTTP side of the Alertmanager-shaped sources (Prometheus Alertmanager, Grafana).
+"""The Alertmanager-shaped sources (Prometheus Alertmanager, Grafana): their options and the
+routes that receive them, made by one function from a source's `Notification`.
 
-The key is in the URL, or in `Authorization: Bearer <key>` (which Alertmanager's and
-Grafana's HTTP settings can send). Every alert of a request goes to the shards as one batch;
-the answer is 200 only once they are durable, else 503 with Retry-After, which both sources
-retry. Refusals are in Tocsin's shape.
+Each source has `POST /integrations/<kind>/{key}` and, for the key as `Authorization: Bearer
+<key>` (which Alertmanager's and Grafana's HTTP settings can send), `POST /integrations/<kind>`.
+By default each alert is an incident of its own (dedup key `<prefix>:<fingerprint>`); with the
+option `group_by: group_key`, each notification group is one. Every alert of a request goes to
+the shards as one batch; the answer is 200 only once they are durable, else 503 with
+Retry-After, which both sources retry. Refusals are in Tocsin's shape.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here, not postponed: the endpoints are closures, which Serve
+# pickles by value into each replica, where FastAPI reads their annotations again; a
+# postponed one ("Request") would name what the closure's pickled globals do not hold.
 
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import Field, ValidationError
 
 from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.events import AlertEvent, ServiceInput
 from tocsin.serve.errors import describe, json_response
-from tocsin.serve.ingest.common import IntegrationConfig, Refusal, integration_for, parse_json, read_body, submit
+from tocsin.serve.ingest.common import (
+    IntegrationConfig,
+    Refusal,
+    body_schema,
+    integration_for,
+    parse_json,
+    read_body,
+    submit,
+)
 from tocsin.serve.ingest.prometheus_alerts import Grouping, NotificationIn, Target, events_of
-from tocsin.serve.runtime import GatewayRuntime
+from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 
 class GroupingConfig(IntegrationConfig):
-    """The options Alertmanager's and Grafana's integrations share: how alerts make incidents."""
+    """The options of an Alertmanager or Grafana integration: how alerts make incidents."""
 
     group_by: Grouping = Field("fingerprint", description=(
         "fingerprint: one incident per alert; group_key: one incident per notification group, "
@@ -35,26 +48,49 @@ NO_KEY = Refusal(401, "Send the integration key in the URL or as 'Authorization:
 
 
 @dataclass(frozen=True, slots=True)
-class Format:
-    """One Alertmanager-shaped source: its integration type, wire model, options and dedup key prefix."""
+class Notification:
+    """One Alertmanager-shaped source: its integration type, its name in messages, its routes'
+    tag in the API's document, its wire model, and its dedup keys' prefix."""
 
-    kind: str  # the integration type
+    kind: str
     name: str
+    tag: str
     model: type[NotificationIn]
-    config: type[GroupingConfig]
-    prefix: str
+    dedup_prefix: str
+
+    @property
+    def path(self) -> str:
+        """Its routes' path; the key may follow it."""
+        return f"/integrations/{self.kind}"
 
 
-async def receive(source: Format, key: str, request: Request, runtime: GatewayRuntime) -> Response:
+def notification_routes(source: Notification) -> APIRouter:
+    """The source's two routes: the key in the URL, or as a Bearer token."""
+    router = APIRouter(tags=[source.tag])
+    what = f"{'an' if source.name[:1] in 'AEIOU' else 'a'} {source.name} notification"
+
+    @router.post(source.path + "/{key}", openapi_extra=body_schema(source.model), summary=f"Receive {what}")
+    async def notify(key: str, request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
+        return await receive(source, key, request, runtime)
+
+    @router.post(source.path, openapi_extra=body_schema(source.model),
+                 summary=f"Receive {what} (key as a Bearer token)")
+    async def notify_with_bearer(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
+        return await receive(source, bearer_key(request), request, runtime)
+
+    return router
+
+
+async def receive(source: Notification, key: str, request: Request, runtime: GatewayRuntime) -> Response:
     """200 once every alert of the notification is durable; a refusal otherwise."""
     try:
         if not key:
             raise NO_KEY
         integration = await integration_for(key, request, runtime, (source.kind,))
         notification = _parse(source, await read_body(request))
-        grouping = source.config.model_validate(integration.config).group_by
+        grouping = GroupingConfig.model_validate(integration.config).group_by
         target = Target(integration.service_id, integration.integration_id, runtime.now())
-        events = events_of(notification, grouping, source.prefix, target)
+        events = events_of(notification, grouping, source.dedup_prefix, target)
         replies = await submit(runtime, list[ServiceInput](events))
     except Refusal as refusal:
         return refusal.response()
@@ -68,7 +104,7 @@ def bearer_key(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def _parse(source: Format, body: bytes) -> NotificationIn:
+def _parse(source: Notification, body: bytes) -> NotificationIn:
     try:
         return source.model.model_validate(parse_json(body))
     except ValidationError as exc:

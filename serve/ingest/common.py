@@ -74,10 +74,6 @@ class IntegrationConfig(BaseModel):
     rate_limit_burst: int | None = Field(None, ge=1)
 
 
-# The options each integration type takes; a type's module adds its model here.
-CONFIG_MODELS: dict[str, type[IntegrationConfig]] = {"pagerduty": IntegrationConfig}
-
-
 async def read_body(request: Request, content_types: tuple[str, ...] = ("application/json",)) -> bytes:
     """The body, refused when its type is not one of `content_types`. Its size is kept
     within the route's limit before the route is called (serve/body_limit.py)."""

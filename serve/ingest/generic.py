@@ -24,7 +24,6 @@ from tocsin.actors.domain.events import Action, AlertEvent, ServiceInput, Severi
 from tocsin.actors.store.services import IntegrationKey
 from tocsin.serve.errors import json_response
 from tocsin.serve.ingest.common import (
-    CONFIG_MODELS,
     IntegrationConfig,
     Refusal,
     integration_for,
@@ -86,9 +85,6 @@ class GenericConfig(IntegrationConfig):
     @classmethod
     def _case_blind(cls, table: dict[str, Any]) -> dict[str, Any]:
         return {_word(key): value for key, value in table.items()}
-
-
-CONFIG_MODELS["generic"] = GenericConfig
 
 
 class Unusable(ValueError):

@@ -34,7 +34,7 @@ from pydantic import Field, field_validator
 from tocsin.actors.domain.events import Action, AlertEvent
 from tocsin.actors.domain.storable import storable
 from tocsin.actors.store.services import IntegrationKey
-from tocsin.serve.ingest.common import CONFIG_MODELS, IntegrationConfig
+from tocsin.serve.ingest.common import IntegrationConfig
 from tocsin.serve.ingest.generic import DEDUP_KEY_MAX, SOURCE_MAX, SUMMARY_MAX, stable_key
 
 DEFAULT_RESOLVE_PATTERN = r"^\s*(?:\[\s*(?:resolved|ok|recovered)\s*\]|(?:resolved|ok|recovered)\b)\s*[:\-]?\s*"
@@ -71,9 +71,6 @@ class EmailConfig(IntegrationConfig):
         if pattern is not None and _compiled(pattern).groups < 1:
             raise ValueError("the pattern needs a group, e.g. \\[(INC-\\d+)\\]: the group is the dedup key")
         return pattern
-
-
-CONFIG_MODELS["email"] = EmailConfig
 
 
 def without_replies(subject: str) -> str:

@@ -32,7 +32,7 @@ from tocsin.actors.store.services import IntegrationKey
 from tocsin.actors.store.source_requests import SourceRequest
 from tocsin.serve.errors import DATA_ERRORS, RETRY_AFTER_S, json_response, unusable
 from tocsin.serve.ingest.common import (
-    CONFIG_MODELS, IntegrationConfig, NotStored, Refusal, body_schema, check_rate, read_body, submit,
+    NotStored, Refusal, body_schema, check_rate, read_body, submit,
     find_key, not_a_key, too_many_unknown_keys,
 )
 from tocsin.serve.ingest.opsgenie_models import (
@@ -69,8 +69,6 @@ class AliasConvertor(Convertor[str]):
 register_url_convertor("alias", AliasConvertor())
 
 router = APIRouter(tags=["Opsgenie Alert API v2"])
-
-CONFIG_MODELS["opsgenie"] = IntegrationConfig
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -113,7 +113,7 @@ async def enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtim
         event = await _parse(request, AlertEventIn)
         integration = await _integration(event.routing_key, request, runtime)
         dedup_key = event.dedup_key or uuid.uuid4().hex
-        refused = not_stored([await runtime.shards.submit(_normalise(event, dedup_key, integration, runtime))])
+        refused = not_stored([await runtime.shards.submit(to_event(event, dedup_key, integration, runtime))])
         if refused is not None:
             raise refused
     except Refusal as refusal:
@@ -176,9 +176,10 @@ async def _integration(routing_key: str, request: Request, runtime: GatewayRunti
     return integration
 
 
-def _normalise(
+def to_event(
     event: AlertEventIn, dedup_key: str, integration: IntegrationKey, runtime: GatewayRuntime
 ) -> AlertEvent:
+    """The alert event of a PagerDuty event; its details are the event as sent, but the routing key."""
     payload = event.payload
     return AlertEvent(
         event_id=str(uuid.uuid4()),

@@ -218,8 +218,8 @@ async def test_other_scopes_pass_through() -> None:
 
 SETTINGS = Settings(max_body_bytes=500_000, max_api_body_bytes=1_000_000, max_login_body_bytes=60_000,
                     max_webhook_body_bytes=70_000)
-INGESTION_MODULES = {"tocsin.serve.ingest.pagerduty", "tocsin.serve.ingest.opsgenie", "tocsin.serve.ingest.alertmanager",
-                     "tocsin.serve.ingest.grafana", "tocsin.serve.ingest.generic"}
+INGESTION_MODULES = {"tocsin.serve.ingest.pagerduty", "tocsin.serve.ingest.opsgenie", "tocsin.serve.ingest.alert_receiver",
+                     "tocsin.serve.ingest.generic"}
 
 
 def expected_limit(route: RouteContext) -> int:

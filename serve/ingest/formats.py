@@ -1,0 +1,102 @@
+"""Every format Tocsin takes alerts in, declared once, in FORMATS.
+
+A format is an integration type. Its declaration says which options its integrations take,
+the routes its sources call (none for e-mail, which comes by SMTP to the listener,
+serve/ingest/email_listener.py), the function that maps what a source sends onto alert
+events, where a source sends, and how the source's own API says no. From FORMATS, and
+nothing else: the gateway includes the routes (serve/app.py), the REST API checks an
+integration's options and tells where its source sends (serve/api/services.py), the body
+limit refuses in each route's shape (serve/route_limits.py) and the OpenAPI document names
+that shape (serve/openapi.py).
+
+Adding a format is adding its declaration to FORMATS and its name to IntegrationType.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from tocsin.actors.settings import Settings
+from tocsin.serve.ingest import generic, mail, opsgenie, opsgenie_models, pagerduty
+from tocsin.serve.ingest.alert_receiver import GroupingConfig, Notification, notification_routes
+from tocsin.serve.ingest.common import IntegrationConfig, Refusal
+from tocsin.serve.ingest.prometheus_alerts import AlertmanagerIn, GrafanaIn, NotificationIn, events_of
+from tocsin.serve.openapi import ErrorOut, OpsgenieErrorOut, PagerDutyErrorOut
+
+IntegrationType = Literal["pagerduty", "alertmanager", "grafana", "opsgenie", "generic", "email"]
+"""The formats' kinds, in FORMATS' order: a Literal, which the type checker reads (a
+declaration's kind must be one) and the REST API's schema lists. A test holds it equal to
+FORMATS' kinds, so neither grows without the other."""
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """One integration type: its options, routes, mapping, address and refusals."""
+
+    kind: IntegrationType
+    config: type[IntegrationConfig]  # the options its integrations take
+    routes: APIRouter | None  # None: it comes by another way than HTTP
+    # The function mapping what a source sends onto alert events: where the format is read.
+    mapping: Callable[..., object]
+    # Where a source sends, for an integration's key: {base_url}, {email_domain} and {key}.
+    address: str
+    refuse: Callable[[Refusal], Response] = Refusal.response  # a refusal in its source's shape
+    refusal_model: type[BaseModel] = ErrorOut  # that shape, for the OpenAPI document
+
+    def address_of(self, key: str, settings: Settings) -> str:
+        """Where a source sends for the integration with this key: a URL, or an e-mail address."""
+        return self.address.format(key=key, base_url=settings.base_url, email_domain=settings.email_domain)
+
+    def path_prefixes(self) -> tuple[str, ...]:
+        """Where its routes are: the fewest path prefixes that every route's path starts with
+        (each route's path up to its first parameter)."""
+        routes = self.routes.routes if self.routes else []
+        paths = sorted({route.path.split("{", 1)[0] for route in routes if isinstance(route, APIRoute)})
+        prefixes: list[str] = []
+        for path in paths:
+            if not any(path.startswith(prefix) for prefix in prefixes):
+                prefixes.append(path)
+        return tuple(prefixes)
+
+
+def _notifications(kind: IntegrationType, name: str, tag: str, model: type[NotificationIn], dedup_prefix: str
+                   ) -> Format:
+    """An Alertmanager-shaped format: its routes made from its `Notification`."""
+    source = Notification(kind=kind, name=name, tag=tag, model=model, dedup_prefix=dedup_prefix)
+    return Format(kind, GroupingConfig, notification_routes(source), mapping=events_of,
+                  address=f"{{base_url}}{source.path}/{{key}}")
+
+
+FORMATS: tuple[Format, ...] = (
+    # PagerDuty Events API v2; the routing key is in the body.
+    Format("pagerduty", IntegrationConfig, pagerduty.router, mapping=pagerduty.to_event,
+           address="{base_url}/v2/enqueue", refuse=pagerduty.answer, refusal_model=PagerDutyErrorOut),
+    _notifications("alertmanager", "Alertmanager", "Prometheus Alertmanager", AlertmanagerIn, dedup_prefix="am"),
+    _notifications("grafana", "Grafana", "Grafana alerting", GrafanaIn, dedup_prefix="grafana"),
+    # Opsgenie Alert API v2; the key is in the GenieKey header.
+    Format("opsgenie", IntegrationConfig, opsgenie.router, mapping=opsgenie_models.to_event,
+           address="{base_url}/v2/alerts", refuse=opsgenie.refused, refusal_model=OpsgenieErrorOut),
+    Format("generic", generic.GenericConfig, generic.router, mapping=generic.map_alert,
+           address="{base_url}/integrations/generic/{key}"),
+    # E-mail to the integration's own address.
+    Format("email", mail.EmailConfig, routes=None, mapping=mail.alert_of, address="{key}@{email_domain}"),
+)
+
+BY_KIND: Mapping[str, Format] = MappingProxyType({declared.kind: declared for declared in FORMATS})
+
+CONFIG_MODELS: Mapping[str, type[IntegrationConfig]] = MappingProxyType(
+    {declared.kind: declared.config for declared in FORMATS})
+
+
+def refusal_prefixes() -> list[tuple[str, Format]]:
+    """Each path prefix of the formats' routes, with its format: a request there is refused
+    in that format's shape."""
+    return [(prefix, declared) for declared in FORMATS for prefix in declared.path_prefixes()]
