@@ -33,7 +33,8 @@ import os
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,7 +56,7 @@ from tocsin.actors.providers import build
 from tocsin.actors.providers.base import Outgoing, Provider
 from tocsin.actors.settings import Settings
 from tocsin.actors.settling import Settler
-from tocsin.actors.store import outbox, pooled
+from tocsin.actors.store import database, outbox
 from tocsin.actors.store.replies import reply_code_for
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ POLL_S = 1.0
 IN_FLIGHT = 32  # rows dispatched at once
 EXPRESS_CLAIM = 50  # first notifications of pages claimed at once while a round is under way
 ANSWERABLE = ("sms", "voice")  # channels people reply on, so their messages carry a reply code
-DATABASE_ERRORS = pooled.UNAVAILABLE
+DATABASE_ERRORS = database.UNAVAILABLE
 TAKE_OVER_MARGIN_S = 2.0  # past the provider timeout, before a dead process's claims are taken over
 
 
@@ -111,7 +112,6 @@ class ChannelActor:
         self.channel = channel
         self._background = background
         self._settings = settings
-        self._database_url = database_url
         self._clock = clock or SystemClock()
         self._providers = providers if providers is not None else build(settings, settings.providers_for(channel))
         self._breakers = {p.name: CircuitBreaker(breaker) for p in self._providers}
@@ -133,8 +133,7 @@ class ChannelActor:
         self._settler = Settler(channel, self._connection, max_items=IN_FLIGHT * 4)
         self._in_doubt = InDoubt(channel, self._providers, self._connection, settings.provider_timeout_s)
         self._holdings = Holdings()  # rows claimed here and not yet settled
-        self._pool: asyncpg.Pool | None = None
-        self._pool_lock = asyncio.Lock()
+        self._database = database.Database(database_url, max_size=IN_FLIGHT // 4, close_failed=True)
         self._loop_task: asyncio.Task[None] | None = None
         self._stats: dict[str, int] = defaultdict(int)
         self._orphaned_claims = _restarted_by_ray()
@@ -179,8 +178,7 @@ class ChannelActor:
         await asyncio.gather(*tasks, return_exceptions=True)
         for provider in self._providers:
             await provider.close()
-        if self._pool is not None:
-            await self._pool.close()
+        await self._database.close()
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -492,16 +490,8 @@ class ChannelActor:
         # Slack shows the link apart from the text, as a link; other channels carry it in the text.
         return messages.long_text(alert, None if self.channel == "slack" else link)
 
-    @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
-        async with pooled.connection(await self._connect()) as conn:
-            yield conn
-
-    async def _connect(self) -> asyncpg.Pool:
-        async with self._pool_lock:
-            if self._pool is None:
-                self._pool = await asyncpg.create_pool(self._database_url, min_size=1, max_size=IN_FLIGHT // 4)
-            return self._pool
+    def _connection(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        return self._database.connection()
 
 
 def _restarted_by_ray() -> bool:

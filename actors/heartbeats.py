@@ -15,7 +15,6 @@ import logging
 import os
 from typing import Any, Protocol
 
-import asyncpg
 import ray
 
 from tocsin.actors.domain import heartbeat
@@ -27,6 +26,7 @@ from tocsin.actors.settings import Settings
 from tocsin.actors.shard_router import ShardRouter
 from tocsin.actors.store import heartbeats as store
 from tocsin.actors.store.batch import already_applied
+from tocsin.actors.store.database import UNAVAILABLE, Database
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +62,10 @@ class HeartbeatMonitor:
         background: bool = True,
     ) -> None:
         """`background=False`: no loop of its own; deadlines are raised on `run_once` only."""
-        self._database_url = database_url
+        self._database = Database(database_url, max_size=2)
         self._clock = clock or SystemClock()
         self._shards = shards if shards is not None else ShardRouter.for_settings(settings)
         self._background = background
-        self._pool: asyncpg.Pool | None = None
-        self._pool_lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
         self._stats = {"rounds": 0, "missed": 0, "recognised": 0, "not_durable": 0}
         with contextlib.suppress(RuntimeError):  # no loop yet: started by the first call
@@ -87,8 +85,7 @@ class HeartbeatMonitor:
         if self._loop_task is not None:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
-        if self._pool is not None:
-            await self._pool.close()
+        await self._database.close()
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -104,7 +101,7 @@ class HeartbeatMonitor:
                 marked, complete = await self._raise_due()
                 if complete:
                     wait = 0.0 if marked >= CLAIM_LIMIT else await self._until_next_due()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except UNAVAILABLE as exc:
                 log.warning("heartbeats: cannot reach the database: %r", exc)
             except Exception:  # noqa: BLE001 - the loop must outlive any one bad round
                 log.exception("heartbeats: round failed")
@@ -112,7 +109,7 @@ class HeartbeatMonitor:
                 await asyncio.sleep(wait)
 
     async def _until_next_due(self) -> float:
-        async with (await self._connect()).acquire() as conn:
+        async with self._database.connection() as conn:
             due = await store.next_due(conn)
         if due is None:
             return POLL_S
@@ -123,7 +120,7 @@ class HeartbeatMonitor:
         """(heartbeats marked unhealthy, whether every due one was)."""
         now = self._clock.now()
         self._stats["rounds"] += 1
-        async with (await self._connect()).acquire() as conn, conn.transaction():
+        async with self._database.connection() as conn, conn.transaction():
             due = await store.claim_due(conn, now, CLAIM_LIMIT)
             if not due:
                 return 0, True
@@ -140,12 +137,6 @@ class HeartbeatMonitor:
         if failed:
             log.warning("heartbeats: %d missed deadlines not durable yet; retried next round", len(failed))
         return len(marked), not failed
-
-    async def _connect(self) -> asyncpg.Pool:
-        async with self._pool_lock:
-            if self._pool is None:
-                self._pool = await asyncpg.create_pool(self._database_url, min_size=1, max_size=2)
-            return self._pool
 
 
 HeartbeatMonitorRemote: Any = ray.remote(HeartbeatMonitor)

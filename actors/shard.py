@@ -34,6 +34,7 @@ from tocsin.actors.lifecycle import detached_options
 from tocsin.actors.ownership import shard_index, shard_name
 from tocsin.actors.publisher import BusPublisher
 from tocsin.actors.store import batch as store
+from tocsin.actors.store.database import UNAVAILABLE, Database
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class ServiceShard:
         """`bus`: where committed changes are published for dashboards; None publishes nothing."""
         self._index = index
         self._shard_count = shard_count  # known: recover the owned services' deadlines at start
-        self._database_url = database_url
+        self._database = Database(database_url, max_size=2)
         self._clock = clock or SystemClock()
         self._started_at = self._clock.now()
         self._services: dict[str, ServiceIncidents] = {}
@@ -102,8 +103,6 @@ class ServiceShard:
         self._background: list[asyncio.Task[None]] = []
         self._nudger: Any = None  # a ChannelNudger, made on first use
         self._publisher = BusPublisher(open_bus(bus)) if bus is not None else None
-        self._pool: asyncpg.Pool | None = None
-        self._pool_lock = asyncio.Lock()
         self._stats = {
             "transactions": 0, "inputs": 0, "failed_transactions": 0, "last_commit_ms": 0.0,
             "pages": 0, "notifications": 0, "deadlines_fired": 0, "opening_first": 0,
@@ -159,8 +158,7 @@ class ServiceShard:
             await asyncio.gather(self._drainer, return_exceptions=True)
         if self._publisher is not None:
             await self._publisher.close()
-        if self._pool is not None:
-            await self._pool.close()
+        await self._database.close()
 
     # -- background: recovery and the deadline timer -----------------------------------
 
@@ -176,11 +174,10 @@ class ServiceShard:
         delay = 0.5
         while True:
             try:
-                pool = await self._connect()
-                async with pool.acquire() as conn:
+                async with self._database.connection() as conn:
                     waiting = await store.services_with_deadlines(conn)
                 break
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except UNAVAILABLE as exc:
                 log.warning("shard %d: cannot read deadlines yet: %r", self._index, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
@@ -314,12 +311,11 @@ class ServiceShard:
         self, inputs: list[ServiceInput], due: dict[str, set[int]], check_all: bool = False
     ) -> dict[str, Reply]:
         replies: dict[str, Reply] = {}
-        pool = await self._connect()
         started = time.perf_counter()
         now = self._clock.now()
         plans: list[Plan] = []
         try:
-            async with pool.acquire() as conn:
+            async with self._database.connection() as conn:
                 await self._activate(conn, {item.service_id for item in inputs} | set(due))
                 fresh = await self._skip_applied(conn, inputs, replies, check_all)
                 plans = await self._plan(conn, fresh, due, now)
@@ -446,12 +442,6 @@ class ServiceShard:
         self._stats["notifications"] += len(plan.notifications)
         if not service:  # nothing open: passivate; the next touch reloads it
             del self._services[plan.service_id]
-
-    async def _connect(self) -> asyncpg.Pool:
-        async with self._pool_lock:
-            if self._pool is None:
-                self._pool = await asyncpg.create_pool(self._database_url, min_size=1, max_size=2)
-            return self._pool
 
 
 def _writes(plan: Plan) -> bool:

@@ -98,9 +98,9 @@ def _up(settings: Settings) -> int:
         console.print(f"[bold red]Refusing to start[/bold red]: {problem}", soft_wrap=True)
         return 1
 
-    import asyncpg
     import ray
 
+    from tocsin.actors.store.database import UNAVAILABLE
     from tocsin.actors.store.migrate import migrate
     from tocsin.cluster import deploy
     from tocsin.cluster.postgres import open_database
@@ -113,7 +113,7 @@ def _up(settings: Settings) -> int:
     try:
         try:
             applied = asyncio.run(migrate(database.url))
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except UNAVAILABLE as exc:
             console.print(f"[bold red]Cannot use the database[/bold red] ({_without_password(database.url)}): {exc}")
             return 1
         log.info("database ready (%d migrations applied now)", len(applied))

@@ -31,7 +31,6 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import ray
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -44,6 +43,7 @@ from tocsin.actors.lifecycle import detached_options
 from tocsin.actors.routing_keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
 from tocsin.actors.settings import Settings
 from tocsin.actors.shard_router import ShardRouter
+from tocsin.actors.store.database import UNAVAILABLE, Database
 from tocsin.actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, IntegrationKey, find_key
 from tocsin.serve.forwarded import address_key
 from tocsin.serve.ingest.common import not_stored
@@ -52,7 +52,6 @@ from tocsin.serve.ingest.mail import alert_of, parse_message
 log = logging.getLogger(__name__)
 
 LISTENER_NAME = "tocsin-email-listener"
-_DATABASE_DOWN = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError)
 
 
 class EmailListener:
@@ -63,10 +62,8 @@ class EmailListener:
         """Starts listening at once; must be made inside a running event loop. `shards` and
         `find` stand in for the shards and the key lookup in tests."""
         self._settings = settings
-        self._database_url = database_url
+        self._database = Database(database_url, max_size=4, command_timeout=10)
         self._clock = clock or SystemClock()
-        self._pool: asyncpg.Pool | None = None
-        self._pool_lock = asyncio.Lock()
         self._keys = KeyGate.for_settings(KeyCache(find or self._find_key, settings.key_cache_ttl_s), settings)
         self._limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         self._shards = shards or ShardRouter.for_settings(settings)
@@ -86,8 +83,7 @@ class EmailListener:
             server = self._listening.result()
             server.close()
             await server.wait_closed()
-        if self._pool is not None:
-            await self._pool.close()
+        await self._database.close()
 
     # -- SMTP: aiosmtpd calls these by name -------------------------------------------------
 
@@ -157,7 +153,7 @@ class EmailListener:
                     f"{ROUTING_KEY_LENGTH} characters of {ROUTING_KEY_ALPHABET} before the @")
         except TooManyUnknownKeys as exc:
             return f"451 4.7.1 Too many unknown recipients from your address; try again in {exc.retry_after_s} s"
-        except _DATABASE_DOWN as exc:
+        except UNAVAILABLE as exc:
             log.warning("cannot look up an e-mail recipient: %r", exc)
             return "451 4.3.0 Cannot look up the recipient now; try again later"
         if integration is None or integration.type != "email":
@@ -183,12 +179,7 @@ class EmailListener:
                     hostname=self._settings.email_domain, timeout=60)
 
     async def _find_key(self, key: str) -> IntegrationKey | None:
-        if self._pool is None:
-            async with self._pool_lock:
-                if self._pool is None:
-                    self._pool = await asyncpg.create_pool(self._database_url, min_size=1, max_size=4,
-                                                           command_timeout=10)
-        async with self._pool.acquire() as conn:
+        async with self._database.connection() as conn:
             return await find_key(conn, key)
 
 
