@@ -7,9 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-import asyncpg
 import orjson
-from asyncpg.exceptions._base import DataError as ArgumentError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -17,15 +15,11 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tocsin.actors.batcher import BatchFailed
+from tocsin.actors.store.database import DATA_ERRORS, UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 2
-
-# A value the database cannot take: Postgres's data exceptions (SQLSTATE class 22, such as
-# NUL in text or a number out of range) and asyncpg's refusal to send an argument (an int
-# past int64). The request carried the value, so it is the request's fault, not an outage.
-DATA_ERRORS: tuple[type[Exception], ...] = (asyncpg.DataError, ArgumentError)
 
 T = TypeVar("T")
 
@@ -96,17 +90,19 @@ def install_handlers(app: FastAPI) -> None:
     async def not_durable(request: Request, exc: BatchFailed) -> Response:
         return unavailable("the change could not be made durable just now; retry")
 
-    @app.exception_handler(asyncpg.DataError)
-    @app.exception_handler(ArgumentError)
     async def unusable_value(request: Request, exc: Exception) -> Response:
         return json_response(400, {"error": "bad request", "message": unusable(exc)})
 
-    @app.exception_handler(OSError)
-    @app.exception_handler(asyncpg.PostgresError)
-    @app.exception_handler(asyncpg.InterfaceError)
     async def database_down(request: Request, exc: Exception) -> Response:
         log.warning("database unavailable: %r", exc)
         return unavailable("the database is unavailable; retry")
+
+    # Starlette picks the handler of the nearest class in the error's MRO: a refused value,
+    # although one of UNAVAILABLE too, answers 400.
+    for error in UNAVAILABLE:
+        app.add_exception_handler(error, database_down)
+    for error in DATA_ERRORS:
+        app.add_exception_handler(error, unusable_value)
 
 
 def _reason(status: int) -> str:

@@ -41,7 +41,7 @@ async def metrics(runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
 
 async def _gather(runtime: GatewayRuntime) -> dict[str, Any]:
     async def from_database() -> dict[str, Any]:
-        async with (await runtime.pool()).acquire() as conn:
+        async with runtime.database.connection() as conn:
             return {
                 "incidents": await store.incidents_by_status(conn),
                 "waiting": await notification_store.counts_by_channel(conn),

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from tocsin.actors.store import retention as store
+from tocsin.actors.store.database import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,6 @@ class RetentionJob:
         while True:
             try:
                 await self.run_once()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except UNAVAILABLE as exc:
                 log.warning("pruning raw alerts failed, retrying in an hour: %r", exc)
             await asyncio.sleep(INTERVAL_S)

@@ -1,22 +1,21 @@
-"""What a gateway replica holds: settings, the database pool, the way to the shards.
+"""What a gateway replica holds: settings, the database, the way to the shards.
 
 One per replica process, installed by the deployment's constructor and handed to routes
-through `get_runtime`, a FastAPI dependency.
+through `get_runtime`, a FastAPI dependency; `get_database` hands routes its database alone.
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
-import asyncpg
 import ray
-from fastapi import Request
+from fastapi import Depends, Request
 
 from tocsin.actors.bus import BusAddress, open_bus
 from tocsin.actors.channel import ChannelNudger
 from tocsin.actors.domain.clock import Clock, SystemClock
 from tocsin.actors.store import services as service_store
+from tocsin.actors.store.database import Database
 from tocsin.actors.store.services import IntegrationKey
 from tocsin.actors.settings import Settings
 from tocsin.serve.forwarded import Ingress, address_key, client_address
@@ -30,29 +29,18 @@ class GatewayRuntime:
     def __init__(self, settings: Settings, database_url: str, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self._database_url = database_url
-        self._pool: asyncpg.Pool | None = None
-        self._pool_lock = asyncio.Lock()
+        self.database = Database(database_url, max_size=8, command_timeout=30)
         self.shards = ShardRouter.for_settings(settings)
         self.keys = KeyCache(self._find_key, settings.key_cache_ttl_s)
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         self.key_gate = KeyGate.for_settings(self.keys, settings)
         self.ingress = Ingress.of_this_process(_node_addresses)
-        self.retention = RetentionJob(self.pool, settings.alert_retention_days, self.now)
+        self.retention = RetentionJob(self.database.pool, settings.alert_retention_days, self.now)
         self.channels = ChannelNudger(settings.namespace)
         self.bus = open_bus(BusAddress.for_settings(settings))  # read by the live stream
 
     def now(self) -> datetime:
         return self.clock.now()
-
-    async def pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            async with self._pool_lock:
-                if self._pool is None:
-                    self._pool = await asyncpg.create_pool(
-                        self._database_url, min_size=1, max_size=8, command_timeout=30
-                    )
-        return self._pool
 
     async def client_address(self, request: Request) -> str:
         """What the request's client counts against in per-address limits (serve/forwarded.py)."""
@@ -61,7 +49,7 @@ class GatewayRuntime:
         return address_key(client_address(peer, request.headers.getlist("x-forwarded-for"), hops))
 
     async def _find_key(self, key: str) -> IntegrationKey | None:
-        async with (await self.pool()).acquire() as conn:
+        async with self.database.connection() as conn:
             return await service_store.find_key(conn, key)
 
 
@@ -91,3 +79,9 @@ async def get_runtime() -> GatewayRuntime:
     return current
 
 
+async def get_database(runtime: GatewayRuntime = Depends(get_runtime)) -> Database:
+    """This replica's database, for routes that need nothing else of the runtime. A route
+    takes a connection from it where its work starts and hands it back where it ends
+    (`async with db.connection() as conn`), so no connection waits on a request's
+    validation, its credentials' check or a shard."""
+    return runtime.database

@@ -137,7 +137,7 @@ async def _by_bearer(token: str, runtime: GatewayRuntime) -> Caller:
     if not is_api_token(token):
         raise HTTPException(403, "this API token is not allowed to do that")
     now = runtime.now()
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         row = await api_tokens.find(conn, digest(token))
         if row is None:
             raise unauthenticated("this personal API token is unknown or revoked")
@@ -150,7 +150,7 @@ async def _by_bearer(token: str, runtime: GatewayRuntime) -> Caller:
 
 async def _by_session(session_id: str, request: Request, runtime: GatewayRuntime) -> Session:
     now, id_hash = runtime.now(), digest(session_id)
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         row = await sessions.find(conn, id_hash)
         if row is None or session_lifetime(runtime.settings).ended(row["expires_at"], row["last_seen_at"], now):
             raise unauthenticated("the session has ended: log in again with POST /api/v1/session")

@@ -42,7 +42,7 @@ async def schedule_feed(
 ) -> Response:
     """Who is on call on this schedule: one event per shift, "On call: <name>"."""
     presented, (start, end) = _presented(token), _span(runtime.now())
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         stored = loaded(await store.load_schedule(conn, str(schedule_id), *reach(start, end)), schedule_id)
         _check(presented, stored.row["calendar_token"])
         shifts = await asyncio.to_thread(shifts_around, stored, start, end)  # see serve/api/oncall.py
@@ -57,7 +57,7 @@ async def user_feed(
 ) -> Response:
     """When this person is on call, on any schedule: one event per shift, "On call: <schedule>"."""
     presented, (start, end) = _presented(token), _span(runtime.now())
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         user = found(await store.calendar_owner(conn, str(user_id)), f"user with id {user_id}")
         _check(presented, user["calendar_token"])
         schedules = await store.load_schedules(conn, *reach(start, end))

@@ -14,9 +14,10 @@ from tocsin.actors.channel import CHANNELS, channel_name
 from tocsin.actors.domain.channels import Channel
 from tocsin.actors.domain.redaction import for_non_admins
 from tocsin.actors.store import notifications as store
+from tocsin.actors.store.database import Database
 from tocsin.serve.api.auth import Caller, Role, admin_to_change, authenticate
 from tocsin.serve.params import Cursor, Int64Id
-from tocsin.serve.runtime import GatewayRuntime, get_runtime
+from tocsin.serve.runtime import GatewayRuntime, get_database, get_runtime
 
 router = APIRouter(tags=["Delivery"], dependencies=[Depends(admin_to_change)])
 
@@ -30,7 +31,7 @@ async def list_channels(
     """Every channel: its providers in failover order with their circuit-breaker state, and
     how many notifications wait, are being sent, or are dead. Where each actor runs, and why
     one does not answer, are for admins."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         counts = await store.counts_by_channel(conn)
     states = await asyncio.gather(*(channel_state(runtime, c) for c in CHANNELS))
     if not caller.has(Role.ADMIN):
@@ -62,10 +63,10 @@ async def list_notifications(
     cursor: Cursor | None = Query(None, description="next_cursor of the previous page"),
     limit: int = Query(50, ge=1, le=500),
     caller: Caller = Depends(authenticate),
-    runtime: GatewayRuntime = Depends(get_runtime),
+    db: Database = Depends(get_database),
 ) -> dict[str, Any]:
     """Newest first; `status=dead` lists what could not be delivered, with its last error."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         rows = await store.list_notifications(conn, status=status, channel=channel, before_id=cursor,
                                               limit=limit + 1)
     more = len(rows) > limit
@@ -75,11 +76,11 @@ async def list_notifications(
 
 @router.get("/api/v1/notifications/{notification_id}")
 async def get_notification(
-    notification_id: Int64Id, caller: Caller = Depends(authenticate), runtime: GatewayRuntime = Depends(get_runtime),
+    notification_id: Int64Id, caller: Caller = Depends(authenticate), db: Database = Depends(get_database),
 ) -> dict[str, Any]:
     """One notification; `attempts` counts its rounds, `delivery_attempts` lists every try:
     provider, time, outcome, provider message id, error."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         row = await store.get_notification(conn, notification_id)
     if row is None:
         raise HTTPException(404, f"no notification with id {notification_id}")
@@ -89,7 +90,7 @@ async def get_notification(
 @router.post("/api/v1/notifications/{notification_id}/retry")
 async def retry_notification(notification_id: Int64Id, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
     """Send a dead notification again, through every provider, from now."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         before = await store.retry_dead(conn, notification_id, runtime.now())
         if before is None:
             raise HTTPException(404, f"no notification with id {notification_id}")

@@ -10,6 +10,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Response
 
 from tocsin.actors.store import users as store
+from tocsin.actors.store.database import Database
 from tocsin.serve.api.auth import Caller, Role, own_to_change
 from tocsin.serve.api.destinations import refuse_internal
 from tocsin.serve.api.models import (
@@ -24,7 +25,7 @@ from tocsin.serve.api.models import (
     changes_of,
 )
 from tocsin.serve.errors import answering, deleted, found, invalid
-from tocsin.serve.runtime import GatewayRuntime, get_runtime
+from tocsin.serve.runtime import GatewayRuntime, get_database, get_runtime
 
 # Responders manage their own contact methods and rules; admins anyone's.
 router = APIRouter(prefix="/api/v1/users/{user_id}", tags=["Users"], dependencies=[Depends(own_to_change)])
@@ -39,7 +40,7 @@ async def create_contact_method(
     _may_mark_verified(caller, body.verified)
     await refuse_internal(body.kind, body.address, runtime.settings, caller)
     cap = runtime.settings.contact_methods_per_user
-    async with (await runtime.pool()).acquire() as conn, conn.transaction():
+    async with runtime.database.connection() as conn, conn.transaction():
         count = found(await store.count_contact_methods(conn, str(user_id)), f"user with id {user_id}")
         if count >= cap:
             raise HTTPException(409, f"user {user_id} already has {count} contact methods, the most a user may"
@@ -49,10 +50,10 @@ async def create_contact_method(
 
 @router.get("/contact-methods", response_model=ContactMethodList)
 async def list_contact_methods(
-    user_id: uuid.UUID, caller: Caller = Depends(own_to_change), runtime: GatewayRuntime = Depends(get_runtime)
+    user_id: uuid.UUID, caller: Caller = Depends(own_to_change), db: Database = Depends(get_database)
 ) -> dict[str, Any]:
     """Any role sees how a colleague is reached; a slack, webhook or push address only masked."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         await _user_exists(conn, user_id)
         methods = await store.list_contact_methods(conn, str(user_id))
     return {"contact_methods": [shown_to(caller, method) for method in methods]}
@@ -68,7 +69,7 @@ async def update_contact_method(
     _may_mark_verified(caller, body.verified)
     changes = changes_of(body)
     moved = False
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         method = found(await store.get_contact_method(conn, str(user_id), str(method_id)),
                        method_name(user_id, method_id))
     if "address" in changes:
@@ -78,28 +79,28 @@ async def update_contact_method(
         moved = changes["address"] != method["address"]
         if moved:
             changes.setdefault("verified", False)
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         row = await store.update_contact_method(conn, str(user_id), str(method_id), changes, forget_code=moved)
     return found(row, method_name(user_id, method_id))
 
 
 @router.delete("/contact-methods/{method_id}", status_code=204)
 async def delete_contact_method(
-    user_id: uuid.UUID, method_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)
+    user_id: uuid.UUID, method_id: uuid.UUID, db: Database = Depends(get_database)
 ) -> Response:
     """Delete the contact method and the notification rules that use it."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         done = await store.delete_contact_method(conn, str(user_id), str(method_id))
     return deleted(done, method_name(user_id, method_id))
 
 
 @router.post("/notification-rules", status_code=201, response_model=NotificationRuleOut)
 async def create_rule(
-    user_id: uuid.UUID, body: NotificationRuleIn, runtime: GatewayRuntime = Depends(get_runtime)
+    user_id: uuid.UUID, body: NotificationRuleIn, db: Database = Depends(get_database)
 ) -> dict[str, Any]:
     duplicate = HTTPException(409, f"the user already has a {body.urgency}-urgency rule for contact method"
                                    f" {body.contact_method_id} after {body.delay_minutes} minutes")
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         await _user_exists(conn, user_id)
         with answering(asyncpg.UniqueViolationError, duplicate):
             row = await store.create_rule(conn, str(user_id), str(body.contact_method_id), body.urgency,
@@ -110,18 +111,18 @@ async def create_rule(
 
 
 @router.get("/notification-rules", response_model=NotificationRuleList)
-async def list_rules(user_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+async def list_rules(user_id: uuid.UUID, db: Database = Depends(get_database)) -> dict[str, Any]:
     """The user's rules, high urgency first, then by delay."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         await _user_exists(conn, user_id)
         return {"notification_rules": await store.list_rules(conn, str(user_id))}
 
 
 @router.delete("/notification-rules/{rule_id}", status_code=204)
 async def delete_rule(
-    user_id: uuid.UUID, rule_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)
+    user_id: uuid.UUID, rule_id: uuid.UUID, db: Database = Depends(get_database)
 ) -> Response:
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         return deleted(await store.delete_rule(conn, str(user_id), str(rule_id)),
                        f"notification rule {rule_id} for user {user_id}")
 

@@ -28,7 +28,7 @@ async def healthz(
 ) -> Response:
     operator = credentials is not None and same_secret(credentials.credentials, runtime.settings.admin_token or "")
     try:
-        async with (await runtime.pool()).acquire(timeout=2) as conn:
+        async with runtime.database.connection(timeout=2) as conn:
             await conn.fetchval("SELECT 1")
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         return unavailable(f"database not ready: {exc!r}" if operator else "not ready")

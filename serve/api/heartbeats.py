@@ -14,11 +14,12 @@ from starlette.exceptions import HTTPException
 
 from tocsin.actors.store import heartbeats as store
 from tocsin.actors.store import services as service_store
+from tocsin.actors.store.database import Database
 from tocsin.serve.api.auth import require_admin
 from tocsin.serve.api.models import Name, changes_of
 from tocsin.serve.errors import answering, deleted, found
 from tocsin.serve.ingest.heartbeat import PING_PATH
-from tocsin.serve.runtime import GatewayRuntime, get_runtime
+from tocsin.serve.runtime import GatewayRuntime, get_database, get_runtime
 
 # Admins only, reads included: a ping URL carries the key, and pinging silences the monitor.
 router = APIRouter(prefix="/api/v1", tags=["Heartbeats"], dependencies=[Depends(require_admin)])
@@ -66,7 +67,7 @@ class HeartbeatList(BaseModel):
 async def create_heartbeat(
     service_id: uuid.UUID, body: HeartbeatIn, runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         with answering(asyncpg.ForeignKeyViolationError, HTTPException(404, f"no service with id {service_id}")):
             row = await store.create(conn, str(service_id), **body.model_dump())
     return _with_url(row, runtime)
@@ -74,7 +75,7 @@ async def create_heartbeat(
 
 @router.get("/services/{service_id}/heartbeats", response_model=HeartbeatList)
 async def list_heartbeats(service_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         found(await service_store.get_service(conn, str(service_id)), f"service with id {service_id}")
         rows = await store.list_for_service(conn, str(service_id))
     return {"heartbeats": [_with_url(r, runtime) for r in rows]}
@@ -82,7 +83,7 @@ async def list_heartbeats(service_id: uuid.UUID, runtime: GatewayRuntime = Depen
 
 @router.get("/heartbeats/{heartbeat_id}", response_model=HeartbeatOut)
 async def get_heartbeat(heartbeat_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         row = found(await store.get(conn, str(heartbeat_id)), f"heartbeat with id {heartbeat_id}")
     return _with_url(row, runtime)
 
@@ -93,15 +94,15 @@ async def update_heartbeat(
 ) -> dict[str, Any]:
     """A healthy heartbeat's deadline follows a new interval or grace at once, counted from
     its last ping."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         row = found(await store.update(conn, str(heartbeat_id), changes_of(body)), f"heartbeat with id {heartbeat_id}")
     return _with_url(row, runtime)
 
 
 @router.delete("/heartbeats/{heartbeat_id}", status_code=204)
-async def delete_heartbeat(heartbeat_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
+async def delete_heartbeat(heartbeat_id: uuid.UUID, db: Database = Depends(get_database)) -> Response:
     """Stop watching; an incident it opened stays open until someone resolves it."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         return deleted(await store.delete(conn, str(heartbeat_id)), f"heartbeat with id {heartbeat_id}")
 
 

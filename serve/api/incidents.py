@@ -17,12 +17,13 @@ from tocsin.actors.domain.events import Command, IncidentCommand, Status
 from tocsin.actors.domain.incident import Outcome
 from tocsin.actors.store import incidents as store
 from tocsin.actors.store import paging as paging_store
+from tocsin.actors.store.database import Database
 from tocsin.serve.api.auth import Caller, require_responder, require_viewer
 from tocsin.serve.api.channels import as_seen_by
 from tocsin.serve.api.incident_models import EscalateIn, NotificationList, ReassignIn, SnoozeIn
 from tocsin.serve.api.models import IncidentDetail, IncidentList, IncidentOut
 from tocsin.serve.params import Cursor, Int64Id
-from tocsin.serve.runtime import GatewayRuntime, get_runtime
+from tocsin.serve.runtime import GatewayRuntime, get_database, get_runtime
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["Incidents"])
 
@@ -36,10 +37,10 @@ async def list_incidents(
     service_id: uuid.UUID | None = None,
     cursor: Cursor | None = Query(None, description="next_cursor of the previous page"),
     limit: int = Query(25, ge=1, le=100),
-    runtime: GatewayRuntime = Depends(get_runtime),
+    db: Database = Depends(get_database),
 ) -> dict[str, Any]:
     statuses = _statuses(status)
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         rows = await store.list_incidents(
             conn, statuses=statuses, service_id=str(service_id) if service_id else None,
             before_id=cursor, limit=limit + 1,
@@ -50,8 +51,8 @@ async def list_incidents(
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail, dependencies=[Depends(require_viewer)])
-async def get_incident(incident_id: Int64Id, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
-    async with (await runtime.pool()).acquire() as conn:
+async def get_incident(incident_id: Int64Id, db: Database = Depends(get_database)) -> dict[str, Any]:
+    async with db.connection() as conn:
         row = await store.get_incident(conn, incident_id)
         if row is None:
             raise HTTPException(404, f"no incident with id {incident_id}")
@@ -103,7 +104,7 @@ async def reassign(
     """Hand the incident to one person (paged now) or to an escalation policy (walked from level 1)."""
     user_id = str(body.user_id) if body.user_id else None
     policy_id = str(body.escalation_policy_id) if body.escalation_policy_id else None
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         if user_id and not await paging_store.people(conn, [user_id]):
             raise HTTPException(404, f"no user with id {user_id}")
         if policy_id and not await paging_store.policies(conn, [policy_id]):
@@ -113,11 +114,11 @@ async def reassign(
 
 @router.get("/{incident_id}/notifications", response_model=NotificationList)
 async def list_notifications(
-    incident_id: Int64Id, caller: Caller = Depends(require_viewer), runtime: GatewayRuntime = Depends(get_runtime),
+    incident_id: Int64Id, caller: Caller = Depends(require_viewer), db: Database = Depends(get_database),
 ) -> dict[str, Any]:
     """Every notification the incident's pages wrote to the outbox, and what became of it;
     errors whole for admins only."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         if await store.service_of(conn, incident_id) is None:
             raise HTTPException(404, f"no incident with id {incident_id}")
         rows = await store.notifications(conn, incident_id)
@@ -131,8 +132,7 @@ _WALK_COMMANDS = (Command.ESCALATE, Command.SNOOZE, Command.REASSIGN)
 async def _command(
     incident_id: int, action: Command, actor: str, runtime: GatewayRuntime, **arguments: Any
 ) -> dict[str, Any]:
-    pool = await runtime.pool()
-    async with pool.acquire() as conn:
+    async with runtime.database.connection() as conn:
         service_id = await store.service_of(conn, incident_id)
     if service_id is None:
         raise HTTPException(404, f"no incident with id {incident_id}")
@@ -147,7 +147,7 @@ async def _command(
         raise HTTPException(422, f"cannot {action.value} incident {incident_id}: {reply.note}")
     if reply.outcome == Outcome.UNCHANGED.value and action in _WALK_COMMANDS:
         raise HTTPException(409, f"cannot {action.value} incident {incident_id}: it is resolved")
-    async with pool.acquire() as conn:
+    async with runtime.database.connection() as conn:
         row = await store.get_incident(conn, incident_id)
     assert row is not None
     return row

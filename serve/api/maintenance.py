@@ -64,7 +64,7 @@ async def start_window(service_id: uuid.UUID, body: WindowIn, runtime: GatewayRu
     now = runtime.now()
     starts, ends = (now, now + timedelta(minutes=body.minutes)) if body.minutes else (body.starts_at, body.ends_at)
     assert starts is not None and ends is not None
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         with answering(asyncpg.ForeignKeyViolationError, HTTPException(404, f"no service with id {service_id}")):
             row = await store.create_window(conn, str(service_id), starts, ends, body.reason)
     return _shown(row, now)
@@ -74,7 +74,7 @@ async def start_window(service_id: uuid.UUID, body: WindowIn, runtime: GatewayRu
 async def list_windows(service_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
     """The windows under way or to come."""
     now = runtime.now()
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         found(await services_store.get_service(conn, str(service_id)), f"service with id {service_id}")
         rows = await store.open_windows(conn, str(service_id), now)
     return {"windows": [_shown(r, now) for r in rows]}
@@ -84,7 +84,7 @@ async def list_windows(service_id: uuid.UUID, runtime: GatewayRuntime = Depends(
 async def end_window(service_id: uuid.UUID, window_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)
                      ) -> Response:
     """End a window now (or cancel one still to come)."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         done = await store.end_window(conn, str(service_id), str(window_id), runtime.now())
     return deleted(done, f"maintenance window {window_id} under way or to come on service {service_id}")
 

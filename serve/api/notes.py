@@ -29,7 +29,7 @@ async def add_note(
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Add a note to an open incident's timeline (kind "note", by the caller); the entry."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         service_id = await store.service_of(conn, incident_id)
     if service_id is None:
         raise HTTPException(404, f"no incident with id {incident_id}")

@@ -53,7 +53,7 @@ async def schedule_shifts(
     """The final timeline over [from, to), cut to the window: overrides and layers merged,
     gaps where nobody is on call. `to` is 14 days after `from` by default, 93 at the most."""
     start, end = window(from_, to, runtime.now(), SHIFTS_DEFAULT, SHIFTS_LONGEST)
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         stored = loaded(await store.load_schedule(conn, str(schedule_id), start, end), schedule_id)
         timeline = await asyncio.to_thread(final_shifts, stored.schedule, start, end)
         people = await store.people(conn, {shift.user_id for shift in timeline})
@@ -69,7 +69,7 @@ async def schedule_on_call(
 ) -> dict[str, Any]:
     moment = instant("at", at, runtime.now())
     around = reach(moment, moment + _INSTANT)
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         stored = loaded(await store.load_schedule(conn, str(schedule_id), *around), schedule_id)
         covering = await asyncio.to_thread(shifts_around, stored, moment, moment + _INSTANT)
         people = await store.people(conn, {shift.user_id for shift in covering})
@@ -88,7 +88,7 @@ async def on_call_everywhere(
 ) -> dict[str, Any]:
     """Who is on call at `at` on every schedule."""
     moment = instant("at", at, runtime.now())
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         schedules = await store.load_schedules(conn, moment, moment + _INSTANT)
         current = await asyncio.to_thread(lambda: {s.id: on_call(s.schedule, moment) for s in schedules})
         people = await store.people(conn, {user for users in current.values() for user in users})

@@ -52,7 +52,7 @@ async def set_password(
     new_hash = await logins.hash_password(body.password)
     # The session this very request came with stays; every other one of the user's ends.
     keep = digest(session_id) if session_id and caller.via == "session" and caller.is_user(user_id) else None
-    async with (await runtime.pool()).acquire() as conn, conn.transaction():
+    async with runtime.database.connection() as conn, conn.transaction():
         if not await accounts.set_password(conn, str(user_id), new_hash):
             raise HTTPException(404, f"no user with id {user_id}")
         await sessions.end_for_user(conn, str(user_id), keep)
@@ -62,13 +62,13 @@ async def set_password(
 async def _check_current(user_id: str, current: str | None, request: Request, runtime: GatewayRuntime) -> None:
     if not current:
         raise invalid(("current_password", "your current password is needed to change it"))
-    settings, pool = runtime.settings, await runtime.pool()
+    settings, db = runtime.settings, runtime.database
     address = await runtime.client_address(request)
-    async with pool.acquire() as conn:
+    async with db.connection() as conn:
         user = found(await accounts.find_by_id(conn, user_id), f"user with id {user_id}")
         # Counted as a failed login until the password proves right (serve/logins.py).
         reservation = await logins.reserve_attempt(conn, settings, account_key(user["email"]), address, runtime.now)
     if not await logins.password_matches(user["password_hash"], current):
         raise HTTPException(403, "current_password is wrong")
-    async with pool.acquire() as conn:
+    async with db.connection() as conn:
         await logins.release(conn, reservation)

@@ -11,53 +11,54 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 
 from tocsin.actors.domain.definitions import policy_from_json
 from tocsin.actors.store import policies as store
+from tocsin.actors.store.database import Database
 from tocsin.serve.api.auth import admin_to_change
 from tocsin.serve.api.models import PolicyIn, PolicyList, PolicyOut
 from tocsin.serve.errors import deleted, found, invalid
-from tocsin.serve.runtime import GatewayRuntime, get_runtime
+from tocsin.serve.runtime import get_database
 
 router = APIRouter(prefix="/api/v1/escalation-policies", tags=["Escalation policies"],
                    dependencies=[Depends(admin_to_change)])
 
 
 @router.post("", status_code=201, response_model=PolicyOut)
-async def create_policy(body: PolicyIn, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+async def create_policy(body: PolicyIn, db: Database = Depends(get_database)) -> dict[str, Any]:
     """Every target must be an existing user or schedule."""
     fields = _checked(body)
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         await _check_targets(conn, body)
         return await store.create_policy(conn, **fields)
 
 
 @router.get("", response_model=PolicyList)
-async def list_policies(runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
-    async with (await runtime.pool()).acquire() as conn:
+async def list_policies(db: Database = Depends(get_database)) -> dict[str, Any]:
+    async with db.connection() as conn:
         return {"escalation_policies": await store.list_policies(conn)}
 
 
 @router.get("/{policy_id}", response_model=PolicyOut)
-async def get_policy(policy_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
-    async with (await runtime.pool()).acquire() as conn:
+async def get_policy(policy_id: uuid.UUID, db: Database = Depends(get_database)) -> dict[str, Any]:
+    async with db.connection() as conn:
         return found(await store.get_policy(conn, str(policy_id)), f"escalation policy with id {policy_id}")
 
 
 @router.put("/{policy_id}", response_model=PolicyOut)
 async def replace_policy(
-    policy_id: uuid.UUID, body: PolicyIn, runtime: GatewayRuntime = Depends(get_runtime)
+    policy_id: uuid.UUID, body: PolicyIn, db: Database = Depends(get_database)
 ) -> dict[str, Any]:
     """Replace the whole policy; its version grows by one. Incidents page by the new levels from
     their next escalation."""
     fields = _checked(body)
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         await _check_targets(conn, body)
         row = await store.replace_policy(conn, str(policy_id), **fields)
     return found(row, f"escalation policy with id {policy_id}")
 
 
 @router.delete("/{policy_id}", status_code=204)
-async def delete_policy(policy_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
+async def delete_policy(policy_id: uuid.UUID, db: Database = Depends(get_database)) -> Response:
     """Refused with 409 while a service uses the policy."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         try:
             done = await store.delete_policy(conn, str(policy_id))
         except asyncpg.ForeignKeyViolationError:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 
 from tocsin.actors.domain.definitions import schedule_from_json
 from tocsin.actors.store import schedules as store
+from tocsin.actors.store.database import Database
 from tocsin.actors.store.policies import missing
 from tocsin.serve.api.auth import Caller, Role, refuse_unless_own, require_admin, require_responder, require_viewer
 from tocsin.serve.api.instants import From, To, instant
@@ -30,7 +31,7 @@ from tocsin.serve.api.schedule_models import (
     ScheduleOut,
 )
 from tocsin.serve.errors import answering, found, invalid
-from tocsin.serve.runtime import GatewayRuntime, get_runtime
+from tocsin.serve.runtime import GatewayRuntime, get_database, get_runtime
 
 # Any role reads; admins change schedules; a responder adds and removes the overrides that put
 # them on call (covering for someone), and only those.
@@ -41,7 +42,7 @@ router = APIRouter(prefix="/api/v1/schedules", tags=["Schedules"], dependencies=
 async def create_schedule(
     body: ScheduleIn, caller: Caller = Depends(require_viewer), runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         layers = await _checked_layers(conn, body)
         row = await store.create_schedule(conn, body.name, body.description, body.time_zone, layers)
     return schedule_out(row, runtime, caller)
@@ -51,7 +52,7 @@ async def create_schedule(
 async def list_schedules(
     caller: Caller = Depends(require_viewer), runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         rows = await store.list_schedules(conn)
     return {"schedules": [schedule_out(row, runtime, caller) for row in rows]}
 
@@ -60,7 +61,7 @@ async def list_schedules(
 async def get_schedule(
     schedule_id: uuid.UUID, caller: Caller = Depends(require_viewer), runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         row = found(await store.get_schedule(conn, str(schedule_id)), _what(schedule_id))
     return schedule_out(row, runtime, caller)
 
@@ -71,15 +72,15 @@ async def replace_schedule(
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Replace the name, description, zone and layers; the version grows by one."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         layers = await _checked_layers(conn, body)
         row = await store.update_schedule(conn, str(schedule_id), body.name, body.description, body.time_zone, layers)
     return schedule_out(found(row, _what(schedule_id)), runtime, caller)
 
 
 @router.delete("/{schedule_id}", status_code=204, dependencies=[Depends(require_admin)])
-async def delete_schedule(schedule_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
-    async with (await runtime.pool()).acquire() as conn:
+async def delete_schedule(schedule_id: uuid.UUID, db: Database = Depends(get_database)) -> Response:
+    async with db.connection() as conn:
         if not await store.delete_schedule(conn, str(schedule_id)):
             raise HTTPException(404, f"no {_what(schedule_id)}")
     return Response(status_code=204)
@@ -96,7 +97,7 @@ async def create_override(
     refuse_unless_own(caller, body.user_id, f"an override putting user {body.user_id} on call")
     cap = runtime.settings.max_overrides_per_schedule
     since = _near(body.start, runtime.now())
-    async with (await runtime.pool()).acquire() as conn, conn.transaction():
+    async with runtime.database.connection() as conn, conn.transaction():
         if not await store.lock_schedule(conn, str(schedule_id)):
             raise HTTPException(404, f"no {_what(schedule_id)}")
         if await store.count_overrides_ending_after(conn, str(schedule_id), since) >= cap:
@@ -119,7 +120,7 @@ async def list_overrides(
     end = instant("to", to, LATEST)
     if end <= start:
         raise HTTPException(400, "to: must be after from")
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         found(await store.get_schedule(conn, str(schedule_id)), _what(schedule_id))
         return {"overrides": await store.list_overrides(conn, str(schedule_id), start, end)}
 
@@ -127,11 +128,11 @@ async def list_overrides(
 @router.delete("/{schedule_id}/overrides/{override_id}", status_code=204)
 async def delete_override(
     schedule_id: uuid.UUID, override_id: uuid.UUID, caller: Caller = Depends(require_responder),
-    runtime: GatewayRuntime = Depends(get_runtime),
+    db: Database = Depends(get_database),
 ) -> Response:
     """A responder may remove only an override that puts them on call."""
     missing = HTTPException(404, f"no override {override_id} on schedule {schedule_id}")
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         covering = await store.override_user(conn, str(schedule_id), str(override_id))
         if covering is None:
             raise missing

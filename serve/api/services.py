@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import ValidationError
 
 from tocsin.actors.store import services as store
+from tocsin.actors.store.database import Database
 from tocsin.serve.api.auth import admin_to_change, require_admin
 from tocsin.serve.api.models import (
     IntegrationIn,
@@ -24,44 +25,44 @@ from tocsin.serve.api.models import (
 )
 from tocsin.serve.errors import answering, deleted, found, invalid
 from tocsin.serve.ingest.formats import BY_KIND, CONFIG_MODELS
-from tocsin.serve.runtime import GatewayRuntime, get_runtime
+from tocsin.serve.runtime import GatewayRuntime, get_database, get_runtime
 
 router = APIRouter(prefix="/api/v1/services", tags=["Services"], dependencies=[Depends(admin_to_change)])
 
 
 @router.post("", status_code=201, response_model=ServiceOut)
-async def create_service(body: ServiceIn, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+async def create_service(body: ServiceIn, db: Database = Depends(get_database)) -> dict[str, Any]:
     fields = body.model_dump(mode="json")
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         with _known_policy(fields["escalation_policy_id"]):
             return await store.create_service(conn, **fields)
 
 
 @router.get("", response_model=ServiceList)
-async def list_services(runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
-    async with (await runtime.pool()).acquire() as conn:
+async def list_services(db: Database = Depends(get_database)) -> dict[str, Any]:
+    async with db.connection() as conn:
         return {"services": await store.list_services(conn)}
 
 
 @router.get("/{service_id}", response_model=ServiceOut)
-async def get_service(service_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
-    async with (await runtime.pool()).acquire() as conn:
+async def get_service(service_id: uuid.UUID, db: Database = Depends(get_database)) -> dict[str, Any]:
+    async with db.connection() as conn:
         return found(await store.get_service(conn, str(service_id)), f"service with id {service_id}")
 
 
 @router.patch("/{service_id}", response_model=ServiceOut)
 async def update_service(
-    service_id: uuid.UUID, body: ServicePatch, runtime: GatewayRuntime = Depends(get_runtime)
+    service_id: uuid.UUID, body: ServicePatch, db: Database = Depends(get_database)
 ) -> dict[str, Any]:
     changes = changes_of(body, nullable={"escalation_policy_id", "auto_resolve_minutes", "max_unacknowledged"})
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         with _known_policy(changes.get("escalation_policy_id")):
             return found(await store.update_service(conn, str(service_id), changes), f"service with id {service_id}")
 
 
 @router.delete("/{service_id}", status_code=204)
 async def delete_service(service_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         keys = [i["key"] for i in await store.list_integrations(conn, str(service_id))]
         answer = deleted(await store.delete_service(conn, str(service_id)), f"service with id {service_id}")
     for key in keys:
@@ -74,7 +75,7 @@ async def create_integration(
     service_id: uuid.UUID, body: IntegrationIn, runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
     config = _config(body)
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         found(await store.get_service(conn, str(service_id)), f"service with id {service_id}")
         row = await store.create_integration(conn, str(service_id), body.type, body.name, config)
     return _with_url(row, runtime)
@@ -83,7 +84,7 @@ async def create_integration(
 # Admins only, though it only reads: each routing key is a credential that opens incidents.
 @router.get("/{service_id}/integrations", response_model=IntegrationList, dependencies=[Depends(require_admin)])
 async def list_integrations(service_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         found(await store.get_service(conn, str(service_id)), f"service with id {service_id}")
         rows = await store.list_integrations(conn, str(service_id))
     return {"integrations": [_with_url(r, runtime) for r in rows]}
@@ -94,7 +95,7 @@ async def revoke_integration(
     service_id: uuid.UUID, integration_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
     """Revoke the integration: its routing key is refused from now on."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         row = await store.revoke_integration(conn, str(service_id), str(integration_id))
     if row is None:
         raise HTTPException(404, f"no integration {integration_id} on service {service_id}")

@@ -57,9 +57,9 @@ async def log_in(
     20 in 15 minutes); past that, 429 with Retry-After, whether or not the password is right.
     Attempts made at once count one by one: no more passwords are checked than the limits
     allow."""
-    settings, now, pool = runtime.settings, runtime.now(), await runtime.pool()
+    settings, now, db = runtime.settings, runtime.now(), runtime.database
     account, address = account_key(body.email), await runtime.client_address(request)
-    async with pool.acquire() as conn:
+    async with db.connection() as conn:
         # Counted as a failure until the password proves right (serve/logins.py).
         await logins.reserve_attempt(conn, settings, account, address, runtime.now)
         user = await accounts.find_by_email(conn, body.email)
@@ -71,7 +71,7 @@ async def log_in(
     renewed = await logins.hash_password(body.password) if passwords.needs_rehash(stored) else None
     session_id, csrf_token = new_session_id(), new_csrf_token()
     lifetime = session_lifetime(settings)
-    async with pool.acquire() as conn, conn.transaction():
+    async with db.connection() as conn, conn.transaction():
         await login_failures.forget_account(conn, account)
         if renewed:
             await accounts.set_password(conn, user["id"], renewed)
@@ -94,7 +94,7 @@ async def log_out(
     session: Session = Depends(require_session), runtime: GatewayRuntime = Depends(get_runtime)
 ) -> Response:
     """End the session (with X-CSRF-Token, like any change) and clear the cookie."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         await sessions.delete(conn, session.id_hash)
     answer = Response(status_code=204)
     _clear_cookie(answer, runtime.settings)

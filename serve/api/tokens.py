@@ -13,11 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tocsin.actors.domain.accounts.credentials import digest, new_api_token, shown_part
 from tocsin.actors.store import api_tokens as store
+from tocsin.actors.store.database import Database
 from tocsin.serve.api.auth import Caller, require_viewer
 from tocsin.serve.api.models import Name
 from tocsin.serve.api.schedule_models import Instant
 from tocsin.serve.errors import deleted, invalid
-from tocsin.serve.runtime import GatewayRuntime, get_runtime
+from tocsin.serve.runtime import GatewayRuntime, get_database, get_runtime
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["Session"])
 
@@ -79,18 +80,18 @@ async def create_token(
     now = runtime.now()
     expires_at = body.expiry(now)
     token = new_api_token()
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         row = await store.create(conn, user_id, body.name, shown_part(token), digest(token), now, expires_at)
     return {**row, "token": token}
 
 
 @router.get("", response_model=TokenList)
 async def list_tokens(
-    caller: Caller = Depends(require_viewer), runtime: GatewayRuntime = Depends(get_runtime)
+    caller: Caller = Depends(require_viewer), db: Database = Depends(get_database)
 ) -> dict[str, Any]:
     """The caller's tokens that are not revoked, oldest first; expired ones too, with their expiry."""
     user_id = _owner(caller)
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         return {"tokens": await store.list_live(conn, user_id)}
 
 
@@ -100,7 +101,7 @@ async def revoke_token(
 ) -> Response:
     """Revoke one of the caller's tokens: it is refused (401) from now on."""
     user_id = _owner(caller)
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         done = await store.revoke(conn, user_id, str(token_id), runtime.now())
     return deleted(done, f"token {token_id} of {caller.name}")
 

@@ -11,11 +11,12 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 
 from tocsin.actors.store import accounts
 from tocsin.actors.store import users as store
+from tocsin.actors.store.database import Database
 from tocsin.serve import logins
 from tocsin.serve.api.auth import Caller, admin_to_change
 from tocsin.serve.api.models import UserIn, UserList, UserOut, UserPatch, changes_of
 from tocsin.serve.errors import answering, deleted, found
-from tocsin.serve.runtime import GatewayRuntime, get_runtime
+from tocsin.serve.runtime import GatewayRuntime, get_database, get_runtime
 
 router = APIRouter(prefix="/api/v1/users", tags=["Users"], dependencies=[Depends(admin_to_change)])
 
@@ -26,7 +27,7 @@ async def create_user(
 ) -> dict[str, Any]:
     """With a `password` the user can log in; without one, not until it is set."""
     password_hash = await logins.hash_password(body.password) if body.password else None
-    async with (await runtime.pool()).acquire() as conn, conn.transaction():
+    async with runtime.database.connection() as conn, conn.transaction():
         with _unique_email(body.email):
             row = await store.create_user(conn, **body.model_dump(exclude={"password"}))
         if password_hash:
@@ -39,7 +40,7 @@ async def list_users(
     caller: Caller = Depends(admin_to_change), runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
     """Everyone; the calendar feed's URL only on the caller's own user, or on all for an admin."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         return {"users": [_with_calendar(row, runtime, caller) for row in await store.list_users(conn)]}
 
 
@@ -47,7 +48,7 @@ async def list_users(
 async def get_user(
     user_id: uuid.UUID, caller: Caller = Depends(admin_to_change), runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         row = found(await store.get_user(conn, str(user_id)), f"user with id {user_id}")
     return _with_calendar(row, runtime, caller)
 
@@ -59,16 +60,16 @@ async def update_user(
 ) -> dict[str, Any]:
     """Change the fields given; a null leaves its field as it is."""
     changes = changes_of(body)
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         with _unique_email(changes.get("email")):
             row = await store.update_user(conn, str(user_id), changes)
     return _with_calendar(found(row, f"user with id {user_id}"), runtime, caller)
 
 
 @router.delete("/{user_id}", status_code=204)
-async def delete_user(user_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
+async def delete_user(user_id: uuid.UUID, db: Database = Depends(get_database)) -> Response:
     """Delete the user with their contact methods, notification rules and schedule overrides."""
-    async with (await runtime.pool()).acquire() as conn:
+    async with db.connection() as conn:
         return deleted(await store.delete_user(conn, str(user_id)), f"user with id {user_id}")
 
 

@@ -38,7 +38,7 @@ async def send_code(
     now = runtime.now()
     code = codes.new_code()
     limits, window = _limits(runtime.settings)
-    async with (await runtime.pool()).acquire() as conn, conn.transaction():
+    async with runtime.database.connection() as conn, conn.transaction():
         method = found(await store.lock(conn, str(user_id), str(method_id)), method_name(user_id, method_id))
         wait = codes.resend_wait(method["verification_sent_at"], now)
         if wait > 0:
@@ -66,7 +66,7 @@ async def verify(
     has room."""
     now = runtime.now()
     limits, window = _limits(runtime.settings)
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         async with conn.transaction():
             method = found(await store.lock(conn, str(user_id), str(method_id)), method_name(user_id, method_id))
             await store.hold_counts(conn, str(user_id))

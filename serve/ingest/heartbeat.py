@@ -51,7 +51,7 @@ async def ping(key: str, request: Request, runtime: GatewayRuntime = Depends(get
         raise HTTPException(404, f"no heartbeat has this key: {NOT_A_KEY}")
 
     async def lookup() -> datetime | None:
-        async with (await runtime.pool()).acquire() as conn:
+        async with runtime.database.connection() as conn:
             return await record_ping(conn, runtime.shards, key, runtime.now())
 
     try:

@@ -28,9 +28,10 @@ from tocsin.actors.domain.events import Command, IncidentCommand, ServiceInput
 from tocsin.actors.domain.storable import storable
 from tocsin.actors.store import incidents as incident_store
 from tocsin.actors.store import source_requests as store
+from tocsin.actors.store.database import DATA_ERRORS, UNAVAILABLE
 from tocsin.actors.store.services import IntegrationKey
 from tocsin.actors.store.source_requests import SourceRequest
-from tocsin.serve.errors import DATA_ERRORS, RETRY_AFTER_S, json_response, unusable
+from tocsin.serve.errors import RETRY_AFTER_S, json_response, unusable
 from tocsin.serve.ingest.common import (
     NotStored, Refusal, body_schema, check_rate, read_body, submit,
     find_key, not_a_key, too_many_unknown_keys,
@@ -75,7 +76,6 @@ M = TypeVar("M", bound=BaseModel)
 UNPROCESSABLE = "Request body is not processable. Please check the errors."
 ACCEPTED = "Request will be processed"
 
-_DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 DATABASE_DOWN = Refusal(503, "The database is unavailable; retry", ["unavailable"], {"Retry-After": str(RETRY_AFTER_S)})
 
 
@@ -222,7 +222,7 @@ async def _command(runtime: GatewayRuntime, action: Verb, incident_id: int, body
 async def _connection(runtime: GatewayRuntime) -> AsyncIterator[asyncpg.Connection]:
     """A pooled connection; its errors as Refusals in Opsgenie's shape."""
     with _database_refusals():
-        async with (await runtime.pool()).acquire() as conn:
+        async with runtime.database.connection() as conn:
             yield conn
 
 
@@ -234,7 +234,7 @@ def _database_refusals() -> Iterator[None]:
         yield
     except DATA_ERRORS as exc:
         raise Refusal(400, unusable(exc), ["a value cannot be used"]) from None
-    except _DATABASE_ERRORS:
+    except UNAVAILABLE:
         raise DATABASE_DOWN from None
 
 
@@ -292,9 +292,9 @@ async def _record(runtime: GatewayRuntime, call: Call, integration: IntegrationK
     row = SourceRequest(call.request_id, integration.integration_id, action, alias and storable(alias), received_at,
                         runtime.now(), success, status, incident_id)
     try:
-        async with (await runtime.pool()).acquire() as conn:
+        async with runtime.database.connection() as conn:
             await store.record(conn, row)
-    except _DATABASE_ERRORS as exc:
+    except UNAVAILABLE as exc:
         log.warning("request %s (%s) processed but its status not recorded: %r", call.request_id, status, exc)
 
 

@@ -131,7 +131,7 @@ async def change_enqueue(request: Request, runtime: GatewayRuntime = Depends(get
         integration = await _integration(event.routing_key, request, runtime)
     except Refusal as refusal:
         return answer(refusal)
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         await service_store.record_change_event(
             conn,
             event_id=str(uuid.uuid4()),

@@ -93,7 +93,7 @@ def _text(message: str) -> Response:
 
 
 async def _first_time(runtime: GatewayRuntime, request_id: str) -> bool:
-    async with (await runtime.pool()).acquire() as conn:
+    async with runtime.database.connection() as conn:
         return await store.claim_request(conn, request_id, runtime.now())
 
 
@@ -107,7 +107,7 @@ async def _act(runtime: GatewayRuntime, request_id: str, target: store.Target, c
     try:
         reply = await runtime.shards.submit(submitted)
     except BatchFailed:
-        async with (await runtime.pool()).acquire() as conn:
+        async with runtime.database.connection() as conn:
             await store.release_request(conn, request_id)
         return replies.NOT_RECORDED
     return replies.outcome_text(command, target.incident_id, reply.outcome, reply.status, reply.note)
@@ -120,7 +120,7 @@ async def sms(twilio: Signed = Depends(signed)) -> Response:
     already handled (its MessageSid) is answered with nothing."""
     sender, request_id = twilio.get("From"), "sms:" + twilio.request_id("MessageSid")
     reply = replies.parse_text(twilio.get("Body"))
-    async with (await twilio.runtime.pool()).acquire() as conn:
+    async with twilio.runtime.database.connection() as conn:
         async with conn.transaction():  # switched, and remembered as done, together
             if not await store.claim_request(conn, request_id, twilio.runtime.now()):
                 return _twiml(MessagingResponse())
@@ -155,7 +155,7 @@ def _goodbye(words: str) -> Response:
 
 
 async def _subject(twilio: Signed, notification: int) -> store.CallSubject | None:
-    async with (await twilio.runtime.pool()).acquire() as conn:
+    async with twilio.runtime.database.connection() as conn:
         return await store.call_subject(conn, notification)
 
 
@@ -213,6 +213,6 @@ async def status(twilio: Signed = Depends(signed)) -> Response:
     sid = twilio.get("MessageSid") or twilio.get("CallSid")
     state = (twilio.get("MessageStatus") or twilio.get("CallStatus"))[:_STATUS_MAX]
     if sid and state:
-        async with (await twilio.runtime.pool()).acquire() as conn:
+        async with twilio.runtime.database.connection() as conn:
             await store.record_delivery(conn, sid, state)
     return Response(status_code=204)

@@ -72,7 +72,7 @@ async def gateway(database_url: str, **settings: Any) -> AsyncIterator[httpx.Asy
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tocsin") as http:
             yield http
     finally:
-        await (await runtime.pool()).close()
+        await runtime.database.close()
 
 
 @pytest.fixture
