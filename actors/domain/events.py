@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from tocsin.actors.domain.rules.decision import Disposition
 from tocsin.actors.domain.wire import pickled_by_fields
 
 
@@ -61,6 +62,15 @@ class AlertEvent:
     `payload` is the original event as JSON text (secrets such as the routing key
     removed); it is stored with the raw alert and becomes the details of an incident
     the event opens.
+
+    The rest is what routing rules decided at the gateway (actors/domain/rules), the
+    defaults being "no rule touched it": `rules`, the ids of the rules that matched, in
+    order (router, service, inhibit); `disposition`, PAGE as usual, PAUSE (its incident
+    pages after `pause_minutes` only if still triggered then) or SUPPRESS (recorded on a
+    suppressed incident that pages no one; DROP never leaves the gateway); `urgency` and `priority` set by a rule instead
+    of the service's; `enrichment`, JSON text of the details and tags rules added
+    (`{"details": {...}, "tags": [...]}`), empty when none did. Summary, severity and dedup
+    key changed by rules are simply the event's own.
     """
 
     event_id: str
@@ -73,6 +83,12 @@ class AlertEvent:
     severity: Severity | None = None
     source: str | None = None
     payload: str = "{}"
+    rules: tuple[str, ...] = ()
+    disposition: Disposition = Disposition.PAGE
+    pause_minutes: int = 0
+    urgency: Urgency | None = None
+    priority: str | None = None
+    enrichment: str = ""
 
     @property
     def input_id(self) -> str:
