@@ -54,7 +54,7 @@ class GatewayRuntime:
 
 
 def _node_addresses() -> list[str]:
-    return [node["NodeManagerAddress"] for node in ray.nodes() if node["Alive"]]  # type: ignore[no-untyped-call]
+    return [node["NodeManagerAddress"] for node in ray.nodes() if node["Alive"]]
 
 
 _current: GatewayRuntime | None = None
