@@ -15,6 +15,7 @@ from enum import Enum
 
 from tocsin.actors.domain.plaintext import one_line
 from tocsin.actors.providers.base import ProviderError, TimedOut
+from tocsin.actors.store.outbox import AttemptOutcome
 
 ERROR_LIMIT = 500  # characters of an error kept with the attempt and the row
 ID_LIMIT = 255  # characters of a provider's message id kept (it is indexed)
@@ -30,21 +31,22 @@ class Verdict(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    outcome: str  # "failed" (may pass), "rejected" (will not), "timeout"
+    outcome: AttemptOutcome  # FAILED (may pass), REJECTED (will not), TIMEOUT
     error: str
     verdict: Verdict
 
 
 def failure(provider: str, exc: Exception, timeout_s: float) -> Failure:
     if isinstance(exc, (asyncio.TimeoutError, TimedOut)):
-        return Failure("timeout", storable(str(exc) or f"no answer within {timeout_s:.0f} s"), Verdict.DOWN)
+        error = storable(str(exc) or f"no answer within {timeout_s:.0f} s")
+        return Failure(AttemptOutcome.TIMEOUT, error, Verdict.DOWN)
     if isinstance(exc, ProviderError):
         if exc.retryable:
-            return Failure("failed", storable(str(exc)), Verdict.DOWN)
+            return Failure(AttemptOutcome.FAILED, storable(str(exc)), Verdict.DOWN)
         # It answered, and refused this message (say, an address that is gone): counted as
         # down, one bad address would open the breaker and hold back everyone else's messages.
-        return Failure("rejected", storable(str(exc)), Verdict.UP)
-    return Failure("failed", storable(f"{provider}: {type(exc).__name__}: {exc}"), Verdict.UNKNOWN)
+        return Failure(AttemptOutcome.REJECTED, storable(str(exc)), Verdict.UP)
+    return Failure(AttemptOutcome.FAILED, storable(f"{provider}: {type(exc).__name__}: {exc}"), Verdict.UNKNOWN)
 
 
 def storable(text: str) -> str:

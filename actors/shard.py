@@ -31,6 +31,7 @@ from tocsin.actors.domain.paging import page_notifications
 from tocsin.actors.domain.service_incidents import ServiceIncidents
 from tocsin.actors.isolation import INPUT_KEYS, apply_isolating
 from tocsin.actors.lifecycle import detached_options
+from tocsin.actors.nudger import ChannelNudger
 from tocsin.actors.ownership import shard_index, shard_name
 from tocsin.actors.publisher import BusPublisher
 from tocsin.actors.store import batch as store
@@ -101,7 +102,7 @@ class ServiceShard:
         self._wake = asyncio.Event()
         self._drainer: asyncio.Task[None] | None = None
         self._background: list[asyncio.Task[None]] = []
-        self._nudger: Any = None  # a ChannelNudger, made on first use
+        self._nudger: ChannelNudger | None = None  # made on first use, on Ray
         self._publisher = BusPublisher(open_bus(bus)) if bus is not None else None
         self._stats = {
             "transactions": 0, "inputs": 0, "failed_transactions": 0, "last_commit_ms": 0.0,
@@ -426,8 +427,6 @@ class ServiceShard:
         if not channels or not ray.is_initialized():
             return
         if self._nudger is None:
-            from tocsin.actors.channel import ChannelNudger  # imports the providers: only when on Ray
-
             self._nudger = ChannelNudger(ray.get_runtime_context().namespace)
         self._nudger.nudge(channels)
 

@@ -310,7 +310,8 @@ def _print_channels(nodes: dict[str, str]) -> None:
     import ray
     from rich.table import Table
 
-    from tocsin.actors.channel import CHANNELS, channel_name
+    from tocsin.actors.domain.channels import CHANNELS
+    from tocsin.actors.nudger import channel_name
 
     table = Table("channel", "node", "pid", "providers (breaker)", "sent", "retried", "dead")
     for channel in CHANNELS:

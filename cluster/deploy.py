@@ -10,6 +10,7 @@ from ray import serve
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from tocsin.actors.bus import BusAddress, EventBusActorRemote, bus_actor_options
+from tocsin.actors.domain.channels import CHANNELS
 from tocsin.actors.settings import Settings
 from tocsin.actors.shard import ServiceShardActor, shard_options
 
@@ -74,7 +75,7 @@ def start_channels(settings: Settings, database_url: str) -> list[Any]:
     """A ChannelActor for each channel that has a configured provider; the others are
     reported as such by the channels API, and their notifications wait, visible, until a
     provider is configured."""
-    from tocsin.actors.channel import CHANNELS, ChannelActorRemote, channel_options
+    from tocsin.actors.channel import ChannelActorRemote, channel_options
     from tocsin.actors.providers import configured
 
     handles = []

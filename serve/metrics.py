@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from tocsin.actors.channel import CHANNELS
+from tocsin.actors.domain.channels import CHANNELS
 from tocsin.actors.domain.measures import NO_INTEGRATION, Histogram
 from tocsin.actors.store import metrics as store
 from tocsin.actors.store import notifications as notification_store

@@ -12,7 +12,7 @@ import ray
 from fastapi import Depends, Request
 
 from tocsin.actors.bus import BusAddress, open_bus
-from tocsin.actors.channel import ChannelNudger
+from tocsin.actors.nudger import ChannelNudger
 from tocsin.actors.domain.clock import Clock, SystemClock
 from tocsin.actors.store import services as service_store
 from tocsin.actors.store.database import Database

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from enum import Enum
+from typing import Any
 
 import asyncpg
 
@@ -107,14 +108,45 @@ async def finish(conn: asyncpg.Connection, notification_id: int, status: str, er
     await conn.execute(_FINISH, notification_id, status, error, now)
 
 
+class AttemptOutcome(Enum):
+    """How one try at one provider went, as `notification_attempts.outcome` records it."""
+
+    SENT = "sent"  # the provider took it
+    FAILED = "failed"  # it did not, and may another time
+    REJECTED = "rejected"  # it refused this message, and will again
+    TIMEOUT = "timeout"  # no answer within the provider timeout
+    CIRCUIT_OPEN = "circuit_open"  # not asked: its circuit breaker was open
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try at one provider, recorded with the row's outcome."""
+
+    notification_id: int
+    provider: str
+    at: datetime  # when the request went out
+    outcome: AttemptOutcome
+    provider_message_id: str | None = None
+    error: str | None = None
+    latency_ms: float | None = None  # None: no request went out
+
+
+class Settled(Enum):
+    """Where a claimed row ends up once its tries are written."""
+
+    SENT = "sent"
+    DEAD = "dead"  # every round failed, or it never can go: with its error, for the API to list
+    PENDING = "pending"  # tried again at `send_at`
+
+
 @dataclass(frozen=True)
 class Settlement:
     """How one claimed row's tries went, to be written with the others settled with it."""
 
     notification_id: int
-    status: Literal["sent", "dead", "pending"]  # pending: tried again at `send_at`
+    status: Settled
     at: datetime
-    attempts: Sequence[tuple[Any, ...]]  # (notification id, provider, at, outcome, message id, error, ms)
+    attempts: Sequence[Attempt]
     provider: str | None = None
     provider_message_id: str | None = None
     kind: str | None = None  # "bundle" when the message carried others
@@ -127,11 +159,12 @@ class Settlement:
 async def settle(conn: asyncpg.Connection, settlements: Sequence[Settlement]) -> None:
     """The outcomes of many rows in one transaction: a channel sending hundreds of messages
     a second commits (and waits for the disk) once per group, not once per message."""
-    sent = [s for s in settlements if s.status == "sent"]
-    dead = [s for s in settlements if s.status == "dead"]
-    again = [s for s in settlements if s.status == "pending"]
+    sent = [s for s in settlements if s.status is Settled.SENT]
+    dead = [s for s in settlements if s.status is Settled.DEAD]
+    again = [s for s in settlements if s.status is Settled.PENDING]
     async with conn.transaction():
-        attempts = [a for s in settlements for a in s.attempts]
+        attempts = [(a.notification_id, a.provider, a.at, a.outcome.value, a.provider_message_id, a.error,
+                     a.latency_ms) for s in settlements for a in s.attempts]
         if attempts:
             await conn.executemany(_RECORD_ATTEMPT, attempts)
         if sent:

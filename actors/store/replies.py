@@ -2,13 +2,15 @@
 off and on (STOP, START), the requests already acted on, and delivery reports.
 
 A reply code is a small number per contact method naming one incident: "3a" acknowledges the
-incident this contact method knows as 3. The sender gives it out with `reply_code_for`.
+incident this contact method knows as 3. The sender gives them out for a whole claim at once,
+with `reply_codes_for`.
 A phone number can belong to several contact methods (and people); a reply names the
 incident by the newest code it matches.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,25 +44,69 @@ class CallSubject:
     person: str
 
 
-async def reply_code_for(conn: asyncpg.Connection, contact_method_id: str, incident_id: int) -> int:
-    """The code this contact method knows the incident by: the one it was given before, or
-    the next number after its highest. Safe when senders race: a taken number is retried."""
+# Per (contact method, incident) wanted: the code it has, else the next numbers after the
+# contact method's highest, in the order wanted; NULL when the contact method or the incident
+# is gone. `known` and `gone` read the table as it was before the insert; a code another
+# sender took meanwhile is skipped by ON CONFLICT, left out of the answer and asked for again.
+_REPLY_CODES = """
+WITH wanted AS (
+    SELECT DISTINCT ON (contact_method_id, incident_id) contact_method_id, incident_id, position
+    FROM unnest($1::uuid[], $2::bigint[]) WITH ORDINALITY AS w(contact_method_id, incident_id, position)
+    ORDER BY contact_method_id, incident_id, position
+), known AS (
+    SELECT r.contact_method_id, r.incident_id, r.code
+    FROM reply_codes r JOIN wanted w USING (contact_method_id, incident_id)
+), gone AS (
+    SELECT w.contact_method_id, w.incident_id FROM wanted w
+    WHERE NOT EXISTS (SELECT FROM contact_methods c WHERE c.id = w.contact_method_id)
+       OR NOT EXISTS (SELECT FROM incidents i WHERE i.id = w.incident_id)
+), new AS (
+    INSERT INTO reply_codes (contact_method_id, code, incident_id)
+    SELECT w.contact_method_id,
+           coalesce((SELECT max(r.code) FROM reply_codes r WHERE r.contact_method_id = w.contact_method_id), 0)
+               + row_number() OVER (PARTITION BY w.contact_method_id ORDER BY w.position),
+           w.incident_id
+    FROM wanted w
+    WHERE NOT EXISTS (SELECT FROM known k
+                      WHERE k.contact_method_id = w.contact_method_id AND k.incident_id = w.incident_id)
+      AND NOT EXISTS (SELECT FROM gone g
+                      WHERE g.contact_method_id = w.contact_method_id AND g.incident_id = w.incident_id)
+    ON CONFLICT DO NOTHING
+    RETURNING contact_method_id, incident_id, code
+)
+SELECT contact_method_id::text, incident_id, code FROM known
+UNION ALL SELECT contact_method_id::text, incident_id, code FROM new
+UNION ALL SELECT contact_method_id::text, incident_id, NULL FROM gone
+"""
+
+Recipient = tuple[str, int]  # (contact method id, incident id)
+
+
+async def reply_codes_for(conn: asyncpg.Connection, wanted: Sequence[Recipient]) -> dict[Recipient, int | None]:
+    """The code each contact method knows each incident by: the one it was given before, or
+    the next numbers after its highest, given in the order wanted; None when the contact
+    method or the incident no longer exists. One statement for all of them; safe when senders
+    race: a number another took meanwhile is asked for again."""
+    codes: dict[Recipient, int | None] = {}
+    missing = list(dict.fromkeys(wanted))
     for _ in range(_ATTEMPTS):
-        code: int | None = await conn.fetchval(
-            "SELECT code FROM reply_codes WHERE contact_method_id = $1::uuid AND incident_id = $2",
-            contact_method_id, incident_id,
-        )
-        if code is not None:
-            return code
-        code = await conn.fetchval(
-            "INSERT INTO reply_codes (contact_method_id, code, incident_id)"
-            " SELECT $1::uuid, coalesce(max(code), 0) + 1, $2 FROM reply_codes WHERE contact_method_id = $1::uuid"
-            " ON CONFLICT DO NOTHING RETURNING code",
-            contact_method_id, incident_id,
-        )
-        if code is not None:
-            return code
-    raise RuntimeError(f"no reply code for contact method {contact_method_id} after {_ATTEMPTS} tries")
+        if not missing:
+            return codes
+        rows = await conn.fetch(_REPLY_CODES, [m for m, _ in missing], [i for _, i in missing])
+        codes.update(((r[0], r[1]), r[2]) for r in rows)
+        missing = [w for w in missing if w not in codes]
+    if missing:
+        raise RuntimeError(f"no reply code for contact methods {sorted({m for m, _ in missing})} after"
+                           f" {_ATTEMPTS} tries")
+    return codes
+
+
+async def reply_code_for(conn: asyncpg.Connection, contact_method_id: str, incident_id: int) -> int:
+    """The code this contact method knows the incident by (see `reply_codes_for`)."""
+    code = (await reply_codes_for(conn, [(contact_method_id, incident_id)]))[(contact_method_id, incident_id)]
+    if code is None:
+        raise LookupError(f"contact method {contact_method_id} or incident {incident_id} no longer exists")
+    return code
 
 
 async def target_of_code(conn: asyncpg.Connection, address: str, kind: str, code: int) -> Target | None:

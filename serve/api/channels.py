@@ -10,9 +10,9 @@ from typing import Any, Literal
 import ray
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from tocsin.actors.channel import CHANNELS, channel_name
-from tocsin.actors.domain.channels import Channel
+from tocsin.actors.domain.channels import CHANNELS, Channel
 from tocsin.actors.domain.redaction import for_non_admins
+from tocsin.actors.nudger import channel_name
 from tocsin.actors.store import notifications as store
 from tocsin.actors.store.database import Database
 from tocsin.serve.api.auth import Caller, Role, admin_to_change, authenticate

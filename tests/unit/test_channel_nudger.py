@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tocsin.actors import channel as channel_module
-from tocsin.actors.channel import ChannelNudger
+from tocsin.actors import nudger as nudger_module
+from tocsin.actors.nudger import ChannelNudger
 
 
 class Handle:
@@ -30,7 +30,7 @@ def lookups(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
             raise ValueError(f"no actor {name}")
         return found["actors"][name]  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(channel_module.ray, "get_actor", get_actor)
+    monkeypatch.setattr(nudger_module.ray, "get_actor", get_actor)
     return found
 
 

@@ -21,10 +21,10 @@ from fastapi.testclient import TestClient
 from ray import cloudpickle
 from starlette.routing import compile_path
 
-from tocsin.actors import channel as channel_actor
 from tocsin.actors.domain.channels import CHANNELS
 from tocsin.actors.domain.rules import FORMATS as RULE_VIEWS
 from tocsin.actors.settings import Settings
+from tocsin.cluster import deploy
 from tocsin.serve import runtime
 from tocsin.serve.app import create_api
 from tocsin.serve.ingest.common import IntegrationConfig, too_large
@@ -174,7 +174,7 @@ def test_the_api_offers_each_channel_as_a_contact_kind_and_a_filter(document: di
 
 
 def test_a_channel_actor_is_started_for_each_channel() -> None:
-    assert tuple(channel_actor.CHANNELS) == CHANNELS
+    assert tuple(deploy.CHANNELS) == CHANNELS
 
 
 # -- the dashboard keeps its own words for each, and offers all of them --------------------

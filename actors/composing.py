@@ -1,0 +1,96 @@
+"""What a claimed row says, and whether it can go anywhere at all.
+
+- `undeliverable`: a row whose contact method is gone or switched off (STOP), or a page of
+  an incident no longer triggered, goes nowhere: it is cancelled with that reason.
+- Reply codes: messages on the channels people answer on (SMS, voice) carry the number the
+  person knows the incident by ("3a" acknowledges incident 3). The codes of a whole claim are
+  given out at once, in one statement, before any of its rows is sent (`reply_codes`); a
+  contact method keeps an incident's code, and new ones follow its highest, in claim order.
+- `compose`: pure once the codes are known. A verification code goes in its own words; a
+  bundle is one line standing for the pages a throttle held back; a page or a reminder is the
+  alert in the channel's words (actors/domain/messages.py), with a link to the incident.
+  A row that cannot be composed raises, and is dead with why: it never will be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import asyncpg
+
+from tocsin.actors.domain import messages
+from tocsin.actors.holdings import Row
+from tocsin.actors.providers.base import Outgoing
+from tocsin.actors.store.replies import Recipient, reply_codes_for
+from tocsin.actors.throttling import Send
+
+ANSWERABLE = ("sms", "voice")  # channels people reply on, so their messages carry a reply code
+
+Where = dict[str, Any]  # where a row goes and what its incident is, as `outbox.context` gives it
+ReplyCodes = Mapping[Recipient, int | None]  # None: the contact method or the incident is gone
+
+
+def undeliverable(row: Row, where: Where) -> str | None:
+    """Why a row cannot go anywhere (it is cancelled with that reason), or None."""
+    if where["address"] is None:
+        return "the contact method no longer exists"
+    if not where["enabled"]:
+        return "the contact method is switched off (STOP)"
+    if row["kind"] == "page" and where["incident_status"] not in (None, "triggered"):
+        return f"the incident is {where['incident_status']}"
+    return None
+
+
+class Composer:
+    def __init__(self, channel: str, reachable_url: str) -> None:
+        self.channel = channel
+        self._reachable_url = reachable_url
+
+    async def reply_codes(self, conn: asyncpg.Connection, sends: Iterable[Send]) -> ReplyCodes:
+        """The reply codes the messages of these sends carry, given out in one go."""
+        wanted = [_recipient(send.row) for send in sends if self._carries_code(send)]
+        return await reply_codes_for(conn, wanted) if wanted else {}
+
+    def compose(self, send: Send, where: Where, codes: ReplyCodes) -> Outgoing:
+        row = send.row
+        service = where["service_name"] or "a deleted service"
+        if _plain(row):
+            return Outgoing(row["id"], self.channel, where["address"], "Tocsin", row["message"])
+        if send.bundle:
+            text = messages.bundle(len(send.bundle) + 1, service)
+            return Outgoing(row["id"], self.channel, where["address"], text, text)
+        code = self._code(row, codes) if self._carries_code(send) else None
+        alert = messages.Alert(row["incident_id"], service, where["summary"] or row["message"], row["urgency"], code)
+        link = f"{self._reachable_url}/api/v1/incidents/{row['incident_id']}"
+        return Outgoing(row["id"], self.channel, where["address"], messages.subject(alert), self._words(alert, link),
+                        incident_id=row["incident_id"], reply_code=code, link=link,
+                        callback_url=f"{self._reachable_url}/webhooks/twilio")
+
+    def _carries_code(self, send: Send) -> bool:
+        return self.channel in ANSWERABLE and not send.bundle and not _plain(send.row)
+
+    @staticmethod
+    def _code(row: Row, codes: ReplyCodes) -> int:
+        code = codes.get(_recipient(row))
+        if code is None:
+            raise LookupError(f"no reply code: contact method {row['contact_method_id']} or incident"
+                              f" {row['incident_id']} no longer exists")
+        return code
+
+    def _words(self, alert: messages.Alert, link: str) -> str:
+        if self.channel == "sms":
+            return messages.sms(alert)
+        if self.channel == "voice":
+            return messages.voice(alert)
+        # Slack shows the link apart from the text, as a link; other channels carry it in the text.
+        return messages.long_text(alert, None if self.channel == "slack" else link)
+
+
+def _plain(row: Row) -> bool:
+    """A message of its own words (a verification code), about no incident."""
+    return bool(row["kind"] == "verification" or row["incident_id"] is None)
+
+
+def _recipient(row: Row) -> Recipient:
+    return row["contact_method_id"], row["incident_id"]
