@@ -98,8 +98,9 @@ async def test_an_outcome_written_again_after_a_lost_answer_is_recorded_once(dat
     desk = Desk(statement_runner(database), "sms", NUMBER)
     now = datetime.now(timezone.utc)
     notification = desk.page(status="sending", claimed_until=now + timedelta(seconds=LEASE_S))
-    sent = outbox.Settlement(notification, "sent", now, [(notification, "twilio", now, "sent", "SM1", None, 80.0)],
-                             provider="twilio", provider_message_id="SM1")
+    tried = outbox.Attempt(notification, "twilio", now, outbox.AttemptOutcome.SENT, "SM1", latency_ms=80.0)
+    sent = outbox.Settlement(notification, outbox.Settled.SENT, now, [tried], provider="twilio",
+                             provider_message_id="SM1")
 
     conn = await asyncpg.connect(database)
     try:
