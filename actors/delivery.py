@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tocsin.actors import attempt
-from tocsin.actors.domain.breaker import BreakerRules, CircuitBreaker
+from tocsin.actors.domain.breaker import BreakerRules, CircuitBreaker, State
 from tocsin.actors.domain.clock import Clock
 from tocsin.actors.domain.retry import RetryRules
 from tocsin.actors.holdings import Row
@@ -102,7 +102,7 @@ class Delivery:
         not closed (`now`: monotonic seconds)."""
         return [
             {"name": p.name, "rate_per_s": self._settings.rate_for(p.name), **self._breakers[p.name].snapshot(now),
-             **self._open_destinations(p.name, now)}
+             **self._open_destinations(p.name)}
             for p in self.providers
         ]
 
@@ -148,9 +148,9 @@ class Delivery:
             breaker.inconclusive()
             log.warning("channel %s: %s", self.channel, failed.error, exc_info=exc)
 
-    def _open_destinations(self, provider: str, now: float) -> dict[str, list[str]]:
+    def _open_destinations(self, provider: str) -> dict[str, list[str]]:
         hosts = [host for (name, host), breaker in self._destination_breakers.items()
-                 if name == provider and breaker.snapshot(now)["state"] != "closed"]
+                 if name == provider and breaker.state is not State.CLOSED]
         return {"open_destinations": sorted(hosts)} if hosts else {}
 
     def _breaker_for(self, provider: Provider, message: Outgoing) -> CircuitBreaker:
