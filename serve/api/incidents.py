@@ -13,12 +13,13 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from tocsin.actors.domain.events import Command, IncidentCommand, Status
+from tocsin.actors.domain.events import Command, Status
 from tocsin.actors.domain.incident import Outcome
 from tocsin.actors.store import incidents as store
 from tocsin.actors.store import paging as paging_store
 from tocsin.actors.store.database import Database
 from tocsin.serve.api.auth import Caller, require_responder, require_viewer
+from tocsin.serve.api.commands import send_command
 from tocsin.serve.api.channels import as_seen_by
 from tocsin.serve.api.incident_models import EscalateIn, NotificationList, ReassignIn, SnoozeIn
 from tocsin.serve.api.models import IncidentDetail, IncidentList, IncidentOut
@@ -132,15 +133,7 @@ _WALK_COMMANDS = (Command.ESCALATE, Command.SNOOZE, Command.REASSIGN)
 async def _command(
     incident_id: int, action: Command, actor: str, runtime: GatewayRuntime, **arguments: Any
 ) -> dict[str, Any]:
-    async with runtime.database.connection() as conn:
-        service_id = await store.service_of(conn, incident_id)
-    if service_id is None:
-        raise HTTPException(404, f"no incident with id {incident_id}")
-    command = IncidentCommand(
-        command_id=str(uuid.uuid4()), service_id=service_id, incident_id=incident_id,
-        action=action, actor=f"api:{actor}", received_at=runtime.now(), **arguments,
-    )
-    reply = await runtime.shards.submit(command)
+    _, reply = await send_command(runtime, incident_id, action, f"api:{actor}", **arguments)
     if reply.outcome == Outcome.REFUSED.value:
         raise HTTPException(409, f"cannot {action.value} incident {incident_id}: {reply.note}")
     if reply.outcome == Outcome.INVALID.value:

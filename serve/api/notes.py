@@ -6,15 +6,14 @@ so the note is in the incident log and on the live stream.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException
 
-from tocsin.actors.domain.events import Command, IncidentCommand
+from tocsin.actors.domain.events import Command
 from tocsin.actors.domain.incident import Outcome
-from tocsin.actors.store import incidents as store
 from tocsin.serve.api.auth import Caller, require_responder
+from tocsin.serve.api.commands import send_command
 from tocsin.serve.api.incident_models import NoteIn
 from tocsin.serve.api.models import TimelineEntry
 from tocsin.serve.params import Int64Id
@@ -29,15 +28,7 @@ async def add_note(
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Add a note to an open incident's timeline (kind "note", by the caller); the entry."""
-    async with runtime.database.connection() as conn:
-        service_id = await store.service_of(conn, incident_id)
-    if service_id is None:
-        raise HTTPException(404, f"no incident with id {incident_id}")
-    command = IncidentCommand(
-        command_id=str(uuid.uuid4()), service_id=service_id, incident_id=incident_id,
-        action=Command.NOTE, actor=caller.name, received_at=runtime.now(), text=body.text,
-    )
-    reply = await runtime.shards.submit(command)
+    command, reply = await send_command(runtime, incident_id, Command.NOTE, caller.name, text=body.text)
     if reply.outcome == Outcome.INVALID.value:
         raise HTTPException(422, f"cannot add a note to incident {incident_id}: {reply.note}")
     if reply.outcome != Outcome.NOTED.value:
