@@ -15,9 +15,12 @@ from tocsin.serve.api import (
     health,
     heartbeats,
     incidents,
+    integrations,
     maintenance,
     oncall,
     policies,
+    rule_samples,
+    rules,
     schedules,
     services,
     users,
@@ -50,6 +53,7 @@ def create_api() -> FastAPI:
         health.router, *ingestion, twilio_webhooks.router, services.router, incidents.router,
         users.router, contacts.router, verification.router, policies.router, schedules.router, oncall.router,
         calendar.router, channels.router, maintenance.router, heartbeats.router, heartbeat_pings.router,
+        rules.router, rule_samples.router, integrations.router,
     )
     for router in routers:
         api.include_router(router)

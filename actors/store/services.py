@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,7 @@ class IntegrationKey:
     """What the gateway needs to know about a routing key."""
 
     integration_id: str
-    service_id: str
+    service_id: str  # "" for a router integration, which belongs to no service
     type: str
     revoked: bool
     config: dict[str, Any] = field(default_factory=dict)  # the integration's own options
@@ -74,6 +75,12 @@ async def get_service(conn: asyncpg.Connection, service_id: str) -> dict[str, An
     return one(await conn.fetchrow(_SERVICE + " WHERE id = $1::uuid", service_id))
 
 
+async def urgencies(conn: asyncpg.Connection, service_ids: Collection[str]) -> dict[str, str]:
+    """{service id: its urgency} for those of `service_ids` that exist (each a UUID's text)."""
+    rows = await conn.fetch("SELECT id::text, urgency FROM services WHERE id = ANY($1::uuid[])", list(service_ids))
+    return {r["id"]: r["urgency"] for r in rows}
+
+
 async def update_service(
     conn: asyncpg.Connection, service_id: str, changes: dict[str, Any]
 ) -> dict[str, Any] | None:
@@ -95,8 +102,9 @@ def _integration(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def create_integration(
-    conn: asyncpg.Connection, service_id: str, type_: str, name: str, config: dict[str, Any] | None = None
+    conn: asyncpg.Connection, service_id: str | None, type_: str, name: str, config: dict[str, Any] | None = None
 ) -> dict[str, Any]:
+    """A new integration with a new key; `service_id` None for a router integration."""
     row = await conn.fetchrow(
         "INSERT INTO integrations (id, service_id, type, name, key, config)"
         f" VALUES ($1, $2::uuid, $3, $4, $5, $6::jsonb) RETURNING {_INTEGRATION_COLUMNS}",
@@ -108,6 +116,37 @@ async def create_integration(
 async def list_integrations(conn: asyncpg.Connection, service_id: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(_INTEGRATION + " WHERE service_id = $1::uuid ORDER BY created_at", service_id)
     return [_integration(r) for r in rows]
+
+
+async def router_integrations(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    rows = await conn.fetch(_INTEGRATION + " WHERE type = 'router' ORDER BY created_at, id")
+    return [_integration(r) for r in rows]
+
+
+async def get_router_integration(conn: asyncpg.Connection, integration_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(_INTEGRATION + " WHERE id = $1::uuid AND type = 'router'", integration_id)
+    return _integration(row) if row else None
+
+
+async def update_router_integration(
+    conn: asyncpg.Connection, integration_id: str, name: str | None, config: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """Set the name and the options given (None leaves each as it is)."""
+    row = await conn.fetchrow(
+        "UPDATE integrations SET name = coalesce($2, name), config = coalesce($3::jsonb, config)"
+        f" WHERE id = $1::uuid AND type = 'router' RETURNING {_INTEGRATION_COLUMNS}",
+        integration_id, name, None if config is None else orjson.dumps(config).decode(),
+    )
+    return _integration(row) if row else None
+
+
+async def revoke_router_integration(conn: asyncpg.Connection, integration_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "UPDATE integrations SET revoked_at = coalesce(revoked_at, now())"
+        f" WHERE id = $1::uuid AND type = 'router' RETURNING {_INTEGRATION_COLUMNS}",
+        integration_id,
+    )
+    return _integration(row) if row else None
 
 
 async def revoke_integration(
@@ -123,8 +162,8 @@ async def revoke_integration(
 
 async def find_key(conn: asyncpg.Connection, key: str) -> IntegrationKey | None:
     row = await conn.fetchrow(
-        "SELECT id::text, service_id::text, type, revoked_at IS NOT NULL AS revoked, config::text"
-        " FROM integrations WHERE key = $1",
+        "SELECT id::text, coalesce(service_id::text, '') AS service_id, type, revoked_at IS NOT NULL AS revoked,"
+        " config::text FROM integrations WHERE key = $1",
         key,
     )
     if row is None:

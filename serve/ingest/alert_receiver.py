@@ -14,6 +14,7 @@ Retry-After, which both sources retry. Refusals are in Tocsin's shape.
 # postponed one ("Request") would name what the closure's pickled globals do not hold.
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -22,6 +23,7 @@ from pydantic import Field, ValidationError
 
 from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.events import AlertEvent, ServiceInput
+from tocsin.actors.store.services import IntegrationKey
 from tocsin.serve.errors import describe, json_response
 from tocsin.serve.ingest.common import (
     IntegrationConfig,
@@ -87,10 +89,8 @@ async def receive(source: Notification, key: str, request: Request, runtime: Gat
         if not key:
             raise NO_KEY
         integration = await integration_for(key, request, runtime, (source.kind,))
-        notification = _parse(source, await read_body(request))
-        grouping = GroupingConfig.model_validate(integration.config).group_by
-        target = Target(integration.service_id, integration.integration_id, runtime.now())
-        events = events_of(notification, grouping, source.dedup_prefix, target)
+        notification = _validated(source, parse_json(await read_body(request)))
+        events = _events(source, notification, integration, runtime.now())
         replies = await submit(runtime, list[ServiceInput](events))
     except Refusal as refusal:
         return refusal.response()
@@ -104,9 +104,23 @@ def bearer_key(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def _parse(source: Notification, body: bytes) -> NotificationIn:
+def notification_events(source: Notification, body: Any, integration: IntegrationKey, now: datetime
+                        ) -> list[AlertEvent]:
+    """The alert events of one notification as sent, JSON parsed, by the integration's options;
+    a Refusal as the source's routes refuse it."""
+    return _events(source, _validated(source, body), integration, now)
+
+
+def _events(source: Notification, notification: NotificationIn, integration: IntegrationKey, now: datetime
+            ) -> list[AlertEvent]:
+    grouping = GroupingConfig.model_validate(integration.config).group_by
+    target = Target(integration.service_id, integration.integration_id, now)
+    return events_of(notification, grouping, source.dedup_prefix, target)
+
+
+def _validated(source: Notification, body: Any) -> NotificationIn:
     try:
-        return source.model.model_validate(parse_json(body))
+        return source.model.model_validate(body)
     except ValidationError as exc:
         errors = describe(exc.errors())
         raise Refusal(400, f"Invalid {source.name} notification: {'; '.join(errors)}", errors) from None

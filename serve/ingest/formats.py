@@ -3,11 +3,12 @@
 A format is an integration type. Its declaration says which options its integrations take,
 the routes its sources call (none for e-mail, which comes by SMTP to the listener,
 serve/ingest/email_listener.py), the function that maps what a source sends onto alert
-events, where a source sends, and how the source's own API says no. From FORMATS, and
-nothing else: the gateway includes the routes (serve/app.py), the REST API checks an
-integration's options and tells where its source sends (serve/api/services.py), the body
-limit refuses in each route's shape (serve/route_limits.py) and the OpenAPI document names
-that shape (serve/openapi.py).
+events (and, for JSON, the one that makes them of a whole body), where a source sends, and how
+the source's own API says no. From FORMATS, and nothing else: the gateway includes the routes
+(serve/app.py), the REST API checks an integration's options and tells where its source sends
+(serve/api/services.py), reads a sample as ingestion would to test rules (serve/api/rules.py),
+the body limit refuses in each route's shape (serve/route_limits.py) and the OpenAPI document
+names that shape (serve/openapi.py).
 
 Adding a format is adding its declaration to FORMATS and its name to IntegrationType.
 """
@@ -16,17 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+from tocsin.actors.domain.events import AlertEvent
 from tocsin.actors.settings import Settings
+from tocsin.actors.store.services import IntegrationKey
 from tocsin.serve.ingest import generic, mail, opsgenie, opsgenie_models, pagerduty
-from tocsin.serve.ingest.alert_receiver import GroupingConfig, Notification, notification_routes
+from tocsin.serve.ingest.alert_receiver import GroupingConfig, Notification, notification_events, notification_routes
 from tocsin.serve.ingest.common import IntegrationConfig, Refusal
 from tocsin.serve.ingest.prometheus_alerts import AlertmanagerIn, GrafanaIn, NotificationIn, events_of
 from tocsin.serve.openapi import ErrorOut, OpsgenieErrorOut, PagerDutyErrorOut
@@ -48,6 +53,10 @@ class Format:
     mapping: Callable[..., object]
     # Where a source sends, for an integration's key: {base_url}, {email_domain} and {key}.
     address: str
+    # The alert events ingestion makes of what a source sent (its JSON, parsed), for an
+    # integration, at an instant; a Refusal as its routes refuse it. None: it comes otherwise
+    # than as JSON (e-mail). The rules API's test reads samples by it.
+    events: Callable[[Any, IntegrationKey, datetime], list[AlertEvent]] | None
     refuse: Callable[[Refusal], Response] = Refusal.response  # a refusal in its source's shape
     refusal_model: type[BaseModel] = ErrorOut  # that shape, for the OpenAPI document
 
@@ -72,22 +81,25 @@ def _notifications(kind: IntegrationType, name: str, tag: str, model: type[Notif
     """An Alertmanager-shaped format: its routes made from its `Notification`."""
     source = Notification(kind=kind, name=name, tag=tag, model=model, dedup_prefix=dedup_prefix)
     return Format(kind, GroupingConfig, notification_routes(source), mapping=events_of,
-                  address=f"{{base_url}}{source.path}/{{key}}")
+                  address=f"{{base_url}}{source.path}/{{key}}", events=partial(notification_events, source))
 
 
 FORMATS: tuple[Format, ...] = (
     # PagerDuty Events API v2; the routing key is in the body.
     Format("pagerduty", IntegrationConfig, pagerduty.router, mapping=pagerduty.to_event,
-           address="{base_url}/v2/enqueue", refuse=pagerduty.answer, refusal_model=PagerDutyErrorOut),
+           address="{base_url}/v2/enqueue", events=pagerduty.events_of_body, refuse=pagerduty.answer,
+           refusal_model=PagerDutyErrorOut),
     _notifications("alertmanager", "Alertmanager", "Prometheus Alertmanager", AlertmanagerIn, dedup_prefix="am"),
     _notifications("grafana", "Grafana", "Grafana alerting", GrafanaIn, dedup_prefix="grafana"),
     # Opsgenie Alert API v2; the key is in the GenieKey header.
     Format("opsgenie", IntegrationConfig, opsgenie.router, mapping=opsgenie_models.to_event,
-           address="{base_url}/v2/alerts", refuse=opsgenie.refused, refusal_model=OpsgenieErrorOut),
+           address="{base_url}/v2/alerts", events=opsgenie.events_of_body, refuse=opsgenie.refused,
+           refusal_model=OpsgenieErrorOut),
     Format("generic", generic.GenericConfig, generic.router, mapping=generic.map_alert,
-           address="{base_url}/integrations/generic/{key}"),
+           address="{base_url}/integrations/generic/{key}", events=generic.events_of_body),
     # E-mail to the integration's own address.
-    Format("email", mail.EmailConfig, routes=None, mapping=mail.alert_of, address="{key}@{email_domain}"),
+    Format("email", mail.EmailConfig, routes=None, mapping=mail.alert_of, address="{key}@{email_domain}",
+           events=None),
 )
 
 BY_KIND: Mapping[str, Format] = MappingProxyType({declared.kind: declared for declared in FORMATS})

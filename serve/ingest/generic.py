@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -192,25 +193,30 @@ async def _receive(key: str, request: Request, runtime: GatewayRuntime) -> Respo
     try:
         integration = await integration_for(key, request, runtime, ("generic",))
         body = parse_json(await read_body(request, content_types=()))  # curl sends any type
-        alerts = alerts_of(body)
-        mapped = map_all(alerts, GenericConfig.model_validate(integration.config), isinstance(body, list))
-        events: list[ServiceInput] = [_event(m, a, integration, runtime) for m, a in zip(mapped, alerts)]
-        await submit(runtime, events)
+        events = events_of_body(body, integration, runtime.now())
+        await submit(runtime, list[ServiceInput](events))
     except Refusal as refusal:
         return refusal.response()
-    return json_response(202, {"status": "success", "events": len(mapped),
-                               "dedup_keys": [m.dedup_key for m in mapped]})
+    return json_response(202, {"status": "success", "events": len(events),
+                               "dedup_keys": [event.dedup_key for event in events]})
 
 
-def _event(mapped: Mapped, alert: dict[str, Any], integration: IntegrationKey, runtime: GatewayRuntime
-           ) -> AlertEvent:
+def events_of_body(body: Any, integration: IntegrationKey, now: datetime) -> list[AlertEvent]:
+    """The alert events of a request's body, JSON parsed, by the integration's options; a
+    Refusal naming each element and path at fault."""
+    alerts = alerts_of(body)
+    mapped = map_all(alerts, GenericConfig.model_validate(integration.config), isinstance(body, list))
+    return [_event(m, a, integration, now) for m, a in zip(mapped, alerts)]
+
+
+def _event(mapped: Mapped, alert: dict[str, Any], integration: IntegrationKey, now: datetime) -> AlertEvent:
     return AlertEvent(
         event_id=str(uuid.uuid4()),
         service_id=integration.service_id,
         integration_id=integration.integration_id,
         dedup_key=mapped.dedup_key,
         action=mapped.action,
-        received_at=runtime.now(),
+        received_at=now,
         summary=mapped.summary,
         severity=mapped.severity,
         source=mapped.source,

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.convertors import Convertor, register_url_convertor
 
 from tocsin.actors.domain.batch_plan import Reply
-from tocsin.actors.domain.events import Command, IncidentCommand, ServiceInput
+from tocsin.actors.domain.events import AlertEvent, Command, IncidentCommand, ServiceInput
 from tocsin.actors.domain.storable import storable
 from tocsin.actors.store import incidents as incident_store
 from tocsin.actors.store import source_requests as store
@@ -266,6 +266,16 @@ async def _integration(request: Request, runtime: GatewayRuntime) -> Integration
                       ["wrong integration type"])
     check_rate(integration, runtime)
     return integration
+
+
+def events_of_body(body: Any, integration: IntegrationKey, now: datetime) -> list[AlertEvent]:
+    """The alert event of an alert as sent to `POST /v2/alerts`, JSON parsed; Unprocessable
+    naming each field at fault, as that route answers."""
+    try:
+        alert = CreateAlertIn.model_validate(body)
+    except ValidationError as exc:
+        raise Unprocessable(field_errors(exc.errors())) from None
+    return [to_event(alert, alias_of(alert), integration, str(uuid.uuid4()), now)]
 
 
 async def _parse(request: Request, model: type[M], optional: bool = False) -> M:

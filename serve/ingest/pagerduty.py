@@ -113,7 +113,7 @@ async def enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtim
         event = await _parse(request, AlertEventIn)
         integration = await _integration(event.routing_key, request, runtime)
         dedup_key = event.dedup_key or uuid.uuid4().hex
-        refused = not_stored([await runtime.shards.submit(to_event(event, dedup_key, integration, runtime))])
+        refused = not_stored([await runtime.shards.submit(to_event(event, dedup_key, integration, runtime.now()))])
         if refused is not None:
             raise refused
     except Refusal as refusal:
@@ -150,9 +150,25 @@ async def _parse(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise Refusal(400, "Event object is invalid", ["the body is not valid JSON"]) from None
-        raise Refusal(400, "Event object is invalid", describe(exc.errors())) from None
+        raise _invalid(exc) from None
+
+
+def _invalid(exc: ValidationError) -> Refusal:
+    if any(e["type"] == "json_invalid" for e in exc.errors()):
+        return Refusal(400, "Event object is invalid", ["the body is not valid JSON"])
+    return Refusal(400, "Event object is invalid", describe(exc.errors()))
+
+
+def events_of_body(body: Any, integration: IntegrationKey, now: datetime) -> list[AlertEvent]:
+    """The alert event of one event as sent, JSON parsed, as /v2/enqueue makes it; its routing
+    key may be left out (it is no part of what is kept). A Refusal as /v2/enqueue refuses it."""
+    if isinstance(body, dict) and "routing_key" not in body:
+        body = {**body, "routing_key": "0" * ROUTING_KEY_LENGTH}
+    try:
+        event = AlertEventIn.model_validate(body)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    return [to_event(event, event.dedup_key or uuid.uuid4().hex, integration, now)]
 
 
 async def _integration(routing_key: str, request: Request, runtime: GatewayRuntime) -> IntegrationKey:
@@ -176,9 +192,7 @@ async def _integration(routing_key: str, request: Request, runtime: GatewayRunti
     return integration
 
 
-def to_event(
-    event: AlertEventIn, dedup_key: str, integration: IntegrationKey, runtime: GatewayRuntime
-) -> AlertEvent:
+def to_event(event: AlertEventIn, dedup_key: str, integration: IntegrationKey, now: datetime) -> AlertEvent:
     """The alert event of a PagerDuty event; its details are the event as sent, but the routing key."""
     payload = event.payload
     return AlertEvent(
@@ -187,7 +201,7 @@ def to_event(
         integration_id=integration.integration_id,
         dedup_key=dedup_key,
         action=Action(event.event_action),
-        received_at=runtime.now(),
+        received_at=now,
         summary=payload.summary if payload else None,
         severity=payload.severity if payload else None,
         source=payload.source if payload else None,

@@ -1,0 +1,103 @@
+"""What every rule set an alert meets decides for it, together, and the alert event it makes.
+
+An alert event goes, in this order, through its router integration's routes (when it came
+through a router: they choose its service, or drop it by the catch-all), through the rules of
+its service, then through the inhibit rules against the open incidents. `judge` runs them and
+answers one `Verdict`; `Verdict.applied(event)` is the event as the shard gets it: its service,
+the summary, severity and dedup key rules set, and the rules' ids, disposition, pause, urgency,
+priority and enrichment (actors/domain/events.py AlertEvent). Pure: the rule sets come
+compiled, the clock's instant as `now`.
+
+How the parts add up: a router that drops the alert (catch-all `drop`) makes it DROP, and no
+other rule is tried; otherwise the service's rules decide the disposition, and an inhibited
+alert is at least SUPPRESSed (a DROP stays a drop). Inhibit rules are not tried for an alert
+that is dropped anyway.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from tocsin.actors.domain.events import AlertEvent, Severity, Urgency
+from tocsin.actors.domain.rules import (
+    NOTHING,
+    AlertView,
+    Changes,
+    Decision,
+    Disposition,
+    InhibitIndex,
+    RouterRules,
+    ServiceRules,
+)
+from tocsin.actors.domain.rules.decision import RESTRICTION
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """`service_id`: where the alert goes (None: a router dropped it); `router`: the router's
+    decision, None when it came through no router; `service`: its service's rules' decision;
+    `inhibited_by`: the inhibit rule that silences it, or None."""
+
+    service_id: str | None
+    router: Decision | None
+    service: Decision
+    inhibited_by: str | None
+    disposition: Disposition
+    pause_minutes: int
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """The ids of the rules that matched, in order: router, service, inhibit."""
+        routed = self.router.matched if self.router else ()
+        return routed + self.service.matched + ((self.inhibited_by,) if self.inhibited_by else ())
+
+    @property
+    def changes(self) -> Changes:
+        return self.service.changes
+
+    def applied(self, event: AlertEvent) -> AlertEvent:
+        """The event with what the rules decided (its service being the verdict's, if any)."""
+        changes = self.changes
+        return dataclasses.replace(
+            event,
+            service_id=self.service_id or event.service_id,
+            summary=changes.summary or event.summary,
+            severity=Severity(changes.severity) if changes.severity else event.severity,
+            dedup_key=changes.dedup_key or event.dedup_key,
+            rules=self.rules,
+            disposition=self.disposition,
+            pause_minutes=self.pause_minutes,
+            urgency=Urgency(changes.urgency) if changes.urgency else event.urgency,
+            priority=changes.priority or event.priority,
+            enrichment=enrichment(changes),
+        )
+
+
+def enrichment(changes: Changes) -> str:
+    """The details and tags rules added, as AlertEvent carries them: JSON text, "" when none."""
+    if not changes.details and not changes.tags:
+        return ""
+    return json.dumps({"details": dict(changes.details), "tags": list(changes.tags)}, ensure_ascii=False)
+
+
+def judge(view: AlertView, now: datetime, *, service_id: str | None, router: RouterRules | None = None,
+          service_rules: Callable[[str], ServiceRules | None], inhibit: InhibitIndex | None = None) -> Verdict:
+    """What the rules decide for the alert `view` at `now`: it came through `router` (None: it
+    came straight to the service `service_id`); `service_rules` gives a service's rules (None
+    for none); `inhibit` holds the open incidents that are sources of inhibit rules."""
+    routed = router.evaluate(view, now) if router is not None else None
+    target = routed.service_id if routed is not None else service_id
+    if target is None:
+        return Verdict(None, routed, NOTHING, None, Disposition.DROP, 0)
+    rules = service_rules(target)
+    decided = rules.evaluate(view, now) if rules is not None else NOTHING
+    disposition, pause = decided.disposition, decided.pause_minutes
+    inhibited_by = inhibit.inhibited_by(view, now) if inhibit is not None and disposition != Disposition.DROP \
+        else None
+    if inhibited_by is not None and RESTRICTION[disposition] < RESTRICTION[Disposition.SUPPRESS]:
+        disposition, pause = Disposition.SUPPRESS, 0
+    return Verdict(target, routed, decided, inhibited_by, disposition, pause)
