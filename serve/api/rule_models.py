@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tocsin.actors.store.rules import Kind
 
-RouterFormat = Literal["alertmanager", "pagerduty", "opsgenie", "grafana", "generic"]
+RouterFormat = Literal["pagerduty", "alertmanager", "grafana", "opsgenie", "generic"]
+"""The formats a router may take: those sent as JSON over HTTP, in FORMATS' order
+(serve/ingest/formats.py); a test holds them equal."""
 
 SPEC_PARTS = ("conditions", "actions", "continue", "route_to", "source", "target", "equal")
 JSON_DOC = "JSON, as the rules' reference describes it"

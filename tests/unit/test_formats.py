@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, get_args
 
@@ -27,7 +28,10 @@ from tocsin.actors.settings import Settings
 from tocsin.cluster import deploy
 from tocsin.serve import runtime
 from tocsin.serve.app import create_api
-from tocsin.serve.ingest.common import IntegrationConfig, too_large
+from tocsin.actors.domain.events import Action
+from tocsin.actors.store.services import IntegrationKey
+from tocsin.serve.api.rule_models import RouterFormat
+from tocsin.serve.ingest.common import IntegrationConfig, Refusal, too_large
 from tocsin.serve.ingest.formats import CONFIG_MODELS, FORMATS, Format, IntegrationType
 from tocsin.serve.route_limits import route_limits
 
@@ -137,6 +141,35 @@ def test_each_formats_routes_answer_the_same_in_an_app_that_serve_pickled_into_a
 
 def test_each_format_has_a_view_for_the_rules() -> None:
     assert set(KINDS) <= set(RULE_VIEWS)
+
+
+SAMPLES = {
+    "pagerduty": {"event_action": "trigger", "payload": {"summary": "Disk full", "source": "db1",
+                                                         "severity": "warning"}},
+    "alertmanager": {"status": "firing", "alerts": [{"status": "firing", "labels": {"alertname": "DiskFull"}}]},
+    "grafana": {"status": "firing", "alerts": [{"status": "firing", "labels": {"alertname": "DiskFull"}}]},
+    "opsgenie": {"message": "Disk full", "alias": "disk"},
+    "generic": [{"summary": "Disk full", "id": "disk"}],
+}
+
+
+def test_each_format_sent_over_http_makes_alert_events_of_a_whole_body_and_a_router_may_take_it() -> None:
+    assert [declared.kind for declared in FORMATS if declared.events is not None] == [d.kind for d in BY_HTTP]
+    assert list(get_args(RouterFormat)) == [d.kind for d in BY_HTTP] == list(SAMPLES)
+
+
+@pytest.mark.parametrize("declared", BY_HTTP, ids=[d.kind for d in BY_HTTP])
+def test_a_body_makes_the_alert_events_its_routes_would_and_a_bad_one_is_refused(declared: Format) -> None:
+    assert declared.events is not None
+    sender = IntegrationKey("integration-1", "service-1", declared.kind, False, {})
+    now = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
+    [event] = declared.events(SAMPLES[declared.kind], sender, now)
+    assert (event.service_id, event.integration_id, event.received_at, event.action) == (
+        "service-1", "integration-1", now, Action.TRIGGER)
+    assert event.summary in ("Disk full", "DiskFull")
+    assert "routing_key" not in json.loads(event.payload)
+    with pytest.raises(Refusal):
+        declared.events(42, sender, now)
 
 
 def test_a_replica_knows_every_formats_options_without_importing_a_format_for_its_side_effects() -> None:
