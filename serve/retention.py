@@ -1,6 +1,6 @@
 """Raw alerts (with source requests and the ids of Twilio requests acted on) are pruned in
 the background by the gateway replicas: whichever holds the lock prunes, once an hour, what
-is older than the retention period."""
+is older than the retention period; routing rules' match counts, older than two days."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from tocsin.actors.store import retention as store
+from tocsin.actors.store import rules as rule_store
 from tocsin.actors.store.database import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
 INTERVAL_S = 3600.0
 FIRST_RUN_S = 60.0  # after a start, let the replica settle first
+MATCHES_KEPT = timedelta(days=2)
 
 
 class RetentionJob:
@@ -37,6 +39,8 @@ class RetentionJob:
         before = self._now() - timedelta(days=self._days)
         async with (await self._pool()).acquire() as conn:
             deleted = await store.prune(conn, before)
+            # Rules' match counts are read for the last day only.
+            await rule_store.prune_matches(conn, self._now() - MATCHES_KEPT)
         if deleted:
             log.info("pruned %d raw alerts, source requests and Twilio request ids received before %s", deleted,
                      before.isoformat())

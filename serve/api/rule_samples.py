@@ -9,12 +9,14 @@ rule saved a moment ago counts), with inhibit rules against the incidents open n
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+import orjson
 from fastapi import APIRouter, Depends
 
 from tocsin.actors.domain.events import Action, AlertEvent, Severity, Urgency, urgency_of
@@ -71,9 +73,18 @@ def _events(body: RuleTestIn, now: datetime) -> list[AlertEvent]:
     assert read is not None  # every format a router takes comes as JSON
     sender = IntegrationKey(_text(body.integration_id) or "", _text(body.service_id) or "", body.format, False, {})
     try:
-        return read(body.payload, sender, now)
+        return read(_as_sent(body.payload), sender, now)
     except Refusal as refused:
         raise invalid(*(("payload", error) for error in refused.errors or [refused.message])) from None
+
+
+def _as_sent(payload: Any) -> Any:
+    """The payload as ingestion reads it from the bytes a source sends: what its parser
+    refuses (a number past 64 bits, an unpaired surrogate) is refused here too."""
+    try:
+        return orjson.loads(json.dumps(payload))
+    except orjson.JSONDecodeError as exc:
+        raise invalid(("payload", f"is not JSON its source could send: {exc}")) from None
 
 
 def _tested(event: AlertEvent, verdict: Verdict, urgencies: Mapping[str, str]) -> dict[str, Any]:

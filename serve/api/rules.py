@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
+import orjson
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.exceptions import RequestValidationError
 
@@ -192,6 +193,10 @@ async def _check(conn: asyncpg.Connection, kind: Kind, specs: list[dict[str, Any
                  integration: Mapping[str, Any] | None) -> None:
     """The set `specs` compiles (422 naming every problem, those of the rule at `position`
     by their path inside it), and a router rule there sends to a service that exists."""
+    try:
+        orjson.dumps(specs[position])
+    except orjson.JSONEncodeError as exc:
+        raise invalid(("", f"the rule cannot be stored: {exc}")) from None
     try:
         if kind == "service":
             compile_service_rules(specs, WHERE)

@@ -99,6 +99,8 @@ async def test_match_counts_add_up_per_minute_and_read_by_hour_and_day(conn: asy
     await store.add_matches(conn, {(rule, NOW - timedelta(days=2)): 7})
 
     assert await store.match_counts(conn, [rule, str(uuid.uuid4())], NOW) == {rule: (5, 10)}
+    assert await store.prune_matches(conn, NOW - timedelta(days=1)) == 1
+    assert await store.match_counts(conn, [rule], NOW) == {rule: (5, 10)}
 
 
 async def test_a_rulebook_holds_each_set_compiled_and_compiles_again_only_what_changed(
