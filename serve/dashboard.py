@@ -42,6 +42,7 @@ NAVIGATION = (
     ("incidents", "Incidents"),
     ("oncall", "On call"),
     ("services", "Services"),
+    ("rules", "Rules"),
     ("policies", "Escalation policies"),
     ("schedules", "Schedules"),
     ("users", "Users"),

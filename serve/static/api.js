@@ -4,11 +4,13 @@
 
 const ROLES = ["viewer", "responder", "admin"];
 
-/** A refusal or failure from the API, with the message its body gives. */
+/** A refusal or failure from the API, with the message its body gives and, for a 422, each
+ * problem of its "errors" list ("conditions.all[1].field: …"). */
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, problems = []) {
     super(message);
     this.status = status;
+    this.problems = problems;
   }
 }
 
@@ -76,7 +78,8 @@ async function send(method, path, body, headers) {
   if (response.status === 204) return null;
   const answer = await response.json().catch(() => null);
   if (!response.ok) {
-    throw new ApiError(response.status, refusal(response, answer));
+    const problems = Array.isArray(answer?.errors) ? answer.errors.map(String) : [];
+    throw new ApiError(response.status, refusal(response, answer), problems);
   }
   return answer;
 }

@@ -17,6 +17,7 @@ from tests.client import create_service
 
 SETUP_FORMS = {
     "/ui/services": "#service-form",
+    "/ui/rules": "#rule-form",
     "/ui/policies": "#policy-form",
     "/ui/schedules": "#schedule-form",
     "/ui/users": "#user-form",

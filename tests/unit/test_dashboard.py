@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from tocsin.serve import dashboard
 
-PAGES = ["/ui/login", "/ui/incidents", "/ui/incidents/42", "/ui/oncall", "/ui/services", "/ui/policies",
+PAGES = ["/ui/login", "/ui/incidents", "/ui/incidents/42", "/ui/oncall", "/ui/services", "/ui/rules", "/ui/policies",
          "/ui/schedules", "/ui/users", "/ui/notifications"]
 
 
