@@ -61,6 +61,7 @@ export function conditionEditor(key, legend) {
     combine.value = shape.combine;
     rows.replaceChildren();
     for (const row of shape.rows) addRow(rows, row);
+    if (!shape.rows.length) addRow(rows, {}); // an empty row, ready to fill; left empty, it is no condition
     raw.hidden = true;
     builder.hidden = false;
     toggle.textContent = "Edit as JSON";

@@ -22,8 +22,8 @@ const names = new Map(); // rule id → name, for the test panel's answers
 run(async () => {
   page = await startPage();
   services = (await get("/api/v1/services")).services;
-  routers = await get(withQuery("/api/v1/integrations", { type: "router" }))
-    .then((body) => body.integrations, () => []); // a router's key is a secret: listed to admins only
+  // Integrations carry their keys, so only admins list them (and so choose among routers).
+  if (page.can("admin")) routers = (await get(withQuery("/api/v1/integrations", { type: "router" }))).integrations;
   chooseFromAddress();
   prepareSetForm();
   if (page.can("admin")) {
@@ -59,6 +59,8 @@ function prepareSetForm() {
   const fitOwners = () => {
     const list = chosen.kind === "router" ? routers.map((r) => ({ value: r.id, label: routerName(r) }))
       : services.map((s) => ({ value: s.id, label: s.name }));
+    // An owner the list lacks (a router, to someone who may not list them) stays choosable from the address.
+    if (chosen.owner && !list.some((each) => each.value === chosen.owner)) list.push({ value: chosen.owner, label: `This ${chosen.kind}` });
     fillSelect(owner, list);
     owner.value = chosen.owner;
     document.getElementById("set-owner-field").hidden = chosen.kind === "inhibit";
@@ -94,13 +96,14 @@ async function showRules() {
   }
   const through = { service: `Tested as if sent to ${serviceName(chosen.owner)}.`,
     router: "Tested through this router: its routes first, then the rules of the service it picks.",
-    inhibit: "Tested against every rule set the alert meets." };
+    inhibit: "Tested against the inhibit rules, through no router or service." };
   document.getElementById("test-through").textContent = through[chosen.kind];
   if (chosen.kind !== "inhibit" && !chosen.owner) {
     render([]);
-    document.getElementById("no-rules").textContent = chosen.kind === "router"
-      ? "No router yet: a router integration sends each alert to a service by its content."
-      : "No service yet: create one on the Services page.";
+    document.getElementById("no-rules").textContent = chosen.kind === "service"
+      ? "No service yet: create one on the Services page."
+      : page.can("admin") ? "No router yet: a router integration sends each alert to a service by its content."
+        : "Routers are listed to admins only.";
     showCatchAll(null);
     return;
   }
@@ -231,9 +234,8 @@ function moveButton(rule, index, step, problem) {
     ids.splice(to, 0, rule.id);
     await saveOrder(ids);
     // Keyboard users keep their place: focus stays on the moved rule's arrow, or its other one at an end.
-    const buttons = document.querySelectorAll(`[data-rule="${rule.id}"] button[data-move]`);
-    [...buttons].find((button) => button.dataset.move === direction && !button.disabled)?.focus()
-      ?? [...buttons].find((button) => !button.disabled)?.focus();
+    const buttons = [...document.querySelectorAll(`[data-rule="${rule.id}"] button[data-move]`)].filter((b) => !b.disabled);
+    (buttons.find((button) => button.dataset.move === direction) ?? buttons[0])?.focus();
   }, problem, { class: "small", "data-move": direction, "aria-label": `Move ${rule.name} ${direction}`,
     disabled: to < 0 || to >= shown.length });
 }
@@ -359,7 +361,7 @@ function showProblems(problems) {
   const lists = [...form.querySelectorAll("ul.problems")];
   for (const list of lists) list.replaceChildren();
   for (const problem of problems) {
-    const root = problem.split(/[.[:\s]/, 1)[0];
+    const root = problem.replace(/^(body\.|\w*rules\[\d+\]\.)/, "").split(/[.[:\s]/, 1)[0];
     const list = lists.find((each) => each.dataset.for?.split(" ").includes(root) && !each.closest("[hidden]"))
       ?? document.getElementById("rule-problems");
     list.append(el("li", {}, problem));
