@@ -123,10 +123,15 @@ function readRow(row) {
   if (!field && !text.trim()) return null; // a row left empty
   const test = { field, op };
   if (op === "in") test.values = text.split(",").map((item) => item.trim()).filter(Boolean);
-  else if (NUMBER_OPERATORS.includes(op)) test.value = text.trim() !== "" && !Number.isNaN(Number(text)) ? Number(text) : text;
+  else if (NUMBER_OPERATORS.includes(op)) test.value = numberOr(text);
   else if (op !== "exists") test.value = text;
   if (TEXT_OPERATORS.includes(op) && value("ignore_case").checked) test.ignore_case = true;
   return value("not").checked ? { not: test } : test;
+}
+
+/** A number typed as one; anything else as typed, for the API to name what is wrong with it. */
+function numberOr(text) {
+  return text.trim() !== "" && !Number.isNaN(Number(text)) ? Number(text) : text;
 }
 
 /** {combine, rows} when the builder can show `condition`, else null. */
@@ -200,8 +205,9 @@ function fieldList() {
 /** `condition` in one line: `labels.env = "prod" and not severity in ["info"]`. */
 export function describeCondition(condition, nested = false) {
   if (condition === undefined || condition === null) return "every alert";
-  if (Array.isArray(condition.all)) return condition.all.length ? joined(condition.all, " and ", nested) : "every alert";
-  if (Array.isArray(condition.any)) return condition.any.length ? joined(condition.any, " or ", nested) : "no alert";
+  const { all, any } = condition;
+  if (Array.isArray(all)) return all.length ? joined(all, " and ", nested) : "every alert";
+  if (Array.isArray(any)) return any.length ? joined(any, " or ", nested) : "no alert";
   if (condition.not !== undefined) return `not ${describeCondition(condition.not, true)}`;
   if (condition.time !== undefined) return describeTime(condition.time);
   return describeTest(condition);

@@ -6,7 +6,9 @@
 
 import { get, patch, post, put, remove, withQuery } from "/static/api.js";
 import { conditionEditor, describeCondition } from "/static/conditions.js";
-import { actionButton, announce, badge, bindForm, el, fill, fillSelect, problemLine, run, startPage } from "/static/ui.js";
+import {
+  actionButton, announce, badge, bindForm, el, fill, fillSelect, problemLine, run, startPage,
+} from "/static/ui.js";
 
 const OWNER_LABELS = { service: "Service", router: "Router" };
 
@@ -22,8 +24,8 @@ const names = new Map(); // rule id → name, for the test panel's answers
 run(async () => {
   page = await startPage();
   services = (await get("/api/v1/services")).services;
-  // Integrations carry their keys, so only admins list them (and so choose among routers).
-  if (page.can("admin")) routers = (await get(withQuery("/api/v1/integrations", { type: "router" }))).integrations;
+  routers = (await get(withQuery("/api/v1/integrations", { type: "router" }))).integrations
+    .filter((router) => !router.revoked_at);
   chooseFromAddress();
   prepareSetForm();
   if (page.can("admin")) {
@@ -59,8 +61,6 @@ function prepareSetForm() {
   const fitOwners = () => {
     const list = chosen.kind === "router" ? routers.map((r) => ({ value: r.id, label: routerName(r) }))
       : services.map((s) => ({ value: s.id, label: s.name }));
-    // An owner the list lacks (a router, to someone who may not list them) stays choosable from the address.
-    if (chosen.owner && !list.some((each) => each.value === chosen.owner)) list.push({ value: chosen.owner, label: `This ${chosen.kind}` });
     fillSelect(owner, list);
     owner.value = chosen.owner;
     document.getElementById("set-owner-field").hidden = chosen.kind === "inhibit";
@@ -94,21 +94,15 @@ async function showRules() {
   for (const part of document.querySelectorAll("[data-kinds]")) {
     part.hidden = !part.dataset.kinds.split(" ").includes(chosen.kind);
   }
-  const through = { service: `Tested as if sent to ${serviceName(chosen.owner)}.`,
-    router: "Tested through this router: its routes first, then the rules of the service it picks.",
-    inhibit: "Tested against the inhibit rules, through no router or service." };
-  document.getElementById("test-through").textContent = through[chosen.kind];
+  sendTestsTo(chosen.kind === "inhibit" ? "" : `${chosen.kind}:${chosen.owner}`);
   if (chosen.kind !== "inhibit" && !chosen.owner) {
     render([]);
-    document.getElementById("no-rules").textContent = chosen.kind === "service"
-      ? "No service yet: create one on the Services page."
-      : page.can("admin") ? "No router yet: a router integration sends each alert to a service by its content."
-        : "Routers are listed to admins only.";
+    document.getElementById("no-rules").textContent = chosen.kind === "router"
+      ? "No router yet: a router integration sends each alert to a service by its content."
+      : "No service yet: create one on the Services page.";
     showCatchAll(null);
     return;
   }
-  const router = routers.find((each) => each.id === chosen.owner);
-  if (chosen.kind === "router" && router) document.getElementById("test-format").value = formatOf(router);
   const answer = await get(withQuery("/api/v1/rules", { kind: chosen.kind, ...ownerOf() }));
   document.getElementById("no-rules").textContent = chosen.kind === "inhibit"
     ? "No inhibit rules: no alert is silenced by an open incident."
@@ -132,16 +126,16 @@ function ruleItem(rule, index) {
     draggable: admin ? "true" : null },
     admin ? el("span", { class: "drag-handle", "aria-hidden": "true", title: "Drag to reorder" }, "⠿") : null,
     el("div", { class: "rule-main" },
-      el("p", { class: "rule-title" }, el("strong", {}, rule.name || "Unnamed rule"), " ",
-        rule.enabled ? null : badge("disabled", "inactive")),
+      el("p", { class: "rule-title" }, el("strong", {}, rule.name || "Unnamed rule"),
+        rule.enabled ? null : [" ", badge("disabled", "inactive")]),
       el("p", { class: "rule-summary" }, summaryOf(rule)),
       el("p", { class: "muted rule-counts" },
         el("span", { "data-count": "hour" }, String(matches.last_hour ?? 0)), " matched in the last hour · ",
         el("span", { "data-count": "day" }, String(matches.last_day ?? 0)), " in the last day")),
     admin ? el("div", { class: "buttons rule-buttons" },
       moveButton(rule, index, -1, problem), moveButton(rule, index, 1, problem),
-      el("button", { type: "button", class: "small", "aria-label": `Edit ${rule.name}`, onclick: () => startEditing(rule) },
-        "Edit"),
+      el("button", { type: "button", class: "small", "aria-label": `Edit ${rule.name}`,
+        onclick: () => startEditing(rule) }, "Edit"),
       actionButton("Delete", async () => {
         if (!confirm(`Delete the rule ${rule.name}?`)) return;
         await remove(`/api/v1/rules/${rule.id}`);
@@ -160,13 +154,15 @@ function summaryOf(rule) {
   if (rule.kind === "router") return `When ${when} → ${serviceName(rule.route_to)}`;
   if (rule.kind === "inhibit") {
     const equal = rule.equal?.length ? ` with the same ${rule.equal.join(", ")}` : "";
-    return `While an incident matches ${describeCondition(rule.source)}, suppress ${describeCondition(rule.target)}${equal}`;
+    const source = describeCondition(rule.source);
+    return `While an incident matches ${source}, suppress ${describeCondition(rule.target)}${equal}`;
   }
   return `When ${when}: ${describeActions(rule.actions ?? {})}${rule.continue ? "; then try the next rules" : ""}`;
 }
 
 function describeActions(actions) {
-  const parts = ["severity", "urgency", "priority"].filter((key) => actions[key]).map((key) => `${key} ${actions[key]}`);
+  const parts = ["severity", "urgency", "priority"].filter((key) => actions[key])
+    .map((key) => `${key} ${actions[key]}`);
   if (actions.summary) parts.push(`summary “${actions.summary}”`);
   if (actions.dedup_key) parts.push(`dedup key “${actions.dedup_key}”`);
   const details = Object.keys(actions.details ?? {});
@@ -234,7 +230,8 @@ function moveButton(rule, index, step, problem) {
     ids.splice(to, 0, rule.id);
     await saveOrder(ids);
     // Keyboard users keep their place: focus stays on the moved rule's arrow, or its other one at an end.
-    const buttons = [...document.querySelectorAll(`[data-rule="${rule.id}"] button[data-move]`)].filter((b) => !b.disabled);
+    const buttons = [...document.querySelectorAll(`[data-rule="${rule.id}"] button[data-move]`)]
+      .filter((button) => !button.disabled);
     (buttons.find((button) => button.dataset.move === direction) ?? buttons[0])?.focus();
   }, problem, { class: "small", "data-move": direction, "aria-label": `Move ${rule.name} ${direction}`,
     disabled: to < 0 || to >= shown.length });
@@ -251,7 +248,8 @@ function showCatchAll(catchAll) {
   box.hidden = catchAll === null || catchAll === undefined;
   if (box.hidden) return;
   const said = catchAll.route_to ? `send to ${serviceName(catchAll.route_to)}` : "drop the alert";
-  fill(box, el("p", {}, el("strong", {}, "When no route matches: "), said), page.can("admin") ? catchAllForm(catchAll) : null);
+  fill(box, el("p", {}, el("strong", {}, "When no route matches: "), said),
+    page.can("admin") ? catchAllForm(catchAll) : null);
 }
 
 function catchAllForm(catchAll) {
@@ -382,7 +380,8 @@ function startEditing(rule) {
   for (const key of ["severity", "urgency", "priority", "summary", "dedup_key"]) values[key].value = actions[key] ?? "";
   values.tags.value = (actions.tags ?? []).join(", ");
   values.details.value = Object.entries(actions.details ?? {}).map(([name, text]) => `${name}: ${text}`).join("\n");
-  values.disposition.value = actions.suppress ? "suppress" : actions.drop ? "drop" : actions.pause_minutes ? "pause" : "page";
+  values.disposition.value = actions.suppress ? "suppress" : actions.drop ? "drop"
+    : actions.pause_minutes ? "pause" : "page";
   values.pause_minutes.value = actions.pause_minutes || 10;
   values.continue.checked = rule.continue === true;
   document.getElementById("rule-form-title").textContent = `Edit ${rule.name || "the rule"}`;
@@ -409,6 +408,13 @@ function stopEditing() {
 
 function prepareTestForm() {
   const form = document.getElementById("test-form");
+  const through = form.elements.through;
+  through.replaceChildren(
+    el("optgroup", { label: "Routers" },
+      ...routers.map((router) => el("option", { value: `router:${router.id}` }, routerName(router)))),
+    el("optgroup", { label: "Services" },
+      ...services.map((service) => el("option", { value: `service:${service.id}` }, service.name))));
+  through.addEventListener("change", () => sendTestsTo(through.value));
   const problem = form.querySelector(".form-error");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -422,7 +428,9 @@ function prepareTestForm() {
       } catch (error) {
         throw new Error(`The payload is not valid JSON (${error.message})`);
       }
-      const { alerts } = await post("/api/v1/rules/test", { format: form.elements.format.value, payload, ...ownerOf() });
+      const [kind, owner] = through.value.split(":");
+      const { alerts } = await post("/api/v1/rules/test",
+        { format: form.elements.format.value, payload, ...ownerOf({ kind, owner }) });
       await showTestResult(alerts);
     } catch (error) {
       problem.textContent = error.problems?.length ? error.problems.join("; ") : error.message;
@@ -432,13 +440,26 @@ function prepareTestForm() {
   });
 }
 
+/** Tests go to `target` ("router:<id>" or "service:<id>"; the one chosen if empty), in its router's format. */
+function sendTestsTo(target) {
+  const form = document.getElementById("test-form");
+  if (target && [...form.elements.through.options].some((option) => option.value === target)) {
+    form.elements.through.value = target;
+  }
+  const [kind, id] = form.elements.through.value.split(":");
+  const router = kind === "router" && routers.find((each) => each.id === id);
+  if (router) form.elements.format.value = formatOf(router);
+}
+
 async function showTestResult(alerts) {
   const matched = new Set(alerts.flatMap((alert) => [alert.router?.rule, ...alert.service_rules, alert.inhibited_by]));
   matched.delete(null);
   matched.delete(undefined);
   await Promise.all([...matched].filter((id) => !names.has(id)).map((id) => get(`/api/v1/rules/${id}`)
     .then((rule) => names.set(id, rule.name), () => names.set(id, id))));
-  for (const item of document.querySelectorAll("#rules > li")) item.classList.toggle("matched", matched.has(item.dataset.rule));
+  for (const item of document.querySelectorAll("#rules > li")) {
+    item.classList.toggle("matched", matched.has(item.dataset.rule));
+  }
   const result = document.getElementById("test-result");
   result.replaceChildren(...alerts.map((alert, index) => testCard(alert, index, alerts.length)));
   if (!alerts.length) result.append(el("p", { class: "muted" }, "The payload holds no alert."));
@@ -474,5 +495,6 @@ function routerLine(router, nameOf) {
 }
 
 function facts(rows) {
-  return el("dl", { class: "facts" }, ...rows.flatMap(([term, value]) => [el("dt", {}, term), el("dd", { "data-fact": term }, value)]));
+  return el("dl", { class: "facts" },
+    ...rows.flatMap(([term, value]) => [el("dt", {}, term), el("dd", { "data-fact": term }, value)]));
 }
