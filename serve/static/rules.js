@@ -95,7 +95,9 @@ async function showRules() {
     part.hidden = !part.dataset.kinds.split(" ").includes(chosen.kind);
   }
   sendTestsTo(chosen.kind === "inhibit" ? "" : `${chosen.kind}:${chosen.owner}`);
-  if (chosen.kind !== "inhibit" && !chosen.owner) {
+  const noSet = chosen.kind !== "inhibit" && !chosen.owner;
+  document.getElementById("rule-editor")?.toggleAttribute("hidden", noSet); // a rule needs its set
+  if (noSet) {
     render([]);
     document.getElementById("no-rules").textContent = chosen.kind === "router"
       ? "No router yet: a router integration sends each alert to a service by its content."
