@@ -137,6 +137,7 @@ def test_an_admin_reorders_rules_by_dragging_and_with_the_keyboard(
     page.locator("#rules > li", has_text="Third").drag_to(page.locator("#rules > li", has_text="First"))
 
     expect(names_in_order(page)).to_have_text(["Third", "First", "Second"])
+    expect(page.locator("#announcer")).to_have_text("New order saved.")
     assert [rule["name"] for rule in rules_of(api, service)] == ["Third", "First", "Second"]
 
     page.get_by_role("button", name="Move Third down").click()
