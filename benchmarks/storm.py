@@ -55,6 +55,7 @@ from benchmarks.harness import (  # noqa: E402
     write_lua,
 )
 from benchmarks.ingest import RETRY_WINDOW_S, with_progress  # noqa: E402
+from benchmarks.storm_rules import rules_in_place  # noqa: E402
 from tests.e2e.alert_payloads import AM_HEADERS, am_alert, am_notification  # noqa: E402
 from tests.fakes.http_receiver import HttpReceiver  # noqa: E402
 
@@ -62,6 +63,7 @@ console = Console()
 BATCH = 100
 THREADS = 2
 TARGET_RATIO, TARGET_P99_MS = 0.5, 500.0
+RULES_TARGET = 0.9  # throughput with the rules in place, of that without
 THROTTLE_OFF = 1_000_000  # messages per person per window: more than any run sends
 SECTION = "Storm (benchmarks/storm.py)"
 
@@ -226,26 +228,43 @@ def accepted_per_s(result: WrkResult) -> float:
 
 
 def side_by_side(stack: Stack, am: Alertmanager, args: argparse.Namespace) -> dict[str, Any]:
-    """Each target warmed up for 3 s on alerts of its own, then measured on fresh ones."""
+    """Each target warmed up for 3 s on alerts of its own, then measured on fresh ones. With
+    `--rules`, Tocsin is measured a second time through a router and service rules
+    (benchmarks/storm_rules.py), into a service of its own; both Tocsin runs then start from
+    a CHECKPOINT, so that neither pays for the other's writes."""
     runs: dict[str, Any] = {}
     _, warm_key = stack.new_service("storm-warm-up", "alertmanager")
     service_id, key = stack.new_service("storm-side-by-side", "alertmanager")
-    for name, url, path, body in (("alertmanager", am.url, "/api/v2/alerts", api_body),
-                                  ("tocsin", stack.base_url, "/integrations/alertmanager/{key}", webhook_body)):
+    targets = [("alertmanager", am.url, "/api/v2/alerts", api_body, ""),
+               ("tocsin", stack.base_url, "/integrations/alertmanager/{key}", webhook_body, key)]
+    if args.rules:
+        ruled_id, _ = stack.new_service("storm-with-rules", "alertmanager")
+        others = [stack.new_service(f"storm-team-{n}", "alertmanager")[0] for n in range(3)]
+        router_key = rules_in_place(stack.base_url, stack.headers(), ruled_id, args.rules, others)
+        targets.append(("tocsin_rules", stack.base_url, "/integrations/alertmanager/{key}", webhook_body, router_key))
+    for name, url, path, body, measured_key in targets:
         for fleet, seconds in (("warm", 3.0), ("web", args.seconds)):
             fleet_alerts = alerts(args.fingerprints, fleet)
             bodies = [body(fleet_alerts[i:i + BATCH]) for i in range(0, len(fleet_alerts), BATCH)]
-            script = cycling_script(path.format(key=warm_key if fleet == "warm" else key), bodies)
-            if name == "tocsin" and fleet == "web":
+            script = cycling_script(path.format(key=warm_key if fleet == "warm" else measured_key), bodies)
+            if name != "alertmanager" and fleet == "web":
                 stack.settle(RETRY_WINDOW_S)
+                if args.rules:
+                    stack.checkpoint()
             runs[name] = with_progress(f"{name} {'warm-up' if fleet == 'warm' else 'measured'}", seconds,
                                        partial(run_wrk, url, script, connections=args.connections, seconds=seconds))
+    per_request = min(BATCH, args.fingerprints)  # the alerts in each request's body
+    side = {**runs, **tally(stack, service_id, runs["tocsin"], per_request)}
+    if args.rules:
+        side["rules"] = tally(stack, ruled_id, runs["tocsin_rules"], per_request)
+    return side
+
+
+def tally(stack: Stack, service_id: str, run: WrkResult, per_request: int) -> dict[str, int]:
+    """What a measured Tocsin run left in its service, against what it was answered."""
     stored = stack.query("SELECT count(*) FROM alerts WHERE service_id = $1::uuid", service_id)[0][0]
     incidents = stack.query("SELECT count(*) FROM incidents WHERE service_id = $1::uuid", service_id)[0][0]
-    tocsin = runs["tocsin"]
-    per_request = min(BATCH, args.fingerprints)  # the alerts in each request's body
-    return {**runs, "stored": stored, "incidents": incidents,
-            "answered": (tocsin.requests - tocsin.non_2xx) * per_request}
+    return {"stored": stored, "incidents": incidents, "answered": (run.requests - run.non_2xx) * per_request}
 
 
 # -- 2. the storm with paging ------------------------------------------------------------
@@ -375,6 +394,16 @@ def report(side: dict[str, Any], storms: list[dict[str, Any]], am: Alertmanager,
          f"{side['stored']:,} alerts stored, {side['answered']:,} answered 200"),
     ]
     correct = side["stored"] >= side["answered"]
+    if args.rules:
+        ruled, tally_ = side["tocsin_rules"], side["rules"]
+        kept = accepted_per_s(ruled) / accepted_per_s(tocsin)
+        rows.append((f"Tocsin through a router with {args.rules} routing and service rules (durable)",
+                     f"{accepted_per_s(ruled):,.0f} alerts/s", f"p50 {ruled.p50_ms:.1f} ms, p99 {ruled.p99_ms:.1f} ms",
+                     f"{kept:.2f}× Tocsin without rules (target ≥ {RULES_TARGET}×: {met(kept >= RULES_TARGET)}); "
+                     f"non-2xx {ruled.non_2xx}, socket errors {ruled.socket_errors}; "
+                     f"{tally_['incidents']:,} incidents opened; {tally_['stored']:,} alerts stored, "
+                     f"{tally_['answered']:,} answered 200"))
+        correct = correct and tally_["stored"] >= tally_["answered"]
     for s in storms:
         exact = s["pages"] == s["distinct_pages"] == s["expected_pages"]
         sound = s["lost"] == 0 and s["server_errors"] == 0
@@ -458,6 +487,8 @@ def main() -> None:
     parser.add_argument("--paced-alerts", type=int, default=10_000,
                         help="a second storm, paced, one new incident per request (0: none)")
     parser.add_argument("--paced-rate", type=float, default=500, help="alerts/s of the paced storm")
+    parser.add_argument("--rules", type=int, default=0,
+                        help="also measure Tocsin through a router with this many routing and service rules (50)")
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--port", type=int, default=8532)
     parser.add_argument("--no-checkpoint", dest="checkpoint", action="store_false",
