@@ -213,10 +213,7 @@ class ServiceShard:
         return count
 
     def _remember_deadline(self, incident: Incident) -> None:
-        walk = incident.escalation
-        walk_deadline = None if walk is None else walk.snoozed_until or walk.next_escalation_at
-        deadlines = [at for at in (walk_deadline, incident.auto_resolve_at) if at is not None]
-        deadline = min(deadlines) if deadlines else None
+        deadline = incident.next_deadline
         if deadline is None or incident.id is None or not incident.is_open:
             return
         earliest = self._wakeups[0][0] if self._wakeups else None

@@ -27,6 +27,8 @@ class LogEntry:
     actor: str
     message: str
     input_id: str | None
+    rules: tuple[str, ...] = ()  # the routing rules that matched the alert this entry records
+    rule_effect: str | None = None  # what they did to it, e.g. "suppressed" or "paused 5 min"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,9 @@ from tocsin.actors.domain.escalation_state import EscalationState
 from tocsin.actors.domain.events import Severity, Status, Urgency
 
 
+NO_DETAILS = "{}"
+
+
 class Outcome(str, Enum):
     """What one input did; stored with each raw alert and returned to the caller."""
 
@@ -49,17 +52,34 @@ class Incident:
     last_occurrence_at: datetime
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
-    details: str = "{}"  # only until the row is written; memory keeps no payloads
+    details: str = NO_DETAILS  # only until the row is written; memory keeps no payloads
     urgency: Urgency = Urgency.HIGH
     policy_id: str | None = None  # the escalation policy it walks; None when it pages nobody
     assigned_user_id: str | None = None  # reassigned to one person instead of a policy
     escalation: EscalationState | None = None  # None: no walk (no policy)
     pages: int = 0  # pages sent so far; numbers the next one
     auto_resolve_at: datetime | None = None  # resolves itself then unless a new occurrence comes
+    # What routing rules set (tocsin.actors.domain.rule_effects): a suppressed incident pages
+    # no one; a paused one starts paging at `paused_until` if still triggered then.
+    suppressed: bool = False
+    paused_until: datetime | None = None
+    priority: str | None = None
+    tags: tuple[str, ...] = ()
+    integration_id: str | None = None  # where the alert that opened it came from
+    rule_details: str = NO_DETAILS  # details rules added, JSON; like `details`, only until written
 
     @property
     def is_open(self) -> bool:
         return self.status is not Status.RESOLVED
+
+    @property
+    def next_deadline(self) -> datetime | None:
+        """The earliest instant something is due: a level, a snooze's or a pause's end, or
+        resolving itself; None when nothing waits."""
+        walk = self.escalation
+        waits = (walk.snoozed_until or walk.next_escalation_at if walk is not None else None,
+                 self.paused_until, self.auto_resolve_at)
+        return min((at for at in waits if at is not None), default=None)
 
 
 def open_incident(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 from datetime import datetime, timedelta
 
 from tocsin.actors.domain import escalation_state
@@ -45,6 +46,17 @@ class ServiceConfig:
         return last_occurrence + timedelta(minutes=self.auto_resolve_minutes)
 
 
+class Note(NamedTuple):
+    """A timeline entry about paging that the walk adds: its kind and its message."""
+
+    kind: str
+    message: str
+
+
+def _minutes(span: timedelta) -> int:
+    return int(span.total_seconds() // 60)
+
+
 class CommandRefused(ValueError):
     """A command that cannot apply to this incident; the message says why."""
 
@@ -64,17 +76,43 @@ class Walks:
 
     # -- what the incident's state machine did ------------------------------------------
 
-    def opened(self, plan: Plan, draft: Incident) -> str | None:
-        """Start the walk of a new incident; a note for the log when it pages nobody."""
-        draft.urgency = self.config.urgency_for(draft)
+    def opened(self, plan: Plan, draft: Incident, urgency: Urgency | None = None,
+               pause: timedelta | None = None) -> Note | None:
+        """Start the walk of a new incident, unless it is suppressed (it pages nobody until
+        `unsuppressed`) or paused (its first page waits `pause`); a note for the log when it
+        does not page at once. `urgency`: set by a rule, instead of the service's."""
+        draft.urgency = urgency or self.config.urgency_for(draft)
         draft.policy_id = self.config.policy_id
-        quiet_until = self.config.maintenance_until(draft.created_at)
+        if draft.suppressed:
+            return Note("suppressed", "suppressed by routing rules: nobody is paged")
+        return self._start_paging(plan, draft, draft.created_at, pause)
+
+    def unsuppressed(self, plan: Plan, draft: Incident, at: datetime, urgency: Urgency | None = None,
+                     pause: timedelta | None = None) -> Note:
+        """An alert no rule suppressed joined a suppressed, triggered incident: paging starts
+        now, as if it had just opened."""
+        draft.suppressed = False
+        draft.updated_at = at
+        draft.urgency = urgency or self.config.urgency_for(draft)
+        if draft.assigned_user_id is None:
+            draft.policy_id = self.config.policy_id
+        note = self._start_paging(plan, draft, at, pause)
+        lifted = "an alert no rule suppresses arrived: suppression lifted"
+        return Note("unsuppressed", f"{lifted}; {note.message}" if note else f"{lifted}, paging starts")
+
+    def _start_paging(self, plan: Plan, draft: Incident, at: datetime, pause: timedelta | None) -> Note | None:
+        quiet_until = self.config.maintenance_until(at)
         if quiet_until is not None:
-            return f"the service is in maintenance until {quiet_until:%Y-%m-%d %H:%M} UTC: nobody is paged"
+            return Note("unpaged", f"the service is in maintenance until {quiet_until:%Y-%m-%d %H:%M} UTC:"
+                                   " nobody is paged")
         policy = self.policy_of(draft)
         if policy is None:
-            return "the service has no escalation policy: nobody is paged"
-        self._walk(plan, draft, *escalation_state.start(policy, draft.created_at))
+            return Note("unpaged", "the service has no escalation policy: nobody is paged")
+        if pause is not None:
+            draft.paused_until = at + pause
+            return Note("paused", f"paging paused for {_minutes(pause)} min, until"
+                                  f" {draft.paused_until:%Y-%m-%d %H:%M} UTC: pages then if still triggered")
+        self._walk(plan, draft, *escalation_state.start(policy, at))
         return None
 
     def stopped(self, plan: Plan, draft: Incident, at: datetime) -> None:
@@ -82,6 +120,7 @@ class Walks:
         if draft.escalation is not None:
             stop = escalation_state.resolve if draft.status is Status.RESOLVED else escalation_state.acknowledge
             draft.escalation = stop(draft.escalation, at)[0]
+        draft.paused_until = None
         plan.silenced[id(draft)] = draft
 
     # -- commands ---------------------------------------------------------------------
@@ -120,6 +159,7 @@ class Walks:
         if minutes < 1:
             raise CommandRefused("snooze needs a duration of at least one minute")
         acknowledge(draft, at)
+        draft.paused_until = None
         state = draft.escalation or EscalationState(0, 0, None, stopped=True)
         policy = self.policy_of(draft)
         if policy is not None:
@@ -162,14 +202,18 @@ class Walks:
     # -- deadlines --------------------------------------------------------------------
 
     def due(self, draft: Incident, now: datetime) -> bool:
+        if draft.paused_until is not None and draft.paused_until <= now:
+            return True
         state = draft.escalation
         if state is None:
             return False
         deadline = state.snoozed_until or state.next_escalation_at
         return deadline is not None and deadline <= now
 
-    def tick(self, plan: Plan, draft: Incident, now: datetime) -> str | None:
-        """Page whatever fell due; the log message when a snooze ran out."""
+    def tick(self, plan: Plan, draft: Incident, now: datetime) -> Note | None:
+        """Page whatever fell due; a note for the log when a snooze or a pause ran out."""
+        if draft.paused_until is not None and draft.paused_until <= now:
+            return self._pause_ended(plan, draft)
         state = draft.escalation
         assert state is not None
         policy = self.policy_of(draft)
@@ -178,9 +222,20 @@ class Walks:
             retrigger(draft, state.snoozed_until or now)
         if policy is None:
             draft.escalation = replace(state, snoozed_until=None, next_escalation_at=None, stopped=False)
-            return "snooze ended: re-triggered; no escalation policy, nobody is paged" if woke else None
+            return Note("retriggered", "snooze ended: re-triggered; no escalation policy, nobody is paged") if woke else None
         self._walk(plan, draft, *escalation_state.tick(escalation_state.fit(state, policy), policy, now))
-        return "snooze ended: re-triggered" if woke else None
+        return Note("retriggered", "snooze ended: re-triggered") if woke else None
+
+    def _pause_ended(self, plan: Plan, draft: Incident) -> Note:
+        """Still triggered when the pause ran out (acknowledging or resolving ends a pause):
+        paging starts, as at the deadline; a walk that fell behind catches up on the next tick."""
+        at = draft.paused_until
+        assert at is not None
+        draft.paused_until = None
+        draft.updated_at = max(draft.updated_at, at)
+        note = self._start_paging(plan, draft, at, None)
+        ended = "pause ended, still triggered"
+        return Note("unpaused", f"{ended}; {note.message}" if note else f"{ended}: paging starts")
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -193,6 +248,9 @@ class Walks:
     @staticmethod
     def _walk(plan: Plan, draft: Incident, state: EscalationState, pages: list[escalation_state.Page]) -> None:
         draft.escalation = state
+        if pages:  # paging, whatever held it back before (a person escalated or reassigned it)
+            draft.suppressed = False
+            draft.paused_until = None
         for page in pages:
             draft.pages += 1
             plan.pages.append(PlannedPage(draft, page, draft.pages))

@@ -10,6 +10,13 @@ adopts a plan once the store has made it durable, so a failed transaction leaves
 exactly as the database is. The escalation walk of each incident rides along (see
 `tocsin.actors.domain.incident_escalation`): opening starts it, acknowledge and resolve stop it, and passing
 deadlines (`due`) page the next level.
+
+What the gateway's routing rules decided rides on each alert (see
+`tocsin.actors.domain.rule_effects`): the incident it opens may open suppressed (recorded,
+paging nobody until an alert no rule suppresses joins it while triggered) or paused (its
+first page waits for a deadline, and is not sent if it was acknowledged or resolved by then),
+with the urgency, priority, details and tags rules set; later alerts add their tags. The
+timeline entry of each alert names the rules that matched and what they did.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from datetime import datetime
 
 from tocsin.actors.domain.events import Action, AlertEvent, Command, IncidentCommand, ServiceInput, Severity, Status
 from tocsin.actors.domain.incident import (
+    NO_DETAILS,
     Incident,
     Outcome,
     acknowledge,
@@ -29,10 +37,10 @@ from tocsin.actors.domain.incident import (
 )
 from tocsin.actors.domain.batch_plan import Applied, LogEntry, Plan
 from tocsin.actors.domain.incident_escalation import CommandRefused, ServiceConfig, Walks
+from tocsin.actors.domain.rule_effects import effect_of, enrichment_of, pause_of, suppresses, with_tags
 
 DEFAULT_SEVERITY = Severity.CRITICAL
 OVERFLOW_KEY = "tocsin:overflow"  # the dedup key of a service's overflow incident
-NO_DETAILS = "{}"
 # The timeline's word for what an input did, where it is not the outcome's own.
 _LOG_KINDS = {Outcome.OPENED: "triggered", Outcome.NOTED: "note"}
 
@@ -82,7 +90,7 @@ class ServiceIncidents:
     def commit(self, plan: Plan) -> None:
         """Adopt a durable plan (the store has filled in the ids of new incidents)."""
         for draft in plan.changed.values():
-            draft.details = NO_DETAILS  # written with the row; memory keeps no payloads
+            draft.details = draft.rule_details = NO_DETAILS  # written with the row; memory keeps no payloads
             if draft.is_open:
                 self._put(draft)
             else:
@@ -104,12 +112,12 @@ class ServiceIncidents:
         draft = self._open_draft(plan, event.dedup_key)
         actor = event.source or "integration"
         if event.action is Action.TRIGGER:
-            if draft is None and self._over_cap(plan, walks.config, event.dedup_key):
+            if draft is None and not suppresses(event) and self._over_cap(plan, walks.config, event.dedup_key):
                 self._plan_overflow(plan, walks, event, actor)
             elif draft is None:
-                self._open(plan, walks, event, event.dedup_key, event.summary or event.dedup_key, actor)
+                self._open(plan, walks, event, event.dedup_key, event.summary or event.dedup_key, actor, ruled=True)
             else:
-                self._occurrence(plan, walks, event, draft, actor, f"occurrence {draft.occurrences + 1}")
+                self._occurrence(plan, walks, event, draft, actor, f"occurrence {draft.occurrences + 1}", ruled=True)
             return
         if draft is None:
             plan.applied.append(Applied(event, Outcome.DROPPED, None))
@@ -117,31 +125,46 @@ class ServiceIncidents:
         self._plan_transition(plan, walks, event, draft, Command(event.action.value), actor)
 
     def _open(self, plan: Plan, walks: Walks, event: AlertEvent, key: str, summary: str, actor: str,
-              message: str | None = None) -> None:
+              message: str | None = None, ruled: bool = False) -> None:
+        """Open an incident for `event`; `ruled`: it is the event's own incident, which takes
+        what routing rules decided (the overflow incident pages as usual)."""
         draft = plan.drafts[key] = open_incident(
             service_id=self.service_id, dedup_key=key, summary=summary,
             severity=event.severity or DEFAULT_SEVERITY, source=event.source, details=event.payload,
             at=event.received_at,
         )
+        draft.integration_id = event.integration_id
         draft.auto_resolve_at = walks.config.auto_resolve_at(draft.last_occurrence_at)
+        if ruled:
+            enrichment = enrichment_of(event)
+            draft.suppressed, draft.priority = suppresses(event), event.priority
+            draft.tags, draft.rule_details = enrichment.tags, enrichment.details
         self._record(plan, event, draft, Outcome.OPENED, actor, message or draft.summary)
-        note = walks.opened(plan, draft)
+        note = walks.opened(plan, draft, event.urgency, pause_of(event)) if ruled else walks.opened(plan, draft)
         if note:
-            plan.log.append(LogEntry(draft, event.received_at, "unpaged", "tocsin", note, event.event_id))
+            plan.log.append(LogEntry(draft, event.received_at, note.kind, "tocsin", note.message, event.event_id))
 
     def _occurrence(self, plan: Plan, walks: Walks, event: AlertEvent, draft: Incident, actor: str,
-                    message: str) -> None:
+                    message: str, ruled: bool = False) -> None:
         outcome = add_occurrence(draft, event.received_at)
         draft.auto_resolve_at = walks.config.auto_resolve_at(draft.last_occurrence_at)
         self._record(plan, event, draft, outcome, actor, message + (f": {event.summary}" if event.summary else ""))
+        if not ruled:
+            return
+        if event.enrichment:
+            draft.tags = with_tags(draft.tags, enrichment_of(event).tags)
+        if draft.suppressed and draft.status is Status.TRIGGERED and not suppresses(event):
+            note = walks.unsuppressed(plan, draft, event.received_at, event.urgency, pause_of(event))
+            plan.log.append(LogEntry(draft, event.received_at, note.kind, "tocsin", note.message, event.event_id))
 
     def _over_cap(self, plan: Plan, config: ServiceConfig, key: str) -> bool:
-        """Whether a new incident would pass the service's cap on unacknowledged incidents."""
+        """Whether a new incident would pass the service's cap on unacknowledged incidents
+        (suppressed ones page nobody, so they count for nothing)."""
         if config.max_unacknowledged is None or key == OVERFLOW_KEY:
             return False
         keys = set(self.by_key) | set(plan.drafts)
-        triggered = sum(1 for k in keys if (plan.drafts.get(k) or self.by_key[k]).status is Status.TRIGGERED)
-        return triggered >= config.max_unacknowledged
+        return sum(1 for k in keys if _pages_unacknowledged(plan.drafts.get(k) or self.by_key[k])) \
+            >= config.max_unacknowledged
 
     def _plan_overflow(self, plan: Plan, walks: Walks, event: AlertEvent, actor: str) -> None:
         """Past the cap, a new alert joins the one overflow incident (opened, and paged, once)."""
@@ -199,7 +222,7 @@ class ServiceIncidents:
         plan.changed[id(draft)] = draft
         note = walks.tick(plan, draft, now)
         if note:
-            plan.log.append(LogEntry(draft, now, "retriggered", "tocsin", note, None))
+            plan.log.append(LogEntry(draft, now, note.kind, "tocsin", note.message, None))
 
     @staticmethod
     def _auto_resolve(plan: Plan, walks: Walks, draft: Incident, now: datetime) -> None:
@@ -221,7 +244,11 @@ class ServiceIncidents:
     ) -> None:
         kind = _LOG_KINDS.get(outcome, outcome.value)
         plan.changed[id(draft)] = draft
-        plan.log.append(LogEntry(draft, item.received_at, kind, actor, message, item.input_id))
+        if isinstance(item, AlertEvent) and item.rules:
+            effect = effect_of(item) if item.action is Action.TRIGGER else None
+            plan.log.append(LogEntry(draft, item.received_at, kind, actor, message, item.input_id, item.rules, effect))
+        else:
+            plan.log.append(LogEntry(draft, item.received_at, kind, actor, message, item.input_id))
         plan.applied.append(Applied(item, outcome, draft))
 
     # -- state ----------------------------------------------------------------------
@@ -236,3 +263,7 @@ class ServiceIncidents:
             del self.by_key[incident.dedup_key]
         if incident.id is not None:
             self.key_by_id.pop(incident.id, None)
+
+
+def _pages_unacknowledged(incident: Incident) -> bool:
+    return incident.status is Status.TRIGGERED and not incident.suppressed
