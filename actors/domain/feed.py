@@ -76,12 +76,17 @@ def list_fields(incident: Incident) -> dict[str, Any]:
         "next_escalation_at": _utc(walk.next_escalation_at if walk is not None else None),
         "snoozed_until": _utc(walk.snoozed_until if walk is not None else None),
         "auto_resolve_at": _utc(incident.auto_resolve_at),
+        "suppressed": incident.suppressed,
+        "paused_until": _utc(incident.paused_until),
+        "priority": incident.priority,
+        "tags": list(incident.tags),
     }
 
 
 def entry_fields(entry: LogEntry) -> dict[str, Any]:
     """A timeline entry as GET /api/v1/incidents/{id} shows it."""
-    return {"at": _utc(entry.at), "kind": entry.kind, "actor": entry.actor, "message": entry.message}
+    return {"at": _utc(entry.at), "kind": entry.kind, "actor": entry.actor, "message": entry.message,
+            "rules": list(entry.rules), "rule_effect": entry.rule_effect}
 
 
 def _utc(at: datetime | None) -> datetime | None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 import asyncpg
+import orjson
 
 from tocsin.actors.domain.batch_plan import Plan, PlannedNotification
 from tocsin.actors.domain.escalation_state import EscalationState
@@ -26,7 +27,8 @@ async def load_open(conn: asyncpg.Connection, service_ids: Sequence[str]) -> dic
         "SELECT id, service_id::text, dedup_key, status, summary, severity, source, occurrences,"
         " created_at, updated_at, last_occurrence_at, acknowledged_at, resolved_at, urgency,"
         " escalation_policy_id::text, assigned_user_id::text, escalation_level, escalation_pass,"
-        " next_escalation_at, snoozed_until, pages, auto_resolve_at"
+        " next_escalation_at, snoozed_until, pages, auto_resolve_at, suppressed, paused_until, priority,"
+        " tags::text, integration_id::text"
         " FROM incidents WHERE service_id = ANY($1::uuid[]) AND status <> 'resolved'",
         list(service_ids),
     )
@@ -51,7 +53,8 @@ def _incident(r: asyncpg.Record) -> Incident:
         last_occurrence_at=r["last_occurrence_at"], acknowledged_at=r["acknowledged_at"],
         resolved_at=r["resolved_at"], urgency=Urgency(r["urgency"]), policy_id=r["escalation_policy_id"],
         assigned_user_id=r["assigned_user_id"], escalation=walk, pages=r["pages"],
-        auto_resolve_at=r["auto_resolve_at"],
+        auto_resolve_at=r["auto_resolve_at"], suppressed=r["suppressed"], paused_until=r["paused_until"],
+        priority=r["priority"], tags=tuple(orjson.loads(r["tags"])), integration_id=r["integration_id"],
     )
 
 
@@ -61,7 +64,8 @@ async def services_with_deadlines(conn: asyncpg.Connection) -> list[str]:
     rows = await conn.fetch(
         "SELECT DISTINCT service_id::text FROM incidents"
         " WHERE status <> 'resolved'"
-        " AND (next_escalation_at IS NOT NULL OR snoozed_until IS NOT NULL OR auto_resolve_at IS NOT NULL)"
+        " AND (next_escalation_at IS NOT NULL OR snoozed_until IS NOT NULL OR auto_resolve_at IS NOT NULL"
+        "      OR paused_until IS NOT NULL)"
     )
     return [r[0] for r in rows]
 
@@ -94,6 +98,9 @@ _INCIDENT_CHANGES: list[_Column] = [
     ("snoozed_until", "timestamptz", lambda i: i.escalation.snoozed_until if i.escalation else None),
     ("pages", "int", lambda i: i.pages),
     ("auto_resolve_at", "timestamptz", lambda i: i.auto_resolve_at),
+    ("suppressed", "boolean", lambda i: i.suppressed),
+    ("paused_until", "timestamptz", lambda i: i.paused_until),
+    ("tags", "jsonb", lambda i: _json_list(i.tags)),
 ]
 _INCIDENT_FIXED: list[_Column] = [
     ("service_id", "uuid", lambda i: i.service_id),
@@ -104,11 +111,14 @@ _INCIDENT_FIXED: list[_Column] = [
     ("created_at", "timestamptz", lambda i: i.created_at),
     ("details", "jsonb", lambda i: i.details),
     ("urgency", "text", lambda i: i.urgency.value),
+    ("priority", "text", lambda i: i.priority),
+    ("rule_details", "jsonb", lambda i: i.rule_details),
+    ("integration_id", "uuid", lambda i: i.integration_id),
 ]
 _INCIDENT_ALL = _INCIDENT_KEY + _INCIDENT_CHANGES + _INCIDENT_FIXED
 _UPDATE_COLUMNS = _INCIDENT_KEY + _INCIDENT_CHANGES
 _ALERT_TYPES = ["uuid", "uuid", "uuid", "bigint", "text", "text", "text", "timestamptz", "jsonb"]
-_LOG_TYPES = ["bigint", "timestamptz", "text", "text", "text", "uuid"]
+_LOG_TYPES = ["bigint", "timestamptz", "text", "text", "text", "uuid", "jsonb", "text"]
 _COMMAND_TYPES = ["uuid", "bigint", "timestamptz"]
 _NOTIFICATION_COLUMNS = [
     ("incident_id", "bigint"), ("service_id", "uuid"), ("page", "int"), ("level", "int"), ("pass", "int"),
@@ -150,7 +160,8 @@ _PARTS: list[tuple[Callable[[int], str], int]] = [
     (_insert("incidents", [c for c, _, _ in _INCIDENT_ALL], [t for _, t, _ in _INCIDENT_ALL]), len(_INCIDENT_ALL)),
     (_insert("alerts", ["event_id", "service_id", "integration_id", "incident_id", "action", "dedup_key",
                         "outcome", "received_at", "payload"], _ALERT_TYPES), len(_ALERT_TYPES)),
-    (_insert("incident_log", ["incident_id", "at", "kind", "actor", "message", "input_id"], _LOG_TYPES),
+    (_insert("incident_log", ["incident_id", "at", "kind", "actor", "message", "input_id", "rules", "rule_effect"],
+             _LOG_TYPES),
      len(_LOG_TYPES)),
     (_insert("applied_commands", ["command_id", "incident_id", "applied_at"], _COMMAND_TYPES), len(_COMMAND_TYPES)),
     (_insert("notifications", [c for c, _ in _NOTIFICATION_COLUMNS], [t for _, t in _NOTIFICATION_COLUMNS],
@@ -191,7 +202,8 @@ async def write_plans(conn: asyncpg.Connection, plans: Iterable[Plan], now: date
         [tuple(get(i) for _, _, get in _UPDATE_COLUMNS) for i in updated],
         [tuple(get(i) for _, _, get in _INCIDENT_ALL) for i in new],
         alerts,
-        [(e.incident.id, e.at, e.kind, e.actor, e.message, e.input_id) for plan in plans for e in plan.log],
+        [(e.incident.id, e.at, e.kind, e.actor, e.message, e.input_id, _json_list(e.rules) if e.rules else None,
+          e.rule_effect) for plan in plans for e in plan.log],
         commands,
         [_notification_record(n, now) for plan in plans for n in plan.notifications],
     ]
@@ -212,6 +224,10 @@ def _notification_record(planned: PlannedNotification, now: datetime) -> tuple[o
         n.contact_method_id, n.channel, n.rule_id, n.delay_minutes, incident.urgency.value,
         incident.summary, n.send_at, status, 0 if n.first_of_page else 1, now, now,
     )
+
+
+def _json_list(values: tuple[str, ...]) -> str:
+    return orjson.dumps(values).decode() if values else "[]"
 
 
 def _columns(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]]:

@@ -5,12 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+import orjson
 
 _COLUMNS = (
     "id, service_id::text, dedup_key, status, summary, severity, source, occurrences, created_at,"
     " updated_at, last_occurrence_at, acknowledged_at, resolved_at, urgency, escalation_policy_id::text,"
     " assigned_user_id::text, escalation_level + 1 AS escalation_level, next_escalation_at, snoozed_until,"
-    " auto_resolve_at"
+    " auto_resolve_at, suppressed, paused_until, priority, tags::text"
+)
+# The payload as the source sent it, with the details routing rules added over its own keys.
+_DETAILS = (
+    "(CASE WHEN jsonb_typeof(details) = 'object' THEN details || rule_details ELSE details END)::text"
+    " AS details"
 )
 
 
@@ -21,32 +27,38 @@ async def list_incidents(
     service_id: str | None,
     before_id: int | None,
     limit: int,
+    suppressed: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """Newest first; ids grow with commit order, so `before_id` is a stable cursor."""
+    """Newest first; ids grow with commit order, so `before_id` is a stable cursor.
+    `suppressed`: only the suppressed incidents (True) or only the others (False)."""
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM incidents"
         " WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))"
         " AND ($2::uuid IS NULL OR service_id = $2::uuid)"
         " AND ($3::bigint IS NULL OR id < $3::bigint)"
+        " AND ($5::boolean IS NULL OR suppressed = $5::boolean)"
         " ORDER BY id DESC LIMIT $4",
-        statuses, service_id, before_id, limit,
+        statuses, service_id, before_id, limit, suppressed,
     )
-    return [dict(r) for r in rows]
+    return [_incident(r) for r in rows]
 
 
 async def get_incident(conn: asyncpg.Connection, incident_id: int) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS}, details::text FROM incidents WHERE id = $1", incident_id
-    )
-    return dict(row) if row else None
+    row = await conn.fetchrow(f"SELECT {_COLUMNS}, {_DETAILS} FROM incidents WHERE id = $1", incident_id)
+    return _incident(row) if row else None
 
 
 async def timeline(conn: asyncpg.Connection, incident_id: int, limit: int) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT at, kind, actor, message FROM incident_log WHERE incident_id = $1 ORDER BY id LIMIT $2",
+        "SELECT at, kind, actor, message, coalesce(rules, '[]')::text AS rules, rule_effect FROM incident_log"
+        " WHERE incident_id = $1 ORDER BY id LIMIT $2",
         incident_id, limit,
     )
-    return [dict(r) for r in rows]
+    return [{**r, "rules": orjson.loads(r["rules"])} for r in rows]
+
+
+def _incident(row: asyncpg.Record) -> dict[str, Any]:
+    return {**row, "tags": orjson.loads(row["tags"])}
 
 
 async def service_of(conn: asyncpg.Connection, incident_id: int) -> str | None:

@@ -36,6 +36,8 @@ async def list_incidents(
     status: str | None = Query(None, max_length=64,
                                description="triggered, acknowledged or resolved; several comma-separated"),
     service_id: uuid.UUID | None = None,
+    suppressed: bool | None = Query(None, description="true: only incidents routing rules suppressed; false: only"
+                                                      " the others"),
     cursor: Cursor | None = Query(None, description="next_cursor of the previous page"),
     limit: int = Query(25, ge=1, le=100),
     db: Database = Depends(get_database),
@@ -44,7 +46,7 @@ async def list_incidents(
     async with db.connection() as conn:
         rows = await store.list_incidents(
             conn, statuses=statuses, service_id=str(service_id) if service_id else None,
-            before_id=cursor, limit=limit + 1,
+            before_id=cursor, limit=limit + 1, suppressed=suppressed,
         )
     more = len(rows) > limit
     rows = rows[:limit]

@@ -132,6 +132,12 @@ class IncidentOut(BaseModel):
     next_escalation_at: datetime | None = Field(description="When the next level is paged unless acknowledged")
     snoozed_until: datetime | None
     auto_resolve_at: datetime | None = Field(description="When it resolves itself unless a new occurrence comes")
+    suppressed: bool = Field(description="Recorded and shown, paging nobody: routing rules suppressed its alert;"
+                                         " lifted when an alert no rule suppresses joins it while triggered")
+    paused_until: datetime | None = Field(description="Routing rules paused its paging: the first page goes then,"
+                                                      " if it is still triggered")
+    priority: str | None = Field(description="Set by routing rules")
+    tags: list[str] = Field(description="Added by routing rules, in the order they came")
 
 
 class IncidentList(BaseModel):
@@ -144,6 +150,8 @@ class TimelineEntry(BaseModel):
     kind: str
     actor: str
     message: str
+    rules: list[str] = Field(default_factory=list, description="Ids of the routing rules that matched the alert")
+    rule_effect: str | None = Field(None, description='What those rules did to it, e.g. "suppressed", "paused 5 min"')
 
 
 class IncidentDetail(IncidentOut):
