@@ -77,3 +77,21 @@ async def notifications(conn: asyncpg.Connection, incident_id: int) -> list[dict
         incident_id,
     )
     return [dict(r) for r in rows]
+
+
+# The alert each open incident was opened by, as routing rules see an alert: its wire format
+# (a router integration's is in its options) and the payload as the source sent it.
+_OPEN_SOURCES = """
+SELECT i.id, i.summary, i.severity, i.source, i.dedup_key, i.details::text AS payload,
+       CASE WHEN g.type = 'router' THEN g.config->>'format' ELSE g.type END AS format
+FROM incidents i JOIN integrations g ON g.id = i.integration_id
+WHERE i.status IN ('triggered', 'acknowledged') AND ($1::bigint[] IS NULL OR i.id = ANY($1::bigint[]))
+"""
+
+
+async def open_sources(conn: asyncpg.Connection, incident_ids: list[int] | None = None) -> list[asyncpg.Record]:
+    """The open incidents (all, or those of `incident_ids` still open) with the format and
+    payload of the alert that opened each; those opened by no integration (a heartbeat's)
+    are left out."""
+    rows: list[asyncpg.Record] = await conn.fetch(_OPEN_SOURCES, incident_ids)
+    return rows
