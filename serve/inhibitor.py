@@ -28,7 +28,6 @@ with.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -146,6 +145,7 @@ class Inhibitor:
         self._generation = 0  # a rebuild counts up: a read begun before it is not applied
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
         self.stats = {"loads": 0, "openings": 0, "failures": 0}
 
     def inhibited_by(self, view: AlertView, now: datetime) -> str | None:
@@ -177,16 +177,19 @@ class Inhibitor:
         self._ensure_following()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop following (the bus and the database are the caller's to close). A blocking
+        read of the Redis client may swallow a cancellation; the feed also stops at the end
+        of its step, and is cancelled again until it has."""
+        self._closed = True
+        task, self._task = self._task, None
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.5)
 
     # -- the feed -----------------------------------------------------------------------
 
     def _ensure_following(self) -> None:
-        if self._task is None or self._task.done():
+        if not self._closed and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._follow())
 
     async def _rebuild(self, rules: InhibitRules) -> None:
@@ -203,7 +206,7 @@ class Inhibitor:
 
     async def _follow(self) -> None:
         delay = RETRY_S
-        while True:
+        while not self._closed:
             try:
                 await self._step()
                 delay = RETRY_S
