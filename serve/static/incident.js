@@ -4,6 +4,7 @@
 import { get, post } from "/static/api.js";
 import { directory } from "/static/directory.js";
 import { showLiveState, watchIncidents } from "/static/stream.js";
+import { holdBadges } from "/static/holds.js";
 import { timelineEntries, timelineItem } from "/static/timeline.js";
 import { badge, bindForm, el, fillSelect, formatTime, run, startPage } from "/static/ui.js";
 
@@ -64,7 +65,7 @@ function show(incident) {
   current = { ...current, ...incident };
   document.title = `#${incident.id} ${incident.summary} · Tocsin`;
   const title = document.getElementById("incident-title");
-  title.replaceChildren(`#${incident.id} ${incident.summary} `, badge(incident.status));
+  title.replaceChildren(`#${incident.id} ${incident.summary} `, badge(incident.status), ...holdBadges(current));
   const known = facts(current).filter(([, value]) => value !== null && value !== undefined);
   document.getElementById("facts").replaceChildren(...known.flatMap(([term, value]) => [
     el("dt", {}, term), el("dd", { "data-fact": term }, value),
@@ -94,6 +95,10 @@ function facts(incident) {
     ["Level paged", incident.escalation_level ? String(incident.escalation_level) : null],
     ["Next escalation", when(incident.next_escalation_at)],
     ["Snoozed until", when(incident.snoozed_until)],
+    ["Paused until", incident.status === "triggered" ? when(incident.paused_until) : null],
+    ["Suppressed", incident.suppressed ? "yes: routing rules suppressed it, nobody is paged" : null],
+    ["Priority", incident.priority],
+    ["Tags", incident.tags?.length ? incident.tags.join(", ") : null],
     ["Dedup key", incident.dedup_key],
   ];
 }

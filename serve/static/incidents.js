@@ -2,6 +2,7 @@
 
 import { get, withQuery } from "/static/api.js";
 import { directory } from "/static/directory.js";
+import { holdBadges } from "/static/holds.js";
 import { showLiveState, watchIncidents } from "/static/stream.js";
 import { announce, badge, el, fillSelect, formatAge, formatTime, run, startPage } from "/static/ui.js";
 
@@ -34,13 +35,14 @@ run(async () => {
 function filters() {
   const query = new URLSearchParams(location.search);
   const statuses = (query.get("status") ?? OPEN.join(",")).split(",").filter(Boolean);
-  return { statuses, serviceId: query.get("service_id") ?? "" };
+  return { statuses, serviceId: query.get("service_id") ?? "", suppressed: query.get("suppressed") ?? "" };
 }
 
 function showFilters() {
-  const { statuses, serviceId } = filters();
+  const { statuses, serviceId, suppressed } = filters();
   for (const box of filtersForm.querySelectorAll("input[name=status]")) box.checked = statuses.includes(box.value);
   fillServiceFilter(serviceId);
+  filtersForm.elements.suppressed.value = suppressed;
 }
 
 function fillServiceFilter(selected) {
@@ -54,6 +56,7 @@ async function changeFilters() {
   const query = withQuery(location.pathname, {
     status: data.getAll("status").join(",") || "none",
     service_id: data.get("service_id"),
+    suppressed: data.get("suppressed"),
   });
   history.replaceState(null, "", query);
   await reload();
@@ -89,19 +92,20 @@ async function loadOlder() {
 }
 
 async function fetchPage(from) {
-  const { statuses, serviceId } = filters();
+  const { statuses, serviceId, suppressed } = filters();
   const wanted = statuses.filter((status) => status !== "none");
   if (!wanted.length) return { incidents: [], next_cursor: null };
   return get(withQuery("/api/v1/incidents", {
-    status: wanted.join(","), service_id: serviceId, cursor: from, limit: PAGE_SIZE,
+    status: wanted.join(","), service_id: serviceId, suppressed, cursor: from, limit: PAGE_SIZE,
   }));
 }
 
 /** Show `incident` if it passes the filters (replacing an older state of it), else drop it. */
 function take(incident, { quiet = false } = {}) {
   if (reloading && !quiet) changedDuringReload.add(incident.id);
-  const { statuses, serviceId } = filters();
-  const wanted = statuses.includes(incident.status) && (!serviceId || incident.service_id === serviceId);
+  const { statuses, serviceId, suppressed } = filters();
+  const wanted = statuses.includes(incident.status) && (!serviceId || incident.service_id === serviceId)
+    && (!suppressed || String(Boolean(incident.suppressed)) === suppressed);
   const known = shown.get(incident.id);
   if (known && new Date(known.incident.updated_at) > new Date(incident.updated_at)) return;
   if (!wanted) {
@@ -148,7 +152,7 @@ function incidentRow(incident) {
   return el("tr", { class: "incident-row", "data-id": incident.id, "data-status": incident.status },
     el("td", { "data-label": "Incident", class: "title" },
       el("a", { href: `/ui/incidents/${incident.id}` }, `#${incident.id} ${incident.summary}`)),
-    el("td", { "data-label": "Status" }, badge(incident.status)),
+    el("td", { "data-label": "Status" }, badge(incident.status), ...holdBadges(incident)),
     el("td", { "data-label": "Urgency" }, badge(incident.urgency)),
     el("td", { "data-label": "Service" }, names.services.get(incident.service_id) ?? incident.service_id),
     el("td", { "data-label": "Occurrences", class: "number" }, String(incident.occurrences)),

@@ -14,6 +14,10 @@ const LOG_KINDS = {
   retriggered: "Triggered again",
   paged: "Paged",
   unpaged: "Not paged",
+  suppressed: "Suppressed",
+  unsuppressed: "Suppression lifted",
+  paused: "Paused",
+  unpaused: "Pause ended",
   note: "Note",
 };
 
@@ -54,6 +58,13 @@ export function timelineItem(entry) {
     el("div", {},
       badge(entry.label, entry.kind),
       entry.actor ? el("span", { class: "actor" }, ` by ${entry.actor}`) : null,
-      el("p", { class: "message" }, entry.message)),
+      el("p", { class: "message" }, entry.message),
+      entry.rules?.length ? el("p", { class: "rules" }, rulesText(entry)) : null),
   );
+}
+
+/** The routing rules that matched the alert of an entry, and what they did to it. */
+function rulesText(entry) {
+  const matched = `${entry.rules.length === 1 ? "Rule" : "Rules"} ${entry.rules.join(", ")}`;
+  return entry.rule_effect ? `${matched}: ${entry.rule_effect}` : matched;
 }
