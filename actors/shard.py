@@ -265,7 +265,8 @@ class ServiceShard:
         when every input is a trigger of an active service: then the two parts touch
         different dedup keys, each key's inputs stay in order in one part, and occurrences
         change no incident's status, so no outcome depends on the order of the parts (the
-        cap on unacknowledged incidents included). Deadlines go with the occurrences, after
+        cap on unacknowledged incidents included, but for an occurrence that lifts a
+        suppression: the openings are then counted as if they had come just before it). Deadlines go with the occurrences, after
         them, as in one transaction. Should the occurrences fail to commit after the first
         part did (other than by a refusal of some input's data, which only that input is
         answered), the whole group is answered as not durable, as when a commit's answer is
