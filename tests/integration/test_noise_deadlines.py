@@ -47,8 +47,11 @@ def test_a_quiet_incident_resolves_itself_on_time_across_a_shard_restart(
         assert wait_for(lambda: status() == "resolved", 60 / SPEED + 20), "never resolved"
         row = db("fetchrow", "SELECT resolved_at, auto_resolve_at FROM incidents WHERE id = $1", reply.incident_id)
         assert row["auto_resolve_at"] == opened_at + timedelta(minutes=1)
+        # Never early; late by about the restart, which a loaded machine stretches to seconds (the
+        # deadline falls 3 s after the kill): a deadline lost in the restart would resolve only when
+        # some later sweep found it, if ever.
         late = (row["resolved_at"] - row["auto_resolve_at"]).total_seconds() / SPEED
-        assert 0 <= late < 1.5, f"resolved {late:.2f} s late"
+        assert 0 <= late < 10, f"resolved {late:.2f} s late"
         log = db("fetch", "SELECT kind, actor, message FROM incident_log WHERE incident_id = $1 ORDER BY id",
                  reply.incident_id)
         assert (log[-1]["kind"], log[-1]["actor"]) == ("resolved", "tocsin")
