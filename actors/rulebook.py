@@ -4,7 +4,7 @@
 `ServiceRules`, each router integration's `RouterRules` with its wire format, and the global
 `InhibitRules`. Its contract:
 
-- Lookups (`service`, `router`, `inhibit`) are dict gets on what the last load compiled;
+- Lookups (`service`, `router`, `inhibit`, `has_service`) are dict or set gets on what the last load compiled;
   nothing is compiled per alert. Before the first load every lookup finds nothing (`ready()`
   waits for it).
 - `refresh()` reads `rule_generation` (one small query) and, when it moved, loads every set
@@ -85,6 +85,7 @@ class _Tables:
     services: Mapping[str, ServiceRules] = field(default_factory=dict)
     routers: Mapping[str, Router] = field(default_factory=dict)
     inhibit: InhibitRules = NO_INHIBIT_RULES
+    existing: frozenset[str] = frozenset()  # the ids of the services that exist
     # What each set was compiled from, so that an unchanged set is not compiled again.
     signatures: Mapping[SetKey, Hashable] = field(default_factory=dict)
 
@@ -122,6 +123,10 @@ class RuleBook:
     def inhibit(self) -> InhibitRules:
         return self._tables.inhibit
 
+    def has_service(self, service_id: str) -> bool:
+        """Whether the service existed at the last load (a route may name one deleted since)."""
+        return service_id in self._tables.existing
+
     # -- loading ---------------------------------------------------------------------------
 
     async def ready(self) -> None:
@@ -136,10 +141,14 @@ class RuleBook:
                 if await store.generation(conn) == self._tables.generation:
                     return False
                 snapshot = await store.snapshot(conn)
-            self._tables = self._compiled(snapshot)
-            self.loads += 1
-            self._loaded.set()
+            self.load(snapshot)
             return True
+
+    def load(self, snapshot: store.Snapshot) -> None:
+        """Hold the rules of `snapshot` from now on (what `refresh` does with what it read)."""
+        self._tables = self._compiled(snapshot)
+        self.loads += 1
+        self._loaded.set()
 
     def start(self) -> None:
         """Poll in the background of the running loop from now on (once; later calls do nothing)."""
@@ -190,7 +199,7 @@ class RuleBook:
                 routers[compiled.integration_id] = compiled
             else:
                 inhibit = compiled
-        return _Tables(snapshot.generation, services, routers, inhibit, signatures)
+        return _Tables(snapshot.generation, services, routers, inhibit, snapshot.services, signatures)
 
     @staticmethod
     def _reused(before: _Tables, key: SetKey, signature: Hashable) -> ServiceRules | Router | InhibitRules | None:

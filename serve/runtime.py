@@ -20,7 +20,9 @@ from tocsin.actors.store.services import IntegrationKey
 from tocsin.actors.settings import Settings
 from tocsin.serve.forwarded import Ingress, address_key, client_address
 from tocsin.actors.routing_keys import KeyCache, KeyGate
+from tocsin.actors.rule_tally import RuleTally
 from tocsin.actors.rulebook import RuleBook
+from tocsin.serve.ingest.ruling import Ruling
 from tocsin.serve.retention import RetentionJob
 from tocsin.actors.domain.ratelimit import RateLimiter
 from tocsin.actors.shard_router import ShardRouter
@@ -40,6 +42,7 @@ class GatewayRuntime:
         self.channels = ChannelNudger(settings.namespace)
         self.bus = open_bus(BusAddress.for_settings(settings))  # read by the live stream
         self.rules = RuleBook(self.database)  # routing rules, compiled; polled from the first request on
+        self.ruling = Ruling(self.rules, RuleTally(self.database))  # the rules acting on every alert
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -78,7 +81,7 @@ async def get_runtime() -> GatewayRuntime:
     # async on purpose: FastAPI runs sync dependencies in a thread pool, per request.
     current = installed()
     current.retention.start()  # a running loop is needed: the first request has one
-    current.rules.start()
+    current.ruling.start()
     return current
 
 

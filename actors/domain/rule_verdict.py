@@ -9,7 +9,8 @@ priority and enrichment (actors/domain/events.py AlertEvent). Pure: the rule set
 compiled, the clock's instant as `now`.
 
 How the parts add up: a router that drops the alert (catch-all `drop`) makes it DROP, and no
-other rule is tried; otherwise the service's rules decide the disposition, and an inhibited
+other rule is tried; a route to a service that no longer exists is taken as no route (the
+catch-all decides), and a catch-all to one as `drop`; otherwise the service's rules decide the disposition, and an inhibited
 alert is at least SUPPRESSed (a DROP stays a drop). Inhibit rules are not tried for an alert
 that is dropped anyway.
 """
@@ -21,6 +22,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from tocsin.actors.domain.events import AlertEvent, Severity, Urgency
 from tocsin.actors.domain.rules import (
@@ -29,7 +31,6 @@ from tocsin.actors.domain.rules import (
     Changes,
     Decision,
     Disposition,
-    InhibitIndex,
     RouterRules,
     ServiceRules,
 )
@@ -77,6 +78,27 @@ class Verdict:
         )
 
 
+class Inhibiting(Protocol):
+    """What answers for the inhibit rules: an `InhibitIndex`, or what keeps one current."""
+
+    def inhibited_by(self, view: AlertView, now: datetime) -> str | None: ...
+
+
+def _routed(router: RouterRules, view: AlertView, now: datetime, service_exists: Callable[[str], bool]
+            ) -> Decision:
+    """The router's decision, a service it names that no longer exists being no route."""
+    routed = router.evaluate(view, now)
+    if routed.service_id is None or service_exists(routed.service_id):
+        return routed
+    fallback = router.catch_all_service
+    if routed.by_catch_all or fallback is None or not service_exists(fallback):
+        return LOST_CATCH_ALL
+    return Decision(service_id=fallback, by_catch_all=True)
+
+
+LOST_CATCH_ALL = Decision(by_catch_all=True, disposition=Disposition.DROP)
+
+
 def enrichment(changes: Changes) -> str:
     """The details and tags rules added, as AlertEvent carries them: JSON text, "" when none."""
     if not changes.details and not changes.tags:
@@ -85,11 +107,13 @@ def enrichment(changes: Changes) -> str:
 
 
 def judge(view: AlertView, now: datetime, *, service_id: str | None, router: RouterRules | None = None,
-          service_rules: Callable[[str], ServiceRules | None], inhibit: InhibitIndex | None = None) -> Verdict:
+          service_rules: Callable[[str], ServiceRules | None], inhibit: Inhibiting | None = None,
+          service_exists: Callable[[str], bool] = lambda _: True) -> Verdict:
     """What the rules decide for the alert `view` at `now`: it came through `router` (None: it
     came straight to the service `service_id`); `service_rules` gives a service's rules (None
-    for none); `inhibit` holds the open incidents that are sources of inhibit rules."""
-    routed = router.evaluate(view, now) if router is not None else None
+    for none); `inhibit` answers which inhibit rule, if any, silences the alert under the open
+    incidents; `service_exists` says whether a service a router names still exists."""
+    routed = _routed(router, view, now, service_exists) if router is not None else None
     target = routed.service_id if routed is not None else service_id
     if target is None:
         return Verdict(None, routed, NOTHING, None, Disposition.DROP, 0)

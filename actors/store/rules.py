@@ -156,6 +156,7 @@ class Snapshot:
     generation: int
     sets: Mapping[tuple[Kind, str | None], list[tuple[str, int, dict[str, Any]]]]
     routers: Mapping[str, Router]
+    services: frozenset[str] = frozenset()  # the ids of the services that exist
 
 
 async def snapshot(conn: asyncpg.Connection) -> Snapshot:
@@ -166,12 +167,13 @@ async def snapshot(conn: asyncpg.Connection) -> Snapshot:
         routers = await conn.fetch(
             "SELECT id::text, config::text AS config, revoked_at IS NOT NULL AS revoked FROM integrations"
             " WHERE type = 'router'")
+        services = await conn.fetch("SELECT id::text FROM services")
     sets: dict[tuple[Kind, str | None], list[tuple[str, int, dict[str, Any]]]] = {}
     for row in rows:
         rule = _decoded(row)
         sets.setdefault((rule["kind"], owner_of(rule)), []).append((rule["id"], rule["version"], rule["spec"]))
     return Snapshot(current, sets, {r["id"]: Router(r["id"], orjson.loads(r["config"]), r["revoked"])
-                                    for r in routers})
+                                    for r in routers}, frozenset(r["id"] for r in services))
 
 
 async def open_incident_alerts(conn: asyncpg.Connection) -> list[dict[str, Any]]:
@@ -203,6 +205,27 @@ async def add_matches(conn: asyncpg.Connection, counts: Mapping[tuple[str, datet
         " ON CONFLICT (rule_id, minute) DO UPDATE SET count = rule_matches.count + excluded.count",
         [rule for rule, _ in keys], [_minute(at) for _, at in keys], [counts[key] for key in keys],
     )
+
+
+Total = Literal["matched", "dropped_by_rules", "dropped_by_router"]
+
+
+async def add_totals(conn: asyncpg.Connection, counts: Mapping[tuple[Total, str], int]) -> None:
+    """Add `counts`, {(what, subject): alerts}, to the running totals (017_rule_totals.sql)."""
+    if not counts:
+        return
+    keys = list(counts)
+    await conn.execute(
+        "INSERT INTO rule_totals (what, subject, count)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])"
+        " ON CONFLICT (what, subject) DO UPDATE SET count = rule_totals.count + excluded.count",
+        [what for what, _ in keys], [subject for _, subject in keys], [counts[key] for key in keys],
+    )
+
+
+async def totals(conn: asyncpg.Connection) -> dict[tuple[str, str], int]:
+    """Every running total, {(what, subject): alerts}."""
+    return {(r["what"], r["subject"]): r["count"] for r in await conn.fetch("SELECT what, subject, count FROM rule_totals")}
 
 
 async def match_counts(conn: asyncpg.Connection, rule_ids: Collection[str], now: datetime

@@ -91,7 +91,7 @@ async def receive(source: Notification, key: str, request: Request, runtime: Gat
         integration = await integration_for(key, request, runtime, (source.kind,))
         notification = _validated(source, parse_json(await read_body(request)))
         events = _events(source, notification, integration, runtime.now())
-        replies = await submit(runtime, list[ServiceInput](events))
+        replies = await submit(runtime, list[ServiceInput](events), integration)
     except Refusal as refusal:
         return refusal.response()
     return json_response(200, {"status": "success", "alerts": len(notification.alerts),

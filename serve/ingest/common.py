@@ -1,5 +1,6 @@
 """What every source format shares: reading the body, finding the integration
-by its key, the integration's rate limit, and handing alerts to the shards.
+by its key (a router integration's too, on the routes of its format), the integration's rate
+limit, and handing alerts to the shards through the routing rules (serve/ingest/ruling.py).
 
 Each format answers refusals in its own shape (PagerDuty's, Opsgenie's, Tocsin's), so the
 helpers raise `Refusal` and the format renders it.
@@ -8,6 +9,7 @@ helpers raise `Refusal` and the format renders it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -20,8 +22,10 @@ from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.events import ServiceInput
 from tocsin.actors.domain.incident import Outcome
 from tocsin.actors.routing_keys import MalformedKey, TooManyUnknownKeys
+from tocsin.actors.rulebook import router_format
 from tocsin.actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, IntegrationKey
 from tocsin.serve.errors import RETRY_AFTER_S, json_response
+from tocsin.serve.ingest.ruling import ROUTER, RulesUnavailable, submit_ruled
 from tocsin.serve.runtime import GatewayRuntime
 
 
@@ -100,7 +104,8 @@ def parse_json(body: bytes) -> Any:
 async def integration_for(
     key: str, request: Request, runtime: GatewayRuntime, types: tuple[str, ...], what: str = "key"
 ) -> IntegrationKey:
-    """The live integration with this key, of one of these types, within its rate limit."""
+    """The live integration with this key, of one of these types or a router taking one of
+    them (as `as_source` gives it), within its rate limit."""
     if not key:
         raise Refusal(401, f"no integration has this {what}", [f"{what}: unknown"])
     integration = runtime.keys.known(key) or await find_integration(key, request, runtime, what)
@@ -108,11 +113,30 @@ async def integration_for(
         raise Refusal(404, f"no integration has this {what}", [f"{what}: unknown"])
     if integration.revoked:
         raise Refusal(403, f"this integration {what} has been revoked", [f"{what}: revoked"])
-    if integration.type not in types:
-        raise Refusal(400, f"this {what} belongs to a {integration.type} integration, not {' or '.join(types)}",
+    if source_type(integration) not in types:
+        raise Refusal(400, f"this {what} belongs to {described(integration)}, not {' or '.join(types)}",
                       [f"{what}: wrong integration type"])
     check_rate(integration, runtime)
-    return integration
+    return as_source(integration)
+
+
+def source_type(integration: IntegrationKey) -> str:
+    """The format of what the integration's source sends: its type, or a router's format."""
+    return router_format(integration.config) if integration.type == ROUTER else integration.type
+
+
+def described(integration: IntegrationKey) -> str:
+    """The integration's kind in a refusal: "a generic integration", "a router integration taking pagerduty"."""
+    if integration.type == ROUTER:
+        return f"a router integration taking {source_type(integration)}"
+    return f"a {integration.type} integration"
+
+
+def as_source(integration: IntegrationKey) -> IntegrationKey:
+    """The integration as its format reads what it sends: a router's options are its format
+    and catch-all, which its routes hold (actors/rulebook.py), so its alerts are read with the
+    format's default options."""
+    return replace(integration, config={}) if integration.type == ROUTER and integration.config else integration
 
 
 async def find_integration(key: str, request: Request, runtime: GatewayRuntime, what: str = "key"
@@ -153,15 +177,19 @@ def check_rate(integration: IntegrationKey, runtime: GatewayRuntime) -> None:
                       {"Retry-After": str(max(1, round(wait)))})
 
 
-async def submit(runtime: GatewayRuntime, inputs: list[ServiceInput]) -> list[Reply]:
-    """The inputs of one request, as one batch per shard; durable, or a 503 Refusal, or
+async def submit(runtime: GatewayRuntime, inputs: list[ServiceInput], integration: IntegrationKey
+                 ) -> list[Reply]:
+    """The inputs of one request from `integration`, through the routing rules, as one batch
+    per shard; durable (an alert the rules dropped answered DROPPED), or a 503 Refusal, or
     NotStored naming the inputs the database refused (the others being durable)."""
     if not inputs:
         return []
     try:
-        replies = await runtime.shards.submit_many(inputs)
+        replies = await submit_ruled(runtime.shards, await runtime.ruling.ruled(inputs, integration, runtime.now()))
     except BatchFailed:
         raise NOT_DURABLE from None
+    except RulesUnavailable as exc:
+        raise Refusal(503, f"{exc}; retry", ["unavailable"], {"Retry-After": str(RETRY_AFTER_S)}) from None
     refused = not_stored(replies)
     if refused is not None:
         raise refused

@@ -19,6 +19,8 @@ decided by serve/ingest/mail.py.
   dropped. A message that cannot be read as an alert
   is refused for good with 554 (sending it again would not help); anything else going wrong
   on our side answers 451, never a bare 500 with the exception's text.
+- Routing rules: each alert goes through its service's rules as at the gateway
+  (serve/ingest/ruling.py); a dropped one is accepted (250) and counted.
 - State: none of its own. A restart binds the port again; `stats` may be called any time.
 """
 
@@ -37,9 +39,10 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from tocsin.actors.batcher import BatchFailed
 from tocsin.actors.domain.clock import Clock, SystemClock
-from tocsin.actors.domain.events import ServiceInput
 from tocsin.actors.domain.ratelimit import RateLimiter
 from tocsin.actors.lifecycle import detached_options
+from tocsin.actors.rule_tally import RuleTally
+from tocsin.actors.rulebook import RuleBook
 from tocsin.actors.routing_keys import KeyCache, KeyGate, MalformedKey, TooManyUnknownKeys
 from tocsin.actors.settings import Settings
 from tocsin.actors.shard_router import ShardRouter
@@ -47,6 +50,7 @@ from tocsin.actors.store.database import UNAVAILABLE, Database
 from tocsin.actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, IntegrationKey, find_key
 from tocsin.serve.forwarded import address_key
 from tocsin.serve.ingest.common import not_stored
+from tocsin.serve.ingest.ruling import Ruling, RulesUnavailable, submit_ruled
 from tocsin.serve.ingest.mail import alert_of, parse_message
 
 log = logging.getLogger(__name__)
@@ -58,15 +62,21 @@ class EmailListener:
     def __init__(
         self, settings: Settings, database_url: str, clock: Clock | None = None,
         shards: ShardRouter | None = None, find: Callable[[str], Awaitable[IntegrationKey | None]] | None = None,
+        ruling: Ruling | None = None,
     ) -> None:
-        """Starts listening at once; must be made inside a running event loop. `shards` and
-        `find` stand in for the shards and the key lookup in tests."""
+        """Starts listening at once; must be made inside a running event loop. `shards`, `find`
+        and `ruling` stand in for the shards, the key lookup and the rules in tests."""
         self._settings = settings
         self._database = Database(database_url, max_size=4, command_timeout=10)
         self._clock = clock or SystemClock()
         self._keys = KeyGate.for_settings(KeyCache(find or self._find_key, settings.key_cache_ttl_s), settings)
         self._limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         self._shards = shards or ShardRouter.for_settings(settings)
+        # Service rules act on e-mail as on every source (serve/ingest/ruling.py).
+        if ruling is None:
+            ruling = Ruling(RuleBook(self._database), RuleTally(self._database))
+            ruling.start()
+        self._ruling = ruling
         self._counts: dict[str, int] = defaultdict(int)
         self._listening: asyncio.Future[asyncio.Server] = asyncio.ensure_future(self._listen())
 
@@ -83,6 +93,10 @@ class EmailListener:
             server = self._listening.result()
             server.close()
             await server.wait_closed()
+        try:
+            await self._ruling.stop()  # the last match counts
+        except UNAVAILABLE as exc:
+            log.warning("the routing rules' last match counts are lost: %r", exc)
         await self._database.close()
 
     # -- SMTP: aiosmtpd calls these by name -------------------------------------------------
@@ -108,14 +122,19 @@ class EmailListener:
         try:
             message = parse_message(envelope.original_content or b"")
             sender = envelope.mail_from or None
-            events: list[ServiceInput] = [alert_of(message, i, self._clock.now(), sender)
-                                          for i in integrations.values()]
+            now = self._clock.now()
+            events = [(alert_of(message, i, now, sender), i) for i in integrations.values()]
         except Exception as exc:  # noqa: BLE001 - whatever the parser trips on, the message is at fault
             log.warning("an e-mail could not be read as an alert: %r", exc)
             self._counts["messages_unreadable"] += 1
             return "554 5.6.0 The message could not be read as an alert"
         try:
-            refused = not_stored(await self._shards.submit_many(events))
+            ruled = [item for event, integration in events for item in await self._ruling.ruled([event], integration, now)]
+            refused = not_stored(await submit_ruled(self._shards, ruled))
+        except RulesUnavailable as exc:
+            log.warning("e-mail alert not taken: %s; the sender will retry", exc)
+            self._counts["messages_deferred"] += 1
+            return "451 4.3.0 The routing rules cannot be read now; try again later"
         except BatchFailed as exc:
             log.warning("e-mail alert not made durable (%s); the sender will retry", exc)
             self._counts["messages_deferred"] += 1

@@ -194,7 +194,7 @@ async def _receive(key: str, request: Request, runtime: GatewayRuntime) -> Respo
         integration = await integration_for(key, request, runtime, ("generic",))
         body = parse_json(await read_body(request, content_types=()))  # curl sends any type
         events = events_of_body(body, integration, runtime.now())
-        await submit(runtime, list[ServiceInput](events))
+        await submit(runtime, list[ServiceInput](events), integration)
     except Refusal as refusal:
         return refusal.response()
     return json_response(202, {"status": "success", "events": len(events),

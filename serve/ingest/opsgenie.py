@@ -33,7 +33,7 @@ from tocsin.actors.store.services import IntegrationKey
 from tocsin.actors.store.source_requests import SourceRequest
 from tocsin.serve.errors import RETRY_AFTER_S, json_response, unusable
 from tocsin.serve.ingest.common import (
-    NotStored, Refusal, body_schema, check_rate, read_body, submit,
+    NotStored, Refusal, as_source, body_schema, check_rate, described, read_body, source_type, submit,
     find_key, not_a_key, too_many_unknown_keys,
 )
 from tocsin.serve.ingest.opsgenie_models import (
@@ -121,7 +121,7 @@ async def create_alert(request: Request, runtime: GatewayRuntime = Depends(get_r
         integration = await _integration(request, runtime)
         alert = await _parse(request, CreateAlertIn)
         alias = alias_of(alert)
-        reply = await _apply(runtime, to_event(alert, alias, integration, str(uuid.uuid4()), received_at))
+        reply = await _apply(runtime, to_event(alert, alias, integration, str(uuid.uuid4()), received_at), integration)
     except Refusal as refusal:
         return call.refused(refusal)
     await _record(runtime, call, integration, "Create", alias, received_at, reply)
@@ -170,7 +170,7 @@ async def _act(request: Request, runtime: GatewayRuntime, action: Verb,
         body = await _parse(request, AlertActionIn, optional=True)
         if incident_id is None:
             event = action_event(action, identifier, body, integration, str(uuid.uuid4()), received_at)
-            reply: Reply | None = await _apply(runtime, event)
+            reply: Reply | None = await _apply(runtime, event, integration)
         else:
             reply = await _command(runtime, action, incident_id, body, integration, received_at)
     except Refusal as refusal:
@@ -206,7 +206,7 @@ def _incident_number(identifier: str) -> int:
 async def _command(runtime: GatewayRuntime, action: Verb, incident_id: int, body: AlertActionIn,
                    integration: IntegrationKey, received_at: datetime) -> Reply | None:
     """By Tocsin's incident id, through the shard like every other change; None when the
-    integration's service has no such incident."""
+    integration's service has no such incident (a router's has none: it acts by alias only)."""
     async with _connection(runtime) as conn:
         service_id = await incident_store.service_of(conn, incident_id)
     if service_id != integration.service_id:
@@ -215,7 +215,7 @@ async def _command(runtime: GatewayRuntime, action: Verb, incident_id: int, body
         command_id=str(uuid.uuid4()), service_id=service_id, incident_id=incident_id,
         action=Command(ACTION_OF[action].value),
         actor=body.actor, received_at=received_at,
-    ))
+    ), integration)
 
 
 @asynccontextmanager
@@ -238,10 +238,11 @@ def _database_refusals() -> Iterator[None]:
         raise DATABASE_DOWN from None
 
 
-async def _apply(runtime: GatewayRuntime, item: ServiceInput) -> Reply:
-    """Once durable, or a 503 Refusal, or a 422 naming the fields holding what the database refused."""
+async def _apply(runtime: GatewayRuntime, item: ServiceInput, integration: IntegrationKey) -> Reply:
+    """Once durable (or dropped by a routing rule), or a 503 Refusal, or a 422 naming the fields
+    holding what the database refused."""
     try:
-        [reply] = await submit(runtime, [item])
+        [reply] = await submit(runtime, [item], integration)
     except NotStored as refused:
         raise Unprocessable({where or "alert": what for where, what in refused.problems}) from None
     return reply
@@ -261,11 +262,11 @@ async def _integration(request: Request, runtime: GatewayRuntime) -> Integration
         raise too_many_unknown_keys("key", exc.retry_after_s) from None
     if integration is None or integration.revoked:
         raise Refusal(401, "Could not authenticate", ["the key is unknown or its integration is disabled"])
-    if integration.type != "opsgenie":
-        raise Refusal(403, f"This key belongs to a {integration.type} integration, not an Opsgenie one",
+    if source_type(integration) != "opsgenie":
+        raise Refusal(403, f"This key belongs to {described(integration)}, not an Opsgenie one",
                       ["wrong integration type"])
     check_rate(integration, runtime)
-    return integration
+    return as_source(integration)
 
 
 def events_of_body(body: Any, integration: IntegrationKey, now: datetime) -> list[AlertEvent]:

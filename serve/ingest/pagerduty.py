@@ -14,14 +14,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tocsin.actors.batcher import BatchFailed
 from tocsin.actors.domain.events import Action, AlertEvent, Severity
 from tocsin.actors.domain.storable import storable, storable_json
 from tocsin.actors.routing_keys import MalformedKey, TooManyUnknownKeys
 from tocsin.actors.store import services as service_store
 from tocsin.actors.store.services import ROUTING_KEY_LENGTH, IntegrationKey
-from tocsin.serve.errors import RETRY_AFTER_S, describe, json_response
-from tocsin.serve.ingest.common import Refusal, body_schema, check_rate, not_stored, read_body
+from tocsin.serve.errors import describe, json_response
+from tocsin.serve.ingest.common import Refusal, as_source, body_schema, check_rate, described, read_body, source_type, submit
+from tocsin.serve.ingest.ruling import ROUTER
 from tocsin.serve.ingest.common import find_key, not_a_key, too_many_unknown_keys
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
@@ -102,10 +102,6 @@ def answer(refusal: Refusal) -> Response:
     return json_response(refusal.status, body, refusal.headers)
 
 
-NOT_DURABLE = Refusal(503, "Event could not be made durable; retry", ["unavailable"],
-                      {"Retry-After": str(RETRY_AFTER_S)})
-
-
 @router.post("/v2/enqueue", status_code=202, openapi_extra=body_schema(AlertEventIn),
              summary="Send an alert event (trigger, acknowledge, resolve)")
 async def enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
@@ -113,13 +109,9 @@ async def enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtim
         event = await _parse(request, AlertEventIn)
         integration = await _integration(event.routing_key, request, runtime)
         dedup_key = event.dedup_key or uuid.uuid4().hex
-        refused = not_stored([await runtime.shards.submit(to_event(event, dedup_key, integration, runtime.now()))])
-        if refused is not None:
-            raise refused
+        await submit(runtime, [to_event(event, dedup_key, integration, runtime.now())], integration)
     except Refusal as refusal:
         return answer(refusal)
-    except BatchFailed:
-        return answer(NOT_DURABLE)
     return json_response(202, {"status": "success", "message": "Event processed", "dedup_key": dedup_key})
 
 
@@ -129,6 +121,10 @@ async def change_enqueue(request: Request, runtime: GatewayRuntime = Depends(get
     try:
         event = await _parse(request, ChangeEventIn)
         integration = await _integration(event.routing_key, request, runtime)
+        if integration.type == ROUTER:
+            raise Refusal(400, "Event object is invalid", [
+                "routing_key: this key is a router integration's, which routes alerts; a change event goes"
+                " to the key of a service's integration"])
     except Refusal as refusal:
         return answer(refusal)
     async with runtime.database.connection() as conn:
@@ -182,14 +178,13 @@ async def _integration(routing_key: str, request: Request, runtime: GatewayRunti
         raise Refusal(400, "Event object is invalid", ["routing_key: no integration has this routing key"])
     if integration.revoked:
         raise Refusal(400, "Event object is invalid", ["routing_key: this integration key has been revoked"])
-    if integration.type != "pagerduty":
-        raise Refusal(400, "Event object is invalid",
-                      [f"routing_key: this key belongs to a {integration.type} integration"])
+    if source_type(integration) != "pagerduty":
+        raise Refusal(400, "Event object is invalid", [f"routing_key: this key belongs to {described(integration)}"])
     try:
         check_rate(integration, runtime)
     except Refusal as limited:
         raise Refusal(429, "Rate limit reached for this routing key", ["too many events"], limited.headers) from None
-    return integration
+    return as_source(integration)
 
 
 def to_event(event: AlertEventIn, dedup_key: str, integration: IntegrationKey, now: datetime) -> AlertEvent:

@@ -1,5 +1,6 @@
 """The gateway with the shards and the database stood in for: one integration key, shards
-that record what they are given (or fail to make it durable), and a database that is down."""
+that record what they are given (or fail to make it durable), and a database that is down
+(after the routing rules were read: there are none)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tocsin.actors.batcher import BatchFailed
 from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.routing_keys import KeyCache, KeyGate
 from tocsin.actors.settings import Settings
+from tocsin.actors.store.rules import Snapshot
 from tocsin.actors.store.services import IntegrationKey
 from tocsin.serve import runtime as runtime_module
 from tocsin.serve.app import create_api
@@ -44,6 +46,7 @@ def gateway(key: str, integration_type: str) -> Iterator[tuple[TestClient, FakeS
     """A client of the API whose only integration has `key`, limited to 0.5 events/s, burst 2."""
     settings = Settings(rate_limit_per_s=0.5, rate_limit_burst=2, admin_token="t")
     runtime = runtime_module.GatewayRuntime(settings, database_url=NO_DATABASE)
+    runtime.rules.load(Snapshot(generation=1, sets={}, routers={}))  # no routing rules, as read before it went down
 
     async def find(candidate: str) -> IntegrationKey | None:
         return IntegrationKey("integration-1", "service-1", integration_type, False) if candidate == key else None

@@ -14,9 +14,14 @@ import pytest
 from tocsin.actors.batcher import BatchFailed
 from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.events import Action, AlertEvent
+from tocsin.actors.rule_tally import RuleTally
+from tocsin.actors.rulebook import RuleBook
 from tocsin.actors.settings import Settings
+from tocsin.actors.store.database import Database
+from tocsin.actors.store.rules import Snapshot
 from tocsin.actors.store.services import IntegrationKey
 from tocsin.serve.ingest.email_listener import EmailListener
+from tocsin.serve.ingest.ruling import Ruling
 from tests.conftest import free_port
 
 DOMAIN = "alerts.example.test"
@@ -35,6 +40,10 @@ class FakeShards:
         self.refuse: Reply | None = None
         self.broken = False
 
+    async def submit(self, item: Any) -> Reply:
+        [reply] = await self.submit_many([item])
+        return reply
+
     async def submit_many(self, items: list[Any]) -> list[Reply]:
         if self.fail:
             raise BatchFailed("commit failed")
@@ -42,6 +51,14 @@ class FakeShards:
             raise RuntimeError("a bug on our side")
         self.received += items
         return [self.refuse or Reply("opened", 1, "triggered") for _ in items]
+
+
+def no_rules() -> Ruling:
+    """Rules loaded once, none of them: every alert goes as it came."""
+    unused = Database("postgresql://unused", max_size=1)
+    book = RuleBook(unused)
+    book.load(Snapshot(generation=1, sets={}, routers={}))
+    return Ruling(book, RuleTally(unused))
 
 
 async def find(key: str) -> IntegrationKey | None:
@@ -53,7 +70,8 @@ async def listener() -> AsyncIterator[tuple[EmailListener, FakeShards, int]]:
     port, shards = free_port(), FakeShards()
     settings = Settings(host="127.0.0.1", smtp_listen_port=port, email_domain=DOMAIN, smtp_max_message_bytes=4096,
                         key_cache_ttl_s=0)
-    listener = EmailListener(settings, "postgresql://unused", shards=shards, find=find)  # type: ignore[arg-type]
+    listener = EmailListener(settings, "postgresql://unused", shards=shards, find=find,  # type: ignore[arg-type]
+                             ruling=no_rules())
     assert (await listener.stats())["port"] == port
     yield listener, shards, port
     await listener.close()
@@ -185,7 +203,8 @@ async def budgeted() -> AsyncIterator[tuple[CountingFind, FakeShards, int]]:
     port, shards, lookups = free_port(), FakeShards(), CountingFind()
     settings = Settings(host="127.0.0.1", smtp_listen_port=port, email_domain=DOMAIN, key_cache_ttl_s=0,
                         unknown_keys_burst=3, unknown_keys_per_s=0.001)
-    listener = EmailListener(settings, "postgresql://unused", shards=shards, find=lookups)  # type: ignore[arg-type]
+    listener = EmailListener(settings, "postgresql://unused", shards=shards, find=lookups,  # type: ignore[arg-type]
+                             ruling=no_rules())
     assert (await listener.stats())["port"] == port
     yield lookups, shards, port
     await listener.close()

@@ -1,0 +1,137 @@
+"""Routing rules acting on the alerts a source sends, on their way to the shards: the one place
+every integration's alerts pass (the gateway's formats through serve/ingest/common.py
+`submit`, e-mail through the listener).
+
+`Ruling.ruled(inputs, integration, now)` answers each input as the shard is to take it, or
+None for an alert dropped. An alert event goes through the routes of its router integration
+(when it came through one: they choose its service), its service's rules and the inhibit
+rules (actors/domain/rule_verdict.py `judge`), and comes out with what they decided
+(`Verdict.applied`); every match and drop is counted in the tally (actors/rule_tally.py).
+Incident commands pass as they are.
+
+Cost: an alert to a service with no rules, while no inhibit rule is held (or nothing to
+answer for them), costs one dict lookup per request; nothing is parsed or allocated for it.
+
+`submit_ruled` sends what `ruled` answered as `ShardRouter.submit_many` would: a dropped
+alert is not sent, and its reply says `dropped`, so that the source is answered as for any
+alert taken (it must not send it again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+
+from tocsin.actors.domain.batch_plan import Reply
+from tocsin.actors.domain.events import AlertEvent, ServiceInput
+from tocsin.actors.domain.incident import Outcome
+from tocsin.actors.domain.rule_verdict import Inhibiting, judge
+from tocsin.actors.domain.rules import Disposition, InhibitRules
+from tocsin.actors.rule_tally import RuleTally
+from tocsin.actors.rulebook import Router, RuleBook, event_view
+from tocsin.actors.shard_router import ShardRouter
+from tocsin.actors.store.database import UNAVAILABLE
+from tocsin.actors.store.services import IntegrationKey
+
+ROUTER = "router"  # the integration type whose alerts are routed
+READY_WAIT_S = 5.0  # how long the first alerts after a start wait for the rules' first load
+DROPPED = Reply(Outcome.DROPPED.value, note="dropped by a routing rule")
+
+
+class RulesUnavailable(Exception):
+    """The rules an alert needs could not be read (the database being away, or a router's
+    routes not compiling): the source should retry later."""
+
+
+class Ruling:
+    """A gateway's (or the e-mail listener's) rules, tally and inhibition (see the module)."""
+
+    def __init__(self, book: RuleBook, tally: RuleTally, inhibitor: Inhibiting | None = None) -> None:
+        self.book = book
+        self.tally = tally
+        self._inhibitor = inhibitor
+        self._inhibit_seen: InhibitRules | None = None
+        self._inhibiting = False
+
+    def start(self) -> None:
+        """Poll the rules and flush the tally in the background of the running loop (once)."""
+        self.book.start()
+        self.tally.start()
+
+    async def stop(self) -> None:
+        await self.book.stop()
+        await self.tally.stop()
+
+    async def ruled(self, inputs: Sequence[ServiceInput], integration: IntegrationKey, now: datetime
+                    ) -> Sequence[ServiceInput | None]:
+        """Each input as the shard is to take it, None for an alert dropped; `inputs` itself
+        when no rule can apply. RulesUnavailable when the rules cannot be read."""
+        book = self.book
+        if book.generation < 0:
+            await self._loaded()
+        router: Router | None = None
+        if integration.type == ROUTER:
+            router = book.router(integration.integration_id) or await self._reloaded_router(integration)
+            format = router.format
+        elif book.service(integration.service_id) is None and not self._inhibit_active():
+            return inputs
+        else:
+            format = integration.type
+        return [self._judged(item, format, router, now) if isinstance(item, AlertEvent) else item
+                for item in inputs]
+
+    def _judged(self, event: AlertEvent, format: str, router: Router | None, now: datetime) -> AlertEvent | None:
+        book = self.book
+        verdict = judge(event_view(format, event), now, service_id=event.service_id or None,
+                        router=router.rules if router else None, service_rules=book.service,
+                        inhibit=self._inhibitor if self._inhibit_active() else None,
+                        service_exists=book.has_service)
+        if verdict.rules or verdict.disposition == Disposition.DROP:
+            self.tally.count(verdict, router.integration_id if router else None, now)
+        if verdict.disposition == Disposition.DROP:
+            return None
+        if not verdict.rules and verdict.service_id == event.service_id:
+            return event  # no rule touched it
+        return verdict.applied(event)
+
+    def _inhibit_active(self) -> bool:
+        """Whether an enabled inhibit rule is held and something answers for it; worked out
+        again only when the book's inhibit rules are another object (a reload)."""
+        if self._inhibitor is None:
+            return False
+        rules = self.book.inhibit
+        if rules is not self._inhibit_seen:
+            self._inhibit_seen, self._inhibiting = rules, any(rule.enabled for rule in rules.rules)
+        return self._inhibiting
+
+    async def _loaded(self) -> None:
+        try:
+            await asyncio.wait_for(self.book.ready(), READY_WAIT_S)
+        except asyncio.TimeoutError:
+            raise RulesUnavailable("the routing rules are not loaded yet") from None
+
+    async def _reloaded_router(self, integration: IntegrationKey) -> Router:
+        """The router, after loading the rules again: it may be newer than the last load."""
+        try:
+            await self.book.refresh()
+        except UNAVAILABLE:
+            raise RulesUnavailable("the routing rules cannot be read now") from None
+        router = self.book.router(integration.integration_id)
+        if router is None:
+            raise RulesUnavailable("this router's routes cannot be read now")
+        return router
+
+
+async def submit_ruled(shards: ShardRouter, ruled: Sequence[ServiceInput | None]) -> list[Reply]:
+    """The inputs of one request as `Ruling.ruled` answered them, sent as `shards.submit_many`
+    sends them (BatchFailed unless durable), None (dropped) being answered DROPPED."""
+    kept = [item for item in ruled if item is not None]
+    if len(kept) == 1:  # most requests: without the grouping by shard
+        replies = [await shards.submit(kept[0])]
+    else:
+        replies = await shards.submit_many(kept) if kept else []
+    if len(kept) == len(ruled):
+        return replies
+    answered = iter(replies)
+    return [DROPPED if item is None else next(answered) for item in ruled]
