@@ -79,6 +79,10 @@ class Gateway:
         # The Settings object itself, not a JSON dump: a dump would mask the secrets.
         runtime.install(runtime.GatewayRuntime(settings, database_url))
 
+    async def __del__(self) -> None:
+        """Serve calls it when the replica stops: the routing rules' last match counts are kept."""
+        await runtime.installed().close()
+
 
 def build_app(settings: Settings, database_url: str) -> Application:
     """The Serve application for these settings (the database URL already resolved)."""

@@ -2,8 +2,9 @@
 
 Whichever gateway replica answers a scrape reports the whole deployment, so a scrape through
 the load balancer is always complete: the counts come from the shards (each the only writer
-of its services) and the channel actors (each the only sender for its channel), and the
-gauges from Postgres. Nothing here is counted per replica.
+of its services) and the channel actors (each the only sender for its channel), what routing
+rules did from the running totals every gateway adds to in Postgres (actors/rule_tally.py,
+a few seconds behind), and the gauges from Postgres. Nothing here is counted per replica.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tocsin.actors.domain.channels import CHANNELS
 from tocsin.actors.domain.measures import NO_INTEGRATION, Histogram
 from tocsin.actors.store import metrics as store
 from tocsin.actors.store import notifications as notification_store
+from tocsin.actors.store import rules as rule_store
 from tocsin.serve.api.channels import channel_state
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
@@ -46,6 +48,7 @@ async def _gather(runtime: GatewayRuntime) -> dict[str, Any]:
                 "incidents": await store.incidents_by_status(conn),
                 "waiting": await notification_store.counts_by_channel(conn),
                 "integration_types": await store.integration_types(conn),
+                "rule_totals": await rule_store.totals(conn),
             }
 
     database, shards, channels = await asyncio.gather(
@@ -70,6 +73,7 @@ class _OneScrape:
         yield from _shard_metrics(snap["shards"])
         yield from _response_times(shards)
         yield from _channel_metrics(snap["channels"], snap["waiting"])
+        yield from _rule_metrics(snap["rule_totals"])
 
 
 def _alerts_in(shards: list[dict[str, Any]], types: dict[str, str]) -> Metric:
@@ -135,6 +139,19 @@ def _channel_metrics(channels: list[dict[str, Any]], waiting: dict[str, dict[str
         for status, count in sorted(counts.items()):
             queued.add_metric([channel, status], count)
     yield from (up, outcomes, breakers, queued)
+
+
+def _rule_metrics(totals: dict[tuple[str, str], int]) -> Iterator[Metric]:
+    matches = CounterMetricFamily("tocsin_rule_matches", "Alerts each routing rule matched.", labels=["rule"])
+    dropped = CounterMetricFamily(
+        "tocsin_alerts_dropped", "Alerts dropped by routing rules: by a service's rules or a router's catch-all.",
+        labels=["by", "id"])
+    for (what, subject), count in sorted(totals.items()):
+        if what == "matched":
+            matches.add_metric([subject], count)
+        else:
+            dropped.add_metric(["service_rules" if what == "dropped_by_rules" else "catch_all", subject], count)
+    yield from (matches, dropped)
 
 
 def _gauge(name: str, doc: str, label: str, values: dict[str, int]) -> Metric:

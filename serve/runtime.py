@@ -6,6 +6,7 @@ through `get_runtime`, a FastAPI dependency; `get_database` hands routes its dat
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import ray
@@ -15,7 +16,7 @@ from tocsin.actors.bus import BusAddress, open_bus
 from tocsin.actors.nudger import ChannelNudger
 from tocsin.actors.domain.clock import Clock, SystemClock
 from tocsin.actors.store import services as service_store
-from tocsin.actors.store.database import Database
+from tocsin.actors.store.database import UNAVAILABLE, Database
 from tocsin.actors.store.services import IntegrationKey
 from tocsin.actors.settings import Settings
 from tocsin.serve.forwarded import Ingress, address_key, client_address
@@ -26,6 +27,8 @@ from tocsin.serve.ingest.ruling import Ruling
 from tocsin.serve.retention import RetentionJob
 from tocsin.actors.domain.ratelimit import RateLimiter
 from tocsin.actors.shard_router import ShardRouter
+
+log = logging.getLogger(__name__)
 
 
 class GatewayRuntime:
@@ -43,6 +46,13 @@ class GatewayRuntime:
         self.bus = open_bus(BusAddress.for_settings(settings))  # read by the live stream
         self.rules = RuleBook(self.database)  # routing rules, compiled; polled from the first request on
         self.ruling = Ruling(self.rules, RuleTally(self.database))  # the rules acting on every alert
+
+    async def close(self) -> None:
+        """Before the replica goes: what the rules counted is flushed (a database away loses it)."""
+        try:
+            await self.ruling.stop()
+        except UNAVAILABLE as exc:
+            log.warning("the routing rules' last match counts are lost: %r", exc)
 
     def now(self) -> datetime:
         return self.clock.now()
