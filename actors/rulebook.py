@@ -99,6 +99,7 @@ class RuleBook:
         self._tables = _Tables(generation=-1)
         self._lock = asyncio.Lock()
         self._loaded = asyncio.Event()
+        self._changed = asyncio.Event()  # set, then replaced, at each load
         self._task: asyncio.Task[None] | None = None
         self.problems: dict[SetKey, RuleErrors] = {}
         self.polls = 0  # how many times the generation was read, for tests and metrics
@@ -149,6 +150,12 @@ class RuleBook:
         self._tables = self._compiled(snapshot)
         self.loads += 1
         self._loaded.set()
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def next_load(self) -> None:
+        """Return at the next load of the rules."""
+        await self._changed.wait()
 
     def start(self) -> None:
         """Poll in the background of the running loop from now on (once; later calls do nothing)."""

@@ -22,7 +22,8 @@ from tocsin.actors.settings import Settings
 from tocsin.serve.forwarded import Ingress, address_key, client_address
 from tocsin.actors.routing_keys import KeyCache, KeyGate
 from tocsin.actors.rule_tally import RuleTally
-from tocsin.actors.rulebook import RuleBook
+from tocsin.actors.rulebook import NO_INHIBIT_RULES, RuleBook
+from tocsin.serve.inhibitor import Inhibitor
 from tocsin.serve.ingest.ruling import Ruling
 from tocsin.serve.retention import RetentionJob
 from tocsin.actors.domain.ratelimit import RateLimiter
@@ -45,7 +46,8 @@ class GatewayRuntime:
         self.channels = ChannelNudger(settings.namespace)
         self.bus = open_bus(BusAddress.for_settings(settings))  # read by the live stream
         self.rules = RuleBook(self.database)  # routing rules, compiled; polled from the first request on
-        self.ruling = Ruling(self.rules, RuleTally(self.database))  # the rules acting on every alert
+        inhibitor = Inhibitor(self.database, self.bus, NO_INHIBIT_RULES, self.now)
+        self.ruling = Ruling(self.rules, RuleTally(self.database), inhibitor)  # the rules acting on every alert
 
     async def close(self) -> None:
         """Before the replica goes: what the rules counted is flushed (a database away loses it)."""

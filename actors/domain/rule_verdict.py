@@ -79,7 +79,8 @@ class Verdict:
 
 
 class Inhibiting(Protocol):
-    """What answers for the inhibit rules: an `InhibitIndex`, or what keeps one current."""
+    """What answers for the inhibit rules: an `InhibitIndex`, or what keeps one current
+    (the gateway's Inhibitor)."""
 
     def inhibited_by(self, view: AlertView, now: datetime) -> str | None: ...
 

@@ -52,7 +52,8 @@ async def test_rules(body: RuleTestIn, runtime: GatewayRuntime = Depends(get_run
         events = _events(body, now)
         inhibit = await load_inhibit_index(conn, book.inhibit, now)
         verdicts = [judge(event_view(body.format, event), now, service_id=_text(body.service_id),
-                          router=routes.rules if routes else None, service_rules=book.service, inhibit=inhibit)
+                          router=routes.rules if routes else None, service_rules=book.service, inhibit=inhibit,
+                          service_exists=book.has_service)
                     for event in events]
         urgencies = await service_store.urgencies(conn, {v.service_id for v in verdicts if v.service_id})
     return {"alerts": [_tested(event, verdict, urgencies) for event, verdict in zip(events, verdicts)]}

@@ -9,8 +9,11 @@ rules (actors/domain/rule_verdict.py `judge`), and comes out with what they deci
 (`Verdict.applied`); every match and drop is counted in the tally (actors/rule_tally.py).
 Incident commands pass as they are.
 
-Cost: an alert to a service with no rules, while no inhibit rule is held (or nothing to
-answer for them), costs one dict lookup per request; nothing is parsed or allocated for it.
+Inhibition is answered from memory by the Inhibitor (serve/inhibitor.py), which the ruling
+hands each new version of the inhibit rules as the book loads it.
+
+Cost: an alert to a service with no rules, while no inhibit rule is enabled (or there is no
+inhibitor), costs one dict lookup per request; nothing is parsed or allocated for it.
 
 `submit_ruled` sends what `ruled` answered as `ShardRouter.submit_many` would: a dropped
 alert is not sent, and its reply says `dropped`, so that the source is answered as for any
@@ -20,22 +23,28 @@ alert taken (it must not send it again).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
 from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.events import AlertEvent, ServiceInput
 from tocsin.actors.domain.incident import Outcome
-from tocsin.actors.domain.rule_verdict import Inhibiting, judge
+from tocsin.actors.domain.rule_verdict import judge
 from tocsin.actors.domain.rules import Disposition, InhibitRules
 from tocsin.actors.rule_tally import RuleTally
 from tocsin.actors.rulebook import Router, RuleBook, event_view
 from tocsin.actors.shard_router import ShardRouter
 from tocsin.actors.store.database import UNAVAILABLE
 from tocsin.actors.store.services import IntegrationKey
+from tocsin.serve.inhibitor import Inhibitor
+
+log = logging.getLogger(__name__)
 
 ROUTER = "router"  # the integration type whose alerts are routed
 READY_WAIT_S = 5.0  # how long the first alerts after a start wait for the rules' first load
+RETRY_S = 1.0
 DROPPED = Reply(Outcome.DROPPED.value, note="dropped by a routing rule")
 
 
@@ -47,21 +56,49 @@ class RulesUnavailable(Exception):
 class Ruling:
     """A gateway's (or the e-mail listener's) rules, tally and inhibition (see the module)."""
 
-    def __init__(self, book: RuleBook, tally: RuleTally, inhibitor: Inhibiting | None = None) -> None:
+    def __init__(self, book: RuleBook, tally: RuleTally, inhibitor: Inhibitor | None = None) -> None:
         self.book = book
         self.tally = tally
         self._inhibitor = inhibitor
         self._inhibit_seen: InhibitRules | None = None
         self._inhibiting = False
+        self._feeding: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Poll the rules and flush the tally in the background of the running loop (once)."""
+        """Poll the rules, flush the tally and hand the inhibitor each new version of the
+        inhibit rules, in the background of the running loop (once)."""
         self.book.start()
         self.tally.start()
+        if self._inhibitor is not None and self._feeding is None:
+            self._feeding = asyncio.create_task(self._feed(self._inhibitor))
 
     async def stop(self) -> None:
+        if self._feeding is not None:
+            self._feeding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._feeding
+            self._feeding = None
+        if self._inhibitor is not None:
+            await self._inhibitor.close()
         await self.book.stop()
         await self.tally.stop()
+
+    async def _feed(self, inhibitor: Inhibitor) -> None:
+        """The inhibitor follows the book's inhibit rules: replaced at each load that changed them."""
+        fed: InhibitRules | None = None
+        await self.book.ready()
+        await inhibitor.start()
+        while True:
+            rules = self.book.inhibit
+            if rules is not fed:
+                try:
+                    await inhibitor.replace_rules(rules)
+                    fed = rules
+                except Exception as exc:  # noqa: BLE001 - the database or the bus away: tried again
+                    log.warning("inhibition: cannot load the open incidents for new rules, retrying: %r", exc)
+                    await asyncio.sleep(RETRY_S)
+                    continue
+            await self.book.next_load()
 
     async def ruled(self, inputs: Sequence[ServiceInput], integration: IntegrationKey, now: datetime
                     ) -> Sequence[ServiceInput | None]:
