@@ -12,7 +12,7 @@ import pytest
 
 from tests.client import Service, trigger
 from tests.e2e.accounts import logged_in, make_user, personal_token
-from tests.e2e.alert_payloads import AM_HEADERS, am_alert, am_notification
+from tests.e2e.alert_payloads import am_alert, am_notification
 from tests.e2e.conftest import refused
 
 RULES = "/api/v1/rules"
@@ -216,20 +216,6 @@ def test_a_router_sends_only_to_services_that_exist(api, router):
     assert problems(api.post(ROUTERS, json={"type": "router", "format": "generic",
                                             "catch_all": {"route_to": missing}})) == [
         f"catch_all.route_to: no service has the id {missing}"]
-
-
-def test_sources_sending_with_a_router_key_are_refused_until_routers_take_alerts(api, anonymous, router):
-    key = router["key"]
-    notification = am_notification(am_alert("db-1:9100"))
-    answers = [
-        anonymous.post(f"/integrations/alertmanager/{key}", json=notification, headers=AM_HEADERS),
-        anonymous.post("/integrations/generic", json={"summary": "x"}, headers={"Authorization": f"Bearer {key}"}),
-        anonymous.post("/v2/enqueue", json=trigger(key)),
-        anonymous.post("/v2/alerts", json={"message": "x"}, headers={"Authorization": f"GenieKey {key}"}),
-    ]
-    for answer in answers:
-        assert 400 <= answer.status_code < 500, answer.text
-        assert "router" in answer.text, answer.text
 
 
 # -- trying rules on a sample --------------------------------------------------------------------------
