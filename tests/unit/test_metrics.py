@@ -70,6 +70,7 @@ def test_a_scrape_sums_the_shards_and_marks_what_did_not_answer() -> None:
         "incidents": {"triggered": 3, "acknowledged": 1, "resolved": 9},
         "waiting": {"sms": {"pending": 2, "dead": 1}},
         "integration_types": {"i-pd": "pagerduty", "i-am": "alertmanager"},
+        "rule_totals": {("matched", "r-db"): 5, ("dropped_by_rules", "svc-1"): 2, ("dropped_by_router", "i-am"): 3},
         "shards": [_shard_stats({"i-pd": 5, "i-am": 2}, 60), None, _shard_stats({"i-pd": 1, "gone": 4}, 600)],
         "channels": [
             {"channel": "sms", "running": True, "sent": 7, "dead": 1,
@@ -95,3 +96,8 @@ def test_a_scrape_sums_the_shards_and_marks_what_did_not_answer() -> None:
     waiting = {(s.labels["channel"], s.labels["status"]): s.value
                for s in families["tocsin_notifications_waiting"].samples}
     assert waiting == {("sms", "pending"): 2, ("sms", "dead"): 1}
+    matches = {s.labels["rule"]: s.value for s in families["tocsin_rule_matches"].samples if s.name.endswith("_total")}
+    assert matches == {"r-db": 5}
+    dropped = {(s.labels["by"], s.labels["id"]): s.value for s in families["tocsin_alerts_dropped"].samples
+               if s.name.endswith("_total")}
+    assert dropped == {("service_rules", "svc-1"): 2, ("catch_all", "i-am"): 3}
