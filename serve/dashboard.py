@@ -1,4 +1,7 @@
-"""The dashboard: HTML pages under /ui, their assets under /static, and / pointing at them.
+"""The dashboard: HTML pages under /ui, their assets under /static, and / pointing at them;
+an installable app through its manifest (/static/manifest.webmanifest) and its service
+worker (/sw.js, scope "/"), which keeps the pages and the incident list's last answers for
+opening offline.
 
 A page is a shell without data, so it needs no login: its module reads the REST API with the
 session cookie and sends the browser to /ui/login on a 401. Pages and assets are read from
@@ -11,6 +14,7 @@ the OpenAPI schema.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -41,6 +45,7 @@ SECURITY_HEADERS = {
 NAVIGATION = (
     ("incidents", "Incidents"),
     ("oncall", "On call"),
+    ("shifts", "My shifts"),
     ("services", "Services"),
     ("rules", "Rules"),
     ("policies", "Escalation policies"),
@@ -50,7 +55,20 @@ NAVIGATION = (
 )
 _TITLES = dict(NAVIGATION)
 
-_ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+_ASSET_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".webmanifest": "application/manifest+json",
+}
+
+# The service worker's source: served at /sw.js (never under /static) so that its scope is the
+# whole origin, with this release written in where the marker stands.
+SERVICE_WORKER = "sw.js"
+_RELEASE_MARKER = "__RELEASE__"
+# The pages a responder opens at night, kept by the service worker to open offline.
+OFFLINE_PAGES = ("/ui/incidents", "/ui/oncall", "/ui/shifts")
 
 router = APIRouter(include_in_schema=False)
 
@@ -105,6 +123,14 @@ async def static_asset(name: str, request: Request) -> Response:
     return Response(asset.body, media_type=asset.media_type, headers=headers)
 
 
+@router.get("/sw.js")
+async def service_worker() -> Response:
+    """The service worker, scoped to "/" (its own folder); revalidated on each check, so a new
+    release is installed as soon as a page is opened."""
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-cache", "Service-Worker-Allowed": "/"}
+    return Response(_service_worker(), media_type="text/javascript", headers=headers)
+
+
 def render_page(page: str, *, section: str, title: str) -> str:
     """The page file `page`.html inside the shared layout, with `section` marked in the navigation.
     Rendered per request (a few microseconds): the title may hold a number from the URL."""
@@ -131,10 +157,29 @@ def _assets() -> dict[str, Asset]:
     assets = {}
     for path in STATIC_DIR.iterdir():
         media_type = _ASSET_TYPES.get(path.suffix)
-        if media_type and path.is_file():
+        if media_type and path.is_file() and path.name != SERVICE_WORKER:
             body = path.read_bytes()
             assets[path.name] = Asset(body, media_type, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
     return assets
+
+
+@lru_cache(maxsize=1)
+def _service_worker() -> bytes:
+    """sw.js with RELEASE written in: a version hashed from every file of the static folder
+    (so any change makes a new worker, whose caches replace the old) and what it keeps."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC_DIR.iterdir()):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    release = {
+        "version": digest.hexdigest()[:16],
+        "pages": list(OFFLINE_PAGES),
+        "shell": [*OFFLINE_PAGES, *(f"/static/{name}" for name in sorted(_assets()))],
+    }
+    source = (STATIC_DIR / SERVICE_WORKER).read_text(encoding="utf-8")
+    if source.count(_RELEASE_MARKER) != 1:
+        raise RuntimeError(f"{SERVICE_WORKER} must hold {_RELEASE_MARKER} exactly once")
+    return source.replace(_RELEASE_MARKER, json.dumps(release)).encode()
 
 
 def _html(page: str) -> Response:

@@ -2,6 +2,8 @@
 // requests that change something also carry the session's CSRF token, which the server
 // checks against the cookie's session.
 
+import { forgetSavedAnswers, noteAnswer } from "/static/offline.js";
+
 const ROLES = ["viewer", "responder", "admin"];
 
 /** A refusal or failure from the API, with the message its body gives and, for a 422, each
@@ -30,12 +32,17 @@ export function allows(role, needed) {
 /** Log in; the session body on success, an ApiError with the server's reason otherwise. */
 export async function logIn(email, password) {
   currentSession = null;
+  await forgetSavedAnswers();
   return send("POST", "/api/v1/session", { email, password }, {});
 }
 
 export async function logOut() {
-  await request("DELETE", "/api/v1/session");
-  currentSession = null;
+  try {
+    await request("DELETE", "/api/v1/session");
+  } finally {
+    currentSession = null;
+    await forgetSavedAnswers();
+  }
 }
 
 export const get = (path) => request("GET", path);
@@ -72,6 +79,7 @@ async function send(method, path, body, headers) {
   } catch {
     throw new ApiError(0, "Tocsin cannot be reached; check the connection and try again.");
   }
+  noteAnswer(response);
   if (response.status === 401 && !(method === "POST" && path === "/api/v1/session")) {
     toLogin();
   }

@@ -1,6 +1,9 @@
 // The login form: a session cookie on success, then back to the page that sent us here.
 
 import { logIn } from "/static/api.js";
+import { registerWorker } from "/static/offline.js";
+
+registerWorker();
 
 const form = document.getElementById("login-form");
 const problem = form.querySelector(".form-error");

@@ -5,6 +5,7 @@
 // run in the page.
 
 import { allows, logOut, session } from "/static/api.js";
+import { registerWorker } from "/static/offline.js";
 
 /** An element: el("a", {href: "/x", class: "y", onclick: f}, "text", child, ...). */
 export function el(tag, attributes = {}, ...children) {
@@ -26,6 +27,8 @@ export function fill(node, ...children) {
 
 /** Header, navigation and role of the person logged in; resolves to {user, can(role)}. */
 export async function startPage() {
+  registerWorker();
+  wireMenu();
   const { user } = await session();
   document.getElementById("who-name").textContent = user.name;
   document.getElementById("who-role").textContent = user.role;
@@ -38,6 +41,23 @@ export async function startPage() {
     if (!can(node.dataset.needs)) node.remove();
   }
   return { user, can };
+}
+
+/** On a phone the sections and the person logged in fold behind the header's Menu button. */
+function wireMenu() {
+  const button = document.getElementById("menu");
+  const header = button.closest("header");
+  const setOpen = (open) => {
+    button.setAttribute("aria-expanded", String(open));
+    header.dataset.menu = open ? "open" : "closed";
+  };
+  button.addEventListener("click", () => setOpen(button.getAttribute("aria-expanded") !== "true"));
+  header.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && button.getAttribute("aria-expanded") === "true") {
+      setOpen(false);
+      button.focus();
+    }
+  });
 }
 
 /**

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -12,15 +15,19 @@ from fastapi.testclient import TestClient
 
 from tocsin.serve import dashboard
 
-PAGES = ["/ui/login", "/ui/incidents", "/ui/incidents/42", "/ui/oncall", "/ui/services", "/ui/rules", "/ui/policies",
-         "/ui/schedules", "/ui/users", "/ui/notifications"]
+PAGES = ["/ui/login", "/ui/incidents", "/ui/incidents/42", "/ui/oncall", "/ui/shifts", "/ui/services", "/ui/rules",
+         "/ui/policies", "/ui/schedules", "/ui/users", "/ui/notifications"]
+
+
+def app_with_dashboard() -> FastAPI:
+    app = FastAPI()
+    app.include_router(dashboard.router)
+    return app
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    app = FastAPI()
-    app.include_router(dashboard.router)
-    with TestClient(app, follow_redirects=False) as client:
+    with TestClient(app_with_dashboard(), follow_redirects=False) as client:
         yield client
 
 
@@ -104,3 +111,76 @@ def test_what_the_pages_keep_in_memory_does_not_grow_with_the_addresses_asked_fo
         page = client.get(f"/ui/incidents/{incident_id}")
         assert f"<title>Incident {incident_id} · Tocsin</title>" in page.text
     assert kept() == before
+
+
+def release_of(worker: str) -> dict[str, Any]:
+    [written] = re.findall(r"^const RELEASE = (.*);$", worker, flags=re.MULTILINE)
+    return json.loads(written)  # type: ignore[no-any-return]
+
+
+def test_the_service_worker_is_served_for_the_whole_origin(client: TestClient) -> None:
+    worker = client.get("/sw.js")
+    assert worker.status_code == 200
+    assert worker.headers["content-type"].startswith("text/javascript")
+    assert worker.headers["service-worker-allowed"] == "/"
+    assert worker.headers["cache-control"] == "no-cache"  # a new release is seen at the next check
+    code = [line for line in worker.text.splitlines() if line and not line.startswith("//")]
+    assert code[0] == 'importScripts("/static/sw-push.js");'  # the push handlers, before anything else
+    assert client.get("/static/sw-push.js").status_code == 200
+    assert client.get("/static/sw.js").status_code == 404  # one worker only, at the root
+
+
+def test_the_service_worker_keeps_the_offline_pages_and_every_asset(client: TestClient) -> None:
+    release = release_of(client.get("/sw.js").text)
+    assert {"/ui/incidents", "/ui/oncall", "/ui/shifts"} <= set(release["pages"]) <= set(release["shell"])
+    assets = {f"/static/{path.name}" for path in dashboard.STATIC_DIR.iterdir()
+              if path.suffix in {".js", ".css", ".svg", ".png", ".webmanifest"} and path.name != "sw.js"}
+    assert assets <= set(release["shell"])
+    for address in release["shell"]:
+        assert client.get(address).status_code == 200, address
+
+
+def test_a_changed_static_file_makes_a_new_service_worker_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def version() -> str:
+        for cached in (dashboard._assets, dashboard._service_worker, dashboard._static_text):
+            cached.cache_clear()
+        with TestClient(app_with_dashboard()) as client:
+            return str(release_of(client.get("/sw.js").text)["version"])
+
+    copy = tmp_path / "static"
+    shutil.copytree(dashboard.STATIC_DIR, copy)
+    monkeypatch.setattr(dashboard, "STATIC_DIR", copy)
+    try:
+        before = version()
+        assert version() == before
+        (copy / "incidents.html").write_text((copy / "incidents.html").read_text() + "<!-- changed -->")
+        assert version() != before
+    finally:
+        monkeypatch.undo()
+        version()
+
+
+def test_the_manifest_describes_an_installable_app(client: TestClient) -> None:
+    answer = client.get("/static/manifest.webmanifest")
+    assert answer.headers["content-type"].startswith("application/manifest+json")
+    manifest = answer.json()
+    assert manifest["start_url"] == "/ui/incidents" and manifest["display"] == "standalone"
+    assert manifest["name"] and manifest["short_name"] and manifest["theme_color"] and manifest["background_color"]
+    sizes = {(icon["sizes"], icon.get("purpose", "any"), icon["type"]) for icon in manifest["icons"]}
+    assert {("192x192", "any", "image/png"), ("512x512", "any", "image/png"),
+            ("512x512", "maskable", "image/png"), ("any", "any", "image/svg+xml")} <= sizes
+    for icon in manifest["icons"]:
+        image = client.get(icon["src"])
+        assert image.status_code == 200 and image.headers["content-type"] == icon["type"], icon
+
+
+@pytest.mark.parametrize("path", ["/ui/incidents", "/ui/login"])
+def test_pages_link_the_manifest_and_what_safari_needs(client: TestClient, path: str) -> None:
+    page = client.get(path).text
+    assert '<link rel="manifest" href="/static/manifest.webmanifest">' in page
+    assert '<meta name="apple-mobile-web-app-capable" content="yes">' in page
+    assert 'name="apple-mobile-web-app-status-bar-style"' in page
+    [touch_icon] = re.findall(r'<link rel="apple-touch-icon" href="([^"]+)">', page)
+    assert client.get(touch_icon).headers["content-type"] == "image/png"
