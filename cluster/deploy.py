@@ -21,13 +21,15 @@ APP_NAME = "tocsin"
 
 def start_actors(settings: Settings, database_url: str, started: list[Any]) -> None:
     """Every detached actor Tocsin runs, in order: the event bus (unless it is Redis), the
-    shards, the heartbeat monitor, the channel actors, the e-mail listener. Each group joins
+    shards, the heartbeat monitor, the shift notice monitor, the channel actors, the e-mail
+    listener. Each group joins
     `started` as soon as it runs, so that a caller stopping on a failure finds what was
     already up. Named and created with get_if_exists, an actor that already runs is found
     again, not duplicated: calling this on a cluster where Tocsin runs changes nothing."""
     started += start_bus(settings)
     started += start_shards(settings, database_url)
     started += start_heartbeats(settings, database_url)
+    started += start_shift_notices(settings, database_url)
     started += start_channels(settings, database_url)
     started += start_email_listener(settings, database_url)
 
@@ -119,6 +121,16 @@ def start_heartbeats(settings: Settings, database_url: str) -> list[Any]:
     return [handle]
 
 
+def start_shift_notices(settings: Settings, database_url: str) -> list[Any]:
+    """The shift notice monitor, which tells people of their handoffs and runs reachability checks."""
+    from tocsin.actors.shift_notices import ShiftNoticeMonitorRemote, monitor_options
+
+    handle = ShiftNoticeMonitorRemote.options(**monitor_options(settings.namespace)).remote(settings, database_url)
+    ray.get(handle.stats.remote(), timeout=120)
+    log.info("shift notice monitor running")
+    return [handle]
+
+
 def start_serve(settings: Settings, database_url: str) -> None:
     from tocsin.serve.app import build_app  # the app imports FastAPI and routers: only when serving
 
@@ -128,7 +140,7 @@ def start_serve(settings: Settings, database_url: str) -> None:
 
 def stop_all(settings: Settings, actors: list[Any]) -> None:
     """The Serve app, then the actors (the event bus, shards, channel actors, the e-mail
-    listener, the heartbeat monitor)."""
+    listener, the heartbeat and shift notice monitors)."""
     try:
         serve.delete(APP_NAME)
     except Exception as exc:  # noqa: BLE001 - stopping goes on whatever is already gone

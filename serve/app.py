@@ -11,6 +11,7 @@ from tocsin.serve import runtime
 from tocsin.serve.api import (
     calendar,
     channels,
+    checks,
     contacts,
     health,
     heartbeats,
@@ -23,6 +24,7 @@ from tocsin.serve.api import (
     rules,
     schedules,
     services,
+    shift_notices,
     users,
     verification,
 )
@@ -53,7 +55,7 @@ def create_api() -> FastAPI:
         health.router, *ingestion, twilio_webhooks.router, services.router, incidents.router,
         users.router, contacts.router, verification.router, policies.router, schedules.router, oncall.router,
         calendar.router, channels.router, maintenance.router, heartbeats.router, heartbeat_pings.router,
-        rules.router, rule_samples.router, integrations.router,
+        rules.router, rule_samples.router, integrations.router, shift_notices.router, checks.router,
     )
     for router in routers:
         api.include_router(router)

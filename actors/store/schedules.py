@@ -23,7 +23,7 @@ from tocsin.actors.store.users import new_calendar_token
 
 _SCHEDULE_COLUMNS = (
     "id::text, name, description, time_zone, layers::text AS layers, version, calendar_token,"
-    " created_at, updated_at"
+    " owner_id::text, reachability_check, check_lead_minutes, created_at, updated_at"
 )
 _SCHEDULE = f"SELECT {_SCHEDULE_COLUMNS} FROM schedules"
 _OVERRIDE_COLUMNS = "id::text, schedule_id::text, user_id::text, start_at AS start, end_at AS end, created_at"
@@ -58,13 +58,27 @@ def _schedule(record: asyncpg.Record) -> dict[str, Any]:
     return row | {name: orjson.loads(row[name]) for name in ("layers", "overrides") if name in row}
 
 
+@dataclass(frozen=True, slots=True)
+class Handoffs:
+    """Who answers for a schedule (a user id, or None), and whether, and how many minutes
+    before a shift, the incoming person is asked to confirm they can be reached."""
+
+    owner_id: str | None = None
+    reachability_check: bool = False
+    check_lead_minutes: int = 60
+
+
 async def create_schedule(
-    conn: asyncpg.Connection, name: str, description: str, time_zone: str, layers: list[dict[str, Any]]
+    conn: asyncpg.Connection, name: str, description: str, time_zone: str, layers: list[dict[str, Any]],
+    handoffs: Handoffs = Handoffs(),
 ) -> dict[str, Any]:
+    """Raises asyncpg.ForeignKeyViolationError when the owner is no user."""
     record = await conn.fetchrow(
-        "INSERT INTO schedules (id, name, description, time_zone, layers, calendar_token)"
-        f" VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING {_SCHEDULE_COLUMNS}",
+        "INSERT INTO schedules (id, name, description, time_zone, layers, calendar_token, owner_id,"
+        " reachability_check, check_lead_minutes)"
+        f" VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::uuid, $8, $9) RETURNING {_SCHEDULE_COLUMNS}",
         str(uuid.uuid4()), name, description, time_zone, orjson.dumps(layers).decode(), new_calendar_token(),
+        handoffs.owner_id, handoffs.reachability_check, handoffs.check_lead_minutes,
     )
     return _schedule(record)
 
@@ -85,11 +99,14 @@ async def update_schedule(
     description: str,
     time_zone: str,
     layers: list[dict[str, Any]],
+    handoffs: Handoffs = Handoffs(),
 ) -> dict[str, Any] | None:
+    """Raises asyncpg.ForeignKeyViolationError when the owner is no user."""
     record = await conn.fetchrow(
-        "UPDATE schedules SET name = $2, description = $3, time_zone = $4, layers = $5::jsonb"
-        f" WHERE id = $1::uuid RETURNING {_SCHEDULE_COLUMNS}",
+        "UPDATE schedules SET name = $2, description = $3, time_zone = $4, layers = $5::jsonb, owner_id = $6::uuid,"
+        f" reachability_check = $7, check_lead_minutes = $8 WHERE id = $1::uuid RETURNING {_SCHEDULE_COLUMNS}",
         schedule_id, name, description, time_zone, orjson.dumps(layers).decode(),
+        handoffs.owner_id, handoffs.reachability_check, handoffs.check_lead_minutes,
     )
     return _schedule(record) if record else None
 

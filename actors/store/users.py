@@ -146,3 +146,27 @@ async def delete_rule(conn: asyncpg.Connection, user_id: str, rule_id: str) -> b
     return await delete_one(
         conn, "DELETE FROM notification_rules WHERE id = $1::uuid AND user_id = $2::uuid", rule_id, user_id
     )
+
+
+# -- shift notices ------------------------------------------------------------------------
+
+_SHIFT_NOTICES = "shift_notice_method_id::text AS contact_method_id, shift_notice_lead_minutes AS lead_minutes"
+
+
+async def get_shift_notices(conn: asyncpg.Connection, user_id: str) -> dict[str, Any] | None:
+    """Where the user hears of their shifts (a contact method id; None: nowhere) and how many
+    minutes before one starts; None when there is no such user."""
+    return one(await conn.fetchrow(f"SELECT {_SHIFT_NOTICES} FROM users WHERE id = $1::uuid", user_id))
+
+
+async def set_shift_notices(
+    conn: asyncpg.Connection, user_id: str, method_id: str | None, lead_minutes: int
+) -> dict[str, Any] | None:
+    """None when there is no such user, or the contact method is not theirs."""
+    return one(await conn.fetchrow(
+        "UPDATE users SET shift_notice_method_id = $2::uuid, shift_notice_lead_minutes = $3, updated_at = now()"
+        " WHERE id = $1::uuid AND ($2::uuid IS NULL OR EXISTS"
+        "  (SELECT FROM contact_methods WHERE id = $2::uuid AND user_id = $1::uuid))"
+        f" RETURNING {_SHIFT_NOTICES}",
+        user_id, method_id, lead_minutes,
+    ))

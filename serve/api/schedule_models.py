@@ -73,6 +73,11 @@ class ScheduleIn(_Document):
     description: Description = ""
     time_zone: TimeZone
     layers: list[LayerDoc] = Field(max_length=20)
+    owner_id: uuid.UUID | None = Field(None, description="The user who answers for the schedule: told when an"
+                                                         " incoming person misses a reachability check")
+    reachability_check: bool = Field(False, description="Ask each incoming person to confirm they can be reached"
+                                                        " before their shift")
+    check_lead_minutes: int = Field(60, ge=1, le=1440, description="How long before a shift the check is sent")
 
 
 class ScheduleOut(BaseModel):
@@ -82,6 +87,9 @@ class ScheduleOut(BaseModel):
     time_zone: str
     layers: list[LayerDoc]
     version: int
+    owner_id: str | None
+    reachability_check: bool
+    check_lead_minutes: int
     calendar_url: str | None = Field(description="The schedule's iCalendar feed; the token in it is the credential,"
                                                  " shown only to admins (null for others)")
     created_at: datetime
@@ -117,6 +125,28 @@ class OverrideOut(BaseModel):
 
 class OverrideList(BaseModel):
     overrides: list[OverrideOut]
+
+
+class CheckOut(BaseModel):
+    id: str
+    schedule_id: str
+    user_id: str
+    user_name: str
+    shift_start: datetime
+    send_at: datetime = Field(description="When the test page was (or is to be) sent")
+    status: Literal["waiting", "acknowledged", "missed", "cancelled"] = Field(
+        description="waiting for the person; acknowledged by them; missed (not acknowledged by the shift's start,"
+                    " and `told` were told); cancelled (the shift no longer held)")
+    page_status: str | None = Field(description="The test page's notification status; null when none was sent")
+    acknowledged_at: datetime | None
+    missed_at: datetime | None
+    told: list[str] = Field(description="The users told of a missed check")
+    note: str | None
+    created_at: datetime
+
+
+class CheckList(BaseModel):
+    checks: list[CheckOut]
 
 
 class Person(BaseModel):

@@ -8,13 +8,15 @@ computed), and every participant must be a user.
 from __future__ import annotations
 
 import uuid
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from tocsin.actors.domain.definitions import schedule_from_json
+from tocsin.actors.store import handoffs
 from tocsin.actors.store import schedules as store
 from tocsin.actors.store.database import Database
 from tocsin.actors.store.policies import missing
@@ -23,6 +25,7 @@ from tocsin.serve.api.instants import From, To, instant
 from tocsin.serve.api.oncall import LONGEST_TIMELINE
 from tocsin.serve.api.schedule_models import (
     LATEST,
+    CheckList,
     OverrideIn,
     OverrideList,
     OverrideOut,
@@ -44,7 +47,9 @@ async def create_schedule(
 ) -> dict[str, Any]:
     async with runtime.database.connection() as conn:
         layers = await _checked_layers(conn, body)
-        row = await store.create_schedule(conn, body.name, body.description, body.time_zone, layers)
+        with _owner_exists(body):
+            row = await store.create_schedule(conn, body.name, body.description, body.time_zone, layers,
+                                              _handoffs(body))
     return schedule_out(row, runtime, caller)
 
 
@@ -74,7 +79,9 @@ async def replace_schedule(
     """Replace the name, description, zone and layers; the version grows by one."""
     async with runtime.database.connection() as conn:
         layers = await _checked_layers(conn, body)
-        row = await store.update_schedule(conn, str(schedule_id), body.name, body.description, body.time_zone, layers)
+        with _owner_exists(body):
+            row = await store.update_schedule(conn, str(schedule_id), body.name, body.description, body.time_zone,
+                                              layers, _handoffs(body))
     return schedule_out(found(row, _what(schedule_id)), runtime, caller)
 
 
@@ -140,6 +147,26 @@ async def delete_override(
         if not await store.delete_override(conn, str(schedule_id), str(override_id)):
             raise missing
     return Response(status_code=204)
+
+
+@router.get("/{schedule_id}/checks", response_model=CheckList)
+async def list_checks(
+    schedule_id: uuid.UUID, limit: int = Query(100, ge=1, le=1000), db: Database = Depends(get_database)
+) -> dict[str, Any]:
+    """The schedule's reachability checks, the latest shift first: whom each asked, when,
+    and whether they acknowledged it."""
+    async with db.connection() as conn:
+        found(await store.get_schedule(conn, str(schedule_id)), _what(schedule_id))
+        return {"checks": await handoffs.list_checks(conn, str(schedule_id), limit)}
+
+
+def _handoffs(body: ScheduleIn) -> store.Handoffs:
+    owner = str(body.owner_id) if body.owner_id is not None else None
+    return store.Handoffs(owner, body.reachability_check, body.check_lead_minutes)
+
+
+def _owner_exists(body: ScheduleIn) -> AbstractContextManager[None]:
+    return answering(asyncpg.ForeignKeyViolationError, invalid(("owner_id", f"no user with id {body.owner_id}")))
 
 
 def _near(start: datetime, now: datetime) -> datetime:
