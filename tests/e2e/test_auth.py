@@ -38,6 +38,7 @@ PUBLIC = [
     (None, r"/api/v1/heartbeats/\{key\}/ping", "heartbeat pings: the key in the URL is the credential"),
     (None, r"/webhooks/twilio/.*", "Twilio's callbacks, checked by their signature"),
     (None, r"/api/v1/(schedules|users)/\{\w+\}/oncall\.ics", "calendar feeds: the token in the URL is the credential"),
+    (None, r"/api/v1/checks/\{token\}", "a reachability check's link: its single-use token is the credential"),
     ("POST", r"/api/v1/session", "logging in"),
     (None, r"/", "the dashboard's entry, a redirect to its login page or its incidents"),
     (None, r"/ui(/.*)?", "the dashboard's pages: their data comes from the API, with the session"),
@@ -62,6 +63,7 @@ OWN_RESPONDER = {  # a responder's own contact methods and notification rules ({
     ("POST", "/api/v1/users/{user_id}/contact-methods/{method_id}/verify"),
     ("POST", "/api/v1/users/{user_id}/notification-rules"),
     ("DELETE", "/api/v1/users/{user_id}/notification-rules/{rule_id}"),
+    ("PUT", "/api/v1/users/{user_id}/shift-notices"),
 }
 OWN_ANY_ROLE = {  # every user's own password and personal tokens
     ("PUT", "/api/v1/users/{user_id}/password"),

@@ -86,6 +86,7 @@ def test_odd_search_filters(api: httpx.Client, template: str) -> None:
     ("GET", "/api/v1/users/{}"), ("GET", "/api/v1/users/{}/contact-methods"),
     ("GET", "/api/v1/escalation-policies/{}"), ("GET", "/api/v1/schedules/{}"),
     ("GET", "/api/v1/schedules/{}/shifts"), ("GET", "/api/v1/heartbeats/{}"), ("DELETE", "/api/v1/tokens/{}"),
+    ("GET", "/api/v1/schedules/{}/checks"), ("GET", "/api/v1/users/{}/shift-notices"),
     ("GET", "/api/v1/schedules/{}/oncall.ics?token=t"), ("GET", "/api/v1/users/{}/oncall.ics?token=t"),
     ("GET", "/api/v1/stream?service_id={}"),
 ])
@@ -116,6 +117,10 @@ def test_odd_calendar_tokens(api: httpx.Client, anonymous: httpx.Client) -> None
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_odd_heartbeat_keys(anonymous: httpx.Client, method: str) -> None:
     all_refused(anonymous, method, "/api/v1/heartbeats/{}/ping", ODD_KEYS)
+
+
+def test_odd_check_tokens(anonymous: httpx.Client) -> None:
+    all_refused(anonymous, "POST", "/api/v1/checks/{}", ODD_KEYS)
 
 
 @pytest.mark.parametrize("kind", ["alertmanager", "grafana", "generic"])
