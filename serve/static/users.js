@@ -1,6 +1,6 @@
 // Users, their contact methods and notification rules. Admins add and change them.
 
-import { get, patch, post, remove } from "/static/api.js";
+import { get, patch, post, put, remove } from "/static/api.js";
 import {
   actionButton, badge, bindForm, copyButton, el, fill, fillSelect, problemLine, run, startPage,
 } from "/static/ui.js";
@@ -47,8 +47,8 @@ function userCard(user, open) {
 
 async function fillUserBody(body, user) {
   const base = `/api/v1/users/${user.id}`;
-  const [{ contact_methods: methods }, { notification_rules: rules }] = await Promise.all([
-    get(`${base}/contact-methods`), get(`${base}/notification-rules`),
+  const [{ contact_methods: methods }, { notification_rules: rules }, notices] = await Promise.all([
+    get(`${base}/contact-methods`), get(`${base}/notification-rules`), get(`${base}/shift-notices`),
   ]);
   const admin = page.can("admin");
   // Contact methods and rules are a person's own: a responder changes theirs, an admin anyone's.
@@ -75,6 +75,13 @@ async function fillUserBody(body, user) {
       mayChange && (() => remove(`${base}/notification-rules/${rule.id}`)), user)))
       : el("p", { class: "muted" }, "None."),
     mayChange && methods.length ? ruleForm(user, methods) : null,
+    el("h3", {}, "Shift notices"),
+    el("p", { class: "shift-notices" }, notices.contact_method_id
+      ? `Told of each on-call shift at ${methodName(notices.contact_method_id)}: `
+        + (notices.lead_minutes ? `${notices.lead_minutes} min before it starts, ` : "")
+        + "when it starts and when it ends."
+      : "Off: not told when on-call shifts start and end."),
+    mayChange && methods.length ? shiftNoticeForm(user, methods, notices) : null,
     admin ? deleteUserButton(user) : null,
   );
 }
@@ -131,6 +138,26 @@ function ruleForm(user, methods) {
   bindForm(form, async (values) => {
     await post(`/api/v1/users/${user.id}/notification-rules`, {
       contact_method_id: values.contact_method_id, urgency: values.urgency, delay_minutes: Number(values.delay_minutes),
+    });
+    await showUsers(user.id);
+  });
+  return form;
+}
+
+// Where and how early a person hears of their shifts; "Off" sends nothing.
+function shiftNoticeForm(user, methods, notices) {
+  const method = el("select", { name: "contact_method_id" });
+  fillSelect(method, methods.map((m) => ({ value: m.id, label: `${m.kind} ${m.address}` })), "Off");
+  method.value = notices.contact_method_id ?? "";
+  const form = el("form", { class: "inline-form" },
+    field(`notice-method-${user.id}`, "Tell me of my shifts at", method),
+    field(`notice-lead-${user.id}`, "Minutes ahead (0: only at the start)",
+      el("input", { name: "lead_minutes", type: "number", min: 0, max: 1440, value: notices.lead_minutes,
+        required: true })),
+    el("button", { type: "submit" }, "Save shift notices"), problemLine());
+  bindForm(form, async (values) => {
+    await put(`/api/v1/users/${user.id}/shift-notices`, {
+      contact_method_id: values.contact_method_id || null, lead_minutes: Number(values.lead_minutes),
     });
     await showUsers(user.id);
   });
