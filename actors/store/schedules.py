@@ -112,7 +112,15 @@ async def update_schedule(
 
 
 async def delete_schedule(conn: asyncpg.Connection, schedule_id: str) -> bool:
-    return await delete_one(conn, "DELETE FROM schedules WHERE id = $1::uuid", schedule_id)
+    """The shift notices and reachability check pages it planned and has not sent are cancelled."""
+    async with conn.transaction():
+        await conn.execute(
+            "UPDATE notifications SET status = 'cancelled', last_error = 'the schedule was deleted',"
+            " updated_at = now() WHERE status = 'pending' AND id IN ("
+            " SELECT notification_id FROM shift_notices WHERE schedule_id = $1::uuid UNION ALL"
+            " SELECT notification_id FROM reachability_checks WHERE schedule_id = $1::uuid)",
+            schedule_id)
+        return await delete_one(conn, "DELETE FROM schedules WHERE id = $1::uuid", schedule_id)
 
 
 async def people(conn: asyncpg.Connection, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:

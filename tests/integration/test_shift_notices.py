@@ -205,3 +205,22 @@ async def test_without_an_owner_the_next_level_of_the_policy_paging_the_schedule
 
     [check] = await handoffs.list_checks(conn, schedule["id"], 10)
     assert (check["status"], check["told"]) == ("missed", [lead["id"]])
+
+
+async def test_deleting_a_schedule_cancels_what_it_planned(
+    conn: asyncpg.Connection, own_database: str, clock: FakeClock
+) -> None:
+    ann = await person(conn, "Ann")
+    schedule = await a_schedule(conn, ann["id"], reachability_check=True)
+    await schedules.create_override(conn, schedule["id"], ann["id"], START + timedelta(minutes=40),
+                                    START + timedelta(minutes=50))
+    watcher = monitor(own_database, clock)
+    try:
+        await watcher.run_once()
+    finally:
+        await watcher.close()
+
+    assert await schedules.delete_schedule(conn, schedule["id"])
+    statuses = await conn.fetch("SELECT kind, status FROM notifications ORDER BY kind")
+    assert {(r["kind"], r["status"]) for r in statuses} == {
+        ("shift_notice", "cancelled"), ("reachability_check", "cancelled")}
