@@ -56,16 +56,24 @@ class Composer:
         row = send.row
         service = where["service_name"] or "a deleted service"
         if _plain(row):
-            return Outgoing(row["id"], self.channel, where["address"], "Tocsin", row["message"])
+            return self._outgoing(row, where, "Tocsin", row["message"])
         if send.bundle:
             text = messages.bundle(len(send.bundle) + 1, service)
-            return Outgoing(row["id"], self.channel, where["address"], text, text)
+            return self._outgoing(row, where, text, text)
         code = self._code(row, codes) if self._carries_code(send) else None
         alert = messages.Alert(row["incident_id"], service, where["summary"] or row["message"], row["urgency"], code)
         link = f"{self._reachable_url}/api/v1/incidents/{row['incident_id']}"
-        return Outgoing(row["id"], self.channel, where["address"], messages.subject(alert), self._words(alert, link),
-                        incident_id=row["incident_id"], reply_code=code, link=link,
-                        callback_url=f"{self._reachable_url}/webhooks/twilio")
+        return self._outgoing(row, where, messages.subject(alert), self._words(alert, link),
+                              incident_id=row["incident_id"], reply_code=code, link=link,
+                              callback_url=f"{self._reachable_url}/webhooks/twilio")
+
+    def _outgoing(self, row: Row, where: Where, subject: str, text: str, **about: Any) -> Outgoing:
+        """The message to the row's contact method, with what a channel may deliver by: the
+        page's urgency, a push subscription's keys."""
+        keys = (where["push_p256dh"], where["push_auth"]) if where.get("push_p256dh") and where.get("push_auth") \
+            else None
+        return Outgoing(row["id"], self.channel, where["address"], subject, text, urgency=row.get("urgency"),
+                        push_keys=keys, **about)
 
     def _carries_code(self, send: Send) -> bool:
         return self.channel in ANSWERABLE and not send.bundle and not _plain(send.row)

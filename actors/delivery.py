@@ -7,7 +7,9 @@
   at its published rate, from which urgent messages (first notifications sent ahead of a
   round) take their tokens first.
 - Whatever a provider raises is a failed try like any other (actors/attempt.py); what the
-  failure says about the provider moves its breaker.
+  failure says about the provider moves its breaker. A provider that says the address is
+  gone (`AddressGone`: an expired push subscription) ends the row's tries there: it is dead,
+  and its settlement says so, for the contact method to be removed.
 - A row whose previous try's outcome is unknown (`in_doubt`) is first looked for at the
   providers that can be asked; one found is recorded as sent, and not sent again.
 - Every try is an `Attempt`: provider, time, outcome, provider message id, error, latency.
@@ -23,7 +25,7 @@ import asyncio
 import logging
 import time
 from collections.abc import MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,7 +37,7 @@ from tocsin.actors.domain.retry import RetryRules
 from tocsin.actors.holdings import Row
 from tocsin.actors.in_doubt import InDoubt
 from tocsin.actors.pacing import ProviderPace
-from tocsin.actors.providers.base import Outgoing, Provider
+from tocsin.actors.providers.base import AddressGone, Outgoing, Provider
 from tocsin.actors.settings import Settings
 from tocsin.actors.store.outbox import Attempt, AttemptOutcome, Settled, Settlement
 from tocsin.actors.throttling import Send
@@ -90,8 +92,9 @@ class Delivery:
                 recorded = Attempt(send.row["id"], taken.provider, self._clock.now(), AttemptOutcome.SENT,
                                    taken.message_id)
                 return self._settlement(send, message, [recorded], taken)
-        attempts, taken_by = await self._through_providers(message, urgent)
-        return self._settlement(send, message, attempts, taken_by)
+        attempts, taken_by, gone = await self._through_providers(message, urgent)
+        settlement = self._settlement(send, message, attempts, taken_by)
+        return replace(settlement, address_gone=True) if gone else settlement
 
     def dead(self, row: Row, error: str | None, attempts: list[Attempt] | None = None) -> Settlement:
         self._stats["dead"] += 1
@@ -110,8 +113,9 @@ class Delivery:
         for provider in self.providers:
             await provider.close()
 
-    async def _through_providers(self, message: Outgoing, urgent: bool) -> tuple[list[Attempt], Taken | None]:
-        """Each provider in order until one takes it: the attempts, and who took it (None: no one)."""
+    async def _through_providers(self, message: Outgoing, urgent: bool) -> tuple[list[Attempt], Taken | None, bool]:
+        """Each provider in order until one takes it: the attempts, who took it (None: no one),
+        and whether a provider said the address is gone (then no other is tried)."""
         attempts: list[Attempt] = []
         for provider in self.providers:
             breaker = self._breaker_for(provider, message)
@@ -131,13 +135,15 @@ class Delivery:
                 self._judge(breaker, failed, exc)
                 attempts.append(Attempt(message.notification_id, provider.name, at, failed.outcome,
                                         error=failed.error, latency_ms=_ms_since(started)))
+                if isinstance(exc, AddressGone):  # no other provider can reach it either
+                    return attempts, None, True
                 continue
             breaker.success(time.monotonic())
             sent_as = attempt.message_id(receipt.provider_message_id)
             attempts.append(Attempt(message.notification_id, provider.name, at, AttemptOutcome.SENT, sent_as,
                                     latency_ms=_ms_since(started)))
-            return attempts, Taken(provider.name, sent_as)
-        return attempts, None
+            return attempts, Taken(provider.name, sent_as), False
+        return attempts, None, False
 
     def _judge(self, breaker: CircuitBreaker, failed: attempt.Failure, exc: Exception) -> None:
         if failed.verdict is attempt.Verdict.DOWN:

@@ -102,6 +102,14 @@ class Settings(BaseModel):
     slack_bot_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api"
     webhook_signing_secret: SecretStr | None = None
+    # Web Push: the VAPID key pair that signs each push (RFC 8292) and that browsers subscribe
+    # with. The private key as base64url (the raw 32-byte scalar, as web-push tools print it)
+    # or PEM; the public key, when given, must be its pair. `tocsin up` generates a pair into
+    # the data dir on first start when none is set. The subject is the contact push services
+    # are given: a mailto: or https: URL; the admin's e-mail address, else reachable_url.
+    vapid_private_key: SecretStr | None = None
+    vapid_public_key: str | None = None
+    vapid_subject: str | None = None
     # Webhook and Slack requests go to public addresses only; these networks (comma-separated
     # CIDRs, such as 10.20.0.0/16,fd00::/8) are allowed too. Empty: none.
     allow_private_destinations: str = ""
@@ -112,6 +120,7 @@ class Settings(BaseModel):
     providers_email: str = "ses,smtp"
     providers_slack: str = "slack"
     providers_webhook: str = "webhook"
+    providers_webpush: str = "webpush"
     # Messages per second per provider, from their published limits: Twilio one SMS segment
     # per second per long code; SNS 20 SMS/s by default; SES 14/s out of the sandbox; Slack
     # about one message per second per channel.
@@ -121,6 +130,8 @@ class Settings(BaseModel):
     rate_smtp_per_s: float = Field(10.0, gt=0)
     rate_slack_per_s: float = Field(1.0, gt=0)
     rate_webhook_per_s: float = Field(50.0, gt=0)
+    # Browsers' push services (FCM, Mozilla, Apple) take far more than this from one sender.
+    rate_webpush_per_s: float = Field(100.0, gt=0)
     provider_timeout_s: float = Field(10.0, gt=0)
     # Per person and contact method: at most this many messages per window; past it,
     # further incidents are bundled into one message when the window allows.
@@ -171,6 +182,7 @@ class Settings(BaseModel):
             "email": self.providers_email,
             "slack": self.providers_slack,
             "webhook": self.providers_webhook,
+            "webpush": self.providers_webpush,
         }[channel]
         return [name.strip() for name in order.split(",") if name.strip()]
 
@@ -183,6 +195,7 @@ class Settings(BaseModel):
             "smtp": self.rate_smtp_per_s,
             "slack": self.rate_slack_per_s,
             "webhook": self.rate_webhook_per_s,
+            "webpush": self.rate_webpush_per_s,
         }
         return rates.get(provider, DEFAULT_RATE_PER_S)
 

@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _up(settings: Settings) -> int:
+    from tocsin.actors.providers.vapid import VapidKeyError
     from tocsin.cluster import local_state
 
     started = time.monotonic()
@@ -96,6 +97,12 @@ def _up(settings: Settings) -> int:
     problem = admin_token_problem(token, source)
     if problem:
         console.print(f"[bold red]Refusing to start[/bold red]: {problem}", soft_wrap=True)
+        return 1
+
+    try:
+        settings = local_state.with_vapid_keys(settings)
+    except VapidKeyError as exc:
+        console.print(f"[bold red]Refusing to start[/bold red]: {exc}", soft_wrap=True)
         return 1
 
     import ray

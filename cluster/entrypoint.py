@@ -27,6 +27,7 @@ from ray.serve import Application
 from tocsin.actors.settings import Settings
 from tocsin.actors.store.migrate import migrate
 from tocsin.cluster import accounts, deploy
+from tocsin.actors.providers import vapid
 from tocsin.cluster.admin_token import admin_token_problem
 from tocsin.cluster.raystart import start_ray
 from tocsin.serve.app import build_app
@@ -70,6 +71,10 @@ def cluster_settings(args: Mapping[str, Any]) -> Settings:
     problem = admin_token_problem(str(settings.admin_token))
     if problem:
         raise ValueError(problem)
+    if settings.vapid_private_key is None:
+        log.info("web push is off: set TOCSIN_VAPID_PRIVATE_KEY on the cluster's nodes to turn it on")
+    else:  # a VapidKeyError (a ValueError) when the key cannot be read or the pair does not match
+        vapid.checked_public_key(settings.vapid_private_key.get_secret_value(), settings.vapid_public_key)
     return settings
 
 

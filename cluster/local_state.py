@@ -1,4 +1,5 @@
-"""What `tocsin up` leaves in the data dir: its admin token, and where it runs (for status)."""
+"""What `tocsin up` leaves in the data dir: its admin token, its VAPID key for Web Push, and
+where it runs (for status)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
+from tocsin.actors.providers import vapid
 from tocsin.actors.settings import Settings
 
 _TOKEN_FILE = "admin-token"
+_VAPID_FILE = "vapid-private-key"
 _RUN_FILE = "running.json"
 
 
@@ -19,13 +24,31 @@ def admin_token(settings: Settings) -> tuple[str, bool]:
     known = known_admin_token(settings)
     if known is not None:
         return known, False
-    path = token_file(settings)
     token = secrets.token_urlsafe(32)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _write_secret(token_file(settings), token)
+    return token, True
+
+
+def with_vapid_keys(settings: Settings) -> Settings:
+    """The settings with a VAPID key pair: the one configured (TOCSIN_VAPID_*), else the one
+    generated into the data dir on first start. VapidKeyError when the configured key cannot
+    be read, or the public key given is not its pair."""
+    secret = settings.vapid_private_key
+    if secret is None:
+        path = settings.data_dir / _VAPID_FILE
+        if not path.exists():
+            _write_secret(path, vapid.generate())
+        secret = SecretStr(path.read_text().strip())
+    public = vapid.checked_public_key(secret.get_secret_value(), settings.vapid_public_key)
+    return settings.model_copy(update={"vapid_private_key": secret, "vapid_public_key": public})
+
+
+def _write_secret(path: Path, value: str) -> None:
+    """Written once, readable by this user only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
-        out.write(token + "\n")
-    return token, True
+        out.write(value + "\n")
 
 
 def known_admin_token(settings: Settings) -> str | None:

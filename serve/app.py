@@ -20,6 +20,7 @@ from tocsin.serve.api import (
     maintenance,
     oncall,
     policies,
+    push,
     rule_samples,
     rules,
     schedules,
@@ -55,7 +56,7 @@ def create_api() -> FastAPI:
         health.router, *ingestion, twilio_webhooks.router, services.router, incidents.router,
         users.router, contacts.router, verification.router, policies.router, schedules.router, oncall.router,
         calendar.router, channels.router, maintenance.router, heartbeats.router, heartbeat_pings.router,
-        rules.router, rule_samples.router, integrations.router, shift_notices.router, checks.router,
+        rules.router, rule_samples.router, integrations.router, shift_notices.router, checks.router, push.router,
     )
     for router in routers:
         api.include_router(router)

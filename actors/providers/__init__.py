@@ -17,6 +17,7 @@ from tocsin.actors.providers.settings import (
     SnsSettings,
     TwilioSettings,
     WebhookSettings,
+    WebPushSettings,
 )
 from tocsin.actors.settings import Settings
 
@@ -31,6 +32,7 @@ SLICES: dict[str, Callable[[Settings], object]] = {
     "smtp": SmtpSettings.of,
     "slack": SlackSettings.of,
     "webhook": WebhookSettings.of,
+    "webpush": WebPushSettings.of,
 }
 KNOWN = tuple(SLICES)
 

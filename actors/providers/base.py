@@ -31,6 +31,8 @@ class Outgoing:
     the channel can be answered. `callback_url` is where the provider reports back
     (delivery status, voice keypad), when Tocsin is reachable from it. `link` is Tocsin's
     own page for the incident, for a channel that shows it as a link apart from the text.
+    `urgency` is the page's ("high", "low"), for a channel that delivers by it. `push_keys`
+    are a browser push subscription's (p256dh, auth), for webpush: what it is encrypted to.
 
     Whatever composed it, a provider gets a subject that is one line (no header can be
     injected through it) and a text without control characters (`plaintext`)."""
@@ -44,6 +46,8 @@ class Outgoing:
     reply_code: int | None = None
     callback_url: str | None = None
     link: str | None = None
+    urgency: str | None = None
+    push_keys: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "subject", one_line(self.subject, SUBJECT_LIMIT))
@@ -61,6 +65,15 @@ class ProviderError(Exception):
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class AddressGone(ProviderError):
+    """The provider says the address no longer exists (a push subscription the browser dropped:
+    HTTP 404 or 410). No provider can reach it again: the contact method is removed, and the
+    person's next notification of the incident goes out at once."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
 
 
 class TimedOut(ProviderError):

@@ -79,6 +79,14 @@ def check_url(provider: str, address: str, *, https_only: bool) -> httpx.URL:
     return url
 
 
+class Refused(ProviderError):
+    """The server answered, with a status that is not 2xx."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message, retryable=retryable_status(status))
+        self.status = status
+
+
 def retryable_status(status: int) -> bool:
     """Busy, rate limited or broken on their side: may pass. Any other refusal will not."""
     return status in (408, 425, 429) or status >= 500
@@ -86,7 +94,8 @@ def retryable_status(status: int) -> bool:
 
 async def post(client: httpx.AsyncClient, provider: str, url: httpx.URL, *, content: bytes,
                headers: dict[str, str]) -> httpx.Response:
-    """POST and return a 2xx response; anything else is a `ProviderError`."""
+    """POST and return a 2xx response; anything else is a `ProviderError` (`Refused` when the
+    server answered with another status)."""
     try:
         response = await client.post(url, content=content, headers=headers)
     except DestinationRefused as refused:
@@ -97,8 +106,7 @@ async def post(client: httpx.AsyncClient, provider: str, url: httpx.URL, *, cont
     except httpx.TransportError as exc:
         raise ProviderError(f"{provider}: {type(exc).__name__} reaching {url.host}", retryable=True) from None
     if not response.is_success:
-        raise ProviderError(f"{provider}: HTTP {response.status_code} from {url.host}",
-                            retryable=retryable_status(response.status_code))
+        raise Refused(f"{provider}: HTTP {response.status_code} from {url.host}", response.status_code)
     return response
 
 

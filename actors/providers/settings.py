@@ -130,3 +130,25 @@ class WebhookSettings:
     @classmethod
     def of(cls, settings: Settings) -> WebhookSettings:
         return cls(settings.webhook_signing_secret, settings.provider_timeout_s, settings.allowed_destinations)
+
+
+@dataclass(frozen=True, slots=True)
+class WebPushSettings:
+    """Configured when a VAPID private key is set (`tocsin up` generates one)."""
+
+    vapid_private_key: SecretStr | None
+    vapid_subject: str  # a mailto: or https: URL push services may contact
+    reachable_url: str  # where the notification's actions reach Tocsin
+    timeout_s: float
+    allowed_destinations: tuple[Network, ...]  # private networks requests may go to
+
+    @property
+    def configured(self) -> bool:
+        return self.vapid_private_key is not None
+
+    @classmethod
+    def of(cls, settings: Settings) -> WebPushSettings:
+        subject = settings.vapid_subject or (
+            f"mailto:{settings.admin_email}" if settings.admin_email else settings.reachable_url)
+        return cls(settings.vapid_private_key, subject, settings.reachable_url, settings.provider_timeout_s,
+                   settings.allowed_destinations)

@@ -42,7 +42,7 @@ RETURNING n.id, n.kind, n.incident_id, n.service_id::text, n.page, n.level, n.pa
 
 # What a sender needs besides the row: where to send it and what the incident is.
 _CONTEXT = """
-SELECT n.id, cm.address, cm.enabled, u.name AS user_name, s.name AS service_name, i.summary,
+SELECT n.id, cm.address, cm.enabled, cm.push_p256dh, cm.push_auth, u.name AS user_name, s.name AS service_name, i.summary,
        i.status AS incident_status
 FROM notifications n
 LEFT JOIN contact_methods cm ON cm.id = n.contact_method_id
@@ -154,6 +154,9 @@ class Settlement:
     bundled: Sequence[int] = ()  # rows that went out inside this one
     error: str | None = None
     send_at: datetime | None = None
+    # Dead because the provider said the address is gone (an expired push subscription): the
+    # contact method is removed, and the person's next notification of the incident is due now.
+    address_gone: bool = False
 
 
 async def settle(conn: asyncpg.Connection, settlements: Sequence[Settlement]) -> None:
@@ -172,6 +175,8 @@ async def settle(conn: asyncpg.Connection, settlements: Sequence[Settlement]) ->
                 (s.notification_id, s.at, s.provider, s.provider_message_id, s.kind, s.message) for s in sent])
         if any(s.bundled for s in sent):
             await conn.executemany(_BUNDLED, [(list(s.bundled), s.notification_id, s.at) for s in sent if s.bundled])
+        if any(s.address_gone for s in dead):
+            await conn.executemany(_ADDRESS_GONE, [(s.notification_id, s.at) for s in dead if s.address_gone])
         if dead:
             await conn.executemany(_FINISH, [(s.notification_id, "dead", s.error, s.at) for s in dead])
         if again:
@@ -197,6 +202,21 @@ _BUNDLED = (
 _FINISH = (
     "UPDATE notifications SET status = $2, last_error = $3, claimed_until = NULL, updated_at = $4"
     " WHERE id = $1 AND status = 'sending'")
+# Before the row is finished, while it still says "sending" (so written again, it does nothing):
+# its contact method goes, and the earliest of the person's pending notifications of the same
+# incident through another method is made due now, so that it takes over at once.
+_ADDRESS_GONE = """
+WITH gone AS (
+    SELECT user_id, incident_id, contact_method_id FROM notifications WHERE id = $1 AND status = 'sending'
+), removed AS (
+    DELETE FROM contact_methods WHERE id = (SELECT contact_method_id FROM gone)
+), next AS (
+    SELECT n.id FROM notifications n JOIN gone g ON n.incident_id = g.incident_id AND n.user_id = g.user_id
+    WHERE n.status = 'pending' AND n.contact_method_id <> g.contact_method_id AND n.send_at > $2
+    ORDER BY n.send_at, n.id LIMIT 1
+)
+UPDATE notifications SET send_at = $2, updated_at = $2 WHERE id IN (SELECT id FROM next)
+"""
 _RETRY_LATER = (
     "UPDATE notifications SET status = 'pending', send_at = $2, last_error = coalesce($3, last_error),"
     " claimed_until = NULL, updated_at = $4 WHERE id = $1 AND status = 'sending'")

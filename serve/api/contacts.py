@@ -152,9 +152,10 @@ def shown_to(caller: Caller, method: dict[str, Any]) -> dict[str, Any]:
 
 
 # Kinds whose address is itself a credential: whoever holds a Slack or webhook URL can post to
-# it (its token is in the path or the query), and a push token or endpoint reaches the device.
+# it (its token is in the path or the query), and a push token or endpoint (SNS, or a browser's
+# push service) reaches the device.
 # Phone numbers and e-mail addresses are how colleagues reach each other on call: shown.
-_SECRET_KINDS = frozenset({"slack", "webhook", "push"})
+_SECRET_KINDS = frozenset({"slack", "webhook", "push", "webpush"})
 _SHOWN_PUSH_CHARACTERS = 4
 
 

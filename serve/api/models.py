@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from collections.abc import Collection
@@ -10,6 +11,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from tocsin.actors.domain.accounts.passwords import MAX_LENGTH, MIN_LENGTH
@@ -209,6 +211,9 @@ def address_problem(kind: str, address: str) -> str | None:
         return f"{kind} needs an http or https URL, not {address!r}"
     if kind == "push" and not address.strip():
         return "push needs a device token or endpoint ARN"
+    if kind == "webpush":
+        return ("a webpush contact method is made by a browser subscribing (POST /api/v1/push/subscriptions,"
+                " or the dashboard's button), not given an address")
     return None
 
 
@@ -326,3 +331,76 @@ class PolicyOut(BaseModel):
 
 class PolicyList(BaseModel):
     escalation_policies: list[PolicyOut]
+
+
+# -- Web Push -----------------------------------------------------------------------------------
+
+_B64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
+
+
+def _push_key(text: str, length: int, what: str) -> str:
+    if not _B64URL.fullmatch(text):
+        raise ValueError(f"{what} is base64url")
+    raw = _b64url_decode(text)
+    if len(raw) != length:
+        raise ValueError(f"{what} has {length} bytes, not {len(raw)}")
+    return text
+
+
+def _b64url_decode(text: str) -> bytes:
+    bare = text.rstrip("=")
+    return base64.urlsafe_b64decode(bare + "=" * (-len(bare) % 4))
+
+
+def _p256dh(text: str) -> str:
+    _push_key(text, 65, "p256dh (the browser's P-256 public key, uncompressed)")
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), _b64url_decode(text))
+    except ValueError:
+        raise ValueError("p256dh is not a point on P-256") from None
+    return text
+
+
+class PushKeysIn(BaseModel):
+    p256dh: Annotated[str, Field(max_length=128), AfterValidator(_p256dh)]
+    auth: Annotated[str, Field(max_length=64), AfterValidator(lambda t: _push_key(t, 16, "auth (the auth secret)"))]
+
+
+def _push_endpoint(endpoint: str) -> str:
+    """A push service's URL: https, or http to loopback (a push service on this machine)."""
+    try:
+        url = urlsplit(endpoint)
+    except ValueError:
+        raise ValueError("endpoint is not a URL") from None
+    loopback = url.hostname in ("localhost", "127.0.0.1", "::1")
+    if not url.hostname or not (url.scheme == "https" or (url.scheme == "http" and loopback)):
+        raise ValueError("endpoint is a push service's https URL")
+    return endpoint
+
+
+class PushSubscriptionIn(BaseModel):
+    """A browser's PushSubscription, as its toJSON() gives it, and a label for the method."""
+
+    model_config = ConfigDict(extra="forbid")
+    endpoint: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_push_endpoint)]
+    expirationTime: int | None = Field(None, description="Ignored: a subscription that ended is removed when"
+                                                         " its push service says so")
+    keys: PushKeysIn
+    label: str = Field("", max_length=255, description="How the dashboard names this browser")
+
+
+class PushUnsubscribeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    endpoint: str = Field(min_length=1, max_length=2048)
+
+
+class PushKeyOut(BaseModel):
+    public_key: str = Field(description="The VAPID public key (uncompressed P-256 point, base64url)")
+
+
+class PushActionOut(BaseModel):
+    incident_id: int
+    action: Literal["acknowledge", "resolve"]
+    outcome: str
+    status: str | None
+    message: str = Field(description="What the action did, in one sentence")

@@ -1,6 +1,7 @@
 // Users, their contact methods and notification rules. Admins add and change them.
 
 import { get, patch, post, put, remove } from "/static/api.js";
+import { pushButton, pushSupported } from "/static/push.js";
 import {
   actionButton, badge, bindForm, copyButton, el, fill, fillSelect, problemLine, run, startPage,
 } from "/static/ui.js";
@@ -10,6 +11,7 @@ const CONTACT_KINDS = {
   voice: "Phone call (+14155550123)",
   email: "E-mail",
   push: "Push (device token)",
+  webpush: "This browser (Web Push)",
   slack: "Slack (webhook URL)",
   webhook: "Webhook (URL)",
 };
@@ -69,6 +71,8 @@ async function fillUserBody(body, user) {
       mayChange && (() => remove(`${base}/contact-methods/${method.id}`)), user)))
       : el("p", { class: "muted" }, "None: this person cannot be paged."),
     mayChange ? contactForm(user) : null,
+    user.id === page.user.id && page.can("responder") && pushSupported()
+      ? pushButton(() => showUsers(user.id)) : null,
     el("h3", {}, "Notification rules"),
     rules.length ? el("ul", { class: "plain" }, ...rules.map((rule) => removableItem(
       [`${rule.urgency} urgency: ${methodName(rule.contact_method_id)} after ${rule.delay_minutes} min`],
@@ -112,7 +116,9 @@ function roleForm(user) {
 }
 
 function contactForm(user) {
-  const kinds = Object.entries(CONTACT_KINDS).map(([value, label]) => el("option", { value }, label));
+  // A browser subscribes itself (the "Get pages in this browser" button): it has no address to type.
+  const kinds = Object.entries(CONTACT_KINDS).filter(([value]) => value !== "webpush")
+    .map(([value, label]) => el("option", { value }, label));
   const form = el("form", { class: "inline-form" },
     field(`kind-${user.id}`, "Kind", el("select", { name: "kind" }, ...kinds)),
     field(`address-${user.id}`, "Address", el("input", { name: "address", required: true, maxlength: 2048 })),

@@ -228,7 +228,7 @@ def expected_limit(route: RouteContext) -> int:
         return SETTINGS.max_body_bytes
     if module == "tocsin.serve.api.session":
         return SETTINGS.max_login_body_bytes
-    if module.startswith("tocsin.serve.webhooks."):
+    if module.startswith("tocsin.serve.webhooks.") or module == "tocsin.serve.api.push":
         return SETTINGS.max_webhook_body_bytes
     return SETTINGS.max_api_body_bytes
 
