@@ -10,6 +10,10 @@ aiosmtpd server, httpx against a local receiver. Reports messages/s, the time fr
 row's `send_at` to the provider's acceptance (p50, p99, max), and the most messages any
 provider was sent in one second, against its limit. Then `--flood` webhooks fall due at
 once, 15 times what the provider takes in a second: the limiter must hold them to its rate.
+Last, `--pushes` Web Push pages are committed at once to as many browser subscriptions: a
+webpush ChannelActor encrypts and VAPID-signs each (pywebpush) and posts it to a fake push
+service that checks the signature and decrypts it, as a browser's push service and browser
+do. Reports pages/s and the time from the rows' commit to the push service's 201 (p50, p99).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from tocsin.actors.store.migrate import migrate  # noqa: E402
 from benchmarks.harness import fresh_database, record  # noqa: E402
 from tocsin.actors.settings import Settings  # noqa: E402
 from tests.fakes.http_receiver import HttpReceiver  # noqa: E402
+from tests.fakes.push_service import FakePushService  # noqa: E402
+from tocsin.actors.providers import vapid  # noqa: E402
 from tests.fakes.smtp_server import SmtpServer  # noqa: E402
 from tests.fakes.twilio_server import FakeTwilio  # noqa: E402
 
@@ -43,6 +49,7 @@ console = Console()
 PEOPLE = 2000
 SHARES = {"sms": 0.4, "email": 0.2, "webhook": 0.4}
 RATES = {"twilio": 100.0, "smtp": 50.0, "webhook": 100.0}  # a short code, a relay, a receiver
+PUSH_RATE = 1000.0  # browsers' push services take far more from one sender than this box sends
 
 
 async def seed(conn: asyncpg.Connection, total: int, spread_s: float, start: datetime, hook_url: str) -> None:
@@ -122,14 +129,50 @@ async def flood(conn: asyncpg.Connection, count: int) -> tuple[datetime, int]:
     return at, int(status.split()[-1])
 
 
+async def pushes(conn: asyncpg.Connection, url: str, settings: Settings, count: int,
+                 service: FakePushService) -> dict[str, Any]:
+    """`count` webpush pages, one per subscription, committed at once; from that commit to
+    each 201 of the fake push service."""
+    browsers = [service.subscribe() for _ in range(count)]
+    people = await conn.fetch("SELECT id::text FROM users ORDER BY id LIMIT $1", count)
+    methods = [(str(uuid.uuid4()), people[n % len(people)]["id"], b) for n, b in enumerate(browsers)]
+    await conn.executemany(
+        "INSERT INTO contact_methods (id, user_id, kind, address, verified, push_p256dh, push_auth)"
+        " VALUES ($1, $2, 'webpush', $3, true, $4, $5)",
+        [(m, u, b.endpoint, b.json()["keys"]["p256dh"], b.json()["keys"]["auth"]) for m, u, b in methods])
+    actor = ChannelActor("webpush", settings, url)
+    await actor.nudge()
+    committed = time.time()
+    await conn.execute(
+        "INSERT INTO notifications (incident_id, service_id, page, level, pass, user_id, contact_method_id, channel,"
+        " delay_minutes, urgency, message, send_at, created_at, updated_at)"
+        " SELECT i.id, i.service_id, 200000 + m.n, 0, 0, m.user_id::uuid, m.id::uuid, 'webpush', 0, 'high',"
+        " 'checkout latency high', now(), now(), now()"
+        " FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS m(id, user_id, n)"
+        " JOIN LATERAL (SELECT id, service_id FROM incidents ORDER BY id LIMIT 1) i ON true",
+        [m for m, _, _ in methods], [u for _, u, _ in methods])
+    await actor.nudge()
+    deadline = time.monotonic() + count / PUSH_RATE + 120
+    while len(service.deliveries) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {len(service.deliveries)} of {count} pushes taken; refused {service.refused[:3]}")
+        await asyncio.sleep(0.2)
+    await actor.close()
+    late = sorted((d.at - committed) * 1000 for d in service.deliveries)
+    return {"count": count, "rate": count / max(late[-1] / 1000, 1e-6), "p50": late[len(late) // 2],
+            "p99": late[max(0, int(len(late) * 0.99) - 1)], "max": late[-1], "refused": len(service.refused)}
+
+
 async def run(url: str, args: argparse.Namespace, twilio: FakeTwilio, smtp: SmtpServer,
-              hooks: HttpReceiver) -> dict[str, Any]:
+              hooks: HttpReceiver, push_service: FakePushService) -> dict[str, Any]:
     await migrate(url)
     settings = Settings(**twilio.settings(), smtp_host=smtp.host, smtp_port=smtp.port, smtp_from="tocsin@example.com",
                         providers_email="smtp", rate_twilio_per_s=RATES["twilio"], rate_smtp_per_s=RATES["smtp"],
                         rate_webhook_per_s=RATES["webhook"], public_url="http://127.0.0.1:9",
                         allow_private_destinations="127.0.0.0/8",  # the webhook receiver is local
-                        throttle_messages=1000)  # per-person throttles are not what is measured here
+                        throttle_messages=1000,  # per-person throttles are not what is measured here
+                        vapid_private_key=vapid.generate(), vapid_subject="mailto:ops@example.com",
+                        rate_webpush_per_s=PUSH_RATE)
     conn = await asyncpg.connect(url)
     start = datetime.now(timezone.utc) + timedelta(seconds=3)
     await seed(conn, args.notifications, args.seconds, start, hooks.url)
@@ -148,6 +191,7 @@ async def run(url: str, args: argparse.Namespace, twilio: FakeTwilio, smtp: Smtp
                              " WHERE outcome = 'sent' AND provider = 'webhook' AND at >= $1", flooded_at)
     for actor in actors:
         await actor.close()
+    pushed = await pushes(conn, url, settings, args.pushes, push_service) if args.pushes else None
     await conn.close()
     late = sorted(float(r["late"]) * 1000 for r in rows if r["status"] == "sent")
     by_provider: dict[str, list[float]] = {}
@@ -162,6 +206,7 @@ async def run(url: str, args: argparse.Namespace, twilio: FakeTwilio, smtp: Smtp
         "received": {"twilio": len(twilio.messages), "smtp": len(smtp.messages), "webhook": len(hooks.requests)},
         "flood_sent": len(burst_times), "flood_busiest": busiest_second(burst_times),
         "flood_rate": (len(burst_times) - 1) / max(burst_times[-1] - burst_times[0], 1e-6),
+        "push": pushed,
     }
 
 
@@ -182,13 +227,19 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> str:
                  f"{result['flood_rate']:,.0f} messages/s, busiest second {result['flood_busiest']}",
                  f"limit {limit:.0f}/s (+1 burst): {'held' if result['flood_busiest'] <= limit + 1 else 'NOT held'}; "
                  f"{result['flood_sent']:,} sent"))
+    push = result["push"]
+    if push is not None:
+        rows.append((f"Web Push: {push['count']:,} pages committed at once, one per browser",
+                     f"{push['rate']:,.0f} pages/s; commit to the push service's 201: p50 {push['p50']:.0f} ms, "
+                     f"p99 {push['p99']:.0f} ms, max {push['max']:.0f} ms",
+                     f"VAPID checked and payload decrypted by the fake; {push['refused']} refused"))
     table = Table("what", "result", "check", title="Delivery")
     for row in rows:
         table.add_row(*row)
     console.print(table)
     lines = ["| what | result | check |", "|---|---|---|"] + [f"| {' | '.join(row)} |" for row in rows]
     lines.append(
-        "\nThree ChannelActors (sms, email, webhook) in one process on Postgres with fsync on; the real twilio, "
+        "\nThree ChannelActors (sms, email, webhook), then a fourth (webpush), in one process on Postgres with fsync on; the real twilio, "
         "aiosmtplib and httpx clients against a Twilio-compatible fake, aiosmtpd and a local HTTP receiver. Each "
         "channel is offered about 80 % of its provider's limit; every SMS also gets its reply code."
     )
@@ -200,9 +251,11 @@ def main() -> None:
     parser.add_argument("--notifications", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=50.0, help="over how long the rows fall due")
     parser.add_argument("--flood", type=int, default=1500, help="webhooks due at once after the steady part")
+    parser.add_argument("--pushes", type=int, default=2000, help="Web Push pages committed at once at the end")
     args = parser.parse_args()
-    with FakeTwilio() as twilio, SmtpServer() as smtp, HttpReceiver() as hooks, fresh_database() as url:
-        result = asyncio.run(run(url, args, twilio, smtp, hooks))
+    with FakeTwilio() as twilio, SmtpServer() as smtp, HttpReceiver() as hooks, FakePushService() as push_service, \
+            fresh_database() as url:
+        result = asyncio.run(run(url, args, twilio, smtp, hooks, push_service))
     command = "python3 benchmarks/notify.py" + "".join(
         f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v != parser.get_default(k))
     record("Delivery (benchmarks/notify.py)", command, report(args, result))

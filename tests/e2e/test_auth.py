@@ -40,6 +40,7 @@ PUBLIC = [
     (None, r"/api/v1/(schedules|users)/\{\w+\}/oncall\.ics", "calendar feeds: the token in the URL is the credential"),
     (None, r"/api/v1/checks/\{token\}", "a reachability check's link: its single-use token is the credential"),
     ("POST", r"/api/v1/session", "logging in"),
+    ("POST", r"/api/v1/push/actions/\{token\}", "a push notification's buttons: the single-use token is the credential"),
     (None, r"/", "the dashboard's entry, a redirect to its login page or its incidents"),
     (None, r"/ui(/.*)?", "the dashboard's pages: their data comes from the API, with the session"),
     (None, r"/static/.*", "the dashboard's scripts and styles"),
@@ -54,6 +55,8 @@ RESPONDER = {  # responders act on incidents, and on overrides that put themselv
     ("POST", "/api/v1/incidents/{incident_id}/notes"),
     ("POST", "/api/v1/schedules/{schedule_id}/overrides"),
     ("DELETE", "/api/v1/schedules/{schedule_id}/overrides/{override_id}"),
+    ("POST", "/api/v1/push/subscriptions"),  # the caller's own browser, as their contact method
+    ("DELETE", "/api/v1/push/subscriptions"),
 }
 OWN_RESPONDER = {  # a responder's own contact methods and notification rules ({user_id} is theirs)
     ("POST", "/api/v1/users/{user_id}/contact-methods"),
