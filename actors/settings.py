@@ -106,7 +106,8 @@ class Settings(BaseModel):
     # with. The private key as base64url (the raw 32-byte scalar, as web-push tools print it)
     # or PEM; the public key, when given, must be its pair. `tocsin up` generates a pair into
     # the data dir on first start when none is set. The subject is the contact push services
-    # are given: a mailto: or https: URL; the admin's e-mail address, else reachable_url.
+    # are given: a mailto: or https: URL; by default the admin's e-mail address, else an https
+    # reachable_url, else tocsin@<email_domain>.
     vapid_private_key: SecretStr | None = None
     vapid_public_key: str | None = None
     vapid_subject: str | None = None

@@ -132,6 +132,16 @@ class WebhookSettings:
         return cls(settings.webhook_signing_secret, settings.provider_timeout_s, settings.allowed_destinations)
 
 
+def _vapid_subject(settings: Settings) -> str:
+    """Push services take a mailto: or https: URL: the admin's address, Tocsin's own https URL,
+    else an address at the e-mail domain."""
+    if settings.admin_email:
+        return f"mailto:{settings.admin_email}"
+    if settings.reachable_url.startswith("https://"):
+        return settings.reachable_url
+    return f"mailto:tocsin@{settings.email_domain}"
+
+
 @dataclass(frozen=True, slots=True)
 class WebPushSettings:
     """Configured when a VAPID private key is set (`tocsin up` generates one)."""
@@ -148,7 +158,6 @@ class WebPushSettings:
 
     @classmethod
     def of(cls, settings: Settings) -> WebPushSettings:
-        subject = settings.vapid_subject or (
-            f"mailto:{settings.admin_email}" if settings.admin_email else settings.reachable_url)
+        subject = settings.vapid_subject or _vapid_subject(settings)
         return cls(settings.vapid_private_key, subject, settings.reachable_url, settings.provider_timeout_s,
                    settings.allowed_destinations)

@@ -23,7 +23,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from py_vapid import Vapid02
+from py_vapid import Vapid02, VapidException
 from pywebpush import WebPusher, WebPushException
 
 from tocsin.actors.domain import push_actions
@@ -122,7 +122,10 @@ class WebPushProvider:
         if cached is not None and cached[0] - now > JWT_RENEW_S:
             return cached[1]
         expiry = int(now) + JWT_LIFETIME_S
-        signed: dict[str, str] = self._vapid.sign({"aud": audience, "exp": expiry, "sub": self._subject})
+        try:
+            signed: dict[str, str] = self._vapid.sign({"aud": audience, "exp": expiry, "sub": self._subject})
+        except VapidException as exc:  # a subject push services would refuse: no push can go
+            raise ProviderError(f"{self.name}: cannot sign with VAPID: {exc}", retryable=False) from None
         self._signed[audience] = (expiry, signed["Authorization"])
         return signed["Authorization"]
 
