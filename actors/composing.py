@@ -26,6 +26,7 @@ from tocsin.actors.store.replies import Recipient, reply_codes_for
 from tocsin.actors.throttling import Send
 
 ANSWERABLE = ("sms", "voice")  # channels people reply on, so their messages carry a reply code
+LINKED_APART = ("slack", "teams")  # channels that show the incident's link as a link of their own
 
 Where = dict[str, Any]  # where a row goes and what its incident is, as `outbox.context` gives it
 ReplyCodes = Mapping[Recipient, int | None]  # None: the contact method or the incident is gone
@@ -65,7 +66,7 @@ class Composer:
         link = f"{self._reachable_url}/api/v1/incidents/{row['incident_id']}"
         return self._outgoing(row, where, messages.subject(alert), self._words(alert, link),
                               incident_id=row["incident_id"], reply_code=code, link=link,
-                              callback_url=f"{self._reachable_url}/webhooks/twilio")
+                              callback_url=f"{self._reachable_url}/webhooks/twilio", alert=alert)
 
     def _outgoing(self, row: Row, where: Where, subject: str, text: str, **about: Any) -> Outgoing:
         """The message to the row's contact method, with what a channel may deliver by: the
@@ -91,8 +92,8 @@ class Composer:
             return messages.sms(alert)
         if self.channel == "voice":
             return messages.voice(alert)
-        # Slack shows the link apart from the text, as a link; other channels carry it in the text.
-        return messages.long_text(alert, None if self.channel == "slack" else link)
+        # Slack and Teams show the link apart from the text, as a link; other channels carry it in the text.
+        return messages.long_text(alert, None if self.channel in LINKED_APART else link)
 
 
 def _plain(row: Row) -> bool:

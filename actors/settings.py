@@ -101,6 +101,9 @@ class Settings(BaseModel):
     smtp_from: str | None = None
     slack_bot_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api"
+    # Slack signs the requests it sends Tocsin (buttons pressed, slash commands) with this
+    # secret of the Slack app; without it, those requests are refused.
+    slack_signing_secret: SecretStr | None = None
     webhook_signing_secret: SecretStr | None = None
     # Web Push: the VAPID key pair that signs each push (RFC 8292) and that browsers subscribe
     # with. The private key as base64url (the raw 32-byte scalar, as web-push tools print it)
@@ -111,7 +114,7 @@ class Settings(BaseModel):
     vapid_private_key: SecretStr | None = None
     vapid_public_key: str | None = None
     vapid_subject: str | None = None
-    # Webhook and Slack requests go to public addresses only; these networks (comma-separated
+    # Webhook, Slack and Teams requests go to public addresses only; these networks (comma-separated
     # CIDRs, such as 10.20.0.0/16,fd00::/8) are allowed too. Empty: none.
     allow_private_destinations: str = ""
     # Failover order per channel: configured providers are tried in this order.
@@ -122,6 +125,7 @@ class Settings(BaseModel):
     providers_slack: str = "slack"
     providers_webhook: str = "webhook"
     providers_webpush: str = "webpush"
+    providers_teams: str = "teams"
     # Messages per second per provider, from their published limits: Twilio one SMS segment
     # per second per long code; SNS 20 SMS/s by default; SES 14/s out of the sandbox; Slack
     # about one message per second per channel.
@@ -133,6 +137,8 @@ class Settings(BaseModel):
     rate_webhook_per_s: float = Field(50.0, gt=0)
     # Browsers' push services (FCM, Mozilla, Apple) take far more than this from one sender.
     rate_webpush_per_s: float = Field(100.0, gt=0)
+    # Teams workflow webhooks: a few posts a second per workflow, as Power Automate allows.
+    rate_teams_per_s: float = Field(4.0, gt=0)
     provider_timeout_s: float = Field(10.0, gt=0)
     # Per person and contact method: at most this many messages per window; past it,
     # further incidents are bundled into one message when the window allows.
@@ -184,6 +190,7 @@ class Settings(BaseModel):
             "slack": self.providers_slack,
             "webhook": self.providers_webhook,
             "webpush": self.providers_webpush,
+            "teams": self.providers_teams,
         }[channel]
         return [name.strip() for name in order.split(",") if name.strip()]
 
@@ -197,6 +204,7 @@ class Settings(BaseModel):
             "slack": self.rate_slack_per_s,
             "webhook": self.rate_webhook_per_s,
             "webpush": self.rate_webpush_per_s,
+            "teams": self.rate_teams_per_s,
         }
         return rates.get(provider, DEFAULT_RATE_PER_S)
 

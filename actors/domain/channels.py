@@ -10,5 +10,5 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-Channel = Literal["sms", "voice", "push", "webpush", "email", "slack", "webhook"]
+Channel = Literal["sms", "voice", "push", "webpush", "email", "slack", "webhook", "teams"]
 CHANNELS: tuple[Channel, ...] = get_args(Channel)

@@ -15,6 +15,7 @@ from tocsin.actors.providers.settings import (
     SlackSettings,
     SmtpSettings,
     SnsSettings,
+    TeamsSettings,
     TwilioSettings,
     WebhookSettings,
     WebPushSettings,
@@ -33,6 +34,7 @@ SLICES: dict[str, Callable[[Settings], object]] = {
     "slack": SlackSettings.of,
     "webhook": WebhookSettings.of,
     "webpush": WebPushSettings.of,
+    "teams": TeamsSettings.of,
 }
 KNOWN = tuple(SLICES)
 

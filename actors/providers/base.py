@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from tocsin.actors.domain.messages import SUBJECT_LIMIT
+from tocsin.actors.domain.messages import SUBJECT_LIMIT, Alert
 from tocsin.actors.domain.plaintext import body, one_line
 
 
@@ -33,6 +33,8 @@ class Outgoing:
     own page for the incident, for a channel that shows it as a link apart from the text.
     `urgency` is the page's ("high", "low"), for a channel that delivers by it. `push_keys`
     are a browser push subscription's (p256dh, auth), for webpush: what it is encrypted to.
+    `alert` is what a page is about, for a channel that lays it out itself (Slack's blocks,
+    Teams' card); None for a message of its own words.
 
     Whatever composed it, a provider gets a subject that is one line (no header can be
     injected through it) and a text without control characters (`plaintext`)."""
@@ -48,6 +50,7 @@ class Outgoing:
     link: str | None = None
     urgency: str | None = None
     push_keys: tuple[str, str] | None = None
+    alert: Alert | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "subject", one_line(self.subject, SUBJECT_LIMIT))

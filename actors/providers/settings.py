@@ -120,6 +120,18 @@ class SlackSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TeamsSettings:
+    """Always configured: a Teams workflow's webhook URL is all a message needs."""
+
+    timeout_s: float
+    allowed_destinations: tuple[Network, ...]  # private networks requests may go to
+
+    @classmethod
+    def of(cls, settings: Settings) -> TeamsSettings:
+        return cls(settings.provider_timeout_s, settings.allowed_destinations)
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookSettings:
     """Always configured: unsigned when no signing secret is set."""
 

@@ -1,8 +1,12 @@
-"""Slack: an incoming-webhook URL as the address posts there; a channel id as the address
-posts through `chat.postMessage` with the bot token.
+"""Slack: an incoming-webhook URL as the address posts there; a channel or user id as the
+address posts through the Web API with the bot token (slack_web.py).
 
-Slack's Web API answers 200 with `{"ok": false, "error": …}` when it refuses; only rate
-limiting and trouble on Slack's side are worth another try.
+Through the Web API a page is a Block Kit message with Acknowledge, Resolve and Escalate
+buttons (tocsin.actors.domain.chat_cards), and the provider message id it gets is
+"<channel>:<ts>", which names the message for chat.update: the Slack channel actor keeps it
+showing its incident as it is (actors/slack_messages.py). A press of a button comes back to
+Tocsin as an interaction (serve/webhooks/slack.py). Incoming webhooks cannot carry
+interactive buttons to Tocsin's app, so through them a page is text, as before.
 
 Slack reads `&`, `<` and `>` in a message's text as markup (`<!channel>` notifies everyone in
 the channel, `<https://…|words>` is a link): the text is sent with those three escaped as
@@ -14,30 +18,34 @@ from __future__ import annotations
 import json
 import re
 
+from tocsin.actors.domain.chat_cards import PageView, slack_blocks, slack_escaped, slack_text
 from tocsin.actors.providers import httpclient
 from tocsin.actors.providers.base import Outgoing, ProviderError, Receipt
 from tocsin.actors.providers.resolver import Resolve, resolve
 from tocsin.actors.providers.settings import SlackSettings
+from tocsin.actors.providers.slack_web import SlackWebApi
 
-CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
-ERROR_CODE = re.compile(r"^[a-z0-9_]{1,64}$")
-# Web API errors that say "not now" rather than "not this".
-RETRYABLE_ERRORS = frozenset({
-    "ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout",
-})
-
-
-def escaped(words: str) -> str:
-    """Text as Slack shows it as written: `&`, `<` and `>` as their HTML entities, nothing else."""
-    return words.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+# Channels (C…, G… private, D… direct) and users (U…, W…: a direct message from the bot).
+WEB_API_ADDRESS = re.compile(r"^[CGDUW][A-Z0-9]{6,}$")
 
 
 def text(message: Outgoing) -> str:
     """The message's text, escaped, and Tocsin's link to the incident as a link."""
-    shown = escaped(message.text)
+    shown = slack_escaped(message.text)
     if message.link is None:
         return shown
-    return f"{shown}\n<{escaped(message.link)}|Open in Tocsin>"
+    return f"{shown}\n<{slack_escaped(message.link)}|Open in Tocsin>"
+
+
+def message_id(channel: str, ts: str) -> str:
+    """The provider message id of a message posted through the Web API."""
+    return f"{channel}:{ts}"
+
+
+def posted_message(provider_message_id: str) -> tuple[str, str] | None:
+    """The channel and ts a provider message id names; None for one that names no message."""
+    channel, colon, ts = provider_message_id.partition(":")
+    return (channel, ts) if colon and channel and ts else None
 
 
 class SlackProvider:
@@ -45,13 +53,15 @@ class SlackProvider:
     channels = frozenset({"slack"})
 
     def __init__(self, config: SlackSettings, resolver: Resolve = resolve) -> None:
-        self._token = config.bot_token
-        self._api_url = config.api_url.rstrip("/")
         # Incoming-webhook URLs and the Web API alike go to allowed addresses only.
         self._client = httpclient.make_client(config.allowed_destinations, config.timeout_s, resolver)
+        self.web: SlackWebApi | None = None
+        if config.bot_token is not None:
+            self.web = SlackWebApi(config.bot_token, config.api_url, config.allowed_destinations, config.timeout_s,
+                                   resolver)
 
     async def send(self, message: Outgoing) -> Receipt:
-        if CHANNEL_ID.match(message.address):
+        if WEB_API_ADDRESS.match(message.address):
             return await self._post_message(message)
         url = httpclient.check_url(self.name, message.address, https_only=True)
         body = json.dumps({"text": text(message)}).encode()
@@ -59,28 +69,20 @@ class SlackProvider:
         return Receipt()
 
     async def _post_message(self, message: Outgoing) -> Receipt:
-        if self._token is None:
+        if self.web is None:
             raise ProviderError("slack: a channel id needs a bot token, and none is configured", retryable=False)
-        url = httpclient.check_url(self.name, f"{self._api_url}/chat.postMessage", https_only=True)
-        body = json.dumps({"channel": message.address, "text": text(message)}).encode()
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            "Authorization": f"Bearer {self._token.get_secret_value()}",
-        }
-        response = await httpclient.post(self._client, self.name, url, content=body, headers=headers)
-        try:
-            answer = response.json()
-        except ValueError:
-            raise ProviderError("slack: chat.postMessage answered something that is not JSON", retryable=True) from None
-        if not isinstance(answer, dict) or answer.get("ok") is not True:
-            error = answer.get("error") if isinstance(answer, dict) else None
-            code = error if isinstance(error, str) and ERROR_CODE.match(error) else "unknown_error"
-            raise ProviderError(f"slack: chat.postMessage refused: {code}", retryable=code in RETRYABLE_ERRORS)
-        ts = answer.get("ts")
-        return Receipt(provider_message_id=ts if isinstance(ts, str) else None)
+        if message.alert is None:  # words of their own (a verification code, a bundle): no buttons
+            channel, ts = await self.web.post(message.address, text(message))
+        else:
+            alert = message.alert
+            view = PageView(alert.incident_id, alert.service, alert.summary, alert.urgency, link=message.link)
+            channel, ts = await self.web.post(message.address, slack_text(view), slack_blocks(view))
+        return Receipt(provider_message_id=message_id(channel, ts))
 
     async def close(self) -> None:
         await self._client.aclose()
+        if self.web is not None:
+            await self.web.close()
 
 
 def from_settings(config: SlackSettings) -> SlackProvider:

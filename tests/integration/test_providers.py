@@ -345,7 +345,7 @@ async def test_slack_chat_post_message(receiver: HttpReceiver, debug_log: pytest
     assert request.path == "/api/chat.postMessage"
     assert request.headers["authorization"] == f"Bearer {SLACK_TOKEN}"
     assert request.json() == {"channel": "C0123ABCD", "text": TEXT}
-    assert receipt.provider_message_id == "1767225600.000100"
+    assert receipt.provider_message_id == "C0123ABCD:1767225600.000100"  # what chat.update needs
     for record in debug_log.records:
         assert SLACK_TOKEN not in record.getMessage(), record.name
 
