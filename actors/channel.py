@@ -17,6 +17,8 @@ slack, webhook) through that channel's providers.
   that can go nowhere are cancelled with why; the rest are composed, with the reply codes of
   the whole claim given out at once (`composing`), and delivered through the providers with
   failover, breakers and rate limits, each try recorded (`delivery`).
+- The Slack channel's actor, when the bot can post, also keeps the messages it posted showing
+  their incident as it is (`slack_messages`: why there, in its docstring).
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ from tocsin.actors.providers import build
 from tocsin.actors.providers.base import Provider
 from tocsin.actors.settings import Settings
 from tocsin.actors.settling import Settler
+from tocsin.actors.slack_messages import SlackMessages, web_api_of
+from tocsin.actors.bus import BusAddress, open_bus
 from tocsin.actors.store import database, outbox
 from tocsin.actors.throttling import Send, Throttles
 
@@ -93,6 +97,8 @@ class ChannelActor:
         self._holdings = Holdings()  # rows claimed here and not yet settled
         self._database = database.Database(database_url, max_size=IN_FLIGHT // 4, close_failed=True)
         self._loop_task: asyncio.Task[None] | None = None
+        self._messages = self._slack_messages()
+        self._messages_task: asyncio.Task[None] | None = None
         self._orphaned_claims = _restarted_by_ray()
         with contextlib.suppress(RuntimeError):  # no loop yet: started by the first call
             asyncio.get_running_loop()
@@ -117,6 +123,7 @@ class ChannelActor:
             "providers": self._delivery.provider_states(time.monotonic()),
             "outcomes_waiting": self._settler.waiting,
             **self._stats,
+            **(self._messages.stats if self._messages is not None else {}),
         }
 
     async def run_once(self) -> int:
@@ -124,10 +131,12 @@ class ChannelActor:
         return await self._round()
 
     async def close(self) -> None:
-        tasks = [t for t in (self._loop_task, self._express_task) if t is not None]
+        tasks = [t for t in (self._loop_task, self._express_task, self._messages_task) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._messages is not None:
+            await self._messages.close()
         await self._delivery.close()
         await self._database.close()
 
@@ -136,6 +145,15 @@ class ChannelActor:
     def _start(self) -> None:
         if self._loop_task is None and self._providers and self._background:
             self._loop_task = asyncio.create_task(self._loop())
+        if self._messages_task is None and self._messages is not None and self._background:
+            self._messages_task = asyncio.create_task(self._messages.follow())
+
+    def _slack_messages(self) -> SlackMessages | None:
+        web = web_api_of(self._providers) if self.channel == "slack" else None
+        if web is None:
+            return None
+        bus = open_bus(BusAddress.for_settings(self._settings))
+        return SlackMessages(web, bus, self._connection, self._clock, self._settings.reachable_url)
 
     async def _loop(self) -> None:
         while True:

@@ -63,7 +63,7 @@ class Composer:
             return self._outgoing(row, where, text, text)
         code = self._code(row, codes) if self._carries_code(send) else None
         alert = messages.Alert(row["incident_id"], service, where["summary"] or row["message"], row["urgency"], code)
-        link = f"{self._reachable_url}/api/v1/incidents/{row['incident_id']}"
+        link = incident_link(self._reachable_url, row["incident_id"])
         return self._outgoing(row, where, messages.subject(alert), self._words(alert, link),
                               incident_id=row["incident_id"], reply_code=code, link=link,
                               callback_url=f"{self._reachable_url}/webhooks/twilio", alert=alert)
@@ -94,6 +94,11 @@ class Composer:
             return messages.voice(alert)
         # Slack and Teams show the link apart from the text, as a link; other channels carry it in the text.
         return messages.long_text(alert, None if self.channel in LINKED_APART else link)
+
+
+def incident_link(reachable_url: str, incident_id: int) -> str:
+    """Tocsin's own page for the incident, as messages link to it."""
+    return f"{reachable_url}/api/v1/incidents/{incident_id}"
 
 
 def _plain(row: Row) -> bool:

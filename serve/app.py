@@ -26,6 +26,7 @@ from tocsin.serve.api import (
     schedules,
     services,
     shift_notices,
+    slack_link,
     users,
     verification,
 )
@@ -40,6 +41,7 @@ from tocsin.serve.openapi import document_refusals
 from tocsin.serve.ingest import formats
 from tocsin.serve.ingest import heartbeat as heartbeat_pings
 from tocsin.serve.route_limits import replica_limits
+from tocsin.serve.webhooks import slack as slack_webhooks
 from tocsin.serve.webhooks import twilio as twilio_webhooks
 
 
@@ -53,8 +55,8 @@ def create_api() -> FastAPI:
     api.add_middleware(BodyLimit, limits=replica_limits)
     ingestion = (declared.routes for declared in formats.FORMATS if declared.routes is not None)
     routers = (
-        health.router, *ingestion, twilio_webhooks.router, services.router, incidents.router,
-        users.router, contacts.router, verification.router, policies.router, schedules.router, oncall.router,
+        health.router, slack_webhooks.router, *ingestion, twilio_webhooks.router, services.router, incidents.router,
+        users.router, slack_link.router, contacts.router, verification.router, policies.router, schedules.router, oncall.router,
         calendar.router, channels.router, maintenance.router, heartbeats.router, heartbeat_pings.router,
         rules.router, rule_samples.router, integrations.router, shift_notices.router, checks.router, push.router,
     )

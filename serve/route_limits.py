@@ -1,8 +1,8 @@
 """How large a request body each of Tocsin's routes takes, and how each says no.
 
 Ingestion takes what PagerDuty takes (TOCSIN_MAX_BODY_BYTES, 512 KB) and refuses in each
-source's own shape; logging in, providers' webhooks and Web Push (subscriptions, actions)
-take little (64 KB); every other
+source's own shape; logging in, providers' webhooks (Twilio's, Slack's) and Web Push
+(subscriptions, actions) take little (64 KB); every other
 route, the REST API, takes up to TOCSIN_MAX_API_BODY_BYTES (1 MB).
 """
 
@@ -20,6 +20,7 @@ from tocsin.serve.ingest.common import Refusal, too_large
 from tocsin.serve.ingest.formats import refusal_prefixes
 
 WEBHOOKS = "/webhooks/"  # providers calling back (Twilio's)
+SLACK = "/integrations/slack/"  # Slack's button presses and slash commands
 # Each ingestion route's prefix, and how its source's API answers a refusal.
 INGESTION: dict[str, Callable[[Refusal], Response]] = {prefix: declared.refuse
                                                       for prefix, declared in refusal_prefixes()}
@@ -36,6 +37,7 @@ def route_limits(settings: Settings) -> RouteLimits:
             (session.router.prefix, limit(settings.max_login_body_bytes)),
             (WEBHOOKS, limit(settings.max_webhook_body_bytes)),
             (push.router.prefix, limit(settings.max_webhook_body_bytes)),
+            (SLACK, limit(settings.max_webhook_body_bytes)),
             *ingestion,
         ),
     )

@@ -14,6 +14,8 @@ from fastapi import Depends, Request
 
 from tocsin.actors.bus import BusAddress, open_bus
 from tocsin.actors.nudger import ChannelNudger
+from tocsin.actors.providers.settings import SlackSettings
+from tocsin.actors.providers.slack_web import SlackWebApi
 from tocsin.actors.domain.clock import Clock, SystemClock
 from tocsin.actors.store import services as service_store
 from tocsin.actors.store.database import UNAVAILABLE, Database
@@ -48,6 +50,7 @@ class GatewayRuntime:
         self.rules = RuleBook(self.database)  # routing rules, compiled; polled from the first request on
         inhibitor = Inhibitor(self.database, self.bus, NO_INHIBIT_RULES, self.now)
         self.ruling = Ruling(self.rules, RuleTally(self.database), inhibitor)  # the rules acting on every alert
+        self.slack = _slack_web_api(settings)  # answers to one Slack user, when a bot token is set
 
     async def close(self) -> None:
         """Before the replica goes: what the rules counted is flushed (a database away loses it)."""
@@ -68,6 +71,13 @@ class GatewayRuntime:
     async def _find_key(self, key: str) -> IntegrationKey | None:
         async with self.database.connection() as conn:
             return await service_store.find_key(conn, key)
+
+
+def _slack_web_api(settings: Settings) -> SlackWebApi | None:
+    slack = SlackSettings.of(settings)
+    if slack.bot_token is None:
+        return None
+    return SlackWebApi(slack.bot_token, slack.api_url, slack.allowed_destinations, slack.timeout_s)
 
 
 def _node_addresses() -> list[str]:

@@ -16,8 +16,8 @@ incident is markup."""
 from __future__ import annotations
 
 import json
-import re
 
+from tocsin.actors.domain.channels import SLACK_WEB_API_ADDRESS
 from tocsin.actors.domain.chat_cards import PageView, slack_blocks, slack_escaped, slack_text
 from tocsin.actors.providers import httpclient
 from tocsin.actors.providers.base import Outgoing, ProviderError, Receipt
@@ -25,8 +25,6 @@ from tocsin.actors.providers.resolver import Resolve, resolve
 from tocsin.actors.providers.settings import SlackSettings
 from tocsin.actors.providers.slack_web import SlackWebApi
 
-# Channels (C…, G… private, D… direct) and users (U…, W…: a direct message from the bot).
-WEB_API_ADDRESS = re.compile(r"^[CGDUW][A-Z0-9]{6,}$")
 
 
 def text(message: Outgoing) -> str:
@@ -61,7 +59,7 @@ class SlackProvider:
                                    resolver)
 
     async def send(self, message: Outgoing) -> Receipt:
-        if WEB_API_ADDRESS.match(message.address):
+        if SLACK_WEB_API_ADDRESS.fullmatch(message.address):
             return await self._post_message(message)
         url = httpclient.check_url(self.name, message.address, https_only=True)
         body = json.dumps({"text": text(message)}).encode()

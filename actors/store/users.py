@@ -14,7 +14,7 @@ import asyncpg
 
 from tocsin.actors.store.rows import assignments, delete_one, one
 
-_USER = "id::text, name, email, time_zone, role, calendar_token, created_at, updated_at"
+_USER = "id::text, name, email, time_zone, role, calendar_token, slack_user_id, created_at, updated_at"
 _METHOD = "id::text, user_id::text, kind, address, label, verified, created_at"
 _RULE = "id::text, user_id::text, contact_method_id::text, urgency, delay_minutes, created_at"
 _USER_EDITABLE = ("name", "email", "time_zone", "role")

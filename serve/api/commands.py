@@ -15,15 +15,18 @@ from tocsin.serve.runtime import GatewayRuntime
 
 
 async def send_command(
-    runtime: GatewayRuntime, incident_id: int, action: Command, actor: str, **arguments: Any
+    runtime: GatewayRuntime, incident_id: int, action: Command, actor: str, command_id: str | None = None,
+    **arguments: Any,
 ) -> tuple[IncidentCommand, Reply]:
-    """The command as sent and the shard's reply; a 404 when there is no such incident."""
+    """The command as sent and the shard's reply; a 404 when there is no such incident.
+    `command_id`: one derived from the request, so that the shard applies a request sent
+    again no second time; a new one by default."""
     async with runtime.database.connection() as conn:
         service_id = await store.service_of(conn, incident_id)
     if service_id is None:
         raise HTTPException(404, f"no incident with id {incident_id}")
     command = IncidentCommand(
-        command_id=str(uuid.uuid4()), service_id=service_id, incident_id=incident_id,
+        command_id=command_id or str(uuid.uuid4()), service_id=service_id, incident_id=incident_id,
         action=action, actor=actor, received_at=runtime.now(), **arguments,
     )
     return command, await runtime.shards.submit(command)

@@ -52,7 +52,7 @@ async def create_contact_method(
 async def list_contact_methods(
     user_id: uuid.UUID, caller: Caller = Depends(own_to_change), db: Database = Depends(get_database)
 ) -> dict[str, Any]:
-    """Any role sees how a colleague is reached; a slack, webhook or push address only masked."""
+    """Any role sees how a colleague is reached; a slack, webhook, teams or push address only masked."""
     async with db.connection() as conn:
         await _user_exists(conn, user_id)
         methods = await store.list_contact_methods(conn, str(user_id))
@@ -155,7 +155,7 @@ def shown_to(caller: Caller, method: dict[str, Any]) -> dict[str, Any]:
 # it (its token is in the path or the query), and a push token or endpoint (SNS, or a browser's
 # push service) reaches the device.
 # Phone numbers and e-mail addresses are how colleagues reach each other on call: shown.
-_SECRET_KINDS = frozenset({"slack", "webhook", "push", "webpush"})
+_SECRET_KINDS = frozenset({"slack", "webhook", "push", "webpush", "teams"})
 _SHOWN_PUSH_CHARACTERS = 4
 
 

@@ -1,4 +1,4 @@
-"""Webhook, Slack and browser push service URLs checked where they are given: one whose host is, or resolves to,
+"""Webhook, Slack, Teams and browser push service URLs checked where they are given: one whose host is, or resolves to,
 an internal address is refused (422) unless the operator allows its network. Each send
 checks again (actors/providers/resolver.py), where a changed DNS answer cannot slip
 through; this check tells the user at once.
@@ -18,7 +18,7 @@ from tocsin.actors.providers.resolver import DestinationRefused, Resolve, allowe
 from tocsin.actors.settings import Settings
 from tocsin.serve.errors import invalid
 
-CHECKED_KINDS = frozenset({"slack", "webhook", "webpush"})
+CHECKED_KINDS = frozenset({"slack", "webhook", "webpush", "teams"})
 RESOLVE_TIMEOUT_S = 5.0
 _ONLY_PUBLIC = "requests go to public addresses only, unless an operator allows the network"
 # Said alike of a name that resolves inside and of one that does not resolve at all.

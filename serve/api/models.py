@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from tocsin.actors.domain.accounts.passwords import MAX_LENGTH, MIN_LENGTH
-from tocsin.actors.domain.channels import Channel
+from tocsin.actors.domain.channels import SLACK_USER_ID, SLACK_WEB_API_ADDRESS, Channel
 from tocsin.actors.domain.events import Severity, Status
 from tocsin.serve.ingest.formats import IntegrationType
 
@@ -190,12 +190,25 @@ class UserOut(BaseModel):
     role: Role
     calendar_url: str | None = Field(description="The user's on-call shifts as an iCalendar feed; the URL is the"
                                                  " secret, shown only to the user and to admins (null for others)")
+    slack_user_id: str | None = Field(None, description="The Slack user who acts as this user from Slack (buttons,"
+                                                        " /tocsin); set with PUT /api/v1/users/{user_id}/slack")
     created_at: datetime
     updated_at: datetime
 
 
 class UserList(BaseModel):
     users: list[UserOut]
+
+
+class SlackLinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slack_user_id: str = Field(pattern=f"^{SLACK_USER_ID.pattern}$", max_length=32,
+                               description="The Slack user's id (U0123ABCD; in Slack: profile, ⋮, Copy member ID)")
+
+
+class SlackLinkOut(BaseModel):
+    user_id: str
+    slack_user_id: str | None
 
 
 ContactKind = Channel
@@ -207,7 +220,10 @@ def address_problem(kind: str, address: str) -> str | None:
         return f"{kind} needs a phone number in E.164 form such as +14155550123, not {address!r}"
     if kind == "email" and not _EMAIL.fullmatch(address):
         return f"{address!r} is not an e-mail address"
-    if kind in ("slack", "webhook") and not _is_web_url(address):
+    if kind == "slack" and not (_is_web_url(address) or SLACK_WEB_API_ADDRESS.fullmatch(address)):
+        return (f"slack needs an incoming-webhook URL, or a channel or user id such as C0123ABCD (posted with"
+                f" the bot token), not {address!r}")
+    if kind in ("webhook", "teams") and not _is_web_url(address):
         return f"{kind} needs an http or https URL, not {address!r}"
     if kind == "push" and not address.strip():
         return "push needs a device token or endpoint ARN"

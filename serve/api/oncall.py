@@ -88,15 +88,19 @@ async def on_call_everywhere(
 ) -> dict[str, Any]:
     """Who is on call at `at` on every schedule."""
     moment = instant("at", at, runtime.now())
+    return {"at": moment, "oncall": await everyone_on_call(runtime, moment)}
+
+
+async def everyone_on_call(runtime: GatewayRuntime, moment: datetime) -> list[dict[str, Any]]:
+    """Per schedule, by name: its id and name, and the people on call on it at `moment`."""
     async with runtime.database.connection() as conn:
         schedules = await store.load_schedules(conn, moment, moment + _INSTANT)
         current = await asyncio.to_thread(lambda: {s.id: on_call(s.schedule, moment) for s in schedules})
         people = await store.people(conn, {user for users in current.values() for user in users})
-    oncall = [
+    return [
         {"schedule_id": s.id, "schedule_name": s.name, "users": [person(user, people) for user in current[s.id]]}
         for s in schedules
     ]
-    return {"at": moment, "oncall": oncall}
 
 
 def loaded(stored: StoredSchedule | None, schedule_id: uuid.UUID) -> StoredSchedule:

@@ -12,8 +12,9 @@ const CONTACT_KINDS = {
   email: "E-mail",
   push: "Push (device token)",
   webpush: "This browser (Web Push)",
-  slack: "Slack (webhook URL)",
+  slack: "Slack (webhook URL, or channel id C0123ABCD with the bot)",
   webhook: "Webhook (URL)",
+  teams: "Microsoft Teams (workflow webhook URL)",
 };
 
 let page = null;

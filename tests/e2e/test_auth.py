@@ -34,6 +34,8 @@ PUBLIC = [
     (None, r"/metrics", "Prometheus scrapes it on the private network"),
     (None, r"/v2/enqueue|/v2/change/enqueue", "PagerDuty Events API: the routing key in the body is the credential"),
     (None, r"/v2/alerts.*", "Opsgenie Alert API: the GenieKey header is the credential"),
+    (None, r"/integrations/slack/(interactions|commands)", "Slack's button presses and slash commands, checked by"
+                                                          " their signature"),
     (None, r"/integrations/.*", "monitoring webhooks: the key in the path, or a bearer key, is the credential"),
     (None, r"/api/v1/heartbeats/\{key\}/ping", "heartbeat pings: the key in the URL is the credential"),
     (None, r"/webhooks/twilio/.*", "Twilio's callbacks, checked by their signature"),
@@ -59,6 +61,8 @@ RESPONDER = {  # responders act on incidents, and on overrides that put themselv
     ("DELETE", "/api/v1/push/subscriptions"),
 }
 OWN_RESPONDER = {  # a responder's own contact methods and notification rules ({user_id} is theirs)
+    ("PUT", "/api/v1/users/{user_id}/slack"),
+    ("DELETE", "/api/v1/users/{user_id}/slack"),
     ("POST", "/api/v1/users/{user_id}/contact-methods"),
     ("PATCH", "/api/v1/users/{user_id}/contact-methods/{method_id}"),
     ("DELETE", "/api/v1/users/{user_id}/contact-methods/{method_id}"),
