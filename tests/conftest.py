@@ -171,8 +171,18 @@ def fake_twilio() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def fake_slack() -> Iterator[Any]:
+    """A fake Slack on loopback for the whole run (tests/fakes/slack_api.py): `tocsin` posts
+    pages through its Web API, and its side presses the pages' buttons, signed as Slack signs."""
+    from tests.fakes.slack_api import FakeSlack
+
+    with FakeSlack() as slack:
+        yield slack
+
+
+@pytest.fixture(scope="session")
 def tocsin(
-    ray_address: str, database_url: str, admin_token: str, fake_twilio: Any,
+    ray_address: str, database_url: str, admin_token: str, fake_twilio: Any, fake_slack: Any,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[object]:
     """`tocsin up --address` attached to the run's Ray, on the run's database."""
@@ -191,6 +201,7 @@ def tocsin(
             # The receivers standing in for Slack and webhooks listen on loopback.
             "TOCSIN_ALLOW_PRIVATE_DESTINATIONS": LOOPBACK_NETWORKS,
             **fake_twilio.env(),
+            **fake_slack.env(),
         },
         extra_args=("--address", ray_address, "--shards", "2"),
     ).start()
