@@ -65,6 +65,8 @@ async function fillUserBody(body, user) {
     user.calendar_url ? el("p", { class: "copyable" }, el("span", { class: "label" }, "On-call calendar feed "),
       copyButton(user.calendar_url, `calendar feed of ${user.name}`)) : null,
     admin ? roleForm(user) : null,
+    el("h3", {}, "Slack"),
+    slackLink(user, mayChange),
     el("h3", {}, "Contact methods"),
     methods.length ? el("ul", { class: "plain" }, ...methods.map((method) => removableItem(
       [badge(method.kind, "type"), ` ${method.address} `, method.label ? `(${method.label}) ` : "",
@@ -114,6 +116,24 @@ function roleForm(user) {
     await showUsers(user.id);
   });
   return form;
+}
+
+// Pressing a page's buttons in Slack, or typing /tocsin, acts as the user linked to that Slack user.
+function slackLink(user, mayChange) {
+  const shown = user.slack_user_id
+    ? removableItem([`Acts from Slack as Slack user ${user.slack_user_id} `],
+      mayChange && (() => remove(`/api/v1/users/${user.id}/slack`)), user)
+    : el("p", { class: "muted" }, "Not linked: pages' buttons in Slack cannot act as this user.");
+  if (!mayChange) return el("div", {}, shown);
+  const form = el("form", { class: "inline-form" },
+    field(`slack-${user.id}`, "Slack member ID (U0123ABCD)",
+      el("input", { name: "slack_user_id", required: true, maxlength: 32, pattern: "[UW][A-Z0-9]{2,30}" })),
+    el("button", { type: "submit" }, user.slack_user_id ? "Change Slack link" : "Link Slack user"), problemLine());
+  bindForm(form, async ({ slack_user_id: slackUserId }) => {
+    await put(`/api/v1/users/${user.id}/slack`, { slack_user_id: slackUserId.trim() });
+    await showUsers(user.id);
+  });
+  return el("div", {}, user.slack_user_id ? el("ul", { class: "plain" }, shown) : shown, form);
 }
 
 function contactForm(user) {
