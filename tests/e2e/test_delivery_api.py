@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from tocsin.actors.domain.channels import CHANNELS
 from tests.e2e.accounts import logged_in, make_user, personal_token
 
 # No provider is configured for push in the test deployment: its rows stay where they are.
@@ -35,7 +36,7 @@ def test_channels_list_every_kind_with_its_providers_and_counts(api: httpx.Clien
 
     channels = {c["channel"]: c for c in api.get("/api/v1/channels").json()["channels"]}
 
-    assert set(channels) == {"sms", "voice", "push", "email", "slack", "webhook"}
+    assert set(channels) == set(CHANNELS)
     push = channels[CHANNEL]
     assert push["running"] is False and "no provider" in push["note"]
     assert push["notifications"]["dead"] >= 1

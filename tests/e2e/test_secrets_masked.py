@@ -14,12 +14,13 @@ from tests.e2e.accounts import Login, logged_in, make_user
 # On loopback, which test deployments may send to; nothing is sent to them here.
 SLACK = "http://127.0.0.1:9/services/T0LD3N/B0RDER/sl4ckS3cretT0ken"
 WEBHOOK = "http://localhost:8443/tocsin/hook?token=w3bh00kS3cret"
+TEAMS = "http://127.0.0.1:9/workflows/f10w/triggers/manual/paths/invoke?sig=t3amsS1gnature"
 PUSH = "arn:aws:sns:us-east-1:123456789012:endpoint/GCM/pager/5ec0e7-d3v1ce-a1b2"
 METHODS = [("sms", "+14155550123"), ("email", "dana.on.call@example.com"), ("slack", SLACK),
-           ("webhook", WEBHOOK), ("push", PUSH)]
+           ("webhook", WEBHOOK), ("push", PUSH), ("teams", TEAMS)]
 MASKED = {"sms": "+14155550123", "email": "dana.on.call@example.com", "slack": "http://127.0.0.1/…",
-          "webhook": "http://localhost/…", "push": "…a1b2"}
-SECRETS = ["sl4ckS3cretT0ken", "T0LD3N", "w3bh00kS3cret", "8443", "5ec0e7-d3v1ce"]
+          "webhook": "http://localhost/…", "push": "…a1b2", "teams": "http://127.0.0.1/…"}
+SECRETS = ["sl4ckS3cretT0ken", "T0LD3N", "w3bh00kS3cret", "8443", "5ec0e7-d3v1ce", "t3amsS1gnature", "f10w"]
 
 
 def _headers(reader: Login | str) -> dict[str, str]:
