@@ -21,11 +21,12 @@ from typing import Any
 from tocsin.actors.domain.plaintext import body, one_line
 
 # Block Kit: a section's text takes at most 3000 characters, a header's 150, a field 2000, a
-# button's label 75; a message's fallback text is best kept under 4000.
+# button's label 75.
 SLACK_SUMMARY_LIMIT = 2500
 SLACK_HEADER_LIMIT = 150
 SLACK_NAME_LIMIT = 100
-SLACK_FALLBACK_LIMIT = 3000
+# Slack cuts a message's text at 40,000: the fallback has the summary whole, as other channels do.
+SLACK_FALLBACK_LIMIT = 35_000
 # Teams refuses a message over 28 KB; an alert's words take a fraction of it.
 TEAMS_SUMMARY_LIMIT = 2000
 TEAMS_NAME_LIMIT = 100
@@ -65,12 +66,12 @@ def slack_escaped(words: str) -> str:
 
 
 def slack_text(view: PageView) -> str:
-    """The message's fallback text (notifications, screen readers): one line per fact."""
+    """The message's fallback text (notifications, screen readers): what happened, escaped,
+    and Tocsin's link to the incident, the one piece of markup."""
     lines = [f"Tocsin #{view.incident_id} [{one_line(view.service, SLACK_NAME_LIMIT)}] {_status_line(view)}",
-             one_line(view.summary, SLACK_FALLBACK_LIMIT)]
-    if view.link:
-        lines.append(f"Open in Tocsin: {view.link}")
-    return slack_escaped("\n".join(lines))
+             _cut(body(view.summary), SLACK_FALLBACK_LIMIT)]
+    shown = slack_escaped("\n".join(lines))
+    return f"{shown}\n<{slack_escaped(view.link)}|Open in Tocsin>" if view.link else shown
 
 
 def slack_blocks(view: PageView) -> list[dict[str, Any]]:

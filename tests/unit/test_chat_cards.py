@@ -72,7 +72,7 @@ def test_slack_limits_hold_for_any_length() -> None:
     section = next(b for b in blocks if b["type"] == "section")
     assert len(header["text"]["text"]) <= SLACK_HEADER_LIMIT
     assert len(section["text"]["text"]) <= SLACK_SUMMARY_LIMIT
-    assert len(slack_text(view(summary="x" * 50_000))) < 4000
+    assert len(slack_text(view(summary="x" * 50_000))) < 40_000  # where Slack cuts a message's text
 
 
 def test_who_acted_is_shown_with_the_status() -> None:
