@@ -8,11 +8,11 @@ ALTER TABLE users ADD COLUMN slack_user_id text UNIQUE;
 ALTER TABLE contact_methods
     DROP CONSTRAINT contact_methods_kind_check,
     ADD CONSTRAINT contact_methods_kind_check
-        CHECK (kind IN ('sms', 'voice', 'push', 'email', 'slack', 'webhook', 'teams'));
+        CHECK (kind IN ('sms', 'voice', 'push', 'webpush', 'email', 'slack', 'webhook', 'teams'));
 ALTER TABLE notifications
     DROP CONSTRAINT notifications_channel_check,
     ADD CONSTRAINT notifications_channel_check
-        CHECK (channel IN ('sms', 'voice', 'push', 'email', 'slack', 'webhook', 'teams'));
+        CHECK (channel IN ('sms', 'voice', 'push', 'webpush', 'email', 'slack', 'webhook', 'teams'));
 
 -- A page posted through Slack's Web API is a message that can be updated: its provider
 -- message id is "<channel>:<ts>". This is the incident status the message shows once
