@@ -46,6 +46,7 @@ PUBLIC = [
     (None, r"/", "the dashboard's entry, a redirect to its login page or its incidents"),
     (None, r"/ui(/.*)?", "the dashboard's pages: their data comes from the API, with the session"),
     (None, r"/static/.*", "the dashboard's scripts and styles"),
+    (None, r"/sw\.js", "the dashboard's service worker, a script like those under /static"),
 ]
 
 RESPONDER = {  # responders act on incidents, and on overrides that put themselves on call
