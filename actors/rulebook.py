@@ -105,6 +105,11 @@ class RuleBook:
         self.polls = 0  # how many times the generation was read, for tests and metrics
         self.loads = 0  # how many times the rules were loaded
 
+    @property
+    def database(self) -> Database:
+        """Where the rules are read from (and what their users may read beside them)."""
+        return self._database
+
     # -- per alert ---------------------------------------------------------------------------
 
     @property

@@ -79,6 +79,19 @@ async def notifications(conn: asyncpg.Connection, incident_id: int) -> list[dict
     return [dict(r) for r in rows]
 
 
+async def open_services_by_key(conn: asyncpg.Connection, integration_id: str, dedup_keys: list[str]
+                               ) -> dict[str, str]:
+    """dedup key → service of the open incident that alerts through `integration_id` opened
+    under that key (a router's alerts may have opened incidents of several services under one
+    key: then any one of them)."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (dedup_key) dedup_key, service_id::text FROM incidents"
+        " WHERE integration_id = $1::uuid AND dedup_key = ANY($2::text[]) AND status <> 'resolved'"
+        " AND integration_id IS NOT NULL ORDER BY dedup_key, id DESC",
+        integration_id, dedup_keys)
+    return {row["dedup_key"]: row["service_id"] for row in rows}
+
+
 # The alert each open incident was opened by, as routing rules see an alert: its wire format
 # (a router integration's is in its options) and the payload as the source sent it.
 _OPEN_SOURCES = """

@@ -166,6 +166,29 @@ def test_router_keys_work_on_every_json_format_and_a_change_event_names_why_it_i
     assert wrong.status_code == 400 and "router integration taking grafana" in wrong.text
 
 
+def test_an_acknowledge_and_a_resolve_with_only_a_dedup_key_follow_their_alert_through_a_router(
+        api, anonymous, new_service):
+    """A PagerDuty acknowledge or resolve carries its dedup key and nothing a route could match:
+    it reaches the incident the router's trigger opened, not the catch-all."""
+    databases, rest = new_service(unique("databases")), new_service(unique("the-rest"))
+    router = new_router(api, {"route_to": rest.id}, "pagerduty")
+    route(api, router["id"], databases.id, {"field": "source", "op": "equals", "value": "db1"})
+    in_effect(api, databases.id)
+    key = router["key"]
+
+    opened = anonymous.post("/v2/enqueue", json=trigger(key, "disk-db1"))
+    acknowledged = anonymous.post("/v2/enqueue", json={"routing_key": key, "event_action": "acknowledge",
+                                                       "dedup_key": "disk-db1"})
+    acked = incidents_of(api, databases.id)
+    resolved = anonymous.post("/v2/enqueue", json={"routing_key": key, "event_action": "resolve",
+                                                   "dedup_key": "disk-db1"})
+
+    assert [a.status_code for a in (opened, acknowledged, resolved)] == [202, 202, 202]
+    assert [(i["dedup_key"], i["status"]) for i in acked] == [("disk-db1", "acknowledged")]
+    assert [i["status"] for i in incidents_of(api, databases.id)] == ["resolved"]
+    assert incidents_of(api, rest.id) == []
+
+
 # -- service rules ---------------------------------------------------------------------------------
 
 def test_service_rules_rewrite_the_summary_merge_by_a_dedup_key_from_labels_and_add_details_and_tags(
