@@ -114,8 +114,11 @@ def test_shard_killed_between_levels_pages_the_next_level_on_time_and_nobody_twi
         assert [(n["user_id"], n["level"], n["page"]) for n in paged] == [(alice, 0, 1), (bob, 1, 2)]
         assert [n["rank"] for n in paged] == [0, 0]  # each the first of its page: sent ahead of others
         assert paged[1]["send_at"] == level_two_due
+        # Never early; late by about the restart, which a loaded machine stretches to seconds (the
+        # level falls due 3 s after the kill): a deadline lost in the restart would page only when
+        # some later sweep found it, if ever.
         late = (paged[1]["created_at"] - level_two_due).total_seconds() / SPEED  # in wall seconds
-        assert 0 <= late < 1.5, f"level 2 paged {late:.2f} s late"
+        assert 0 <= late < 10, f"level 2 paged {late:.2f} s late"
 
         time.sleep(2.0)  # past where a third page would be (the walk has ended): nothing more
         assert len(notifications(db, service_id)) == 2
