@@ -6,7 +6,8 @@ every integration's alerts pass (the gateway's formats through serve/ingest/comm
 None for an alert dropped. An alert event goes through the routes of its router integration
 (when it came through one: they choose its service), its service's rules and the inhibit
 rules (actors/domain/rule_verdict.py `judge`), and comes out with what they decided
-(`Verdict.applied`); every match and drop is counted in the tally (actors/rule_tally.py).
+(`Verdict.applied`); an acknowledge or resolve that no route matches follows the open incident
+the router's alerts opened under its dedup key; every match and drop is counted in the tally (actors/rule_tally.py).
 Incident commands pass as they are.
 
 Inhibition is answered from memory by the Inhibitor (serve/inhibitor.py), which the ruling
@@ -29,13 +30,14 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from tocsin.actors.domain.batch_plan import Reply
-from tocsin.actors.domain.events import AlertEvent, ServiceInput
+from tocsin.actors.domain.events import Action, AlertEvent, ServiceInput
 from tocsin.actors.domain.incident import Outcome
 from tocsin.actors.domain.rule_verdict import judge
 from tocsin.actors.domain.rules import Disposition, InhibitRules
 from tocsin.actors.rule_tally import RuleTally
 from tocsin.actors.rulebook import Router, RuleBook, event_view
 from tocsin.actors.shard_router import ShardRouter
+from tocsin.actors.store import incidents as incident_store
 from tocsin.actors.store.database import UNAVAILABLE
 from tocsin.actors.store.services import IntegrationKey
 from tocsin.serve.inhibitor import Inhibitor
@@ -115,13 +117,33 @@ class Ruling:
             return inputs
         else:
             format = integration.type
-        return [self._judged(item, format, router, now) if isinstance(item, AlertEvent) else item
-                for item in inputs]
+        follow = await self._follow_ups(inputs, router, now) if router is not None else {}
+        return [self._judged(item, format, router, now, follow.get(item.dedup_key))
+                if isinstance(item, AlertEvent) else item for item in inputs]
 
-    def _judged(self, event: AlertEvent, format: str, router: Router | None, now: datetime) -> AlertEvent | None:
+    async def _follow_ups(self, inputs: Sequence[ServiceInput], router: Router, now: datetime) -> dict[str, str]:
+        """dedup key → service, for the acknowledges and resolves among `inputs` that none of the
+        router's routes matches: each goes to the service whose open incident the router's alerts
+        opened under its key, as the alert it follows went (a PagerDuty resolve carries nothing
+        else to route by). One query per request that holds any; none for triggers."""
+        keys = [item.dedup_key for item in inputs if isinstance(item, AlertEvent) and item.action != Action.TRIGGER
+                and router.rules.evaluate(event_view(router.format, item), now).by_catch_all]
+        if not keys:
+            return {}
+        try:
+            async with self.book.database.connection() as conn:
+                return await incident_store.open_services_by_key(conn, router.integration_id, keys)
+        except UNAVAILABLE:
+            raise RulesUnavailable("the incidents these alerts follow cannot be read now") from None
+
+    def _judged(self, event: AlertEvent, format: str, router: Router | None, now: datetime,
+                follows_to: str | None = None) -> AlertEvent | None:
+        """The event as the rules decided; `follows_to`: the service of the incident it follows,
+        which it goes to without the router's routes."""
         book = self.book
-        verdict = judge(event_view(format, event), now, service_id=event.service_id or None,
-                        router=router.rules if router else None, service_rules=book.service,
+        routes = router.rules if router is not None and follows_to is None else None
+        verdict = judge(event_view(format, event), now, service_id=follows_to or event.service_id or None,
+                        router=routes, service_rules=book.service,
                         inhibit=self._inhibitor if self._inhibit_active() else None,
                         service_exists=book.has_service)
         if verdict.rules or verdict.disposition == Disposition.DROP:
