@@ -1,7 +1,8 @@
 """Web Push in Chromium: the users page's "Get pages in this browser" button makes this
 browser a person's `webpush` contact method; a page Tocsin sends, once the push service has
-it, is shown by the service worker as a notification with Acknowledge and Resolve; and its
-Acknowledge acknowledges the incident as that person, once.
+it, is shown by the service worker as a notification with Acknowledge and Resolve; its
+Acknowledge acknowledges the incident as that person, and what it did replaces the
+notification; the same button again (the same push delivered twice) is refused, and says so.
 
 The manifest and /sw.js installing are test_app.py's (the app is installable, the worker is
 active for the whole origin); here the same worker takes the pushes (serve/static/sw-push.js).
@@ -11,7 +12,7 @@ What is real and what stands in, and why:
   posting the subscription; Tocsin paging the person, encrypting and signing the push; the
   fake push service (tests/fakes/push_service.py) checking VAPID and decrypting as a browser
   would; the service worker's push and notificationclick handlers, run by Chromium, showing
-  the notification and calling the action URL with no cookie.
+  the notification, calling the action URL with no cookie and showing Tocsin's answer.
 - Stubbed: `PushManager.prototype.subscribe`, by an init script. Chromium cannot subscribe
   here: a new context is incognito, where it refuses ("AbortError: Registration failed -
   permission denied"), and a profile on disk waits for ever for Google's push service (GCM),
@@ -44,7 +45,7 @@ from playwright.sync_api import BrowserContext, Page, Worker, expect
 from tests.browser.conftest import (
     WAIT_MS, Person, Tab, created, incident_id_of, log_in, make_person, trigger_alert,
 )
-from tests.fakes.push_service import Browser, Delivery, FakePushService
+from tests.fakes.push_service import Browser, FakePushService
 
 SUBSCRIBE_STUB = """
 (() => {
@@ -155,7 +156,8 @@ def test_a_browser_subscribed_from_the_page_shows_the_page_and_acknowledges_it_f
                 if m["kind"] == "webpush"]
     assert (method["address"], method["verified"], method["label"]) == (browser.endpoint, True, "Chrome")
     vapid_key = api.get("/api/v1/push/vapid-public-key").json()["public_key"]
-    assert page.evaluate("window.tocsinSubscribedWith") == {"userVisibleOnly": True, "applicationServerKey": vapid_key}
+    subscribed_with = page.evaluate("window.tocsinSubscribedWith")
+    assert subscribed_with == {"userVisibleOnly": True, "applicationServerKey": vapid_key}
 
     summary, _, incident_id = pages_by_push(api, tocsin, paula, method["id"])
     [push] = push_service.wait_for(browser)
@@ -163,12 +165,11 @@ def test_a_browser_subscribed_from_the_page_shows_the_page_and_acknowledges_it_f
 
     worker = worker_of(tab.context, page)
     cdp = tab.context.new_cdp_session(page)
-    cdp.send("ServiceWorker.deliverPushMessage", {
-        "origin": tocsin.base_url, "registrationId": registration_id(cdp, page, f"{tocsin.base_url}/"),
-        "data": json.dumps(push.payload)})
+    deliver = {"origin": tocsin.base_url, "registrationId": registration_id(cdp, page, f"{tocsin.base_url}/"),
+               "data": json.dumps(push.payload)}
+    cdp.send("ServiceWorker.deliverPushMessage", deliver)
 
-    page.wait_for_function(f"({SHOWN})().then((shown) => shown.length > 0)")
-    [shown] = page.evaluate(SHOWN)
+    [shown] = wait_for_notification(page, lambda n: bool(n["actions"]))
     assert summary in shown["title"] + shown["body"]
     assert shown["tag"] == f"incident-{incident_id}" and shown["requireInteraction"] is True
     assert shown["actions"] == [["acknowledge", "Acknowledge"], ["resolve", "Resolve"]]
@@ -176,15 +177,30 @@ def test_a_browser_subscribed_from_the_page_shows_the_page_and_acknowledges_it_f
     clicked = worker.evaluate(CLICK_ACTION, "acknowledge")
 
     assert clicked == {"outcomes": ["done"], "opened": [push.payload["url"]]}, clicked
-    assert page.evaluate(SHOWN) == []  # the click closed it
-    assert_acknowledged_once(api, tocsin, paula, incident_id, push)
+    [told] = page.evaluate(SHOWN)  # what the button did replaces the page, on the lock screen too
+    assert (told["title"], told["tag"], told["actions"]) == (shown["title"], shown["tag"], [])
+    assert told["body"] == f"Incident {incident_id} acknowledged.", told
+    incident = api.get(f"/api/v1/incidents/{incident_id}").json()
+    assert incident["status"] == "acknowledged"
+    assert [e for e in incident["timeline"] if e["kind"] == "acknowledged" and paula.name in e["message"]]
+
+    cdp.send("ServiceWorker.deliverPushMessage", deliver)  # the same page again: its token is spent
+    wait_for_notification(page, lambda n: bool(n["actions"]))
+    again = worker.evaluate(CLICK_ACTION, "acknowledge")
+
+    assert again["outcomes"] == ["done"], again
+    [refused] = page.evaluate(SHOWN)
+    assert refused["body"] == "this action token was used already", refused
+    timeline = api.get(f"/api/v1/incidents/{incident_id}").json()["timeline"]
+    assert [e["kind"] for e in timeline].count("acknowledged") == 1
     tab.assert_clean_console()
 
 
-def assert_acknowledged_once(api: httpx.Client, tocsin: Any, person: Person, incident_id: int,
-                             push: Delivery) -> None:
-    incident = api.get(f"/api/v1/incidents/{incident_id}").json()
-    assert incident["status"] == "acknowledged"
-    assert [e for e in incident["timeline"] if e["kind"] == "acknowledged" and person.name in e["message"]]
-    again = httpx.post(f"{tocsin.base_url}/api/v1/push/actions/{push.payload['actions']['acknowledge']}", timeout=30)
-    assert again.status_code == 409 and "used already" in again.json()["message"]
+def wait_for_notification(page: Page, match: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    """The notifications shown, once one of them matches."""
+    for _ in range(WAIT_MS // 50):
+        shown: list[dict[str, Any]] = page.evaluate(SHOWN)
+        if any(match(n) for n in shown):
+            return shown
+        page.wait_for_timeout(50)
+    raise AssertionError(f"no such notification among {shown}")
