@@ -14,9 +14,9 @@ slack, webhook) through that channel's providers.
   claims whatever its lease says (`holdings`): a message a provider took is not sent again
   while the actor that sent it lives.
 - Per claim: the throttles decide what goes out now, alone or bundled (`throttling`); rows
-  that can go nowhere are cancelled with why; the rest are composed, with the reply codes of
-  the whole claim given out at once (`composing`), and delivered through the providers with
-  failover, breakers and rate limits, each try recorded (`delivery`).
+  that can go nowhere are cancelled with why; the rest are composed, with the reply codes and
+  e-mail reply addresses of the whole claim given out at once (`composing`), and delivered
+  through the providers with failover, breakers and rate limits, each try recorded (`delivery`).
 - The Slack channel's actor, when the bot can post, also keeps the messages it posted showing
   their incident as it is (`slack_messages`: why there, in its docstring).
 """
@@ -39,7 +39,7 @@ import asyncpg
 import ray
 
 from tocsin.actors import attempt
-from tocsin.actors.composing import Composer, ReplyCodes, Where, undeliverable
+from tocsin.actors.composing import Answers, Composer, Where, undeliverable
 from tocsin.actors.delivery import Delivery
 from tocsin.actors.domain.breaker import BreakerRules
 from tocsin.actors.domain.clock import Clock, SystemClock
@@ -89,7 +89,8 @@ class ChannelActor:
         self._express_again = False
         self._throttles = Throttles([ThrottleRule(settings.throttle_messages, settings.throttle_window_s)],
                                     self._stats)
-        self._composer = Composer(channel, settings.reachable_url)
+        self._composer = Composer(channel, settings.reachable_url,
+                                  settings.email_domain if settings.smtp_listen_port is not None else None)
         self._settler = Settler(channel, self._connection, max_items=IN_FLIGHT * 4)
         self._in_doubt = InDoubt(channel, self._providers, self._connection, settings.provider_timeout_s)
         self._delivery = Delivery(channel, settings, self._providers, self._clock, self._in_doubt, self._stats,
@@ -214,7 +215,7 @@ class ChannelActor:
             try:
                 context = await outbox.context(conn, [r["id"] for r in rows])
                 plan = await self._throttles.plan(conn, rows, now)
-                codes = await self._composer.reply_codes(conn, self._to_compose(plan, context))
+                answers = await self._composer.answers(conn, self._to_compose(plan, context), now)
             except DATABASE_ERRORS:
                 self._holdings.untried(rows)
                 raise
@@ -226,7 +227,7 @@ class ChannelActor:
         for send in plan:
             self._throttles.dispatched(send)
         self._stats["express" if first_of_pages else "claimed"] += len(rows)
-        await asyncio.gather(*(self._deliver(send, context[send.row["id"]], codes, first_of_pages) for send in plan))
+        await asyncio.gather(*(self._deliver(send, context[send.row["id"]], answers, first_of_pages) for send in plan))
         return len(rows)
 
     def _to_compose(self, plan: list[Send], context: Mapping[int, Where]) -> list[Send]:
@@ -269,9 +270,9 @@ class ChannelActor:
 
     # -- one send ------------------------------------------------------------------------------
 
-    async def _deliver(self, send: Send, where: Where, codes: ReplyCodes, urgent: bool = False) -> None:
+    async def _deliver(self, send: Send, where: Where, answers: Answers, urgent: bool = False) -> None:
         try:
-            await self._send_and_settle(send, where, codes, urgent)
+            await self._send_and_settle(send, where, answers, urgent)
         except DATABASE_ERRORS:
             # Before any provider was given it: once a provider is, nothing but the outcome's
             # writing touches the database, and that is retried until it lands.
@@ -281,7 +282,7 @@ class ChannelActor:
             self._holdings.release(send.rows)
             self._throttles.settled(send)
 
-    async def _send_and_settle(self, send: Send, where: Where, codes: ReplyCodes, urgent: bool) -> None:
+    async def _send_and_settle(self, send: Send, where: Where, answers: Answers, urgent: bool) -> None:
         async with self._express_slots if urgent else self._slots:
             reason = undeliverable(send.row, where)
             if reason is not None:
@@ -289,19 +290,19 @@ class ChannelActor:
                     await outbox.finish(conn, send.row["id"], "cancelled", reason, self._clock.now())
                 self._stats["cancelled"] += 1
                 return
-            settlement = await self._outcome(send, where, codes, urgent)
+            settlement = await self._outcome(send, where, answers, urgent)
         # Written with the other rows settled meanwhile (one commit for the group), and
         # again until it lands; the round waits for it, so the next claim sees every row of
         # this one settled. A row sent and not yet written when the actor dies is looked
         # for at its provider before it is sent again (`in_doubt`).
         await self._settler.settle(settlement)
 
-    async def _outcome(self, send: Send, where: Where, codes: ReplyCodes, urgent: bool) -> outbox.Settlement:
+    async def _outcome(self, send: Send, where: Where, answers: Answers, urgent: bool) -> outbox.Settlement:
         """One round for one row: composed, then through the providers; how it ends."""
         if self._delivery.claimed_too_often(send.row):
             return self._delivery.given_up(send.row)
         try:
-            message = self._composer.compose(send, where, codes)
+            message = self._composer.compose(send, where, answers)
         except Exception as exc:  # noqa: BLE001 - a message that cannot be composed never will be
             log.exception("channel %s: cannot compose notification %s", self.channel, send.row["id"])
             return self._delivery.dead(

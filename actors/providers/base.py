@@ -34,7 +34,8 @@ class Outgoing:
     `urgency` is the page's ("high", "low"), for a channel that delivers by it. `push_keys`
     are a browser push subscription's (p256dh, auth), for webpush: what it is encrypted to.
     `alert` is what a page is about, for a channel that lays it out itself (Slack's blocks,
-    Teams' card); None for a message of its own words.
+    Teams' card); None for a message of its own words. `reply_to` is the address a reply to
+    a page e-mail acts through (actors/domain/email_replies.py), when Tocsin takes replies.
 
     Whatever composed it, a provider gets a subject that is one line (no header can be
     injected through it) and a text without control characters (`plaintext`)."""
@@ -51,6 +52,7 @@ class Outgoing:
     urgency: str | None = None
     push_keys: tuple[str, str] | None = None
     alert: Alert | None = None
+    reply_to: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "subject", one_line(self.subject, SUBJECT_LIMIT))

@@ -1,4 +1,4 @@
-"""Amazon SES: e-mail from `ses_from`, a plain-text body."""
+"""Amazon SES: e-mail from `ses_from`, a plain-text body, and a Reply-To when the message has one."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class SesProvider:
 
     async def send(self, message: Outgoing) -> Receipt:
         check_address(self.name, message.address)
+        reply_to = {"ReplyToAddresses": [message.reply_to]} if message.reply_to is not None else {}
         answer = await awsclient.call(
             self.name,
             self._client.send_email,
@@ -27,6 +28,7 @@ class SesProvider:
                 "Subject": {"Data": message.subject, "Charset": "UTF-8"},
                 "Body": {"Text": {"Data": message.text, "Charset": "UTF-8"}},
             },
+            **reply_to,
         )
         return Receipt(provider_message_id=answer.get("MessageId"))
 

@@ -48,6 +48,8 @@ class SmtpProvider:
         mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to alerts
         if message.incident_id is not None:
             mail["X-Tocsin-Incident"] = str(message.incident_id)
+        if message.reply_to is not None:
+            mail["Reply-To"] = message.reply_to
         mail.set_content(message.text)
         return mail
 

@@ -21,6 +21,10 @@ decided by serve/ingest/mail.py.
   on our side answers 451, never a bare 500 with the exception's text.
 - Routing rules: each alert goes through its service's rules as at the gateway
   (serve/ingest/ruling.py); a dropped one is accepted (250) and counted.
+- Replies to page e-mails, at reply+<token>@<email_domain>, are not alerts: a well-formed
+  token is taken at RCPT, alone in its message (452 beside other recipients, so the sender
+  sends them apart), and its reply is acted on or refused at DATA by
+  serve/ingest/email_replies.py.
 - State: none of its own. A restart binds the port again; `stats` may be called any time.
 """
 
@@ -38,6 +42,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from tocsin.actors.batcher import BatchFailed
+from tocsin.actors.domain import email_replies
 from tocsin.actors.domain.clock import Clock, SystemClock
 from tocsin.actors.domain.ratelimit import RateLimiter
 from tocsin.actors.lifecycle import detached_options
@@ -50,6 +55,7 @@ from tocsin.actors.store.database import UNAVAILABLE, Database
 from tocsin.actors.store.services import ROUTING_KEY_ALPHABET, ROUTING_KEY_LENGTH, IntegrationKey, find_key
 from tocsin.serve.forwarded import address_key
 from tocsin.serve.ingest.common import not_stored
+from tocsin.serve.ingest.email_replies import ReplyDesk
 from tocsin.serve.ingest.ruling import Ruling, RulesUnavailable, submit_ruled
 from tocsin.serve.ingest.mail import alert_of, parse_message
 
@@ -77,6 +83,7 @@ class EmailListener:
             ruling = Ruling(RuleBook(self._database), RuleTally(self._database))
             ruling.start()
         self._ruling = ruling
+        self._replies = ReplyDesk(self._database, self._shards, self._clock)
         self._counts: dict[str, int] = defaultdict(int)
         self._listening: asyncio.Future[asyncio.Server] = asyncio.ensure_future(self._listen())
 
@@ -103,6 +110,13 @@ class EmailListener:
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
+        if email_replies.is_reply_address(address.rpartition("@")[0]) or _reply_token(envelope) is not None:
+            answer = self._reply_recipient(address, envelope)
+            if answer.startswith("250"):
+                envelope.rcpt_tos.append(address)
+            else:
+                self._counts["recipients_refused"] += 1
+            return answer
         found = await self._recipient(address, session)
         if isinstance(found, str):
             self._counts["recipients_refused"] += 1
@@ -115,6 +129,11 @@ class EmailListener:
         return "250 2.1.5 Recipient OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        token = _reply_token(envelope)
+        if token is not None:
+            answer = await self._replies.answer(token, envelope.original_content or b"", envelope.mail_from or None)
+            self._counts["replies_acted" if answer.startswith("250") else "replies_refused"] += 1
+            return answer
         found = [await self._recipient(address, session) for address in envelope.rcpt_tos]
         integrations = {i.integration_id: i for i in found if isinstance(i, IntegrationKey)}
         if not integrations:
@@ -155,11 +174,27 @@ class EmailListener:
 
     # -- inside -----------------------------------------------------------------------------
 
+    def _reply_recipient(self, address: str, envelope: Envelope) -> str:
+        """The SMTP answer to a reply address as a recipient (or any beside one): its token is
+        only checked for its form here, and alone in its message."""
+        local, _, domain = address.rpartition("@")
+        if domain.lower() != self._settings.email_domain.lower():
+            return self._not_ours(address)
+        if envelope.rcpt_tos:
+            return "452 4.5.3 Too many recipients: a reply to Tocsin goes to its reply address alone"
+        if email_replies.token_of(local) is None:
+            return (f"550 5.1.1 <{address}>: not a reply address of Tocsin; reply to a page e-mail as it"
+                    " came, to its Reply-To address")
+        return "250 2.1.5 Recipient OK"
+
+    def _not_ours(self, address: str) -> str:
+        return f"550 5.7.1 <{address}>: relaying denied; only {self._settings.email_domain} is handled here"
+
     async def _recipient(self, address: str, session: Session) -> IntegrationKey | str:
         """The live e-mail integration at this address, or the SMTP answer refusing it."""
         local, _, domain = address.rpartition("@")
         if domain.lower() != self._settings.email_domain.lower():
-            return f"550 5.7.1 <{address}>: relaying denied; only {self._settings.email_domain} is handled here"
+            return self._not_ours(address)
 
         async def client() -> str:
             peer = session.peer
@@ -200,6 +235,15 @@ class EmailListener:
     async def _find_key(self, key: str) -> IntegrationKey | None:
         async with self._database.connection() as conn:
             return await find_key(conn, key)
+
+
+def _reply_token(envelope: Envelope) -> str | None:
+    """The token of the reply address the message is for, when it is for one."""
+    for address in envelope.rcpt_tos:
+        token = email_replies.token_of(address.rpartition("@")[0])
+        if token is not None:
+            return token
+    return None
 
 
 EmailListenerRemote: Any = ray.remote(EmailListener)

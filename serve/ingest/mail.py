@@ -116,6 +116,20 @@ def body_text(message: EmailMessage) -> str:
     return strip_html(text) if part.get_content_subtype() == "html" else text.strip()
 
 
+def reply_text(message: EmailMessage) -> str:
+    """What a person wrote in a reply, as text: the text/plain part as it is (its quoted lines
+    still marked "> "), else the HTML part up to its first <blockquote> (what follows is the
+    quoted page, or under it), without its tags."""
+    part = message.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    text = _decoded(part)
+    if part.get_content_subtype() != "html":
+        return text
+    quoted = _BLOCKQUOTE.search(text)
+    return strip_html(text[:quoted.start()] if quoted else text)
+
+
 def strip_html(html: str) -> str:
     """The text a reader sees: tags, comments, scripts and styles gone, entities decoded,
     blocks on lines. One pass: each search starts where the last one ended, and a search
@@ -234,3 +248,4 @@ _HIDDEN = frozenset({"script", "style", "head", "title"})
 _HIDDEN_END = {name: re.compile(rf"</{name}\b", re.IGNORECASE) for name in _HIDDEN}
 _BLOCKS = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "pre"})
 _CELLS = frozenset({"td", "th"})
+_BLOCKQUOTE = re.compile(r"<blockquote\b", re.IGNORECASE)

@@ -242,3 +242,20 @@ async def test_a_client_past_its_unknown_addresses_gets_451_and_no_lookup_others
     assert raised.value.recipients[0].code == 550
     assert (await send_from(flooder, port, real))[0] == {}  # a key in use still goes through
     assert len(shards.received) == 2
+
+
+async def test_a_malformed_reply_address_is_550_and_a_reply_address_goes_alone(listener):
+    _, shards, port = listener
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as raised:
+        await send(port, mail(f"reply+notatoken@{DOMAIN}"))
+    assert raised.value.recipients[0].code == 550 and "not a reply address" in raised.value.recipients[0].message
+
+    reply_address = f"reply+{'a' * 26}@{DOMAIN}"
+    for first, second in ((f"{'a' * 32}@{DOMAIN}", reply_address), (reply_address, f"{'a' * 32}@{DOMAIN}")):
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=10) as smtp:
+            await smtp.mail("alice@example.com")
+            assert (await smtp.rcpt(first)).code == 250
+            with pytest.raises(aiosmtplib.SMTPRecipientRefused) as beside:
+                await smtp.rcpt(second)
+            assert beside.value.code == 452 and "alone" in beside.value.message
+    assert shards.received == []
