@@ -9,6 +9,9 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -66,3 +69,40 @@ class TocsinProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A running `tocsin up`: where it serves, its admin token; for one of its own
+    (`own_deployment`), its database and its process."""
+
+    base_url: str
+    token: str
+    database_url: str = ""
+    process: TocsinProcess | None = None
+
+    def client(self, **headers: str) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {self.token}", **headers},
+                            timeout=30)
+
+
+@contextlib.contextmanager
+def own_deployment(postgres_admin_url: str, data_dir: Path, namespace: str, env: dict[str, str]) -> Iterator[Deployment]:
+    """`tocsin up` with these settings besides the run's: its own Ray (Serve is one per Ray)
+    and its own database (its shards would otherwise fire the deadlines of the run's services
+    too), stopped and dropped afterwards."""
+    from tocsin.cluster.raystart import LOCAL_RAY_VARIABLES
+    from tests.conftest import free_port, fresh_database
+
+    token = "test-admin-token-" + uuid.uuid4().hex
+    inherited = {k: v for k, v in os.environ.items()
+                 if not k.startswith(("TOCSIN_", "RAY_ADDRESS")) and k not in LOCAL_RAY_VARIABLES}
+    with fresh_database(postgres_admin_url) as database_url:
+        server = TocsinProcess(port=free_port(), data_dir=data_dir, inherit_env=False, extra_args=("--shards", "2"), env={
+            **inherited, "TOCSIN_DATABASE_URL": database_url, "TOCSIN_ADMIN_TOKEN": token,
+            "TOCSIN_NAMESPACE": namespace, "TOCSIN_SHARD_TIMEOUT_S": "5", **env,
+        }).start(timeout_s=240)
+        try:
+            yield Deployment(server.base_url, token, database_url, server)
+        finally:
+            assert server.stop() == 0, server.log()

@@ -5,11 +5,9 @@ after its connection drops."""
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -18,24 +16,13 @@ import redis
 
 from tocsin.actors.bus import BUS_ACTOR_NAME
 from tocsin.actors.bus_types import parse_id
-from tocsin.cluster.raystart import LOCAL_RAY_VARIABLES
 from tests.client import Service, create_service, create_user, trigger
-from tests.conftest import E2E_NAMESPACE, IN_CI, free_port, fresh_database
+from tests.conftest import E2E_NAMESPACE, IN_CI
 from tests.e2e.accounts import logged_in, make_user, personal_token
 from tests.e2e.sse_client import EventStream, Message, open_stream
-from tests.server import TocsinProcess
+from tests.server import Deployment, own_deployment
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
-
-
-@dataclass(frozen=True)
-class Deployment:
-    base_url: str
-    token: str
-
-    def client(self, **headers: str) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {self.token}", **headers},
-                            timeout=30)
 
 
 def redis_answers() -> bool:
@@ -53,21 +40,13 @@ def tocsin_on_redis(postgres_admin_url: str, tmp_path_factory: pytest.TempPathFa
         if IN_CI:
             pytest.fail("CI needs Redis on 127.0.0.1:6379; .ci/run starts it")
         pytest.skip("no Redis on 127.0.0.1:6379")
-    namespace, token = f"tocsin-e2e-redis-{uuid.uuid4().hex[:8]}", "test-admin-token-" + uuid.uuid4().hex
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TOCSIN_", "RAY_ADDRESS")) and k not in LOCAL_RAY_VARIABLES}
-    with fresh_database(postgres_admin_url) as database_url:
-        env.update({
-            "TOCSIN_DATABASE_URL": database_url, "TOCSIN_ADMIN_TOKEN": token, "TOCSIN_REDIS_URL": REDIS_URL,
-            "TOCSIN_NAMESPACE": namespace, "TOCSIN_SHARD_TIMEOUT_S": "5",
-        })
-        server = TocsinProcess(port=free_port(), data_dir=tmp_path_factory.mktemp("tocsin-redis"), env=env,
-                               inherit_env=False, extra_args=("--shards", "2")).start(timeout_s=240)
+    namespace = f"tocsin-e2e-redis-{uuid.uuid4().hex[:8]}"
+    with own_deployment(postgres_admin_url, tmp_path_factory.mktemp("tocsin-redis"), namespace,
+                        {"TOCSIN_REDIS_URL": REDIS_URL}) as deployment:
         try:
-            assert "event bus: Redis Streams" in server.log()
-            yield Deployment(server.base_url, token)
+            assert deployment.process is not None and "event bus: Redis Streams" in deployment.process.log()
+            yield deployment
         finally:
-            assert server.stop() == 0, server.log()
             redis.Redis.from_url(REDIS_URL).delete(f"{namespace}:events")
 
 

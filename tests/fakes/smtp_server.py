@@ -6,6 +6,7 @@
         SmtpProvider(SmtpSettings.of(settings), relay.host, sender, tls_context=relay.client_tls_context())
         relay.messages  ->  [ ReceivedMail(mail_from, rcpt_tos, message, tls, login), ... ]
         relay.refuse("550 5.1.1 No such user")   # answer RCPT with this until refuse(None)
+    with SmtpServer(only_domain="responders.test") as relay:      # others deferred, 451
 
 `starttls=True` offers STARTTLS with a self-signed certificate for 127.0.0.1 and localhost,
 made on start with the `cryptography` package (`tls_supported()` says whether it is
@@ -19,6 +20,7 @@ import ipaddress
 import ssl
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
@@ -54,7 +56,10 @@ class ReceivedMail:
 
 
 class SmtpServer:
-    def __init__(self, *, starttls: bool = False, username: str | None = None, password: str | None = None) -> None:
+    def __init__(self, *, starttls: bool = False, username: str | None = None, password: str | None = None,
+                 only_domain: str | None = None) -> None:
+        """`only_domain`: the relay takes mail to this domain only, and defers the rest (451), so
+        that a sender keeps such mail queued as if no relay were there."""
         if starttls and not tls_supported():
             raise RuntimeError("STARTTLS needs the cryptography package to make a certificate")
         self.host = "127.0.0.1"
@@ -63,7 +68,8 @@ class SmtpServer:
         self._starttls = starttls
         self._credentials = (username, password) if username is not None else None
         self._refusal: str | None = None
-        self._lock = threading.Lock()
+        self.only_domain = only_domain
+        self._lock = threading.Condition()
         self._certs: tempfile.TemporaryDirectory[str] | None = None
         self._cert_pem = b""
         self._controller: Controller | None = None
@@ -120,11 +126,23 @@ class SmtpServer:
             raise RuntimeError("this server does not offer STARTTLS")
         return ssl.create_default_context(cadata=self._cert_pem.decode())
 
+    def wait_for(self, to: str, count: int = 1, timeout_s: float = 20.0) -> list[ReceivedMail]:
+        """The first `count` messages to `to`, waiting up to `timeout_s` for them."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while len(found := [m for m in self.messages if to in m.rcpt_tos]) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"expected {count} message(s) to {to} within {timeout_s}s; got {len(found)}")
+                self._lock.wait(left)
+            return found[:count]
+
     # -- inside the server's thread ------------------------------------------------------
 
     def _record(self, mail: ReceivedMail) -> None:
         with self._lock:
             self.messages.append(mail)
+            self._lock.notify_all()
 
     def _authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
                       auth_data: Any) -> AuthResult:
@@ -151,6 +169,9 @@ class _Handler:
         refusal = self._server._refusal
         if refusal is not None:
             return refusal
+        only = self._server.only_domain
+        if only is not None and address.rpartition("@")[2].lower() != only:
+            return f"451 4.4.0 Only mail to {only} is taken here; try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

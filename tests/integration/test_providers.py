@@ -45,6 +45,9 @@ needs_tls = pytest.mark.skipif(not tls_supported(), reason="STARTTLS fake needs 
 P = TypeVar("P", bound=Provider)
 
 
+REPLY_TO = "reply+abcdefghijklmnopqrstuvwxyz@alerts.tocsin.local"
+
+
 def outgoing(channel: str, address: str, **fields: Any) -> Outgoing:
     return Outgoing(notification_id=7, channel=channel, address=address, subject=SUBJECT, text=TEXT,
                     incident_id=ALERT.incident_id, **fields)
@@ -165,6 +168,14 @@ async def test_ses_email_arrives_from_the_configured_sender(aws: MotoServer, aws
     assert receipt.provider_message_id
 
 
+async def test_ses_takes_a_page_with_a_reply_address(aws: MotoServer, aws_settings: Settings) -> None:
+    """botocore checks the request's fields before sending it: ReplyToAddresses is one of SendEmail's."""
+    aws.verify_email(SENDER)
+    async with opened(SesProvider(SesSettings.of(aws_settings), SENDER)) as ses:
+        receipt = await ses.send(outgoing("email", "oncall@example.com", reply_to=REPLY_TO))
+    assert receipt.provider_message_id and [email.to for email in aws.emails()] == [["oncall@example.com"]]
+
+
 async def test_ses_refusals_are_not_retryable(aws: MotoServer, aws_settings: Settings) -> None:
     async with opened(SesProvider(SesSettings.of(aws_settings), SENDER)) as ses:
         unverified = await refusal(ses, outgoing("email", "oncall@example.com"))
@@ -248,6 +259,15 @@ async def test_smtp_without_starttls_or_login() -> None:
     assert_is_the_alert(mail, "oncall@example.com")
     assert (mail.tls, mail.login) == (False, None)
     assert receipt.provider_message_id == mail.message["Message-ID"]
+
+
+async def test_smtp_sets_the_reply_address_of_a_page() -> None:
+    with SmtpServer() as relay:
+        async with opened(SmtpProvider(SmtpSettings.of(smtp_settings(relay)), "127.0.0.1", SENDER)) as smtp:
+            await smtp.send(outgoing("email", "oncall@example.com"))
+            await smtp.send(outgoing("email", "oncall@example.com", reply_to=REPLY_TO))
+        plain, answerable = relay.messages
+    assert plain.message["Reply-To"] is None and answerable.message["Reply-To"] == REPLY_TO
 
 
 async def test_smtp_logs_in_without_tls_when_the_relay_allows_it() -> None:
