@@ -1,5 +1,5 @@
-"""Raw alerts, source-request outcomes and the ids of Twilio requests acted on are pruned
-after the retention period; incidents and their log are kept."""
+"""Raw alerts, source-request outcomes, the ids of Twilio requests acted on and e-mail reply
+tokens are pruned after the retention period; incidents and their log are kept."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from typing import Any
 
 import asyncpg
 
+from tocsin.actors.domain.email_replies import token_hash
+from tocsin.actors.store import email_replies
 from tocsin.actors.store.replies import claim_request
 from tocsin.actors.store.retention import LOCK_KEY, prune
 from tocsin.serve.retention import RetentionJob
 from tests.conftest import statement_runner
+from tests.integration.outbox_rows import Desk
 
 NOW = datetime(2030, 6, 1, tzinfo=timezone.utc)
 
@@ -78,3 +81,25 @@ async def test_only_one_process_prunes_at_a_time(own_database: str) -> None:
     finally:
         await holder.close()
         await other.close()
+
+
+async def test_email_reply_tokens_act_once_and_are_kept_as_long_as_raw_alerts(own_database: str) -> None:
+    desk = Desk(statement_runner(own_database), "email", "dana@example.com")
+    old, recent = desk.page(), desk.page()
+    conn = await asyncpg.connect(own_database)
+    try:
+        [old_token] = (await email_replies.issue(conn, [old], NOW - timedelta(days=31))).values()
+        [recent_token] = (await email_replies.issue(conn, [recent], NOW - timedelta(days=29))).values()
+        hashed = token_hash(recent_token)
+        assert await email_replies.claim(conn, hashed, NOW) and not await email_replies.claim(conn, hashed, NOW)
+        await email_replies.release(conn, hashed)  # what it was used for did nothing
+        assert await email_replies.claim(conn, hashed, NOW)
+
+        assert await prune(conn, NOW - timedelta(days=30)) == 1
+
+        assert await email_replies.target(conn, token_hash(old_token)) is None
+        target = await email_replies.target(conn, hashed)
+        assert target is not None and (target.notification_id, target.address, target.incident_status) == (
+            recent, "dana@example.com", "triggered")
+    finally:
+        await conn.close()
