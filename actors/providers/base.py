@@ -108,3 +108,16 @@ class Traceable(Protocol):
         that carry this message (the same words; for a call, any call), oldest first.
         Raises `ProviderError` when it cannot say."""
         ...
+
+
+@runtime_checkable
+class Checkable(Protocol):
+    """A provider that can be asked, without sending anything to anyone, whether it takes
+    Tocsin's credentials (`tocsin doctor` asks)."""
+
+    name: str
+
+    async def check(self) -> str:
+        """What the provider said of the account it was asked about (its name, its state, a
+        quota). Raises `ProviderError` when it refuses the credentials or cannot be reached."""
+        ...

@@ -32,6 +32,12 @@ class SesProvider:
         )
         return Receipt(provider_message_id=answer.get("MessageId"))
 
+    async def check(self) -> str:
+        """The account's sending quota: asking for it sends nothing."""
+        quota = await awsclient.call(self.name, self._client.get_send_quota)
+        return (f"sending quota {quota.get('Max24HourSend', 0):g} a day, {quota.get('SentLast24Hours', 0):g}"
+                f" sent in the last 24 hours, from {self._sender}")
+
     async def close(self) -> None:
         self._client.close()
 

@@ -77,6 +77,13 @@ class SlackProvider:
             channel, ts = await self.web.post(message.address, slack_text(view), slack_blocks(view))
         return Receipt(provider_message_id=message_id(channel, ts))
 
+    async def check(self) -> str:
+        """With a bot token, whose bot it is; without one there is nothing to ask (incoming
+        webhooks are addresses of their own)."""
+        if self.web is None:
+            return "no bot token: pages go to incoming-webhook addresses only"
+        return await self.web.whoami()
+
     async def close(self) -> None:
         await self._client.aclose()
         if self.web is not None:

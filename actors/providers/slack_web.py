@@ -94,6 +94,11 @@ class SlackWebApi:
         """A message only `user` sees, in `channel`."""
         await self._call("chat.postEphemeral", channel=channel, user=user, text=text)
 
+    async def whoami(self) -> str:
+        """The bot and workspace the token belongs to (auth.test: it posts nothing)."""
+        answer = await self._call("auth.test")
+        return f"bot {answer.get('user', '?')} in workspace {answer.get('team', '?')}"
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()

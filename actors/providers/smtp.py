@@ -76,6 +76,29 @@ class SmtpProvider:
             raise ProviderError(f"smtp: {type(exc).__name__} talking to the relay", retryable=True) from None
         return Receipt(provider_message_id=mail["Message-ID"])
 
+    async def check(self) -> str:
+        """Connect, greet (EHLO), upgrade when STARTTLS is offered, log in when a username is
+        configured, and QUIT: everything `send` does before it names a sender."""
+        password = self._password.get_secret_value() if self._password else ""
+        relay = aiosmtplib.SMTP(hostname=self._host, port=self._port, start_tls=None, tls_context=self._tls_context,
+                                timeout=self._timeout)
+        try:
+            await relay.connect()
+            if relay.is_ehlo_or_helo_needed:  # connect greets only when it looked for STARTTLS
+                await relay.ehlo()
+            tls = relay.get_transport_info("sslcontext") is not None
+            if self._username:
+                await relay.login(self._username, password)
+            await relay.quit()
+        except aiosmtplib.SMTPException as exc:
+            raise smtp_error(exc) from None
+        except (OSError, TimeoutError) as exc:
+            raise ProviderError(f"smtp: {type(exc).__name__} talking to the relay", retryable=True) from None
+        finally:
+            relay.close()
+        how = ("STARTTLS" if tls else "no TLS") + (f", logged in as {self._username}" if self._username else "")
+        return f"{self._host}:{self._port} answered EHLO ({how})"
+
     async def close(self) -> None:
         """Nothing is held open between messages."""
 

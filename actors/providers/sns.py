@@ -63,6 +63,12 @@ class SnsProvider:
         attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
         return {"PhoneNumber": message.address, "Message": message.text, "MessageAttributes": attributes}
 
+    async def check(self) -> str:
+        """The account's SMS settings: asking for them sends nothing."""
+        answer = await awsclient.call(self.name, self._client.get_sms_attributes)
+        sms_type = answer.get("attributes", {}).get("DefaultSMSType", "not set")
+        return f"the account answers (default SMS type: {sms_type})"
+
     async def close(self) -> None:
         self._client.close()
 

@@ -132,6 +132,13 @@ class TwilioProvider:
                     found.append(str(taken.sid))
         return found[::-1]
 
+    async def check(self) -> str:
+        """The account the credentials open (fetched, as Twilio's console shows it), and its state."""
+        client = self._connect()
+        with self._answered("the account's credentials"):
+            account = await asyncio.wait_for(client.api.v2010.accounts(self._sid).fetch_async(), self._timeout_s + 1)
+        return f"account {account.sid} ({account.friendly_name}, {account.status})"
+
     def _check(self, message: Outgoing) -> None:
         if message.channel not in self.channels:
             raise ProviderError(f"twilio cannot carry {message.channel} messages", retryable=False)

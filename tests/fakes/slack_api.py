@@ -9,7 +9,7 @@ interactions and slash commands, signed as Slack signs them.
         slack.press(url, message, user, action_id)   # a button pressed, POSTed to Tocsin
         slack.command(url, user, "oncall")           # "/tocsin oncall" typed, POSTed to Tocsin
 
-chat.postMessage, chat.update and chat.postEphemeral answer as Slack does: `{"ok": true, …}`,
+auth.test, chat.postMessage, chat.update and chat.postEphemeral answer as Slack does: `{"ok": true, …}`,
 or `{"ok": false, "error": …}` for an unknown token (invalid_auth), an unknown channel
 (channel_not_found) or a message that does not exist (message_not_found). Requests are
 signed with the documented v0 scheme (HMAC-SHA256 over "v0:<timestamp>:<body>"), computed
@@ -127,6 +127,9 @@ class FakeSlack:
             self.calls.append(Call(method, body))
             if token != self.token:
                 return {"ok": False, "error": "invalid_auth"}
+            if method == "auth.test":
+                return {"ok": True, "url": "https://fake.slack.com/", "team": "Fake", "user": "tocsin",
+                        "team_id": "T0FAKE", "user_id": "U0TOCSIN", "bot_id": "B0TOCSIN"}
             channel = str(body.get("channel", ""))
             if not channel:
                 return {"ok": False, "error": "channel_not_found"}

@@ -2,7 +2,7 @@
 the phone on the other end.
 
 The server side answers the REST API the way Twilio does (`POST /2010-04-01/Accounts/{sid}/
-Messages.json` and `Calls.json`, HTTP basic auth, Twilio's JSON shapes and error bodies) and
+Messages.json` and `Calls.json`, `GET` of the account itself, HTTP basic auth, Twilio's JSON shapes and error bodies) and
 records what it was asked to send. `GET` of the same lists what it took, newest first, as
 Twilio pages a list (`To` and `From` filters, `PageSize`, `Page` and `PageToken`, the
 `next_page_uri` to follow). It can be told to fail (`fail(500)`, or for a while:
@@ -45,6 +45,7 @@ from twilio.request_validator import RequestValidator
 
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 _PATH = re.compile(r"/2010-04-01/Accounts/(?P<sid>AC\w+)/(?P<kind>Messages|Calls)\.json")
+_ACCOUNT = re.compile(r"/2010-04-01/Accounts/(?P<sid>AC\w+)\.json")
 _HANG_LIMIT_S = 30.0  # a hang never outlives a test
 _PAGE_SIZE = 50  # Twilio's default; at most 1000
 
@@ -266,6 +267,11 @@ class FakeTwilio:
         if failure is not None and time.monotonic() < self._failure_until:
             status, code, message = failure
             return status, _error(status, code, message)
+        account = _ACCOUNT.fullmatch(path)
+        if account is not None and method == "GET":
+            if not self._authorized(account["sid"], authorization):
+                return 401, _error(401, 20003, "Authenticate")
+            return 200, self._account_json()
         match = _PATH.fullmatch(path)
         if match is None:
             return 404, _error(404, 20404, f"The requested resource {path} was not found")
@@ -334,6 +340,13 @@ class FakeTwilio:
             into.append(item)
             self.received.append(item)
             self._lock.notify_all()
+
+    def _account_json(self) -> dict[str, Any]:
+        """The account, as fetching it shows it."""
+        return {"sid": self.account_sid, "friendly_name": "Fake Twilio account", "status": "active",
+                "type": "Full", "owner_account_sid": self.account_sid, "auth_token": "**********",
+                "date_created": formatdate(usegmt=True), "date_updated": formatdate(usegmt=True),
+                "uri": f"/2010-04-01/Accounts/{self.account_sid}.json", "subresource_uris": {}}
 
     def _message_json(self, sms: Sms, status: str) -> dict[str, Any]:
         """As Twilio shows a text: "queued" when just taken, "sent" when listed later."""
