@@ -1,4 +1,4 @@
-"""`tocsin up | status | migrate | user set-password`."""
+"""`tocsin up | status | doctor | migrate | user set-password`."""
 
 from __future__ import annotations
 
@@ -70,6 +70,15 @@ def _parser() -> argparse.ArgumentParser:
                                           "deployed with a Serve config rather than `tocsin up` on this machine")
     status.set_defaults(run=_status)
 
+    doctor = commands.add_parser(
+        "doctor", help="check a running or configured deployment, each problem with its fix; exit 1 on a problem")
+    doctor.add_argument("--address", help="the Ray cluster to check ('auto' or host:port) instead of the"
+                                          " `tocsin up` recorded in the data dir")
+    # The output format reaches the command as its operand.
+    doctor.add_argument("--json", dest="operands", action="store_const", const=("json",), default=(),
+                        help="the findings as JSON, for machines")
+    doctor.set_defaults(run=_doctor)
+
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     migrate.set_defaults(run=_migrate)
 
@@ -80,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     set_password.add_argument("operands", nargs=1, metavar="EMAIL", help="the user's e-mail address")
     set_password.set_defaults(run=_set_password)
 
-    for sub in (up, status, migrate, set_password):
+    for sub in (up, status, doctor, migrate, set_password):
         sub.add_argument("--data-dir", type=Path, help="where embedded data lives (default: user data dir)")
     parser.set_defaults(data_dir=None)
     return parser
@@ -333,6 +342,12 @@ def _print_channels(nodes: dict[str, str]) -> None:
         table.add_row(channel, _node(nodes, stats["node_id"]), str(stats["pid"]), providers,
                       str(stats.get("sent", 0)), str(stats.get("retried", 0)), str(stats.get("dead", 0)))
     console.print(table)
+
+
+def _doctor(settings: Settings, output: str = "text") -> int:
+    from tocsin.cluster import doctor
+
+    return doctor.run(settings, output)
 
 
 def _migrate(settings: Settings) -> int:

@@ -43,6 +43,14 @@ def with_vapid_keys(settings: Settings) -> Settings:
     return settings.model_copy(update={"vapid_private_key": secret, "vapid_public_key": public})
 
 
+def known_vapid_keys(settings: Settings) -> Settings:
+    """The settings with the VAPID key pair `tocsin up` would use, when there is one already
+    (configured, or generated here before); otherwise as they are: nothing is generated."""
+    if settings.vapid_private_key is None and not (settings.data_dir / _VAPID_FILE).exists():
+        return settings
+    return with_vapid_keys(settings)
+
+
 def _write_secret(path: Path, value: str) -> None:
     """Written once, readable by this user only."""
     path.parent.mkdir(parents=True, exist_ok=True)
