@@ -482,7 +482,8 @@ def run(settings: Settings, output: str = "text") -> int:
     """`tocsin doctor`: every finding printed (a line each, or JSON); 1 when any fails."""
     import logging
 
-    logging.getLogger("tocsin").setLevel(logging.WARNING)  # the findings say it all
+    for quiet in ("tocsin", "httpx"):  # the findings say it all
+        logging.getLogger(quiet).setLevel(logging.WARNING)
     findings = examine(settings)
     if output == "json":
         print(as_json(findings))
