@@ -162,7 +162,10 @@ def database_findings(settings: Settings) -> list[Finding]:
                         "run `tocsin up` once (it makes one there), or set TOCSIN_DATABASE_URL")]
     from tocsin.cluster.postgres import open_database
 
-    database = open_database(settings)
+    try:
+        database = open_database(settings)
+    except Exception as exc:  # noqa: BLE001 - the embedded Postgres did not start: reported
+        return [database_unreachable(f"the embedded database in {settings.data_dir}", exc)]
     shown = without_password(database.url)
     try:
         facts = asyncio.run(read_database(database.url))
@@ -253,8 +256,7 @@ def haproxy_finding(binary: str | None, ingress: str | None) -> Finding:
 # -- providers ---------------------------------------------------------------------------
 
 def _configured_names(settings: Settings) -> set[str]:
-    from tocsin.actors.providers import configured
-    from tocsin.actors.providers import KNOWN
+    from tocsin.actors.providers import KNOWN, configured
 
     return set(configured(settings, list(KNOWN)))
 
