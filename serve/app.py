@@ -21,6 +21,7 @@ from tocsin.serve.api import (
     oncall,
     policies,
     push,
+    reports,
     rule_samples,
     rules,
     schedules,
@@ -59,6 +60,7 @@ def create_api() -> FastAPI:
         users.router, slack_link.router, contacts.router, verification.router, policies.router, schedules.router, oncall.router,
         calendar.router, channels.router, maintenance.router, heartbeats.router, heartbeat_pings.router,
         rules.router, rule_samples.router, integrations.router, shift_notices.router, checks.router, push.router,
+        reports.router,
     )
     for router in routers:
         api.include_router(router)
