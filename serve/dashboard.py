@@ -52,6 +52,7 @@ NAVIGATION = (
     ("schedules", "Schedules"),
     ("users", "Users"),
     ("notifications", "Notifications"),
+    ("reports", "Reports"),
 )
 _TITLES = dict(NAVIGATION)
 

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import DESKTOP, PHONE, Person, Tab, created, make_person, screenshot, trigger_alert
 
 
-PAGES = ["incidents", "oncall", "services", "rules", "policies", "schedules", "users", "notifications"]
+PAGES = ["incidents", "oncall", "services", "rules", "policies", "schedules", "users", "notifications", "reports"]
 
 
 @pytest.fixture(scope="module")
