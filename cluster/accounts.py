@@ -1,19 +1,24 @@
 """Accounts from the command line and at deployment: the first admin from the settings (at
-`tocsin up`, or when a Serve config deploys Tocsin on a cluster), and setting a password with
-`tocsin user set-password`, straight in the database (no API token needed)."""
+`tocsin up`, or when a Serve config deploys Tocsin on a cluster), else a one-time setup link
+to create one from a browser, and setting a password with `tocsin user set-password`,
+straight in the database (no API token needed)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
+from urllib.parse import quote
 
 import asyncpg
 
+from tocsin.actors.domain.accounts import setup
+from tocsin.actors.domain.accounts.credentials import digest
 from tocsin.actors.domain.accounts.passwords import MIN_LENGTH, hash_password
 from tocsin.actors.settings import Settings
-from tocsin.actors.store import accounts, sessions
+from tocsin.actors.store import accounts, sessions, setup_tokens
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,6 +54,25 @@ def ensure_admin(database_url: str, email: str, password: str) -> str:
     name = email.split("@", 1)[0] or email
     return asyncio.run(_with_connection(database_url, lambda conn: accounts.ensure_admin(
         conn, email, name, hash_password(password))))
+
+
+def setup_link(settings: Settings, database_url: str) -> str | None:
+    """When nobody can log in, a new one-time link to the page that creates the first admin
+    (valid for setup.LIFETIME, used once); None when someone can log in already."""
+    token = setup.new_setup_token()
+
+    async def issue(conn: asyncpg.Connection) -> bool:
+        async with conn.transaction():
+            await setup_tokens.lock(conn)
+            if await accounts.someone_can_log_in(conn):
+                return False
+            now = datetime.now(UTC)
+            await setup_tokens.issue(conn, digest(token), now, setup.expiry(now))
+            return True
+
+    if not asyncio.run(_with_connection(database_url, issue)):
+        return None
+    return f"{settings.reachable_url}/ui/setup?token={quote(token)}"
 
 
 def set_password(database_url: str, email: str, password: str) -> None:

@@ -14,6 +14,7 @@ the OpenAPI schema.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -138,6 +139,14 @@ def render_page(page: str, *, section: str, title: str) -> str:
     layout = Template(_static_text("layout"))
     return layout.substitute(title=title, nav=_navigation(section), content=_static_text(page),
                              module=f"/static/{page}.js")
+
+
+def standalone_page(page: str, status: int = 200, **fields: str) -> Response:
+    """The page file `page`.html on its own, outside the layout (for pages seen before anyone
+    can log in), with `fields` written, escaped, where it names them ($name). Not kept by
+    any cache: such a page's address may carry a secret."""
+    text = Template(_static_text(page)).substitute({name: html.escape(value) for name, value in fields.items()})
+    return HTMLResponse(text, status_code=status, headers={**SECURITY_HEADERS, "Cache-Control": "no-store"})
 
 
 def _navigation(current: str) -> str:

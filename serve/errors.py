@@ -108,6 +108,6 @@ def install_handlers(app: FastAPI) -> None:
 def _reason(status: int) -> str:
     return {
         400: "bad request", 401: "unauthorized", 403: "forbidden", 404: "not found",
-        405: "method not allowed", 409: "conflict", 413: "payload too large",
+        405: "method not allowed", 409: "conflict", 410: "gone", 413: "payload too large",
         415: "unsupported media type", 429: "too many requests",
     }.get(status, "error")

@@ -1,8 +1,8 @@
 """How large a request body each of Tocsin's routes takes, and how each says no.
 
 Ingestion takes what PagerDuty takes (TOCSIN_MAX_BODY_BYTES, 512 KB) and refuses in each
-source's own shape; logging in, providers' webhooks (Twilio's, Slack's) and Web Push
-(subscriptions, actions) take little (64 KB); every other
+source's own shape; logging in (and creating the first admin), providers' webhooks
+(Twilio's, Slack's) and Web Push (subscriptions, actions) take little (64 KB); every other
 route, the REST API, takes up to TOCSIN_MAX_API_BODY_BYTES (1 MB).
 """
 
@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from tocsin.actors.settings import Settings
 from tocsin.serve import runtime
-from tocsin.serve.api import push, session
+from tocsin.serve.api import push, session, setup
 from tocsin.serve.body_limit import Limit, RouteLimits
 from tocsin.serve.ingest.common import Refusal, too_large
 from tocsin.serve.ingest.formats import refusal_prefixes
@@ -35,6 +35,7 @@ def route_limits(settings: Settings) -> RouteLimits:
         default=limit(settings.max_api_body_bytes),
         by_prefix=(
             (session.router.prefix, limit(settings.max_login_body_bytes)),
+            (setup.router.prefix, limit(settings.max_login_body_bytes)),
             (WEBHOOKS, limit(settings.max_webhook_body_bytes)),
             (push.router.prefix, limit(settings.max_webhook_body_bytes)),
             (SLACK, limit(settings.max_webhook_body_bytes)),

@@ -25,6 +25,11 @@ async def find_by_id(conn: asyncpg.Connection, user_id: str) -> dict[str, Any] |
     return one(await conn.fetchrow(f"SELECT {_LOGIN} FROM users WHERE id = $1::uuid", user_id))
 
 
+async def someone_can_log_in(conn: asyncpg.Connection) -> bool:
+    """Whether any user has a password (the only way to log in to the dashboard)."""
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users WHERE password_hash IS NOT NULL)"))
+
+
 async def set_password(conn: asyncpg.Connection, user_id: str, password_hash: str) -> bool:
     """Whether there was such a user."""
     status: str = await conn.execute(

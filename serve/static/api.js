@@ -36,6 +36,11 @@ export async function logIn(email, password) {
   return send("POST", "/api/v1/session", { email, password }, {});
 }
 
+/** The first admin, through the one-time setup link (its token is the credential: no session yet). */
+export function createFirstAdmin(token, name, email, password) {
+  return send("POST", "/api/v1/setup", { token, name, email, password }, {});
+}
+
 export async function logOut() {
   try {
     await request("DELETE", "/api/v1/session");

@@ -42,6 +42,8 @@ PUBLIC = [
     (None, r"/api/v1/(schedules|users)/\{\w+\}/oncall\.ics", "calendar feeds: the token in the URL is the credential"),
     (None, r"/api/v1/checks/\{token\}", "a reachability check's link: its single-use token is the credential"),
     ("POST", r"/api/v1/session", "logging in"),
+    ("POST", r"/api/v1/setup", "creating the first admin: the one-time setup link's token in the body is the"
+                               " credential, and only while nobody can log in"),
     ("POST", r"/api/v1/push/actions/\{token\}", "a push notification's buttons: the single-use token is the credential"),
     (None, r"/", "the dashboard's entry, a redirect to its login page or its incidents"),
     (None, r"/ui(/.*)?", "the dashboard's pages: their data comes from the API, with the session"),
