@@ -16,12 +16,19 @@ from typing import Any, cast
 from pydantic import ValidationError
 from rich.console import Console
 
+from tocsin.actors.domain.accounts.setup import LIFETIME
 from tocsin.actors.settings import Settings
+from tocsin.cluster import output
 from tocsin.cluster.admin_token import admin_token_problem
+from tocsin.cluster.cautions import cautions
+from tocsin.cluster.output import LogFiles
+from tocsin.cluster.postgres import Database, open_database
+from tocsin.cluster.steps import Steps, StepFailed
 
 # Wide enough for the status table when the output goes to a file or a pipe.
 console = Console(width=None if sys.stdout.isatty() else 160)
 log = logging.getLogger("tocsin")
+SETUP_HOURS = int(LIFETIME.total_seconds() // 3600)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in setting_problems(exc):
             console.print(f"[bold red]Refusing to start[/bold red]: {problem}", soft_wrap=True, highlight=False)
         return 2
-    # Positional operands (such as set-password's EMAIL) follow the settings.
-    return int(args.run(settings, *getattr(args, "operands", ())) or 0)
+    # Positional operands (such as set-password's EMAIL) follow the settings; options after them.
+    options = {"verbose": args.verbose} if "verbose" in vars(args) else {}
+    return int(args.run(settings, *getattr(args, "operands", ()), **options) or 0)
 
 
 def setting_problems(exc: ValidationError) -> list[str]:
@@ -62,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, help="port to serve on (default 8000)")
     up.add_argument("--address", help="attach to this Ray cluster ('auto' or host:port) instead of a local one")
     up.add_argument("--shards", type=int, help="number of ServiceShards (fixed for a deployment; default 4)")
+    up.add_argument("--verbose", action="store_true",
+                    help="show Postgres's and Ray's own output and every log line here, not in log files")
     up.set_defaults(run=_up)
 
     status = commands.add_parser(
@@ -95,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _up(settings: Settings) -> int:
+def _up(settings: Settings, verbose: bool = False) -> int:
     from tocsin.actors.providers.vapid import VapidKeyError
     from tocsin.cluster import local_state
 
@@ -114,69 +124,120 @@ def _up(settings: Settings) -> int:
         console.print(f"[bold red]Refusing to start[/bold red]: {exc}", soft_wrap=True)
         return 1
 
+    logs = _route_output(settings, verbose)
+    steps = Steps(console, logs, spinner=not verbose)
+
     import ray
 
-    from tocsin.actors.store.database import UNAVAILABLE
-    from tocsin.actors.store.migrate import migrate
     from tocsin.cluster import deploy
-    from tocsin.cluster.postgres import open_database
     from tocsin.cluster.raystart import start_ray
 
     stop = _StopRequest()
     settings = settings.model_copy(update={"admin_token": token})
-    database = open_database(settings)
+    database: Database | None = None
     actors: list[Any] = []
     try:
-        try:
-            applied = asyncio.run(migrate(database.url))
-        except UNAVAILABLE as exc:
-            console.print(f"[bold red]Cannot use the database[/bold red] ({_without_password(database.url)}): {exc}")
-            return 1
-        log.info("database ready (%d migrations applied now)", len(applied))
-        if not _ensure_admin(settings, database.url):
-            return 1
+        with steps.step("database", "starting the embedded Postgres" if settings.database_url is None
+                        else "opening", log="postgres") as step:
+            database = open_database(settings)
+            step.detail = (f"embedded Postgres in {database.pgdata}" if database.pgdata is not None
+                           else _without_password(database.url))
+        _migrate_step(steps, database.url)
+        setup_url = _accounts_step(steps, settings, database.url)
         # The password has done its work; the gateway replicas need not carry it.
         settings = settings.model_copy(update={"admin_password": None})
-        start_ray(settings.ray_address, settings.namespace)
-        deploy.start_actors(settings, database.url, actors)
-        deploy.start_serve(settings, database.url)
+        with steps.step("Ray", "starting a local Ray" if settings.ray_address is None
+                        else f"attaching to {settings.ray_address}", log="ray") as step:
+            start_ray(settings.ray_address, settings.namespace)
+            step.detail = "local" if settings.ray_address is None else f"attached to {settings.ray_address}"
+        with steps.step("shards", "starting the shards and monitors", log="ray") as step:
+            deploy.start_core(settings, database.url, actors)
+            step.detail = f"{settings.shards} shards, event bus: {deploy.bus_kind(settings)}"
+        with steps.step("channels", "starting the channels", log="ray") as step:
+            providers = deploy.start_delivery(settings, database.url, actors)
+            step.detail = _channels_found(providers)
+        with steps.step("gateway", "starting the Serve gateway", log="ray") as step:
+            deploy.start_serve(settings, database.url)
+            step.detail = f"{settings.base_url}/"
         local_state.write_running(settings.data_dir, {
             "pid": os.getpid(), "url": settings.base_url, "ray_address": ray.get_runtime_context().gcs_address,
             "namespace": settings.namespace, "shards": settings.shards,
             # A local Ray turns token auth on for itself; whoever attaches must ask for it too.
             "ray_auth_mode": os.environ.get("RAY_AUTH_MODE"),
         })
-        _announce(settings, token, generated, time.monotonic() - started)
+        for caution in cautions(settings, providers):
+            log.warning(caution)
+        _announce(settings, token, generated, setup_url, time.monotonic() - started)
         while not stop.requested:
             time.sleep(0.5)
         console.print("[bold]Stopping Tocsin…[/bold]")
+    except StepFailed:
+        return 1
     finally:
         local_state.clear_running(settings.data_dir)
         if ray.is_initialized():
             deploy.stop_all(settings, actors)
             ray.shutdown()
-        database.stop()
+        if database is not None:
+            database.stop()
     console.print("Stopped.")
     return 0
 
 
-def _ensure_admin(settings: Settings, database_url: str) -> bool:
-    """The admin of TOCSIN_ADMIN_EMAIL and TOCSIN_ADMIN_PASSWORD, when set; False (and why)
-    when the settings cannot be used."""
+def _route_output(settings: Settings, verbose: bool) -> LogFiles | None:
+    """The log files the output of Postgres and Ray goes to, named once; None with --verbose
+    (everything on the terminal)."""
+    if verbose:
+        output.to_terminal(console)
+        return None
+    logs = output.to_files(settings.data_dir, console)
+    console.print(f"Starting Tocsin; Postgres's and Ray's own output goes to {logs.folder}/", soft_wrap=True,
+                  highlight=False)
+    for path in logs.all():
+        console.print(f"  log  {path}", soft_wrap=True, highlight=False)
+    return logs
+
+
+def _migrate_step(steps: Steps, database_url: str) -> None:
+    from tocsin.actors.store.database import UNAVAILABLE
+    from tocsin.actors.store.migrate import migrate
+
+    with steps.step("migrations", "applying") as step:
+        try:
+            applied = asyncio.run(migrate(database_url))
+        except UNAVAILABLE as exc:
+            raise StepFailed(f"Cannot use the database ({_without_password(database_url)}): {exc}") from exc
+        step.detail = f"{len(applied)} applied" if applied else "up to date"
+
+
+def _accounts_step(steps: Steps, settings: Settings, database_url: str) -> str | None:
+    """The admin of TOCSIN_ADMIN_EMAIL and TOCSIN_ADMIN_PASSWORD, when set; else, when nobody
+    can log in, a one-time setup link (returned) to create the first admin from a browser."""
     from tocsin.cluster import accounts
 
-    try:
-        accounts.ensure_configured_admin(settings, database_url)
-    except accounts.AccountProblem as exc:
-        console.print(f"[bold red]Cannot make the admin user[/bold red]: {exc}")
-        return False
-    return True
+    with steps.step("accounts", "checking who can log in") as step:
+        try:
+            done = accounts.ensure_configured_admin(settings, database_url)
+        except accounts.AccountProblem as exc:
+            raise StepFailed(f"Cannot make the admin user: {exc}") from exc
+        setup_url = accounts.setup_link(settings, database_url)
+        if done is not None:
+            step.detail = f"admin {settings.admin_email}: {done}"
+        else:
+            step.detail = "nobody can log in yet: open the setup link below" if setup_url else "ready for logins"
+    return setup_url
+
+
+def _channels_found(providers: dict[str, list[str]]) -> str:
+    running = [channel if names == [channel] else f"{channel} ({' then '.join(names)})"
+               for channel, names in providers.items() if names]
+    idle = [channel for channel, names in providers.items() if not names]
+    found = ", ".join(running) or "none"
+    return f"{found}; no provider for {', '.join(idle)}" if idle else found
 
 
 def _set_password(settings: Settings, email: str) -> int:
     from tocsin.cluster import accounts
-    from tocsin.cluster.postgres import open_database
-
     password = _read_password()
     if password is None:
         return 1
@@ -225,7 +286,7 @@ class _StopRequest:
         self.requested = True
 
 
-def _announce(settings: Settings, token: str, generated: bool, seconds: float) -> None:
+def _announce(settings: Settings, token: str, generated: bool, setup_url: str | None, seconds: float) -> None:
     url = settings.base_url
     console.print(f"[bold green]Tocsin is up[/bold green] in {seconds:.1f}s")
     console.print(f"  dashboard    {url}/")
@@ -237,9 +298,9 @@ def _announce(settings: Settings, token: str, generated: bool, seconds: float) -
     console.print(f"  data         {settings.data_dir}")
     if generated:
         console.print(f"  admin token  [bold]{token}[/bold]  (generated now; kept in {settings.data_dir}/admin-token)")
-    if settings.admin_email is None:
-        console.print("  first login  start with TOCSIN_ADMIN_EMAIL and TOCSIN_ADMIN_PASSWORD set, or add a user"
-                      " with a password through the API")
+    if setup_url:
+        console.print(f"[bold]Open {setup_url} to create the first admin[/bold] (the link works once, within"
+                      f" {SETUP_HOURS} hours)", soft_wrap=True, highlight=False)
     console.print("Ctrl-C stops.")
     console.file.flush()  # seen at once also when stdout is a file or a pipe
 
@@ -352,8 +413,6 @@ def _doctor(settings: Settings, output: str = "text") -> int:
 
 def _migrate(settings: Settings) -> int:
     from tocsin.actors.store.migrate import migrate
-    from tocsin.cluster.postgres import open_database
-
     database = open_database(settings)
     try:
         applied = asyncio.run(migrate(database.url))

@@ -20,28 +20,43 @@ APP_NAME = "tocsin"
 
 
 def start_actors(settings: Settings, database_url: str, started: list[Any]) -> None:
-    """Every detached actor Tocsin runs, in order: the event bus (unless it is Redis), the
-    shards, the heartbeat monitor, the shift notice monitor, the channel actors, the e-mail
-    listener. Each group joins
-    `started` as soon as it runs, so that a caller stopping on a failure finds what was
-    already up. Named and created with get_if_exists, an actor that already runs is found
-    again, not duplicated: calling this on a cluster where Tocsin runs changes nothing."""
+    """Every detached actor Tocsin runs: `start_core`'s, then `start_delivery`'s. Each group
+    joins `started` as soon as it runs, so that a caller stopping on a failure finds what
+    was already up. Named and created with get_if_exists, an actor that already runs is
+    found again, not duplicated: calling this on a cluster where Tocsin runs changes nothing."""
+    start_core(settings, database_url, started)
+    start_delivery(settings, database_url, started)
+
+
+def start_core(settings: Settings, database_url: str, started: list[Any]) -> None:
+    """The event bus (unless it is Redis), the shards, the heartbeat monitor and the shift
+    notice monitor, in that order (see start_actors for `started`)."""
     started += start_bus(settings)
     started += start_shards(settings, database_url)
     started += start_heartbeats(settings, database_url)
     started += start_shift_notices(settings, database_url)
-    started += start_channels(settings, database_url)
+
+
+def start_delivery(settings: Settings, database_url: str, started: list[Any]) -> dict[str, list[str]]:
+    """The channel actors and the e-mail listener (see start_actors for `started`); the
+    providers of each channel, in failover order (none: the channel does not run)."""
+    providers = channel_providers(settings)
+    started += start_channels(settings, database_url, providers)
     started += start_email_listener(settings, database_url)
+    return providers
+
+
+def bus_kind(settings: Settings) -> str:
+    return "Redis Streams" if settings.redis_url is not None else "in-cluster actor"
 
 
 def start_bus(settings: Settings) -> list[Any]:
     """The in-cluster event bus, unless the bus is Redis Streams (TOCSIN_REDIS_URL)."""
+    log.info("event bus: %s", bus_kind(settings))
     if settings.redis_url is not None:
-        log.info("event bus: Redis Streams")
         return []
     handle = EventBusActorRemote.options(**bus_actor_options(settings.namespace)).remote(settings.bus_capacity)
     ray.get(handle.stats.remote(), timeout=120)
-    log.info("event bus: in-cluster actor (set TOCSIN_REDIS_URL for Redis Streams)")
     return [handle]
 
 
@@ -73,16 +88,25 @@ def on_node_in_turn(nodes: list[str], index: int) -> dict[str, Any]:
     return {"scheduling_strategy": NodeAffinitySchedulingStrategy(nodes[index % len(nodes)], soft=True)}
 
 
-def start_channels(settings: Settings, database_url: str) -> list[Any]:
-    """A ChannelActor for each channel that has a configured provider; the others are
-    reported as such by the channels API, and their notifications wait, visible, until a
-    provider is configured."""
-    from tocsin.actors.channel import ChannelActorRemote, channel_options
+def channel_providers(settings: Settings) -> dict[str, list[str]]:
+    """Each channel's configured providers, in failover order (none for some, perhaps)."""
     from tocsin.actors.providers import configured
 
+    return {channel: configured(settings, settings.providers_for(channel)) for channel in CHANNELS}
+
+
+def start_channels(
+    settings: Settings, database_url: str, providers: dict[str, list[str]] | None = None
+) -> list[Any]:
+    """A ChannelActor for each channel that has a configured provider (`providers`, when
+    already known); the others are reported as such by the channels API, and their
+    notifications wait, visible, until a provider is configured."""
+    from tocsin.actors.channel import ChannelActorRemote, channel_options
+
+    providers = channel_providers(settings) if providers is None else providers
     handles = []
     for channel in CHANNELS:
-        names = configured(settings, settings.providers_for(channel))
+        names = providers[channel]
         if not names:
             log.info("channel %s: no provider configured", channel)
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tocsin.actors.settings import Settings
@@ -15,6 +16,7 @@ log = logging.getLogger(__name__)
 class Database:
     url: str
     embedded: Any = None  # the pgserver handle when we started Postgres ourselves
+    pgdata: Path | None = None  # its data directory
 
     def stop(self) -> None:
         if self.embedded is not None:
@@ -31,4 +33,4 @@ def open_database(settings: Settings) -> Database:
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     log.info("embedded Postgres running in %s", pgdata)
-    return Database(server.get_uri(), server)
+    return Database(server.get_uri(), server, pgdata)

@@ -47,14 +47,14 @@ class TocsinProcess:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(f"tocsin up exited with {self._process.returncode}:\n{self.log()}")
+                raise RuntimeError(f"tocsin up exited with {self._process.returncode}:\n{self.log()}{self.log_tails()}")
             with contextlib.suppress(httpx.HTTPError):  # not listening yet: poll again
                 healthy = httpx.get(self.base_url + "/healthz", timeout=2).status_code == 200
                 if healthy and "Ctrl-C stops." in self.log():
                     return self
             time.sleep(0.5)
         self.stop()
-        raise TimeoutError(f"tocsin up was not healthy within {timeout_s}s:\n{self.log()}")
+        raise TimeoutError(f"tocsin up was not healthy within {timeout_s}s:\n{self.log()}{self.log_tails()}")
 
     def stop(self, timeout_s: float = 90) -> int:
         """Ctrl-C, as a person stops it; returns the exit code."""
@@ -68,8 +68,14 @@ class TocsinProcess:
             return self._process.wait()
 
     def log(self) -> str:
+        """What `tocsin up` wrote to its terminal."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def log_tails(self, chars: int = 3000) -> str:
+        """The end of each log file `tocsin up` keeps in the data dir (Postgres's, Ray's, its own)."""
+        tails = [f"\n--- {path}:\n{path.read_text(errors='replace')[-chars:]}"
+                 for path in sorted((self.data_dir / "logs").glob("*.log"))]
+        return "".join(tails)
 
 @dataclass(frozen=True)
 class Deployment:

@@ -1,10 +1,13 @@
 """`tocsin up` on its embedded defaults, as a new user runs it: own Ray, embedded Postgres,
-a generated admin token; `tocsin status`; Ctrl-C; data kept across a restart."""
+a generated admin token; a calm terminal and a one-time link to create the first admin;
+`tocsin status`; Ctrl-C; data kept across a restart."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+from pathlib import Path
 
 import httpx
 
@@ -20,8 +23,65 @@ def _defaults_env() -> dict[str, str]:
             if not k.startswith(("TOCSIN_", "RAY_ADDRESS")) and k not in LOCAL_RAY_VARIABLES}
 
 
-def _up(data_dir, port) -> TocsinProcess:
-    return TocsinProcess(port=port, data_dir=data_dir, env=_defaults_env(), inherit_env=False).start(timeout_s=240)
+def _up(data_dir, port, *args: str) -> TocsinProcess:
+    return TocsinProcess(port=port, data_dir=data_dir, env=_defaults_env(), inherit_env=False,
+                         extra_args=args).start(timeout_s=240)
+
+
+# What Postgres's initdb and Ray print when they start: the log files' business, not the terminal's.
+INITDB_LINES = ("The files belonging to this database system", "Success. You can now start the database server",
+                "initdb:")
+RAY_BANNER_LINES = ("Started a local Ray instance", "View the dashboard at", "Ray runtime started")
+STEPS = ("database", "migrations", "accounts", "Ray", "shards", "channels", "gateway")
+
+
+def test_a_first_start_is_calm_and_prints_a_setup_link_that_creates_the_admin_once(tmp_path):
+    data_dir, port = tmp_path / "tocsin-data", free_port()
+    server = _up(data_dir, port)
+    try:
+        terminal = server.log()
+        assert not [line for line in terminal.splitlines() if line.startswith(INITDB_LINES + RAY_BANNER_LINES)]
+        assert not any(noise in terminal for noise in INITDB_LINES + RAY_BANNER_LINES + ("pgserver", "INFO")), terminal
+        for step in STEPS:
+            assert re.search(rf"^  ✓ {step} +\d+\.\d s  \S", terminal, re.MULTILINE), terminal
+        logs = [Path(path) for path in re.findall(r"^  log  (\S+)$", terminal, re.MULTILINE)]
+        assert [path.name for path in logs] == ["tocsin.log", "postgres.log", "ray.log"]
+        assert all(path.is_file() and path.parent == data_dir / "logs" for path in logs)
+        assert "The files belonging to this database system" in logs[1].read_text()  # initdb's, kept
+
+        [setup_url] = re.findall(r"^Open (http://\S+/ui/setup\?token=\S+) to create the first admin", terminal,
+                                 re.MULTILINE)
+        assert setup_url.startswith(f"{server.base_url}/ui/setup?token=")
+        token = setup_url.split("token=", 1)[1]
+        page = httpx.get(setup_url)
+        assert page.status_code == 200 and 'id="setup-form"' in page.text
+
+        admin = {"token": token, "name": "Ada Admin", "email": "ada@example.com", "password": "a long passphrase"}
+        created = httpx.post(f"{server.base_url}/api/v1/setup", json=admin)
+        assert created.status_code == 201, created.text
+        assert created.json()["role"] == "admin" and created.json()["email"] == "ada@example.com"
+        login = httpx.post(f"{server.base_url}/api/v1/session",
+                           json={"email": "ada@example.com", "password": "a long passphrase"})
+        assert login.status_code == 200 and login.json()["user"]["role"] == "admin"
+
+        again = httpx.post(f"{server.base_url}/api/v1/setup", json={**admin, "email": "eve@example.com"})
+        assert again.status_code == 410 and "used already" in again.json()["message"]
+        page = httpx.get(setup_url)
+        assert page.status_code == 410 and "used already" in page.text
+        assert httpx.post(f"{server.base_url}/api/v1/session",
+                          json={"email": "eve@example.com", "password": "a long passphrase"}).status_code == 401
+    finally:
+        assert server.stop() == 0, server.log()
+
+    # --verbose: the raw output is back on the terminal; someone can log in, so no link.
+    (data_dir / "tocsin-up.log").unlink()
+    verbose = _up(data_dir, port, "--verbose")
+    try:
+        terminal = verbose.log()
+        assert "INFO pgserver:" in terminal and "Application 'tocsin' is ready" in terminal, terminal
+        assert "✓ gateway" in terminal and "/ui/setup" not in terminal
+    finally:
+        assert verbose.stop() == 0, verbose.log()
 
 
 def test_up_on_embedded_defaults_keeps_data_across_restarts(tmp_path):
