@@ -55,10 +55,11 @@ class Steps:
             with self._spinning(f"{name}: {running}"):
                 yield step
         except StepFailed as exc:
+            logger.error("%s failed: %s", name, exc, exc_info=exc)  # the cause: in the log, not on the terminal
             self._failed(name, time.monotonic() - started, str(exc), details_in)
             raise
         except Exception as exc:
-            logger.exception("%s failed", name)  # the traceback: in the log, not on the terminal
+            logger.exception("%s failed", name)
             self._failed(name, time.monotonic() - started, f"failed: {exc!r}", details_in)
             raise StepFailed(f"{name} failed") from exc
         self._line("[green]✓[/green]", name, time.monotonic() - started, step.detail)
