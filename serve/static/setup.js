@@ -14,6 +14,10 @@ form.addEventListener("submit", async (event) => {
     problem.textContent = "Enter a name, an e-mail address and a password.";
     return;
   }
+  if (password.length < 8) {
+    problem.textContent = "A password needs at least 8 characters.";
+    return;
+  }
   if (password !== again) {
     problem.textContent = "The two passwords differ.";
     return;
