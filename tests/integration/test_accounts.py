@@ -1,5 +1,5 @@
-"""Accounts in Postgres: the first admin of `tocsin up`, `tocsin user set-password`, and the
-rows behind sessions and the failed-login window."""
+"""Accounts in Postgres: the first admin of `tocsin up` (or its setup link), `tocsin user
+set-password`, and the rows behind sessions and the failed-login window."""
 
 from __future__ import annotations
 
@@ -106,3 +106,27 @@ def test_the_admin_comes_from_the_settings_only_when_both_are_set(database_url, 
     both = Settings(admin_email=email, admin_password="from the settings")
     assert accounts.ensure_configured_admin(both, database_url) == "created"
     assert _user(db, email)["role"] == "admin"
+
+
+def test_up_makes_a_setup_link_only_while_nobody_can_log_in_and_keeps_only_its_digest(postgres_admin_url):
+    from tocsin.actors.settings import Settings
+    from tests.conftest import fresh_database, statement_runner
+
+    with fresh_database(postgres_admin_url) as url:
+        run = statement_runner(url)
+        link = accounts.setup_link(Settings(port=8123), url)
+        assert link is not None and link.startswith("http://127.0.0.1:8123/ui/setup?token=")
+        token = link.split("token=", 1)[1]
+        [row] = run("fetch", "SELECT token_hash, expires_at - created_at AS lifetime, used_at FROM setup_tokens")
+        assert row["token_hash"] == digest(token) and row["lifetime"] == timedelta(hours=24) and row["used_at"] is None
+
+        behind_a_proxy = accounts.setup_link(Settings(public_url="https://oncall.example.com/"), url)
+        assert behind_a_proxy is not None and behind_a_proxy.startswith("https://oncall.example.com/ui/setup?token=")
+
+        # A user without a password cannot log in: still a link. One with a password: none.
+        run("execute", "INSERT INTO users (id, name, email, role, calendar_token)"
+                       " VALUES ($1, 'Ops', 'o@x.io', 'viewer', 'c')", str(uuid.uuid4()))
+        assert accounts.setup_link(Settings(), url) is not None
+        accounts.ensure_admin(url, _email(), "a password at last")
+        assert accounts.setup_link(Settings(), url) is None
+        assert run("fetchval", "SELECT count(*) FROM setup_tokens") == 3
