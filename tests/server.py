@@ -77,6 +77,7 @@ class TocsinProcess:
                  for path in sorted((self.data_dir / "logs").glob("*.log"))]
         return "".join(tails)
 
+
 @dataclass(frozen=True)
 class Deployment:
     """A running `tocsin up`: where it serves, its admin token; for one of its own
