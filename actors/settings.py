@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from tocsin.actors.domain import destinations
+from tocsin.actors.domain.accounts import single_sign_on
 
 # Messages per second for a provider that has no rate setting of its own.
 DEFAULT_RATE_PER_S = 10.0
@@ -169,12 +170,50 @@ class Settings(BaseModel):
     # `tocsin up` makes sure this user exists, as an admin who can log in with this password.
     admin_email: str | None = None
     admin_password: SecretStr | None = None
+    # "on": everyone with a password may log in with it; "break-glass": only users flagged
+    # break_glass may (the way in when the identity provider is down), everyone else signs in
+    # with single sign-on.
+    local_passwords: Literal["on", "break-glass"] = "on"
+
+    # -- single sign-on (OpenID Connect) ------------------------------------------------
+    # On when the discovery URL and the client id are set. The provider is told to send people
+    # back to <reachable_url>/api/v1/sso/callback: register that redirect URI with it.
+    oidc_discovery_url: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid email profile groups"
+    oidc_groups_claim: str = "groups"
+    # "create": a user is created at their first sign-in; "existing": only users already in
+    # Tocsin (matched by e-mail address at their first sign-in) may sign in.
+    oidc_provisioning: Literal["create", "existing"] = "create"
+    # Groups to roles and team roles, as JSON (actors/domain/accounts/single_sign_on.py); the
+    # groups at each sign-in replace what earlier ones granted.
+    oidc_group_map: str = ""
+    # The global role of a user none of whose groups grants one.
+    oidc_default_role: Literal["viewer", "responder", "admin"] = "viewer"
+    # How long a sign-in may take at the provider, from the button to the way back.
+    oidc_login_minutes: float = Field(10.0, gt=0)
+    oidc_timeout_s: float = Field(10.0, gt=0)
 
     @field_validator("allow_private_destinations")
     @classmethod
     def _networks(cls, value: str) -> str:
         destinations.parse_networks(value)  # refuses to start on an entry that is not a network
         return value
+
+    @field_validator("oidc_group_map")
+    @classmethod
+    def _group_map(cls, value: str) -> str:
+        single_sign_on.parse_group_map(value)  # refuses to start on a map it cannot read
+        return value
+
+    @property
+    def group_map(self) -> single_sign_on.GroupMap:
+        return single_sign_on.parse_group_map(self.oidc_group_map)
+
+    @property
+    def sso_enabled(self) -> bool:
+        return bool(self.oidc_discovery_url and self.oidc_client_id)
 
     @property
     def allowed_destinations(self) -> tuple[destinations.Network, ...]:

@@ -33,7 +33,7 @@ from tocsin.serve.api import (
 )
 from tocsin.serve import metrics
 from tocsin.serve import dashboard
-from tocsin.serve.api import passwords, session, setup, tokens
+from tocsin.serve.api import passwords, session, setup, sso, tokens
 from tocsin.serve import stream
 from tocsin.serve.api import notes
 from tocsin.serve.body_limit import BodyLimit
@@ -69,7 +69,7 @@ def create_api() -> FastAPI:
     api.include_router(dashboard.router)
     api.include_router(notes.router)
     api.include_router(stream.router)
-    for router in (session.router, setup.router, tokens.router, passwords.router):
+    for router in (session.router, setup.router, sso.router, tokens.router, passwords.router):
         api.include_router(router)
     document_refusals(api, [(prefix, declared.refusal_model) for prefix, declared in formats.refusal_prefixes()])
     return api

@@ -17,6 +17,7 @@ from tocsin.actors.nudger import ChannelNudger
 from tocsin.actors.providers.settings import SlackSettings
 from tocsin.actors.providers.slack_web import SlackWebApi
 from tocsin.actors.domain.clock import Clock, SystemClock
+from tocsin.actors.identity_provider import IdentityProvider
 from tocsin.actors.store import services as service_store
 from tocsin.actors.store.database import UNAVAILABLE, Database
 from tocsin.actors.store.services import IntegrationKey
@@ -51,6 +52,8 @@ class GatewayRuntime:
         inhibitor = Inhibitor(self.database, self.bus, NO_INHIBIT_RULES, self.now)
         self.ruling = Ruling(self.rules, RuleTally(self.database), inhibitor)  # the rules acting on every alert
         self.slack = _slack_web_api(settings)  # answers to one Slack user, when a bot token is set
+        # Single sign-on's provider, when configured; it keeps what it discovered.
+        self.identity_provider = IdentityProvider(settings) if settings.sso_enabled else None
 
     async def close(self) -> None:
         """Before the replica goes: what the rules counted is flushed (a database away loses it)."""

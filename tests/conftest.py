@@ -181,8 +181,18 @@ def fake_slack() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def fake_idp() -> Iterator[Any]:
+    """An OpenID Connect provider on loopback for the whole run (tests/fakes/oidc_provider.py):
+    `tocsin` signs people in through it."""
+    from tests.fakes.oidc_provider import FakeIdentityProvider
+
+    with FakeIdentityProvider() as idp:
+        yield idp
+
+
+@pytest.fixture(scope="session")
 def tocsin(
-    ray_address: str, database_url: str, admin_token: str, fake_twilio: Any, fake_slack: Any,
+    ray_address: str, database_url: str, admin_token: str, fake_twilio: Any, fake_slack: Any, fake_idp: Any,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[object]:
     """`tocsin up --address` attached to the run's Ray, on the run's database."""
@@ -202,6 +212,7 @@ def tocsin(
             "TOCSIN_ALLOW_PRIVATE_DESTINATIONS": LOOPBACK_NETWORKS,
             **fake_twilio.env(),
             **fake_slack.env(),
+            **fake_idp.env(),
         },
         extra_args=("--address", ray_address, "--shards", "2"),
     ).start()

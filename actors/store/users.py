@@ -14,10 +14,11 @@ import asyncpg
 
 from tocsin.actors.store.rows import assignments, delete_one, one
 
-_USER = "id::text, name, email, time_zone, role, calendar_token, slack_user_id, created_at, updated_at"
+_USER = ("id::text, name, email, time_zone, role, calendar_token, slack_user_id, break_glass,"
+         " oidc_subject IS NOT NULL AS single_sign_on, created_at, updated_at")
 _METHOD = "id::text, user_id::text, kind, address, label, verified, created_at"
 _RULE = "id::text, user_id::text, contact_method_id::text, urgency, delay_minutes, created_at"
-_USER_EDITABLE = ("name", "email", "time_zone", "role")
+_USER_EDITABLE = ("name", "email", "time_zone", "role", "break_glass")
 _METHOD_EDITABLE = ("address", "label", "verified")
 _FORGET_CODE = ("verification_code_hash = NULL", "verification_expires_at = NULL", "verification_failures = 0")
 
@@ -26,12 +27,14 @@ def new_calendar_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-async def create_user(conn: asyncpg.Connection, name: str, email: str, time_zone: str, role: str) -> dict[str, Any]:
+async def create_user(
+    conn: asyncpg.Connection, name: str, email: str, time_zone: str, role: str, break_glass: bool = False
+) -> dict[str, Any]:
     """Raises asyncpg.UniqueViolationError when another user has this e-mail address."""
     row = await conn.fetchrow(
-        "INSERT INTO users (id, name, email, time_zone, role, calendar_token)"
-        f" VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_USER}",
-        str(uuid.uuid4()), name, email, time_zone, role, new_calendar_token(),
+        "INSERT INTO users (id, name, email, time_zone, role, calendar_token, break_glass)"
+        f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_USER}",
+        str(uuid.uuid4()), name, email, time_zone, role, new_calendar_token(), break_glass,
     )
     return dict(row)
 

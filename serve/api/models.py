@@ -162,6 +162,9 @@ class IncidentDetail(IncidentOut):
 
 
 Role = Literal["viewer", "responder", "admin"]
+BREAK_GLASS = ("may log in with a password when passwords are kept for break-glass accounts only"
+               " (TOCSIN_LOCAL_PASSWORDS=break-glass), for when single sign-on is down; their role is theirs"
+               " to keep, not set by groups at sign-in")
 Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
 
 
@@ -172,6 +175,7 @@ class UserIn(BaseModel):
     time_zone: TimeZone = "UTC"
     role: Role = "responder"
     password: Password | None = Field(None, description="lets the user log in; never shown again")
+    break_glass: bool = Field(False, description=BREAK_GLASS)
 
 
 class UserPatch(BaseModel):
@@ -180,6 +184,7 @@ class UserPatch(BaseModel):
     email: Email | None = None
     time_zone: TimeZone | None = None
     role: Role | None = None
+    break_glass: bool | None = Field(None, description=BREAK_GLASS)
 
 
 class UserOut(BaseModel):
@@ -192,6 +197,9 @@ class UserOut(BaseModel):
                                                  " secret, shown only to the user and to admins (null for others)")
     slack_user_id: str | None = Field(None, description="The Slack user who acts as this user from Slack (buttons,"
                                                         " /tocsin); set with PUT /api/v1/users/{user_id}/slack")
+    break_glass: bool = Field(False, description=BREAK_GLASS)
+    single_sign_on: bool = Field(False, description="whether the user has signed in through the identity provider"
+                                                    " (their groups there set their role at each sign-in)")
     created_at: datetime
     updated_at: datetime
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +28,8 @@ from tocsin.serve.runtime import GatewayRuntime, get_runtime
 router = APIRouter(prefix="/api/v1/session", tags=["Session"])
 
 WRONG = "the e-mail address or the password is wrong"
+PASSWORDS_OFF = ("passwords are switched off here but for break-glass accounts (TOCSIN_LOCAL_PASSWORDS=break-glass):"
+                 " sign in with single sign-on")
 
 
 class LoginIn(BaseModel):
@@ -49,15 +52,17 @@ class SessionOut(BaseModel):
 
 
 @router.post("", response_model=SessionOut, responses={401: {"description": WRONG},
+                                                       403: {"description": PASSWORDS_OFF},
                                                        429: {"description": "too many failed logins; see Retry-After"}})
 async def log_in(
     body: LoginIn, request: Request, response: Response, runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
-    """Log in. Failures are limited per account and per client address (by default 5 and
+    """Log in with a password. With TOCSIN_LOCAL_PASSWORDS=break-glass, only break-glass users
+    may (403 for others, once their password proved right). Failures are limited per account and per client address (by default 5 and
     20 in 15 minutes); past that, 429 with Retry-After, whether or not the password is right.
     Attempts made at once count one by one: no more passwords are checked than the limits
     allow."""
-    settings, now, db = runtime.settings, runtime.now(), runtime.database
+    settings, db = runtime.settings, runtime.database
     account, address = account_key(body.email), await runtime.client_address(request)
     async with db.connection() as conn:
         # Counted as a failure until the password proves right (serve/logins.py).
@@ -68,18 +73,30 @@ async def log_in(
     matched = await logins.password_matches(stored, body.password)
     if user is None or stored is None or not matched:
         raise HTTPException(401, WRONG)
+    # Only after the password proved right, so that the answer tells a guesser nothing.
+    if settings.local_passwords == "break-glass" and not user["break_glass"]:
+        raise HTTPException(403, PASSWORDS_OFF)
     renewed = await logins.hash_password(body.password) if passwords.needs_rehash(stored) else None
-    session_id, csrf_token = new_session_id(), new_csrf_token()
-    lifetime = session_lifetime(settings)
     async with db.connection() as conn, conn.transaction():
         await login_failures.forget_account(conn, account)
         if renewed:
             await accounts.set_password(conn, user["id"], renewed)
-        await sessions.prune(conn, now, now - lifetime.idle)
-        await sessions.create(conn, digest(session_id), user["id"], csrf_token, now, lifetime.expires_at(now))
+        csrf_token = await start_session(conn, runtime, response, user["id"])
+    return _answer(user["id"], user["name"], user["email"], user["role"], csrf_token)
+
+
+async def start_session(conn: asyncpg.Connection, runtime: GatewayRuntime, response: Response, user_id: str) -> str:
+    """Log `user_id` in on `response`: a new session row, its cookie set on the response, and
+    its CSRF token returned. Every way of logging in (a password, single sign-on) ends here,
+    so sessions are alike however they began."""
+    settings, now = runtime.settings, runtime.now()
+    session_id, csrf_token = new_session_id(), new_csrf_token()
+    lifetime = session_lifetime(settings)
+    await sessions.prune(conn, now, now - lifetime.idle)
+    await sessions.create(conn, digest(session_id), user_id, csrf_token, now, lifetime.expires_at(now))
     response.set_cookie(SESSION_COOKIE, session_id, max_age=int(lifetime.absolute.total_seconds()), path="/",
                         secure=settings.cookie_secure, httponly=True, samesite="strict")
-    return _answer(user["id"], user["name"], user["email"], user["role"], csrf_token)
+    return csrf_token
 
 
 @router.get("", response_model=SessionOut, responses={401: {"description": "no session"}})

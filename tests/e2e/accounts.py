@@ -46,15 +46,15 @@ def log_in(base_url: str, email: str, password: str = PASSWORD, address: str | N
         return client.post("/api/v1/session", json={"email": email, "password": password}, headers=headers)
 
 
-def session_cookie(response: httpx.Response) -> tuple[str, dict[str, str]]:
+def session_cookie(response: httpx.Response, cookie: str = COOKIE) -> tuple[str, dict[str, str]]:
     """The cookie's value and its attributes (lower-cased names) from Set-Cookie."""
     for header in response.headers.get_list("set-cookie"):
         name_value, *attributes = [part.strip() for part in header.split(";")]
         name, _, value = name_value.partition("=")
-        if name == COOKIE:
+        if name == cookie:
             pairs = (attribute.partition("=") for attribute in attributes)
             return value, {key.lower(): val for key, _, val in pairs}
-    raise AssertionError(f"no {COOKIE} cookie in {response.headers.get_list('set-cookie')}")
+    raise AssertionError(f"no {cookie} cookie in {response.headers.get_list('set-cookie')}")
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,9 @@ def test_up_makes_an_existing_user_admin_and_gives_a_password_only_when_none(dat
     email = _email()
     db("execute", "INSERT INTO users (id, name, email, role, calendar_token) VALUES ($1, 'Ops', $2, 'viewer', 'c')",
        str(uuid.uuid4()), email)
-    assert accounts.ensure_admin(database_url, email, "chosen at start") == "made admin, password set"
+    assert accounts.ensure_admin(database_url, email, "chosen at start") == "made admin, made break-glass, password set"
     assert _user(db, email)["role"] == "admin"
+    assert db("fetchval", "SELECT break_glass FROM users WHERE email = $1", email) is True
 
 
 def test_up_refuses_a_short_admin_password(database_url):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -16,11 +15,9 @@ import httpx
 import pytest
 
 from tocsin.actors.domain.accounts.credentials import digest, new_api_token, shown_part
-from tocsin.actors.settings import Settings
 from tocsin.actors.store import api_tokens, users
-from tocsin.serve.app import create_api
-from tocsin.serve.runtime import GatewayRuntime, install
 from tests.conftest import LOOPBACK_NETWORKS
+from tests.integration.in_process import gateway
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -63,21 +60,9 @@ class Client:
         return response.json()["contact_methods"]  # type: ignore[no-any-return]
 
 
-@asynccontextmanager
-async def gateway(database_url: str, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-    runtime = GatewayRuntime(Settings(admin_token=ADMIN_TOKEN, **settings), database_url)
-    install(runtime)  # as the deployment's constructor does: the app's body limits read its settings
-    app = create_api()
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tocsin") as http:
-            yield http
-    finally:
-        await runtime.database.close()
-
-
 @pytest.fixture
 async def http(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with gateway(database_url) as client:
+    async with gateway(database_url, ADMIN_TOKEN) as client:
         yield client
 
 
@@ -156,7 +141,7 @@ async def test_a_responder_learns_nothing_of_what_a_name_resolves_to(database_ur
 
 async def test_the_operators_networks_are_allowed(database_url: str) -> None:
     user_id, _ = await new_user(database_url)
-    async with gateway(database_url, allow_private_destinations=LOOPBACK_NETWORKS) as http:
+    async with gateway(database_url, ADMIN_TOKEN, allow_private_destinations=LOOPBACK_NETWORKS) as http:
         admin = Client(http, ADMIN_TOKEN)
         for address in ("http://localhost:9/hook", "http://127.0.0.1:9/hook", "http://[::1]:9/hook"):
             response = await admin.create(user_id, "webhook", address)

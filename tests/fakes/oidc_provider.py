@@ -1,0 +1,78 @@
+"""An OpenID Connect provider on loopback: oidc-provider-mock (a real authorization server built
+on authlib: discovery, an authorize page where one chooses the subject, a token endpoint that
+checks PKCE, RS256-signed ID tokens, userinfo), served from a thread.
+
+    with FakeIdentityProvider() as idp:
+        idp.env()                           # the TOCSIN_OIDC_* settings that point Tocsin here
+        idp.set_user("sub-1", {"email": ..., "groups": [...]})   # the claims a subject signs in with
+        idp.authorize(authorization_url, "sub-1")  # the authorize page's button pressed; the callback URL
+
+It is reached as "localhost", while Tocsin is reached as 127.0.0.1: two sites to a browser,
+as a real provider and Tocsin are, so the cookies' SameSite rules meet what they meet in
+production (localhost is 127.0.0.1 here, and nothing leaves loopback).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from types import TracebackType
+from typing import Any
+
+import httpx
+import werkzeug.serving
+
+CLIENT_ID = "tocsin-tests"
+CLIENT_SECRET = "fake-oidc-client-secret-0123456789"
+STOP_TIMEOUT_S = 5.0
+# What the test deployment maps: a global role, another, and a role in a team.
+GROUP_MAP = {
+    "tocsin-admins": {"role": "admin"},
+    "tocsin-responders": {"role": "responder"},
+    "payments-oncall": {"team": "payments", "role": "responder"},
+}
+
+
+class FakeIdentityProvider:
+    def __init__(self) -> None:
+        from oidc_provider_mock import app
+
+        # Nonces are required, as Tocsin always sends one.
+        self._server = werkzeug.serving.make_server("127.0.0.1", 0, app(require_nonce=True), threaded=True)
+        self.issuer = f"http://localhost:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="fake-oidc-provider", daemon=True)
+
+    def __enter__(self) -> FakeIdentityProvider:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(STOP_TIMEOUT_S)
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        return {
+            "TOCSIN_OIDC_DISCOVERY_URL": self.discovery_url,
+            "TOCSIN_OIDC_CLIENT_ID": CLIENT_ID,
+            "TOCSIN_OIDC_CLIENT_SECRET": CLIENT_SECRET,
+            "TOCSIN_OIDC_GROUP_MAP": json.dumps(GROUP_MAP),
+            **overrides,
+        }
+
+    def set_user(self, subject: str, claims: dict[str, Any]) -> None:
+        """The claims `subject` signs in with from now on (the provider's user directory)."""
+        response = httpx.put(f"{self.issuer}/users/{subject}", json=claims, timeout=10)
+        assert response.status_code == 204, response.text
+
+    def authorize(self, authorization_url: str, subject: str) -> str:
+        """Press "Authorize" as `subject` on the provider's page; where it sends the browser back."""
+        response = httpx.post(authorization_url, data={"sub": subject}, timeout=10)
+        assert response.status_code == 302, response.text
+        return response.headers["location"]
