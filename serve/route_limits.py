@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from tocsin.actors.settings import Settings
 from tocsin.serve import runtime
-from tocsin.serve.api import push, session, setup
+from tocsin.serve.api import push, session, setup, sso
 from tocsin.serve.body_limit import Limit, RouteLimits
 from tocsin.serve.ingest.common import Refusal, too_large
 from tocsin.serve.ingest.formats import refusal_prefixes
@@ -36,6 +36,7 @@ def route_limits(settings: Settings) -> RouteLimits:
         by_prefix=(
             (session.router.prefix, limit(settings.max_login_body_bytes)),
             (setup.router.prefix, limit(settings.max_login_body_bytes)),
+            (sso.router.prefix, limit(settings.max_login_body_bytes)),  # before anyone is logged in, too
             (WEBHOOKS, limit(settings.max_webhook_body_bytes)),
             (push.router.prefix, limit(settings.max_webhook_body_bytes)),
             (SLACK, limit(settings.max_webhook_body_bytes)),

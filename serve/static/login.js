@@ -1,12 +1,15 @@
-// The login form: a session cookie on success, then back to the page that sent us here.
+// The login form: a session cookie on success, then back to the page that sent us here; and,
+// when single sign-on is configured, the button that signs in through the identity provider.
 
 import { logIn } from "/static/api.js";
-import { registerWorker } from "/static/offline.js";
+import { forgetSavedAnswers, registerWorker } from "/static/offline.js";
 
 registerWorker();
 
 const form = document.getElementById("login-form");
 const problem = form.querySelector(".form-error");
+
+showSingleSignOn();
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -26,6 +29,24 @@ form.addEventListener("submit", async (event) => {
     button.disabled = false;
   }
 });
+
+/** "Sign in with SSO" when the server has an identity provider, and whether passwords are for
+ * break-glass accounts only. Without an answer, the password form alone is shown. */
+async function showSingleSignOn() {
+  const answer = await fetch("/api/v1/sso", { headers: { Accept: "application/json" } })
+    .then((response) => (response.ok ? response.json() : null))
+    .catch(() => null);
+  if (!answer?.enabled) return;
+  const link = document.getElementById("sso-login");
+  link.href = `${answer.login_url}?next=${encodeURIComponent(nextPage())}`;
+  document.getElementById("passwords-note").hidden = answer.local_passwords !== "break-glass";
+  document.getElementById("sso").hidden = false;
+  link.addEventListener("click", async (event) => {
+    event.preventDefault();
+    await forgetSavedAnswers(); // what the previous person read is not kept for the next
+    location.assign(link.href);
+  });
+}
 
 /** Where to go after logging in: a dashboard page only, never another site. */
 function nextPage() {

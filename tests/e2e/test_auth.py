@@ -44,6 +44,10 @@ PUBLIC = [
     ("POST", r"/api/v1/session", "logging in"),
     ("POST", r"/api/v1/setup", "creating the first admin: the one-time setup link's token in the body is the"
                                " credential, and only while nobody can log in"),
+    ("GET", r"/api/v1/sso", "how one logs in here, which the login page asks before anyone is logged in"),
+    ("GET", r"/api/v1/sso/login", "single sign-on's start: it sends the browser to the identity provider"),
+    ("GET", r"/api/v1/sso/callback", "single sign-on's way back: the sign-in's single-use state, bound to the browser"
+                                     " that started it, is the credential"),
     ("POST", r"/api/v1/push/actions/\{token\}", "a push notification's buttons: the single-use token is the credential"),
     (None, r"/", "the dashboard's entry, a redirect to its login page or its incidents"),
     (None, r"/ui(/.*)?", "the dashboard's pages: their data comes from the API, with the session"),

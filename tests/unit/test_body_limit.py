@@ -226,7 +226,7 @@ def expected_limit(route: RouteContext) -> int:
     module = route.endpoint.__module__
     if module in INGESTION_MODULES:
         return SETTINGS.max_body_bytes
-    if module == "tocsin.serve.api.session" or route.path == "/api/v1/setup":  # logging in, creating the first admin
+    if module in ("tocsin.serve.api.session", "tocsin.serve.api.sso") or route.path == "/api/v1/setup":
         return SETTINGS.max_login_body_bytes
     if module.startswith("tocsin.serve.webhooks.") or module == "tocsin.serve.api.push":
         return SETTINGS.max_webhook_body_bytes
