@@ -39,14 +39,20 @@ async def begin(
     )
 
 
-async def take(conn: asyncpg.Connection, state_hash: str) -> dict[str, Any] | None:
-    """The sign-in with this state, removed so that no other callback can use it; None when
-    there is none (never started, or already come back)."""
+async def take(conn: asyncpg.Connection, state_hash: str, browser_hash: str) -> dict[str, Any] | None:
+    """The sign-in with this state started by this browser, removed so that no other callback
+    can use it; None when there is none (never started, already come back, or another
+    browser's, which is left for its own browser)."""
     return one(await conn.fetchrow(
-        "DELETE FROM sso_sign_ins WHERE state_hash = $1"
-        " RETURNING browser_hash, nonce, code_verifier, next_page, expires_at",
-        state_hash,
+        "DELETE FROM sso_sign_ins WHERE state_hash = $1 AND browser_hash = $2"
+        " RETURNING nonce, code_verifier, next_page, expires_at",
+        state_hash, browser_hash,
     ))
+
+
+async def pending(conn: asyncpg.Connection, state_hash: str) -> bool:
+    """Whether a sign-in with this state is under way (in whichever browser)."""
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM sso_sign_ins WHERE state_hash = $1)", state_hash))
 
 
 async def find_by_subject(conn: asyncpg.Connection, issuer: str, subject: str) -> dict[str, Any] | None:

@@ -29,7 +29,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from tocsin.actors.domain.accounts.access import Role
-from tocsin.actors.domain.accounts.credentials import digest, same_secret
+from tocsin.actors.domain.accounts.credentials import digest
 from tocsin.actors.domain.accounts.single_sign_on import Identity, identity_of
 from tocsin.actors.identity_provider import IdentityProvider, ProviderUnreachable, SignInRefused
 from tocsin.actors.settings import Settings
@@ -107,20 +107,21 @@ async def sso_callback(
 ) -> RedirectResponse:
     """Where the identity provider sends the browser back: logs the user in, once."""
     provider = _provider(runtime)
+    if error:  # the person said no, or the provider would not sign them in: nothing to take
+        raise HTTPException(400, f"the identity provider did not sign you in: {error}"
+                                 f"{': ' + error_description if error_description else ''}")
     if not state:
         raise HTTPException(400, f"the sign-in came back without its state: {START_AGAIN}")
     async with runtime.database.connection() as conn:
-        sign_in = await store.take(conn, digest(state))
+        sign_in = await store.take(conn, digest(state), digest(request.cookies.get(SIGN_IN_COOKIE) or ""))
+        if sign_in is None and await store.pending(conn, digest(state)):
+            raise HTTPException(400, "this sign-in was started in another browser, or its cookie is gone:"
+                                     f" {START_AGAIN}")
     if sign_in is None:
         raise HTTPException(400, f"this sign-in is unknown or was already used (each works once): {START_AGAIN}")
-    if not same_secret(digest(request.cookies.get(SIGN_IN_COOKIE) or ""), sign_in["browser_hash"]):
-        raise HTTPException(400, f"this sign-in was started in another browser, or its cookie is gone: {START_AGAIN}")
     if runtime.now() >= sign_in["expires_at"]:
         raise HTTPException(400, f"this sign-in took longer than {runtime.settings.oidc_login_minutes:g} minutes:"
                                  f" {START_AGAIN}")
-    if error:
-        raise HTTPException(400, f"the identity provider did not sign you in: {error}"
-                                 f"{': ' + error_description if error_description else ''}")
     if not code:
         raise HTTPException(400, f"the sign-in came back without a code: {START_AGAIN}")
     try:

@@ -6,6 +6,7 @@ checks PKCE, RS256-signed ID tokens, userinfo), served from a thread.
         idp.env()                           # the TOCSIN_OIDC_* settings that point Tocsin here
         idp.set_user("sub-1", {"email": ..., "groups": [...]})   # the claims a subject signs in with
         idp.authorize(authorization_url, "sub-1")  # the authorize page's button pressed; the callback URL
+        idp.deny(authorization_url)                # its Deny button; the callback URL, with the error
 
 It is reached as "localhost", while Tocsin is reached as 127.0.0.1: two sites to a browser,
 as a real provider and Tocsin are, so the cookies' SameSite rules meet what they meet in
@@ -73,6 +74,14 @@ class FakeIdentityProvider:
 
     def authorize(self, authorization_url: str, subject: str) -> str:
         """Press "Authorize" as `subject` on the provider's page; where it sends the browser back."""
-        response = httpx.post(authorization_url, data={"sub": subject}, timeout=10)
+        return self._press(authorization_url, {"sub": subject})
+
+    def deny(self, authorization_url: str) -> str:
+        """Press "Deny" on the provider's page; where it sends the browser back."""
+        return self._press(authorization_url, {"action": "deny"})
+
+    @staticmethod
+    def _press(authorization_url: str, form: dict[str, str]) -> str:
+        response = httpx.post(authorization_url, data=form, timeout=10)
         assert response.status_code == 302, response.text
         return response.headers["location"]

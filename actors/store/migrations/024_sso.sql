@@ -11,9 +11,9 @@ CREATE UNIQUE INDEX users_oidc ON users (oidc_issuer, oidc_subject) WHERE oidc_s
 -- With TOCSIN_LOCAL_PASSWORDS=break-glass only these users may log in with a password.
 ALTER TABLE users ADD COLUMN break_glass boolean NOT NULL DEFAULT false;
 
--- A sign-in sent to the provider and not yet back: found by the digest of its `state`,
--- deleted when it comes back (so a callback URL works once), bound to the browser that
--- started it by the digest of a cookie only that browser holds.
+-- A sign-in sent to the provider and not yet back: found by the digest of its `state` and
+-- of a cookie only the browser that started it holds, deleted when it comes back there (so
+-- a callback URL works once, and in that browser only).
 CREATE TABLE sso_sign_ins (
     state_hash    text PRIMARY KEY,
     browser_hash  text NOT NULL,
