@@ -35,6 +35,7 @@ from tocsin.actors.identity_provider import IdentityProvider, ProviderUnreachabl
 from tocsin.actors.settings import Settings
 from tocsin.actors.store import sso as store
 from tocsin.serve.api.session import start_session
+from tocsin.serve.openapi import ErrorOut
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/sso", tags=["Session"])
@@ -46,8 +47,12 @@ LANDING = "/ui/incidents"
 _NEXT_PAGE = re.compile(r"/ui/[\w\-/?=&%.,]*")
 NOT_CONFIGURED = "single sign-on is not configured (TOCSIN_OIDC_DISCOVERY_URL and TOCSIN_OIDC_CLIENT_ID)"
 START_AGAIN = "start again from the login page"
+UNREACHABLE = "the identity provider could not be reached, or answered what is no answer"
 
 T = TypeVar("T")
+# What OAuth 2.0 allows in a state, a code and an error (RFC 6749, appendix A): printable
+# ASCII. The lengths keep a callback's address within what the ingress reads (about 10 KB).
+VISIBLE = r"^[\x20-\x7e]*$"
 
 
 class SsoOut(BaseModel):
@@ -68,10 +73,10 @@ async def sso_status(runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str
 @router.get("/login", status_code=303, response_class=RedirectResponse, responses={
     303: {"description": "to the identity provider's sign-in"},
     404: {"description": NOT_CONFIGURED},
-    502: {"description": "the identity provider could not be reached"},
+    502: {"description": UNREACHABLE, "model": ErrorOut},
 })
 async def sso_login(
-    next: str = Query(LANDING, max_length=2000, description="the dashboard page to land on once signed in"),
+    next: str = Query(LANDING, max_length=500, description="the dashboard page to land on once signed in"),
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> RedirectResponse:
     """Start signing in: to the identity provider, with a state, a nonce and a PKCE challenge."""
@@ -95,14 +100,14 @@ async def sso_login(
                          " too old, a code the provider refuses, or an ID token that does not hold"},
     403: {"description": "this identity may not sign in here"},
     404: {"description": NOT_CONFIGURED},
-    502: {"description": "the identity provider could not be reached"},
+    502: {"description": UNREACHABLE, "model": ErrorOut},
 })
 async def sso_callback(
     request: Request,
-    state: str | None = Query(None, max_length=2000),
-    code: str | None = Query(None, max_length=4000),
-    error: str | None = Query(None, max_length=200),
-    error_description: str | None = Query(None, max_length=1000),
+    state: str | None = Query(None, max_length=512, pattern=VISIBLE),
+    code: str | None = Query(None, max_length=2048, pattern=VISIBLE),
+    error: str | None = Query(None, max_length=128, pattern=VISIBLE),
+    error_description: str | None = Query(None, max_length=512, pattern=VISIBLE),
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> RedirectResponse:
     """Where the identity provider sends the browser back: logs the user in, once."""
