@@ -69,7 +69,8 @@ class Endpoints:
 class IdentityProvider:
     """One configured provider; one per gateway replica, which caches what it discovered."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        """`transport`: where requests go instead of the network (tests)."""
         assert settings.oidc_discovery_url and settings.oidc_client_id, "single sign-on is not configured"
         self._discovery_url = settings.oidc_discovery_url
         self._client_id = settings.oidc_client_id
@@ -78,6 +79,7 @@ class IdentityProvider:
         self._scopes = settings.oidc_scopes
         self.redirect_uri = settings.reachable_url + CALLBACK_PATH
         self._timeout = httpx.Timeout(settings.oidc_timeout_s)
+        self._transport = transport
         self._endpoints: Endpoints | None = None
         self._keys: KeySet | None = None
         self._read_at = 0.0
@@ -94,7 +96,7 @@ class IdentityProvider:
     async def redeem(self, code: str, code_verifier: str, nonce: str) -> dict[str, Any]:
         """The checked claims of who signed in, for the code the provider sent back."""
         endpoints = await self.endpoints()
-        async with httpx.AsyncClient(timeout=self._timeout) as client:
+        async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as client:
             token = await self._token(client, endpoints, code, code_verifier)
             id_token, access_token = token.get("id_token"), token.get("access_token")
             if not isinstance(id_token, str):
@@ -189,7 +191,7 @@ class IdentityProvider:
 
     async def _get_json(self, url: str, what: str) -> Mapping[str, Any]:
         try:
-            async with httpx.AsyncClient(timeout=self._timeout) as client:
+            async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as client:
                 response = await client.get(url, headers={"Accept": "application/json"})
                 response.raise_for_status()
                 document = response.json()

@@ -1,6 +1,7 @@
 """An OpenID Connect provider on loopback: oidc-provider-mock (a real authorization server built
-on authlib: discovery, an authorize page where one chooses the subject, a token endpoint that
-checks PKCE, RS256-signed ID tokens, userinfo), served from a thread.
+on authlib: discovery, an authorize page where one chooses the subject, a token endpoint with
+single-use codes, RS256-signed ID tokens, userinfo), served from a thread. It does not check
+PKCE's verifier; tests/unit/test_single_sign_on.py checks what Tocsin sends for it.
 
     with FakeIdentityProvider() as idp:
         idp.env()                           # the TOCSIN_OIDC_* settings that point Tocsin here
@@ -8,24 +9,21 @@ checks PKCE, RS256-signed ID tokens, userinfo), served from a thread.
         idp.authorize(authorization_url, "sub-1")  # the authorize page's button pressed; the callback URL
         idp.deny(authorization_url)                # its Deny button; the callback URL, with the error
 
-It is reached as "localhost", while Tocsin is reached as 127.0.0.1: two sites to a browser,
-as a real provider and Tocsin are, so the cookies' SameSite rules meet what they meet in
-production (localhost is 127.0.0.1 here, and nothing leaves loopback).
+It listens on "localhost", while Tocsin is reached as 127.0.0.1: two sites to a browser, as a
+real provider and Tocsin are, so the cookies' SameSite rules meet what they meet in
+production (nothing leaves loopback). It stops within a bounded time when the block ends.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from types import TracebackType
 from typing import Any
 
 import httpx
-import werkzeug.serving
 
 CLIENT_ID = "tocsin-tests"
 CLIENT_SECRET = "fake-oidc-client-secret-0123456789"
-STOP_TIMEOUT_S = 5.0
 # What the test deployment maps: a global role, another, and a role in a team.
 GROUP_MAP = {
     "tocsin-admins": {"role": "admin"},
@@ -36,23 +34,20 @@ GROUP_MAP = {
 
 class FakeIdentityProvider:
     def __init__(self) -> None:
-        from oidc_provider_mock import app
+        from oidc_provider_mock import run_server_in_thread
 
-        # Nonces are required, as Tocsin always sends one.
-        self._server = werkzeug.serving.make_server("127.0.0.1", 0, app(require_nonce=True), threaded=True)
-        self.issuer = f"http://localhost:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="fake-oidc-provider", daemon=True)
+        # Nonces are required, as Tocsin always sends one. It listens on "localhost".
+        self._running = run_server_in_thread(require_nonce=True)
+        self.issuer = ""
 
     def __enter__(self) -> FakeIdentityProvider:
-        self._thread.start()
+        server = self._running.__enter__()
+        self.issuer = f"http://localhost:{server.server_port}"
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(STOP_TIMEOUT_S)
+        self._running.__exit__(kind, error, trace)
 
     @property
     def discovery_url(self) -> str:

@@ -1,12 +1,17 @@
-"""Single sign-on's pure parts: the group map and what groups grant, who a set of claims
-names, and the checks an ID token must pass (signed here with keys of the test's own)."""
+"""Single sign-on's own parts: the group map and what groups grant, who a set of claims names,
+the checks an ID token must pass (signed here with keys of the test's own), and the code
+exchange with PKCE against a provider scripted here (no network)."""
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
+from urllib.parse import parse_qsl
 
+import httpx
 import pytest
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError
 from joserfc.jwk import KeySet, OctKey, RSAKey
@@ -16,7 +21,7 @@ from tocsin.actors.domain.accounts.access import Role
 from tocsin.actors.domain.accounts.single_sign_on import (
     Grant, Grants, grants_for, groups_of, identity_of, parse_group_map,
 )
-from tocsin.actors.identity_provider import Endpoints, SignInRefused, checked_claims
+from tocsin.actors.identity_provider import Endpoints, IdentityProvider, SignInRefused, checked_claims
 from tocsin.actors.settings import Settings
 
 MAP = parse_group_map("""{
@@ -126,3 +131,55 @@ def test_a_key_id_the_keys_lack_is_told_so_that_they_are_read_again():
     with pytest.raises(InvalidKeyIdError):
         checked_claims(jwt.encode({"alg": "RS256", "kid": "k2"}, {"sub": "s"}, stranger), KEYS, ENDPOINTS, CLIENT,
                        NONCE)
+
+
+# -- the exchange, against a provider scripted here -------------------------------------------------
+
+class ScriptedProvider:
+    """Discovery, keys and a token endpoint that checks what a client must send: the code,
+    the redirect URI, the client's secret (client_secret_basic) and the PKCE verifier whose
+    S256 challenge the authorization URL carried."""
+
+    def __init__(self) -> None:
+        self.challenge = ""
+        self.nonce = ""
+        self.token_requests: list[dict[str, str]] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/openid-configuration":
+            return httpx.Response(200, json={
+                "issuer": ENDPOINTS.issuer, "authorization_endpoint": f"{ENDPOINTS.issuer}/authorize",
+                "token_endpoint": f"{ENDPOINTS.issuer}/token", "jwks_uri": f"{ENDPOINTS.issuer}/jwks",
+                "id_token_signing_alg_values_supported": ["RS256", "none"]})
+        if request.url.path == "/jwks":
+            return httpx.Response(200, json=KEYS.as_dict(private=False))
+        form = dict(parse_qsl(request.content.decode()))
+        self.token_requests.append({**form, "authorization": request.headers.get("authorization", "")})
+        if form.get("code") != "the-code" or create_s256_code_challenge(form.get("code_verifier", "")) != self.challenge:
+            return httpx.Response(400, json={"error": "invalid_grant", "error_description": "code or verifier"})
+        return httpx.Response(200, json={"token_type": "Bearer", "id_token": token(nonce=self.nonce, groups=["g"])})
+
+
+async def test_a_sign_in_sends_the_pkce_challenge_then_redeems_its_code_with_the_verifier():
+    scripted = ScriptedProvider()
+    settings = Settings(oidc_discovery_url=f"{ENDPOINTS.issuer}/.well-known/openid-configuration",
+                        oidc_client_id=CLIENT, oidc_client_secret="s:e cret", public_url="https://tocsin.example")
+    provider = IdentityProvider(settings, transport=httpx.MockTransport(scripted.handle))
+    verifier = "v" * 43
+
+    asked = httpx.URL(await provider.authorization_url("the-state", NONCE, verifier))
+    params = dict(asked.params)
+    assert params["code_challenge_method"] == "S256" and params["code_challenge"] != verifier
+    assert (params["response_type"], params["client_id"], params["state"], params["nonce"]) == (
+        "code", CLIENT, "the-state", NONCE)
+    assert params["redirect_uri"] == "https://tocsin.example/api/v1/sso/callback"
+    scripted.challenge, scripted.nonce = params["code_challenge"], params["nonce"]
+
+    claims = await provider.redeem("the-code", verifier, NONCE)
+    assert claims["sub"] == "s-1" and claims["groups"] == ["g"]
+    [sent] = scripted.token_requests
+    assert sent["redirect_uri"] == params["redirect_uri"] and sent["grant_type"] == "authorization_code"
+    assert sent["authorization"] == "Basic " + base64.b64encode(b"tocsin:s%3Ae%20cret").decode()
+
+    with pytest.raises(SignInRefused, match="invalid_grant: code or verifier"):
+        await provider.redeem("the-code", "w" * 43, NONCE)  # another sign-in's verifier
