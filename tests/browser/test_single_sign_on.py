@@ -29,8 +29,10 @@ def sign_in_with_sso(tab: Tab, fake_idp: Any, subject: str) -> list[str]:
     """From the login page through the provider's page as `subject`, to the incidents page;
     the callback URLs the browser went to."""
     tab.context.route(BEYOND_LOOPBACK, lambda route: route.abort())
+    # Seen on the context: once the service worker is running, it is the one that fetches pages.
     callbacks: list[str] = []
-    tab.page.on("request", lambda request: callbacks.append(request.url) if CALLBACK in request.url else None)
+    tab.context.on("request", lambda request: callbacks.append(request.url)
+                   if CALLBACK in request.url and request.url not in callbacks else None)
     tab.page.goto("/ui/login")
     tab.page.get_by_role("link", name="Sign in with SSO").click()
     tab.page.wait_for_url(f"{fake_idp.issuer}/oauth2/authorize?**", timeout=WAIT_MS)

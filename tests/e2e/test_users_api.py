@@ -38,7 +38,8 @@ def test_user_crud(api, tocsin):
     user = created.json()
     assert user | {"id": None, "calendar_url": None, "created_at": None, "updated_at": None} == {
         "id": None, "name": "Grace Hopper", "email": email, "time_zone": "UTC", "role": "responder",
-        "calendar_url": None, "created_at": None, "updated_at": None, "slack_user_id": None,
+        "calendar_url": None, "created_at": None, "updated_at": None, "slack_user_id": None, "break_glass": False,
+        "single_sign_on": False,
     }
     feed = re.fullmatch(re.escape(f"{tocsin.base_url}/api/v1/users/{user['id']}/oncall.ics?token=") + r"([\w-]{32})",
                         user["calendar_url"])
