@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from tocsin.actors.domain import destinations
 from tocsin.actors.domain.accounts import single_sign_on
+from tocsin.actors.domain.accounts.access import Visibility
 
 # Messages per second for a provider that has no rate setting of its own.
 DEFAULT_RATE_PER_S = 10.0
@@ -77,6 +78,9 @@ class Settings(BaseModel):
     bus_capacity: int = Field(10_000, ge=100)
     # Live streams (SSE) one caller may hold open at once, per gateway replica; past it, 429.
     streams_per_caller: int = Field(10, ge=1)
+    # Who sees an incident: everyone ("all"), or, but for global admins, only the members of
+    # the team owning its service ("team"): in lists, reads, the live stream and actions.
+    incident_visibility: Visibility = Visibility.ALL
     # Overrides a schedule may hold near any instant (those not ended, and for an override
     # in the past those around it): past it, creating one answers 409.
     max_overrides_per_schedule: int = Field(1000, ge=1)

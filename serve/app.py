@@ -28,6 +28,7 @@ from tocsin.serve.api import (
     services,
     shift_notices,
     slack_link,
+    teams,
     users,
     verification,
 )
@@ -61,6 +62,7 @@ def create_api() -> FastAPI:
         calendar.router, channels.router, maintenance.router, heartbeats.router, heartbeat_pings.router,
         rules.router, rule_samples.router, integrations.router, shift_notices.router, checks.router, push.router,
         reports.router,
+        teams.router,
     )
     for router in routers:
         api.include_router(router)

@@ -12,6 +12,11 @@ it does not want went by). A stream ends by itself after a while, so that EventS
 reconnects with its credentials checked again, and at once, with `: closing`, when the
 application is being shut down (serve/closing.py).
 
+`?service_id=` keeps one service's incidents, `?team=mine|<team id>` those of the services
+the teams own (as they are when the stream starts; a stream ends by itself, and the next one
+counts them again). With TOCSIN_INCIDENT_VISIBILITY=team, a caller who is no global admin
+gets only the incidents of their teams' services, whatever they ask.
+
 Each caller (a user, whatever session or token they use; the admin token counts as one
 caller) holds at most TOCSIN_STREAMS_PER_CALLER streams open at once on a gateway replica;
 past that a new one is refused with 429 before anything is streamed. A stream's place is
@@ -27,7 +32,7 @@ import logging
 import uuid
 import weakref
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 
 import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
@@ -35,7 +40,9 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from tocsin.actors.bus_types import BusEvent, BusRead, EventBus
+from tocsin.actors.store import teams as team_store
 from tocsin.serve.api.auth import Caller, require_viewer
+from tocsin.serve.api.ownership import TEAM_QUERY, incident_teams
 from tocsin.serve.closing import closing
 from tocsin.serve.params import control_character
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
@@ -71,13 +78,14 @@ def reset_message(cursor: str, reason: str) -> str:
 async def sse_messages(
     bus: EventBus,
     cursor: str,
-    service_id: str | None = None,
+    services: Collection[str] | None = None,
     keepalive_s: float = KEEPALIVE_S,
     lifetime_s: float = STREAM_LIFETIME_S,
     closing: asyncio.Event | None = None,
 ) -> AsyncIterator[str]:
-    """The stream after `cursor`, as SSE text, until `lifetime_s` has passed, `closing` is
-    set or the bus cannot be read (the client reconnects and resumes in every case)."""
+    """The stream after `cursor`, as SSE text, of the incidents of `services` (None: of
+    all), until `lifetime_s` has passed, `closing` is set or the bus cannot be read (the
+    client reconnects and resumes in every case)."""
     loop = asyncio.get_running_loop()
     ends_at = loop.time() + lifetime_s
     yield f"retry: {RETRY_MS}\n" + sse_comment("connected")
@@ -98,7 +106,7 @@ async def sse_messages(
             messages.append(reset_message(found.cursor, "the events after your last id are no longer held"))
             told = found.cursor
         for event in found.events:
-            message = _message_for(event, service_id)
+            message = _message_for(event, services)
             if message is not None:
                 messages.append(message)
                 told = event.id
@@ -132,10 +140,10 @@ async def _read_unless_closing(
     return read.result()
 
 
-def _message_for(event: BusEvent, service_id: str | None) -> str | None:
+def _message_for(event: BusEvent, services: Collection[str] | None) -> str | None:
     if event.kind == "gap":  # the publisher lost events: everyone reloads
         return reset_message(event.id, "some changes could not be published")
-    if service_id is not None and event.service_id != service_id:
+    if services is not None and event.service_id not in services:
         return None
     return sse_message(event.kind, event.data, event.id)
 
@@ -193,24 +201,25 @@ def _caller_key(caller: Caller) -> str:
 )
 async def stream(
     service_id: uuid.UUID | None = Query(None, description="Only this service's incidents"),
+    team: str | None = TEAM_QUERY,
     last_event_id: str | None = Query(None, max_length=64, description="Resume after this event id"),
     last_event_id_header: str | None = Header(None, alias="Last-Event-ID", max_length=64),
     caller: Caller = Depends(require_viewer),
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> StreamingResponse:
-    """Incident changes as they are committed; every role may follow every incident."""
+    """Incident changes as they are committed; every role may follow every incident it may see."""
     resume_after = last_event_id_header or last_event_id  # EventSource's header is the newer one
     character = control_character(resume_after or "")
     if character:  # no bus id ever had one: a broken request (an unknown id is answered with a reset)
         raise HTTPException(400, f"last_event_id: holds the control character {character}")
+    services = await _services(caller, service_id, team, runtime)
     key, limit = _caller_key(caller), runtime.settings.streams_per_caller
     if not places.take(key, limit):
         raise HTTPException(429, f"{caller.name} already has {limit} live streams open, the most one caller may"
                             " hold at once; close one first", headers={"Retry-After": "5"})
     try:
         response = _HeldStream(
-            _until_closing(runtime.bus, await _start(runtime.bus, resume_after),
-                           str(service_id) if service_id else None),
+            _until_closing(runtime.bus, await _start(runtime.bus, resume_after), services),
             key, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     except BaseException:
@@ -231,7 +240,20 @@ async def _start(bus: EventBus, resume_after: str | None) -> str:
                             headers={"Retry-After": "5"}) from exc
 
 
-async def _until_closing(bus: EventBus, cursor: str, service_id: str | None) -> AsyncIterator[str]:
+async def _services(caller: Caller, service_id: uuid.UUID | None, team: str | None,
+                    runtime: GatewayRuntime) -> frozenset[str] | None:
+    """The services whose incidents the stream carries; None: every service's."""
+    teams = incident_teams(caller, team, runtime)
+    services = None
+    if teams is not None:
+        async with runtime.database.connection() as conn:
+            services = frozenset(await team_store.services_of(conn, teams))
+    if service_id is None:
+        return services
+    return frozenset({str(service_id)}) & (services if services is not None else {str(service_id)})
+
+
+async def _until_closing(bus: EventBus, cursor: str, services: frozenset[str] | None) -> AsyncIterator[str]:
     async with closing.held() as app_closing:
-        async for text in sse_messages(bus, cursor, service_id, closing=app_closing):
+        async for text in sse_messages(bus, cursor, services, closing=app_closing):
             yield text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import asyncpg
@@ -28,17 +29,20 @@ async def list_incidents(
     before_id: int | None,
     limit: int,
     suppressed: bool | None = None,
+    teams: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Newest first; ids grow with commit order, so `before_id` is a stable cursor.
-    `suppressed`: only the suppressed incidents (True) or only the others (False)."""
+    `suppressed`: only the suppressed incidents (True) or only the others (False);
+    `teams`: only those of the services these teams own."""
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM incidents"
         " WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))"
         " AND ($2::uuid IS NULL OR service_id = $2::uuid)"
         " AND ($3::bigint IS NULL OR id < $3::bigint)"
         " AND ($5::boolean IS NULL OR suppressed = $5::boolean)"
+        " AND ($6::uuid[] IS NULL OR service_id IN (SELECT id FROM services WHERE team_id = ANY($6::uuid[])))"
         " ORDER BY id DESC LIMIT $4",
-        statuses, service_id, before_id, limit, suppressed,
+        statuses, service_id, before_id, limit, suppressed, None if teams is None else list(teams),
     )
     return [_incident(r) for r in rows]
 

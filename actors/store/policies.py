@@ -15,7 +15,7 @@ import orjson
 
 from tocsin.actors.store.rows import delete_one
 
-_POLICY = "id::text, name, description, repeat, levels, version, created_at, updated_at"
+_POLICY = "id::text, name, team_id::text, description, repeat, levels, version, created_at, updated_at"
 
 
 def _decoded(row: asyncpg.Record) -> dict[str, Any]:
@@ -23,18 +23,23 @@ def _decoded(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def create_policy(
-    conn: asyncpg.Connection, name: str, description: str, repeat: int, levels: Sequence[Mapping[str, Any]]
+    conn: asyncpg.Connection, name: str, description: str, repeat: int, levels: Sequence[Mapping[str, Any]],
+    team_id: str | None = None,
 ) -> dict[str, Any]:
+    """Raises asyncpg.ForeignKeyViolationError when the team does not exist."""
     row = await conn.fetchrow(
-        "INSERT INTO escalation_policies (id, name, description, repeat, levels)"
-        f" VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING {_POLICY}",
-        str(uuid.uuid4()), name, description, repeat, orjson.dumps(levels).decode(),
+        "INSERT INTO escalation_policies (id, name, description, repeat, levels, team_id)"
+        f" VALUES ($1, $2, $3, $4, $5::jsonb, $6::uuid) RETURNING {_POLICY}",
+        str(uuid.uuid4()), name, description, repeat, orjson.dumps(levels).decode(), team_id,
     )
     return _decoded(row)
 
 
-async def list_policies(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    rows = await conn.fetch(f"SELECT {_POLICY} FROM escalation_policies ORDER BY name, id")
+async def list_policies(conn: asyncpg.Connection, teams: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Every policy, or those the `teams` own."""
+    rows = await conn.fetch(f"SELECT {_POLICY} FROM escalation_policies"
+                            " WHERE $1::uuid[] IS NULL OR team_id = ANY($1::uuid[]) ORDER BY name, id",
+                            None if teams is None else list(teams))
     return [_decoded(r) for r in rows]
 
 
@@ -45,12 +50,15 @@ async def get_policy(conn: asyncpg.Connection, policy_id: str) -> dict[str, Any]
 
 async def replace_policy(
     conn: asyncpg.Connection, policy_id: str, name: str, description: str, repeat: int,
-    levels: Sequence[Mapping[str, Any]],
+    levels: Sequence[Mapping[str, Any]], team: tuple[str | None] | None = None,
 ) -> dict[str, Any] | None:
+    """Replace the policy; its team too when `team` holds one (None in it: no team)."""
     row = await conn.fetchrow(
-        "UPDATE escalation_policies SET name = $2, description = $3, repeat = $4, levels = $5::jsonb"
+        "UPDATE escalation_policies SET name = $2, description = $3, repeat = $4, levels = $5::jsonb,"
+        " team_id = CASE WHEN $6 THEN $7::uuid ELSE team_id END"
         f" WHERE id = $1::uuid RETURNING {_POLICY}",
-        policy_id, name, description, repeat, orjson.dumps(levels).decode(),
+        policy_id, name, description, repeat, orjson.dumps(levels).decode(), team is not None,
+        team[0] if team is not None else None,
     )
     return _decoded(row) if row else None
 

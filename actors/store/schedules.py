@@ -8,7 +8,7 @@ what on-call caches key on.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ from tocsin.actors.store.rows import delete_one, one
 from tocsin.actors.store.users import new_calendar_token
 
 _SCHEDULE_COLUMNS = (
-    "id::text, name, description, time_zone, layers::text AS layers, version, calendar_token,"
+    "id::text, name, team_id::text, description, time_zone, layers::text AS layers, version, calendar_token,"
     " owner_id::text, reachability_check, check_lead_minutes, created_at, updated_at"
 )
 _SCHEDULE = f"SELECT {_SCHEDULE_COLUMNS} FROM schedules"
@@ -70,21 +70,24 @@ class Handoffs:
 
 async def create_schedule(
     conn: asyncpg.Connection, name: str, description: str, time_zone: str, layers: list[dict[str, Any]],
-    handoffs: Handoffs = Handoffs(),
+    handoffs: Handoffs = Handoffs(), team_id: str | None = None,
 ) -> dict[str, Any]:
-    """Raises asyncpg.ForeignKeyViolationError when the owner is no user."""
+    """Raises asyncpg.ForeignKeyViolationError when the owner is no user (or the team no team)."""
     record = await conn.fetchrow(
         "INSERT INTO schedules (id, name, description, time_zone, layers, calendar_token, owner_id,"
-        " reachability_check, check_lead_minutes)"
-        f" VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::uuid, $8, $9) RETURNING {_SCHEDULE_COLUMNS}",
+        " reachability_check, check_lead_minutes, team_id)"
+        f" VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::uuid, $8, $9, $10::uuid) RETURNING {_SCHEDULE_COLUMNS}",
         str(uuid.uuid4()), name, description, time_zone, orjson.dumps(layers).decode(), new_calendar_token(),
-        handoffs.owner_id, handoffs.reachability_check, handoffs.check_lead_minutes,
+        handoffs.owner_id, handoffs.reachability_check, handoffs.check_lead_minutes, team_id,
     )
     return _schedule(record)
 
 
-async def list_schedules(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    return [_schedule(r) for r in await conn.fetch(_SCHEDULE + " ORDER BY created_at, id")]
+async def list_schedules(conn: asyncpg.Connection, teams: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Every schedule, or those the `teams` own."""
+    rows = await conn.fetch(_SCHEDULE + " WHERE $1::uuid[] IS NULL OR team_id = ANY($1::uuid[]) ORDER BY created_at, id",
+                            None if teams is None else list(teams))
+    return [_schedule(r) for r in rows]
 
 
 async def get_schedule(conn: asyncpg.Connection, schedule_id: str) -> dict[str, Any] | None:
@@ -100,13 +103,17 @@ async def update_schedule(
     time_zone: str,
     layers: list[dict[str, Any]],
     handoffs: Handoffs = Handoffs(),
+    team: tuple[str | None] | None = None,
 ) -> dict[str, Any] | None:
-    """Raises asyncpg.ForeignKeyViolationError when the owner is no user."""
+    """Its team too when `team` holds one (None in it: no team). Raises
+    asyncpg.ForeignKeyViolationError when the owner is no user (or the team no team)."""
     record = await conn.fetchrow(
         "UPDATE schedules SET name = $2, description = $3, time_zone = $4, layers = $5::jsonb, owner_id = $6::uuid,"
-        f" reachability_check = $7, check_lead_minutes = $8 WHERE id = $1::uuid RETURNING {_SCHEDULE_COLUMNS}",
+        " reachability_check = $7, check_lead_minutes = $8, team_id = CASE WHEN $9 THEN $10::uuid ELSE team_id END"
+        f" WHERE id = $1::uuid RETURNING {_SCHEDULE_COLUMNS}",
         schedule_id, name, description, time_zone, orjson.dumps(layers).decode(),
-        handoffs.owner_id, handoffs.reachability_check, handoffs.check_lead_minutes,
+        handoffs.owner_id, handoffs.reachability_check, handoffs.check_lead_minutes, team is not None,
+        team[0] if team is not None else None,
     )
     return _schedule(record) if record else None
 

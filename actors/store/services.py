@@ -15,12 +15,13 @@ import orjson
 from tocsin.actors.store.rows import assignments, delete_one, one
 
 _COLUMNS = (
-    "id::text, name, description, escalation_policy_id::text, urgency, auto_resolve_minutes, max_unacknowledged,"
+    "id::text, name, team_id::text, description, escalation_policy_id::text, urgency, auto_resolve_minutes, max_unacknowledged,"
     " created_at, updated_at"
 )
 _SERVICE = f"SELECT {_COLUMNS} FROM services"
-_EDITABLE = ("name", "description", "escalation_policy_id", "urgency", "auto_resolve_minutes", "max_unacknowledged")
-_INTEGRATION_COLUMNS = "id::text, service_id::text, type, name, key, config::text, created_at, revoked_at"
+_EDITABLE = ("name", "team_id", "description", "escalation_policy_id", "urgency", "auto_resolve_minutes", "max_unacknowledged")
+_INTEGRATION_COLUMNS = ("id::text, service_id::text, team_id::text, type, name, key, config::text, created_at,"
+                        " revoked_at")
 _INTEGRATION = f"SELECT {_INTEGRATION_COLUMNS} FROM integrations"
 
 
@@ -55,20 +56,24 @@ def is_routing_key(text: str) -> bool:
 async def create_service(
     conn: asyncpg.Connection, name: str, description: str,
     escalation_policy_id: str | None = None, urgency: str = "high",
-    auto_resolve_minutes: int | None = None, max_unacknowledged: int | None = None,
+    auto_resolve_minutes: int | None = None, max_unacknowledged: int | None = None, team_id: str | None = None,
 ) -> dict[str, Any]:
-    """Raises asyncpg.ForeignKeyViolationError when the escalation policy does not exist."""
+    """Raises asyncpg.ForeignKeyViolationError when the escalation policy (or team) does not exist."""
     row = await conn.fetchrow(
         "INSERT INTO services (id, name, description, escalation_policy_id, urgency, auto_resolve_minutes,"
-        f" max_unacknowledged) VALUES ($1, $2, $3, $4::uuid, $5, $6, $7) RETURNING {_COLUMNS}",
+        f" max_unacknowledged, team_id) VALUES ($1, $2, $3, $4::uuid, $5, $6, $7, $8::uuid) RETURNING {_COLUMNS}",
         str(uuid.uuid4()), name, description, escalation_policy_id, urgency, auto_resolve_minutes,
-        max_unacknowledged,
+        max_unacknowledged, team_id,
     )
     return dict(row)
 
 
-async def list_services(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(_SERVICE + " ORDER BY created_at, id")]
+async def list_services(conn: asyncpg.Connection, teams: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Every service, or those the `teams` own."""
+    if teams is None:
+        return [dict(r) for r in await conn.fetch(_SERVICE + " ORDER BY created_at, id")]
+    rows = await conn.fetch(_SERVICE + " WHERE team_id = ANY($1::uuid[]) ORDER BY created_at, id", list(teams))
+    return [dict(r) for r in rows]
 
 
 async def get_service(conn: asyncpg.Connection, service_id: str) -> dict[str, Any] | None:
@@ -84,7 +89,8 @@ async def urgencies(conn: asyncpg.Connection, service_ids: Collection[str]) -> d
 async def update_service(
     conn: asyncpg.Connection, service_id: str, changes: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """Set the editable columns named in `changes` (None clears the escalation policy)."""
+    """Set the editable columns named in `changes` (None clears the escalation policy or
+    the team). Raises asyncpg.ForeignKeyViolationError for an unknown policy or team."""
     sets, values = assignments(changes, _EDITABLE, 2, "updated_at = now()")
     row = await conn.fetchrow(
         f"UPDATE services SET {sets} WHERE id = $1::uuid RETURNING {_COLUMNS}",
@@ -102,13 +108,15 @@ def _integration(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def create_integration(
-    conn: asyncpg.Connection, service_id: str | None, type_: str, name: str, config: dict[str, Any] | None = None
+    conn: asyncpg.Connection, service_id: str | None, type_: str, name: str, config: dict[str, Any] | None = None,
+    team_id: str | None = None,
 ) -> dict[str, Any]:
-    """A new integration with a new key; `service_id` None for a router integration."""
+    """A new integration with a new key; `service_id` None for a router integration, which
+    alone has a `team_id` of its own (raises asyncpg.ForeignKeyViolationError for no team)."""
     row = await conn.fetchrow(
-        "INSERT INTO integrations (id, service_id, type, name, key, config)"
-        f" VALUES ($1, $2::uuid, $3, $4, $5, $6::jsonb) RETURNING {_INTEGRATION_COLUMNS}",
-        str(uuid.uuid4()), service_id, type_, name, new_routing_key(), orjson.dumps(config or {}).decode(),
+        "INSERT INTO integrations (id, service_id, type, name, key, config, team_id)"
+        f" VALUES ($1, $2::uuid, $3, $4, $5, $6::jsonb, $7::uuid) RETURNING {_INTEGRATION_COLUMNS}",
+        str(uuid.uuid4()), service_id, type_, name, new_routing_key(), orjson.dumps(config or {}).decode(), team_id,
     )
     return _integration(row)
 
@@ -118,8 +126,11 @@ async def list_integrations(conn: asyncpg.Connection, service_id: str) -> list[d
     return [_integration(r) for r in rows]
 
 
-async def router_integrations(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    rows = await conn.fetch(_INTEGRATION + " WHERE type = 'router' ORDER BY created_at, id")
+async def router_integrations(conn: asyncpg.Connection, teams: Collection[str] | None = None
+                              ) -> list[dict[str, Any]]:
+    """Every router integration, or those the `teams` own."""
+    rows = await conn.fetch(_INTEGRATION + " WHERE type = 'router' AND ($1::uuid[] IS NULL OR team_id = ANY($1::uuid[]))"
+                            " ORDER BY created_at, id", None if teams is None else list(teams))
     return [_integration(r) for r in rows]
 
 
@@ -129,13 +140,17 @@ async def get_router_integration(conn: asyncpg.Connection, integration_id: str) 
 
 
 async def update_router_integration(
-    conn: asyncpg.Connection, integration_id: str, name: str | None, config: dict[str, Any] | None
+    conn: asyncpg.Connection, integration_id: str, name: str | None, config: dict[str, Any] | None,
+    team: tuple[str | None] | None = None,
 ) -> dict[str, Any] | None:
-    """Set the name and the options given (None leaves each as it is)."""
+    """Set the name and the options given (None leaves each as it is), and the team when
+    `team` holds one (None in it: no team)."""
     row = await conn.fetchrow(
-        "UPDATE integrations SET name = coalesce($2, name), config = coalesce($3::jsonb, config)"
+        "UPDATE integrations SET name = coalesce($2, name), config = coalesce($3::jsonb, config),"
+        " team_id = CASE WHEN $4 THEN $5::uuid ELSE team_id END"
         f" WHERE id = $1::uuid AND type = 'router' RETURNING {_INTEGRATION_COLUMNS}",
-        integration_id, name, None if config is None else orjson.dumps(config).decode(),
+        integration_id, name, None if config is None else orjson.dumps(config).decode(), team is not None,
+        team[0] if team is not None else None,
     )
     return _integration(row) if row else None
 

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from tocsin.actors.store.rows import delete_one, one
+from tocsin.actors.store.teams import MEMBERSHIPS
 
 
 async def create(
@@ -23,10 +24,11 @@ async def create(
 
 
 async def find(conn: asyncpg.Connection, id_hash: str) -> dict[str, Any] | None:
-    """The session with its user's id, name, e-mail and role; None when there is none."""
+    """The session with its user's id, name, e-mail, role and team roles (`teams`, JSON text);
+    None when there is none."""
     return one(await conn.fetchrow(
         "SELECT s.csrf_token, s.last_seen_at, s.expires_at,"
-        " u.id::text AS user_id, u.name, u.email, u.role"
+        f" u.id::text AS user_id, u.name, u.email, u.role, {MEMBERSHIPS}"
         " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1",
         id_hash,
     ))

@@ -2,7 +2,9 @@
 
 Credentials, the first present wins:
 - `Authorization: Bearer <token>`: the admin token (TOCSIN_ADMIN_TOKEN) acts as an admin
-  named "admin"; a personal API token (`tcs_…`) acts as its owner, with the owner's role.
+  named "admin"; a personal API token (`tcs_…`) acts as its owner, with the owner's roles
+  (global and in each team), or, when it was made limited to a team, as its owner narrowed
+  to that team and role (actors/domain/accounts/access.py).
 - the session cookie `tocsin_session` from `POST /api/v1/session`. A browser sends it on
   its own, so a request made with it that changes something (POST, PUT, PATCH, DELETE)
   must also carry the session's CSRF token in `X-CSRF-Token`.
@@ -17,19 +19,21 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from tocsin.actors.domain.accounts.access import Caller, Role
+from tocsin.actors.domain.accounts.access import Action, Caller, Role, narrowed
 from tocsin.actors.domain.accounts.credentials import digest, is_api_token, same_secret
 from tocsin.actors.domain.accounts.sessions import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, Lifetime, csrf_refusal, worth_touching
 from tocsin.actors.settings import Settings
 from tocsin.actors.store import api_tokens, sessions
+from tocsin.actors.store.teams import team_roles
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 __all__ = [
-    "Caller", "Role", "Session", "admin_to_change", "authenticate", "own_to_change", "refuse_unless_own",
+    "Caller", "Role", "Session", "admin_somewhere_to_change", "admin_to_change", "authenticate", "own_to_change", "refuse_unless_own",
     "require_admin", "require_responder", "require_session", "require_viewer", "session_cookie",
     "session_lifetime",
 ]
@@ -92,6 +96,15 @@ async def admin_to_change(request: Request, caller: Caller = Depends(authenticat
     return caller
 
 
+async def admin_somewhere_to_change(request: Request, caller: Caller = Depends(authenticate)) -> Caller:
+    """For routers of what teams own: any role reads; a change needs the admin role globally or
+    in some team, before anything is looked up. Each route then checks the team of the very
+    object (serve/api/ownership.py)."""
+    if request.method.upper() not in SAFE_METHODS and not caller.may_somewhere(Action.MANAGE):
+        demanding(caller, Role.ADMIN)
+    return caller
+
+
 async def own_to_change(request: Request, user_id: uuid.UUID, caller: Caller = Depends(authenticate)) -> Caller:
     """For routers under /users/{user_id} of what is a user's own (contact methods,
     notification rules): any role reads; a responder changes their own, an admin anyone's."""
@@ -145,7 +158,10 @@ async def _by_bearer(token: str, runtime: GatewayRuntime) -> Caller:
             raise unauthenticated(f"this personal API token expired at {row['expires_at'].isoformat()}")
         if row["last_used_at"] is None or worth_touching(row["last_used_at"], now):
             await api_tokens.touch(conn, row["token_id"], now)
-    return Caller(user_id=row["user_id"], name=row["name"], role=Role(row["role"]), via="token")
+    owner = _caller(row, "token")
+    if row["limit_team"] is None:
+        return owner
+    return narrowed(owner, row["limit_team"], Role(row["limit_role"]))
 
 
 async def _by_session(session_id: str, request: Request, runtime: GatewayRuntime) -> Session:
@@ -159,5 +175,11 @@ async def _by_session(session_id: str, request: Request, runtime: GatewayRuntime
             raise HTTPException(403, refusal)
         if worth_touching(row["last_seen_at"], now):
             await sessions.touch(conn, id_hash, now)
-    caller = Caller(user_id=row["user_id"], name=row["name"], role=Role(row["role"]), via="session")
+    caller = _caller(row, "session")
     return Session(id_hash=id_hash, csrf_token=row["csrf_token"], email=row["email"], caller=caller)
+
+
+def _caller(row: dict[str, Any], via: str) -> Caller:
+    """The user of a session's or a token's row, with their global and team roles."""
+    teams = {team: Role(role) for team, role in team_roles(row["teams"]).items()}
+    return Caller(user_id=row["user_id"], name=row["name"], role=Role(row["role"]), via=via, teams=teams)

@@ -15,14 +15,17 @@ from starlette.exceptions import HTTPException
 from tocsin.actors.store import heartbeats as store
 from tocsin.actors.store import services as service_store
 from tocsin.actors.store.database import Database
-from tocsin.serve.api.auth import require_admin
+from tocsin.serve.api.ownership import guard
 from tocsin.serve.api.models import Name, changes_of
 from tocsin.serve.errors import answering, deleted, found
 from tocsin.serve.ingest.heartbeat import PING_PATH
 from tocsin.serve.runtime import GatewayRuntime, get_database, get_runtime
 
-# Admins only, reads included: a ping URL carries the key, and pinging silences the monitor.
-router = APIRouter(prefix="/api/v1", tags=["Heartbeats"], dependencies=[Depends(require_admin)])
+# Admins only (of the service's team, or global), reads included: a ping URL carries the key,
+# and pinging silences the monitor.
+_OF_SERVICE = Depends(guard("service", "service_id", reads=True))
+_HEARTBEAT = Depends(guard("heartbeat", "heartbeat_id", reads=True))
+router = APIRouter(prefix="/api/v1", tags=["Heartbeats"])
 
 IntervalSeconds = Annotated[int, Field(ge=10, le=86_400, description="the longest expected gap between pings, "
                                                                      "in seconds (10 s to 1 day)")]
@@ -63,7 +66,7 @@ class HeartbeatList(BaseModel):
     heartbeats: list[HeartbeatOut]
 
 
-@router.post("/services/{service_id}/heartbeats", status_code=201, response_model=HeartbeatOut)
+@router.post("/services/{service_id}/heartbeats", status_code=201, response_model=HeartbeatOut, dependencies=[_OF_SERVICE])
 async def create_heartbeat(
     service_id: uuid.UUID, body: HeartbeatIn, runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
@@ -73,7 +76,7 @@ async def create_heartbeat(
     return _with_url(row, runtime)
 
 
-@router.get("/services/{service_id}/heartbeats", response_model=HeartbeatList)
+@router.get("/services/{service_id}/heartbeats", response_model=HeartbeatList, dependencies=[_OF_SERVICE])
 async def list_heartbeats(service_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
     async with runtime.database.connection() as conn:
         found(await service_store.get_service(conn, str(service_id)), f"service with id {service_id}")
@@ -81,14 +84,14 @@ async def list_heartbeats(service_id: uuid.UUID, runtime: GatewayRuntime = Depen
     return {"heartbeats": [_with_url(r, runtime) for r in rows]}
 
 
-@router.get("/heartbeats/{heartbeat_id}", response_model=HeartbeatOut)
+@router.get("/heartbeats/{heartbeat_id}", response_model=HeartbeatOut, dependencies=[_HEARTBEAT])
 async def get_heartbeat(heartbeat_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
     async with runtime.database.connection() as conn:
         row = found(await store.get(conn, str(heartbeat_id)), f"heartbeat with id {heartbeat_id}")
     return _with_url(row, runtime)
 
 
-@router.patch("/heartbeats/{heartbeat_id}", response_model=HeartbeatOut)
+@router.patch("/heartbeats/{heartbeat_id}", response_model=HeartbeatOut, dependencies=[_HEARTBEAT])
 async def update_heartbeat(
     heartbeat_id: uuid.UUID, body: HeartbeatPatch, runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
@@ -99,7 +102,7 @@ async def update_heartbeat(
     return _with_url(row, runtime)
 
 
-@router.delete("/heartbeats/{heartbeat_id}", status_code=204)
+@router.delete("/heartbeats/{heartbeat_id}", status_code=204, dependencies=[_HEARTBEAT])
 async def delete_heartbeat(heartbeat_id: uuid.UUID, db: Database = Depends(get_database)) -> Response:
     """Stop watching; an incident it opened stays open until someone resolves it."""
     async with db.connection() as conn:

@@ -2,7 +2,9 @@
 resolve, escalate, snooze, reassign.
 
 Reads go straight to Postgres; every action goes through the shard that owns the
-incident's service, like every other change to it.
+incident's service, like every other change to it. An incident is its service's team's: its
+responders (and global responders) act on it; with TOCSIN_INCIDENT_VISIBILITY=team, those who
+may not see it (serve/api/ownership.py) find it neither listed nor at its id.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from tocsin.actors.domain.incident import Outcome
 from tocsin.actors.store import incidents as store
 from tocsin.actors.store import paging as paging_store
 from tocsin.actors.store.database import Database
-from tocsin.serve.api.auth import Caller, require_responder, require_viewer
+from tocsin.actors.domain.accounts.access import Action
+from tocsin.serve.api.auth import Caller, require_viewer
 from tocsin.serve.api.commands import send_command
 from tocsin.serve.api.channels import as_seen_by
 from tocsin.serve.api.incident_models import EscalateIn, NotificationList, ReassignIn, SnoozeIn
 from tocsin.serve.api.models import IncidentDetail, IncidentList, IncidentOut
+from tocsin.serve.api.ownership import TEAM_QUERY, incident_guard, incident_teams
 from tocsin.serve.params import Cursor, Int64Id
 from tocsin.serve.runtime import GatewayRuntime, get_database, get_runtime
 
@@ -30,8 +34,11 @@ router = APIRouter(prefix="/api/v1/incidents", tags=["Incidents"])
 
 _TIMELINE_LIMIT = 1000
 
+_SEEN = Depends(incident_guard(Action.READ))
+_RESPONDED = Depends(incident_guard(Action.RESPOND))
 
-@router.get("", response_model=IncidentList, dependencies=[Depends(require_viewer)])
+
+@router.get("", response_model=IncidentList)
 async def list_incidents(
     status: str | None = Query(None, max_length=64,
                                description="triggered, acknowledged or resolved; several comma-separated"),
@@ -40,20 +47,22 @@ async def list_incidents(
                                                       " the others"),
     cursor: Cursor | None = Query(None, description="next_cursor of the previous page"),
     limit: int = Query(25, ge=1, le=100),
-    db: Database = Depends(get_database),
+    team: str | None = TEAM_QUERY,
+    caller: Caller = Depends(require_viewer),
+    runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     statuses = _statuses(status)
-    async with db.connection() as conn:
+    async with runtime.database.connection() as conn:
         rows = await store.list_incidents(
             conn, statuses=statuses, service_id=str(service_id) if service_id else None,
-            before_id=cursor, limit=limit + 1, suppressed=suppressed,
+            before_id=cursor, limit=limit + 1, suppressed=suppressed, teams=incident_teams(caller, team, runtime),
         )
     more = len(rows) > limit
     rows = rows[:limit]
     return {"incidents": rows, "next_cursor": str(rows[-1]["id"]) if more else None}
 
 
-@router.get("/{incident_id}", response_model=IncidentDetail, dependencies=[Depends(require_viewer)])
+@router.get("/{incident_id}", response_model=IncidentDetail, dependencies=[_SEEN])
 async def get_incident(incident_id: Int64Id, db: Database = Depends(get_database)) -> dict[str, Any]:
     async with db.connection() as conn:
         row = await store.get_incident(conn, incident_id)
@@ -63,25 +72,25 @@ async def get_incident(incident_id: Int64Id, db: Database = Depends(get_database
     return {**row, "details": orjson.loads(row["details"]), "timeline": entries}
 
 
-@router.post("/{incident_id}/acknowledge", response_model=IncidentOut)
+@router.post("/{incident_id}/acknowledge", response_model=IncidentOut, dependencies=[_RESPONDED])
 async def acknowledge(
-    incident_id: Int64Id, caller: Caller = Depends(require_responder), runtime: GatewayRuntime = Depends(get_runtime)
+    incident_id: Int64Id, caller: Caller = Depends(require_viewer), runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
     """Acknowledge: stops escalation. Acknowledging again changes nothing."""
     return await _command(incident_id, Command.ACKNOWLEDGE, caller.name, runtime)
 
 
-@router.post("/{incident_id}/resolve", response_model=IncidentOut)
+@router.post("/{incident_id}/resolve", response_model=IncidentOut, dependencies=[_RESPONDED])
 async def resolve(
-    incident_id: Int64Id, caller: Caller = Depends(require_responder), runtime: GatewayRuntime = Depends(get_runtime)
+    incident_id: Int64Id, caller: Caller = Depends(require_viewer), runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
     """Resolve: closes the incident and frees its dedup key. Resolving again changes nothing."""
     return await _command(incident_id, Command.RESOLVE, caller.name, runtime)
 
 
-@router.post("/{incident_id}/escalate", response_model=IncidentOut)
+@router.post("/{incident_id}/escalate", response_model=IncidentOut, dependencies=[_RESPONDED])
 async def escalate(
-    incident_id: Int64Id, body: EscalateIn | None = None, caller: Caller = Depends(require_responder),
+    incident_id: Int64Id, body: EscalateIn | None = None, caller: Caller = Depends(require_viewer),
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Page the next escalation level now (or `escalation_level`), even when acknowledged."""
@@ -90,18 +99,18 @@ async def escalate(
                           to_level=None if level is None else level - 1)
 
 
-@router.post("/{incident_id}/snooze", response_model=IncidentOut)
+@router.post("/{incident_id}/snooze", response_model=IncidentOut, dependencies=[_RESPONDED])
 async def snooze(
-    incident_id: Int64Id, body: SnoozeIn, caller: Caller = Depends(require_responder),
+    incident_id: Int64Id, body: SnoozeIn, caller: Caller = Depends(require_viewer),
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Acknowledge now; when the snooze runs out the incident is triggered and paged again."""
     return await _command(incident_id, Command.SNOOZE, caller.name, runtime, minutes=body.minutes)
 
 
-@router.post("/{incident_id}/reassign", response_model=IncidentOut)
+@router.post("/{incident_id}/reassign", response_model=IncidentOut, dependencies=[_RESPONDED])
 async def reassign(
-    incident_id: Int64Id, body: ReassignIn, caller: Caller = Depends(require_responder),
+    incident_id: Int64Id, body: ReassignIn, caller: Caller = Depends(require_viewer),
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Hand the incident to one person (paged now) or to an escalation policy (walked from level 1)."""
@@ -115,7 +124,7 @@ async def reassign(
     return await _command(incident_id, Command.REASSIGN, caller.name, runtime, user_id=user_id, policy_id=policy_id)
 
 
-@router.get("/{incident_id}/notifications", response_model=NotificationList)
+@router.get("/{incident_id}/notifications", response_model=NotificationList, dependencies=[_SEEN])
 async def list_notifications(
     incident_id: Int64Id, caller: Caller = Depends(require_viewer), db: Database = Depends(get_database),
 ) -> dict[str, Any]:

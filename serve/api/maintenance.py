@@ -12,12 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tocsin.actors.store import maintenance as store
 from tocsin.actors.store import services as services_store
-from tocsin.serve.api.auth import admin_to_change
+from tocsin.serve.api.auth import admin_somewhere_to_change
+from tocsin.serve.api.ownership import guard
 from tocsin.serve.errors import answering, deleted, found
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/services/{service_id}/maintenance", tags=["Services"],
-                   dependencies=[Depends(admin_to_change)])
+                   dependencies=[Depends(admin_somewhere_to_change), Depends(guard("service", "service_id"))])
 
 
 class WindowIn(BaseModel):

@@ -52,9 +52,14 @@ AutoResolve = Annotated[int, Field(ge=1, le=60 * 24 * 30, description="resolve a
 Cap = Annotated[int, Field(ge=1, le=100_000, description="past this many unacknowledged incidents, new alerts join one overflow incident")]
 
 
+TeamId = Annotated[uuid.UUID | None, Field(description="The team that owns it; null: no team (global admins"
+                                                          " manage it). Left out of a change: the team stays")]
+
+
 class ServiceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
+    team_id: TeamId = None
     description: Description = ""
     escalation_policy_id: uuid.UUID | None = None
     urgency: ServiceUrgency = Field(
@@ -67,6 +72,7 @@ class ServiceIn(BaseModel):
 class ServicePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name | None = None
+    team_id: TeamId = None
     description: Description | None = None
     escalation_policy_id: uuid.UUID | None = Field(None, description="null detaches the escalation policy")
     urgency: ServiceUrgency | None = None
@@ -77,6 +83,7 @@ class ServicePatch(BaseModel):
 class ServiceOut(BaseModel):
     id: str
     name: str
+    team_id: str | None
     description: str
     escalation_policy_id: str | None
     urgency: ServiceUrgency
@@ -337,6 +344,7 @@ class PolicyLevel(BaseModel):
 class PolicyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
+    team_id: TeamId = None
     description: Description = ""
     repeat: int = Field(0, ge=0, le=9, description="How many more times to walk all the levels")
     levels: list[PolicyLevel] = Field(min_length=1, max_length=50)
@@ -345,6 +353,7 @@ class PolicyIn(BaseModel):
 class PolicyOut(BaseModel):
     id: str
     name: str
+    team_id: str | None
     description: str
     repeat: int
     levels: list[PolicyLevel]

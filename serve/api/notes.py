@@ -12,7 +12,9 @@ from fastapi import APIRouter, Depends, HTTPException
 
 from tocsin.actors.domain.events import Command
 from tocsin.actors.domain.incident import Outcome
-from tocsin.serve.api.auth import Caller, require_responder
+from tocsin.actors.domain.accounts.access import Action
+from tocsin.serve.api.auth import Caller, require_viewer
+from tocsin.serve.api.ownership import incident_guard
 from tocsin.serve.api.commands import send_command
 from tocsin.serve.api.incident_models import NoteIn
 from tocsin.serve.api.models import TimelineEntry
@@ -22,9 +24,10 @@ from tocsin.serve.runtime import GatewayRuntime, get_runtime
 router = APIRouter(prefix="/api/v1/incidents", tags=["Incidents"])
 
 
-@router.post("/{incident_id}/notes", status_code=201, response_model=TimelineEntry)
+@router.post("/{incident_id}/notes", status_code=201, response_model=TimelineEntry,
+             dependencies=[Depends(incident_guard(Action.RESPOND))])
 async def add_note(
-    incident_id: Int64Id, body: NoteIn, caller: Caller = Depends(require_responder),
+    incident_id: Int64Id, body: NoteIn, caller: Caller = Depends(require_viewer),
     runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Add a note to an open incident's timeline (kind "note", by the caller); the entry."""

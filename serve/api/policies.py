@@ -1,4 +1,7 @@
-"""Escalation policies: who to page at each level, and how long to wait before the next one."""
+"""Escalation policies: who to page at each level, and how long to wait before the next one.
+
+A policy belongs to a team (`team_id`) or to none; its team's admins and global admins change
+it (serve/api/ownership.py). A replacement that leaves `team_id` out keeps the team."""
 
 from __future__ import annotations
 
@@ -12,28 +15,36 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 from tocsin.actors.domain.definitions import policy_from_json
 from tocsin.actors.store import policies as store
 from tocsin.actors.store.database import Database
-from tocsin.serve.api.auth import admin_to_change
+from tocsin.serve.api.auth import Caller, admin_somewhere_to_change
 from tocsin.serve.api.models import PolicyIn, PolicyList, PolicyOut
+from tocsin.serve.api.ownership import TEAM_QUERY, guard, known_team, permit_create, permit_move, team_filter
 from tocsin.serve.errors import deleted, found, invalid
 from tocsin.serve.runtime import get_database
 
 router = APIRouter(prefix="/api/v1/escalation-policies", tags=["Escalation policies"],
-                   dependencies=[Depends(admin_to_change)])
+                   dependencies=[Depends(admin_somewhere_to_change), Depends(guard("escalation policy", "policy_id"))])
 
 
 @router.post("", status_code=201, response_model=PolicyOut)
-async def create_policy(body: PolicyIn, db: Database = Depends(get_database)) -> dict[str, Any]:
+async def create_policy(
+    body: PolicyIn, caller: Caller = Depends(admin_somewhere_to_change), db: Database = Depends(get_database)
+) -> dict[str, Any]:
     """Every target must be an existing user or schedule."""
     fields = _checked(body)
+    permit_create(caller, "escalation policy", fields["team_id"])
     async with db.connection() as conn:
         await _check_targets(conn, body)
-        return await store.create_policy(conn, **fields)
+        with known_team(fields["team_id"]):
+            return await store.create_policy(conn, **fields)
 
 
 @router.get("", response_model=PolicyList)
-async def list_policies(db: Database = Depends(get_database)) -> dict[str, Any]:
+async def list_policies(
+    team: str | None = TEAM_QUERY, caller: Caller = Depends(admin_somewhere_to_change),
+    db: Database = Depends(get_database),
+) -> dict[str, Any]:
     async with db.connection() as conn:
-        return {"escalation_policies": await store.list_policies(conn)}
+        return {"escalation_policies": await store.list_policies(conn, team_filter(caller, team))}
 
 
 @router.get("/{policy_id}", response_model=PolicyOut)
@@ -44,14 +55,20 @@ async def get_policy(policy_id: uuid.UUID, db: Database = Depends(get_database))
 
 @router.put("/{policy_id}", response_model=PolicyOut)
 async def replace_policy(
-    policy_id: uuid.UUID, body: PolicyIn, db: Database = Depends(get_database)
+    policy_id: uuid.UUID, body: PolicyIn, caller: Caller = Depends(admin_somewhere_to_change),
+    team_id: str | None = Depends(guard("escalation policy", "policy_id")), db: Database = Depends(get_database),
 ) -> dict[str, Any]:
     """Replace the whole policy; its version grows by one. Incidents page by the new levels from
     their next escalation."""
     fields = _checked(body)
+    moved_to = fields.pop("team_id")
+    team = (moved_to,) if "team_id" in body.model_fields_set else None
+    if team is not None:
+        permit_move(caller, team_id, moved_to, f"escalation policy {policy_id}")
     async with db.connection() as conn:
         await _check_targets(conn, body)
-        row = await store.replace_policy(conn, str(policy_id), **fields)
+        with known_team(moved_to):
+            row = await store.replace_policy(conn, str(policy_id), **fields, team=team)
     return found(row, f"escalation policy with id {policy_id}")
 
 

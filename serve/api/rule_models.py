@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tocsin.actors.store.rules import Kind
+from tocsin.serve.api.models import TeamId
 
 RouterFormat = Literal["pagerduty", "alertmanager", "grafana", "opsgenie", "generic"]
 """The formats a router may take: those sent as JSON over HTTP, in FORMATS' order
@@ -173,6 +174,7 @@ class RouterIntegrationIn(BaseModel):
 
     type: Literal["router"]
     name: str = Field("", max_length=255)
+    team_id: TeamId = None
     format: RouterFormat = Field(description="what its source sends, read as that source's integrations read it")
     catch_all: CatchAll
 
@@ -181,6 +183,7 @@ class RouterIntegrationPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, max_length=255)
+    team_id: TeamId = None
     catch_all: CatchAll | None = None
 
 
@@ -189,6 +192,7 @@ class RouterIntegrationOut(BaseModel):
     service_id: None = None
     type: Literal["router"]
     name: str
+    team_id: str | None
     key: str | None = Field(description="its key: a credential, shown to admins only (null to others)")
     config: dict[str, Any]
     format: str

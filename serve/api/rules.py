@@ -1,5 +1,7 @@
 """Routing rules: a service's rules, a router integration's routes and the inhibit rules, each
-an ordered set; any role reads them, admins change them.
+an ordered set; any role reads them, admins change them: a service's rules and a router's
+routes are its team's, changed by that team's admins and global admins; the inhibit rules,
+which hold back alerts of every team, by global admins only.
 
 A rule is checked when it is saved by compiling its whole set with it in place (the core,
 actors/domain/rules), so every problem of the rule, and of the set it makes (RE2 refusing the
@@ -19,14 +21,15 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.exceptions import RequestValidationError
 
-from tocsin.actors.domain.accounts.access import Caller
+from tocsin.actors.domain.accounts.access import Action, Caller
 from tocsin.actors.domain.rules import RuleErrors, compile_inhibit_rules, compile_service_rules
 from tocsin.actors.rulebook import compile_router
 from tocsin.actors.store import rules as store
 from tocsin.actors.store import services as service_store
 from tocsin.actors.store.database import Database
 from tocsin.actors.store.rules import Kind
-from tocsin.serve.api.auth import admin_to_change
+from tocsin.serve.api.auth import admin_somewhere_to_change
+from tocsin.serve.api.ownership import guard, permit
 from tocsin.serve.api.rule_models import (
     SPEC_PARTS,
     RuleFields,
@@ -40,7 +43,8 @@ from tocsin.serve.api.rule_models import (
 from tocsin.serve.errors import found, invalid
 from tocsin.serve.runtime import GatewayRuntime, get_database, get_runtime
 
-router = APIRouter(prefix="/api/v1/rules", tags=["Routing rules"], dependencies=[Depends(admin_to_change)])
+router = APIRouter(prefix="/api/v1/rules", tags=["Routing rules"],
+                   dependencies=[Depends(admin_somewhere_to_change), Depends(guard("rule", "rule_id"))])
 
 WHERE = "rules"  # where the core names a set's rules in its problems: rules[2].conditions…
 
@@ -61,12 +65,12 @@ async def list_rules(
 
 @router.post("", status_code=201, response_model=RuleOut)
 async def create_rule(body: RuleIn, runtime: GatewayRuntime = Depends(get_runtime),
-                      caller: Caller = Depends(admin_to_change)) -> dict[str, Any]:
+                      caller: Caller = Depends(admin_somewhere_to_change)) -> dict[str, Any]:
     """Appended to its set, or put at `position` (the rules from there on move down one)."""
     rule_id = str(uuid.uuid4())
     spec = body.spec(rule_id)
     async with runtime.database.connection() as conn, conn.transaction():
-        owner, integration = await _set_of(conn, body)
+        owner, integration = await _set_of(conn, body, caller=caller)
         await store.lock_set(conn, body.kind, owner)
         specs = [rule["spec"] for rule in await store.list_rules(conn, body.kind, owner)]
         position = len(specs) if body.position is None else min(body.position, len(specs))
@@ -86,7 +90,7 @@ async def get_rule(rule_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_run
 
 @router.put("/{rule_id}", response_model=RuleOut)
 async def replace_rule(rule_id: uuid.UUID, body: RuleFields, runtime: GatewayRuntime = Depends(get_runtime),
-                       caller: Caller = Depends(admin_to_change)) -> dict[str, Any]:
+                       caller: Caller = Depends(admin_somewhere_to_change)) -> dict[str, Any]:
     """A new version of the rule (its set and id stay); moved when `position` is given."""
     spec = body.spec(str(rule_id))
     async with runtime.database.connection() as conn, conn.transaction():
@@ -107,7 +111,7 @@ async def replace_rule(rule_id: uuid.UUID, body: RuleFields, runtime: GatewayRun
 
 @router.delete("/{rule_id}", status_code=204)
 async def delete_rule(rule_id: uuid.UUID, db: Database = Depends(get_database),
-                      caller: Caller = Depends(admin_to_change)) -> Response:
+                      caller: Caller = Depends(admin_somewhere_to_change)) -> Response:
     """Deleted, its last version kept as a deleted one; the rules after it move up one."""
     async with db.connection() as conn, conn.transaction():
         rule = await _locked_rule(conn, str(rule_id))
@@ -116,12 +120,13 @@ async def delete_rule(rule_id: uuid.UUID, db: Database = Depends(get_database),
 
 
 @router.post("/order", response_model=RuleList)
-async def order_rules(body: RuleOrderIn, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+async def order_rules(body: RuleOrderIn, runtime: GatewayRuntime = Depends(get_runtime),
+                      caller: Caller = Depends(admin_somewhere_to_change)) -> dict[str, Any]:
     """Put a set's rules in the order of `ids`, which names each of them once."""
     ids = [str(rule_id) for rule_id in body.ids]
     async with runtime.database.connection() as conn:
         async with conn.transaction():
-            owner, integration = await _set_of(conn, body)
+            owner, integration = await _set_of(conn, body, caller=caller)
             await store.lock_set(conn, body.kind, owner)
             _check_order(ids, [rule["id"] for rule in await store.list_rules(conn, body.kind, owner)])
             await store.set_order(conn, ids)
@@ -138,10 +143,11 @@ async def rule_versions(rule_id: uuid.UUID, db: Database = Depends(get_database)
 
 # -- the set a rule belongs to ---------------------------------------------------------------------
 
-async def _set_of(conn: asyncpg.Connection, chosen: RuleSetIn, query: bool = False
+async def _set_of(conn: asyncpg.Connection, chosen: RuleSetIn, query: bool = False, caller: Caller | None = None
                   ) -> tuple[str | None, dict[str, Any] | None]:
     """The owner of the set `chosen` names, once it exists (404 otherwise), and the router
-    integration when it is a router's; 422 when the owner given does not fit the kind."""
+    integration when it is a router's; 422 when the owner given does not fit the kind. With
+    `caller`, 403 unless they may change the set (manage its team)."""
     named = {"service_id": chosen.service_id, "integration_id": chosen.integration_id}
     needed = {"service": "service_id", "router": "integration_id", "inhibit": None}[chosen.kind]
     wrong = [(name, f"is not for {chosen.kind} rules") for name, value in named.items()
@@ -150,14 +156,18 @@ async def _set_of(conn: asyncpg.Connection, chosen: RuleSetIn, query: bool = Fal
         wrong.append((needed, f"is required for {chosen.kind} rules"))
     if wrong:
         raise _invalid_query(wrong) if query else invalid(*wrong)
+    owner, integration, team = None, None, None
     if chosen.kind == "service":
-        found(await service_store.get_service(conn, str(chosen.service_id)), f"service with id {chosen.service_id}")
-        return str(chosen.service_id), None
-    if chosen.kind == "router":
+        service = found(await service_store.get_service(conn, str(chosen.service_id)),
+                        f"service with id {chosen.service_id}")
+        owner, team = str(chosen.service_id), service["team_id"]
+    elif chosen.kind == "router":
         integration = found(await service_store.get_router_integration(conn, str(chosen.integration_id)),
                             f"router integration with id {chosen.integration_id}")
-        return str(chosen.integration_id), integration
-    return None, None
+        owner, team = str(chosen.integration_id), integration["team_id"]
+    if caller is not None:
+        permit(caller, Action.MANAGE, team, f"the {chosen.kind} rules" + (f" of {owner}" if owner else ""))
+    return owner, integration
 
 
 def _invalid_query(problems: list[tuple[str, str]]) -> RequestValidationError:

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from tocsin.actors.domain.definitions import parse_time
-from tocsin.serve.api.models import Description, Name, TimeZone
+from tocsin.serve.api.models import Description, Name, TeamId, TimeZone
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
@@ -70,6 +70,7 @@ class LayerDoc(_Document):
 
 class ScheduleIn(_Document):
     name: Name
+    team_id: TeamId = None
     description: Description = ""
     time_zone: TimeZone
     layers: list[LayerDoc] = Field(max_length=20)
@@ -83,6 +84,7 @@ class ScheduleIn(_Document):
 class ScheduleOut(BaseModel):
     id: str
     name: str
+    team_id: str | None
     description: str
     time_zone: str
     layers: list[LayerDoc]

@@ -20,7 +20,8 @@ from tocsin.actors.store import handoffs
 from tocsin.actors.store import schedules as store
 from tocsin.actors.store.database import Database
 from tocsin.actors.store.policies import missing
-from tocsin.serve.api.auth import Caller, Role, refuse_unless_own, require_admin, require_responder, require_viewer
+from tocsin.actors.domain.accounts.access import Action
+from tocsin.serve.api.auth import Caller, admin_somewhere_to_change, authenticate, require_viewer
 from tocsin.serve.api.instants import From, To, instant
 from tocsin.serve.api.oncall import LONGEST_TIMELINE
 from tocsin.serve.api.schedule_models import (
@@ -33,32 +34,48 @@ from tocsin.serve.api.schedule_models import (
     ScheduleList,
     ScheduleOut,
 )
+from tocsin.serve.api.ownership import (
+    TEAM_QUERY,
+    guard,
+    known_team,
+    permit_create,
+    permit_move,
+    refuse_unless_own_in,
+    team_filter,
+)
 from tocsin.serve.errors import answering, found, invalid
 from tocsin.serve.runtime import GatewayRuntime, get_database, get_runtime
 
-# Any role reads; admins change schedules; a responder adds and removes the overrides that put
-# them on call (covering for someone), and only those.
+# Any role reads; admins (of the schedule's team, or global) change schedules; a responder (in
+# its team, or global) adds and removes the overrides that put them on call (covering for
+# someone), and only those.
 router = APIRouter(prefix="/api/v1/schedules", tags=["Schedules"], dependencies=[Depends(require_viewer)])
 
+_MANAGED = guard("schedule", "schedule_id")
+_RESPONDED = guard("schedule", "schedule_id", Action.RESPOND)
 
-@router.post("", status_code=201, response_model=ScheduleOut, dependencies=[Depends(require_admin)])
+
+@router.post("", status_code=201, response_model=ScheduleOut)
 async def create_schedule(
-    body: ScheduleIn, caller: Caller = Depends(require_viewer), runtime: GatewayRuntime = Depends(get_runtime)
+    body: ScheduleIn, caller: Caller = Depends(admin_somewhere_to_change), runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
+    team_id = str(body.team_id) if body.team_id else None
+    permit_create(caller, "schedule", team_id)
     async with runtime.database.connection() as conn:
         layers = await _checked_layers(conn, body)
-        with _owner_exists(body):
+        with _owner_exists(body), known_team(team_id):
             row = await store.create_schedule(conn, body.name, body.description, body.time_zone, layers,
-                                              _handoffs(body))
+                                              _handoffs(body), team_id)
     return schedule_out(row, runtime, caller)
 
 
 @router.get("", response_model=ScheduleList)
 async def list_schedules(
-    caller: Caller = Depends(require_viewer), runtime: GatewayRuntime = Depends(get_runtime)
+    team: str | None = TEAM_QUERY, caller: Caller = Depends(require_viewer),
+    runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     async with runtime.database.connection() as conn:
-        rows = await store.list_schedules(conn)
+        rows = await store.list_schedules(conn, team_filter(caller, team))
     return {"schedules": [schedule_out(row, runtime, caller) for row in rows]}
 
 
@@ -71,21 +88,26 @@ async def get_schedule(
     return schedule_out(row, runtime, caller)
 
 
-@router.put("/{schedule_id}", response_model=ScheduleOut, dependencies=[Depends(require_admin)])
+@router.put("/{schedule_id}", response_model=ScheduleOut)
 async def replace_schedule(
     schedule_id: uuid.UUID, body: ScheduleIn, caller: Caller = Depends(require_viewer),
-    runtime: GatewayRuntime = Depends(get_runtime),
+    team_id: str | None = Depends(_MANAGED), runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
-    """Replace the name, description, zone and layers; the version grows by one."""
+    """Replace the name, description, zone and layers; the version grows by one. `team_id`
+    left out keeps the team."""
+    moved_to = str(body.team_id) if body.team_id else None
+    team = (moved_to,) if "team_id" in body.model_fields_set else None
+    if team is not None:
+        permit_move(caller, team_id, moved_to, f"schedule {schedule_id}")
     async with runtime.database.connection() as conn:
         layers = await _checked_layers(conn, body)
-        with _owner_exists(body):
+        with _owner_exists(body), known_team(moved_to):
             row = await store.update_schedule(conn, str(schedule_id), body.name, body.description, body.time_zone,
-                                              layers, _handoffs(body))
+                                              layers, _handoffs(body), team)
     return schedule_out(found(row, _what(schedule_id)), runtime, caller)
 
 
-@router.delete("/{schedule_id}", status_code=204, dependencies=[Depends(require_admin)])
+@router.delete("/{schedule_id}", status_code=204, dependencies=[Depends(_MANAGED)])
 async def delete_schedule(schedule_id: uuid.UUID, db: Database = Depends(get_database)) -> Response:
     async with db.connection() as conn:
         if not await store.delete_schedule(conn, str(schedule_id)):
@@ -95,13 +117,13 @@ async def delete_schedule(schedule_id: uuid.UUID, db: Database = Depends(get_dat
 
 @router.post("/{schedule_id}/overrides", status_code=201, response_model=OverrideOut)
 async def create_override(
-    schedule_id: uuid.UUID, body: OverrideIn, caller: Caller = Depends(require_responder),
-    runtime: GatewayRuntime = Depends(get_runtime),
+    schedule_id: uuid.UUID, body: OverrideIn, caller: Caller = Depends(authenticate),
+    team_id: str | None = Depends(_RESPONDED), runtime: GatewayRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Put a user on call for the whole schedule from start to end; a later override wins.
     A responder may put only themselves on call. 409 when the schedule already holds
     TOCSIN_MAX_OVERRIDES_PER_SCHEDULE overrides near this one (see `_near`)."""
-    refuse_unless_own(caller, body.user_id, f"an override putting user {body.user_id} on call")
+    refuse_unless_own_in(caller, team_id, body.user_id, f"an override putting user {body.user_id} on call")
     cap = runtime.settings.max_overrides_per_schedule
     since = _near(body.start, runtime.now())
     async with runtime.database.connection() as conn, conn.transaction():
@@ -134,8 +156,8 @@ async def list_overrides(
 
 @router.delete("/{schedule_id}/overrides/{override_id}", status_code=204)
 async def delete_override(
-    schedule_id: uuid.UUID, override_id: uuid.UUID, caller: Caller = Depends(require_responder),
-    db: Database = Depends(get_database),
+    schedule_id: uuid.UUID, override_id: uuid.UUID, caller: Caller = Depends(authenticate),
+    team_id: str | None = Depends(_RESPONDED), db: Database = Depends(get_database),
 ) -> Response:
     """A responder may remove only an override that puts them on call."""
     missing = HTTPException(404, f"no override {override_id} on schedule {schedule_id}")
@@ -143,7 +165,7 @@ async def delete_override(
         covering = await store.override_user(conn, str(schedule_id), str(override_id))
         if covering is None:
             raise missing
-        refuse_unless_own(caller, covering, f"override {override_id}, which puts user {covering} on call,")
+        refuse_unless_own_in(caller, team_id, covering, f"override {override_id}, which puts user {covering} on call,")
         if not await store.delete_override(conn, str(schedule_id), str(override_id)):
             raise missing
     return Response(status_code=204)
@@ -188,7 +210,7 @@ def schedule_out(row: dict[str, Any], runtime: GatewayRuntime, caller: Caller) -
     (their own shifts are in their personal feed)."""
     token = row["calendar_token"]
     url = f"{runtime.settings.base_url}/api/v1/schedules/{row['id']}/oncall.ics?token={token}"
-    shown = url if caller.has(Role.ADMIN) else None
+    shown = url if caller.may(Action.MANAGE, row.get("team_id")) else None
     return {**{k: v for k, v in row.items() if k != "calendar_token"}, "calendar_url": shown}
 
 

@@ -1,4 +1,8 @@
-"""Services and their integrations (routing keys)."""
+"""Services and their integrations (routing keys).
+
+A service belongs to a team (`team_id`) or to none: its team's admins, and global admins,
+create, change, move and delete it and its integrations, and they alone see its routing keys
+(serve/api/ownership.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from pydantic import ValidationError
 
 from tocsin.actors.store import services as store
 from tocsin.actors.store.database import Database
-from tocsin.serve.api.auth import admin_to_change, require_admin
+from tocsin.serve.api.auth import Caller, admin_somewhere_to_change
 from tocsin.serve.api.models import (
     IntegrationIn,
     IntegrationList,
@@ -23,25 +27,33 @@ from tocsin.serve.api.models import (
     ServicePatch,
     changes_of,
 )
+from tocsin.serve.api.ownership import TEAM_QUERY, guard, known_team, permit_create, permit_move, team_filter
 from tocsin.serve.errors import answering, deleted, found, invalid
 from tocsin.serve.ingest.formats import BY_KIND, CONFIG_MODELS
 from tocsin.serve.runtime import GatewayRuntime, get_database, get_runtime
 
-router = APIRouter(prefix="/api/v1/services", tags=["Services"], dependencies=[Depends(admin_to_change)])
+router = APIRouter(prefix="/api/v1/services", tags=["Services"],
+                   dependencies=[Depends(admin_somewhere_to_change), Depends(guard("service", "service_id"))])
 
 
 @router.post("", status_code=201, response_model=ServiceOut)
-async def create_service(body: ServiceIn, db: Database = Depends(get_database)) -> dict[str, Any]:
+async def create_service(
+    body: ServiceIn, caller: Caller = Depends(admin_somewhere_to_change), db: Database = Depends(get_database)
+) -> dict[str, Any]:
     fields = body.model_dump(mode="json")
+    permit_create(caller, "service", fields["team_id"])
     async with db.connection() as conn:
-        with _known_policy(fields["escalation_policy_id"]):
+        with _known_policy(fields["escalation_policy_id"]), known_team(fields["team_id"]):
             return await store.create_service(conn, **fields)
 
 
 @router.get("", response_model=ServiceList)
-async def list_services(db: Database = Depends(get_database)) -> dict[str, Any]:
+async def list_services(
+    team: str | None = TEAM_QUERY, caller: Caller = Depends(admin_somewhere_to_change),
+    db: Database = Depends(get_database),
+) -> dict[str, Any]:
     async with db.connection() as conn:
-        return {"services": await store.list_services(conn)}
+        return {"services": await store.list_services(conn, team_filter(caller, team))}
 
 
 @router.get("/{service_id}", response_model=ServiceOut)
@@ -52,11 +64,16 @@ async def get_service(service_id: uuid.UUID, db: Database = Depends(get_database
 
 @router.patch("/{service_id}", response_model=ServiceOut)
 async def update_service(
-    service_id: uuid.UUID, body: ServicePatch, db: Database = Depends(get_database)
+    service_id: uuid.UUID, body: ServicePatch, caller: Caller = Depends(admin_somewhere_to_change),
+    team_id: str | None = Depends(guard("service", "service_id")), db: Database = Depends(get_database),
 ) -> dict[str, Any]:
-    changes = changes_of(body, nullable={"escalation_policy_id", "auto_resolve_minutes", "max_unacknowledged"})
+    """Change what is given; `team_id` gives the service to another team (admin of both)."""
+    changes = changes_of(body, nullable={"escalation_policy_id", "auto_resolve_minutes", "max_unacknowledged",
+                                         "team_id"})
+    if "team_id" in changes:
+        permit_move(caller, team_id, changes["team_id"], f"service {service_id}")
     async with db.connection() as conn:
-        with _known_policy(changes.get("escalation_policy_id")):
+        with _known_policy(changes.get("escalation_policy_id")), known_team(changes.get("team_id")):
             return found(await store.update_service(conn, str(service_id), changes), f"service with id {service_id}")
 
 
@@ -81,8 +98,10 @@ async def create_integration(
     return _with_url(row, runtime)
 
 
-# Admins only, though it only reads: each routing key is a credential that opens incidents.
-@router.get("/{service_id}/integrations", response_model=IntegrationList, dependencies=[Depends(require_admin)])
+# Admins only (of the service's team, or global), though it only reads: each routing key is a
+# credential that opens incidents.
+@router.get("/{service_id}/integrations", response_model=IntegrationList,
+            dependencies=[Depends(guard("service", "service_id", reads=True))])
 async def list_integrations(service_id: uuid.UUID, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
     async with runtime.database.connection() as conn:
         found(await store.get_service(conn, str(service_id)), f"service with id {service_id}")

@@ -19,7 +19,7 @@ from tocsin.actors.domain.accounts.credentials import digest, new_csrf_token, ne
 from tocsin.actors.domain.accounts.lockout import account_key
 from tocsin.actors.domain.accounts.sessions import SESSION_COOKIE
 from tocsin.actors.settings import Settings
-from tocsin.actors.store import accounts, login_failures, sessions
+from tocsin.actors.store import accounts, login_failures, sessions, teams
 from tocsin.serve import logins
 from tocsin.serve.api.auth import Session, require_session, session_lifetime
 from tocsin.serve.api.models import Role
@@ -43,6 +43,7 @@ class SessionUser(BaseModel):
     name: str
     email: str
     role: Role
+    teams: dict[str, Role] = Field(description="the user's role in each of their teams, by team id")
 
 
 class SessionOut(BaseModel):
@@ -82,7 +83,8 @@ async def log_in(
         if renewed:
             await accounts.set_password(conn, user["id"], renewed)
         csrf_token = await start_session(conn, runtime, response, user["id"])
-    return _answer(user["id"], user["name"], user["email"], user["role"], csrf_token)
+        roles = await teams.roles_of(conn, user["id"])
+    return _answer(user["id"], user["name"], user["email"], user["role"], roles, csrf_token)
 
 
 async def start_session(conn: asyncpg.Connection, runtime: GatewayRuntime, response: Response, user_id: str) -> str:
@@ -103,7 +105,8 @@ async def start_session(conn: asyncpg.Connection, runtime: GatewayRuntime, respo
 async def current_session(session: Session = Depends(require_session)) -> dict[str, Any]:
     """Who the session cookie logs in, and its CSRF token (a reloaded page asks for it here)."""
     caller = session.caller
-    return _answer(caller.user_id or "", caller.name, session.email, caller.role.value, session.csrf_token)
+    roles = {team: role.value for team, role in caller.teams.items()}
+    return _answer(caller.user_id or "", caller.name, session.email, caller.role.value, roles, session.csrf_token)
 
 
 @router.delete("", status_code=204, response_class=Response)
@@ -118,8 +121,9 @@ async def log_out(
     return answer
 
 
-def _answer(user_id: str, name: str, email: str, role: str, csrf_token: str) -> dict[str, Any]:
-    return {"user": {"id": user_id, "name": name, "email": email, "role": role}, "csrf_token": csrf_token}
+def _answer(user_id: str, name: str, email: str, role: str, roles: dict[str, str], csrf_token: str) -> dict[str, Any]:
+    return {"user": {"id": user_id, "name": name, "email": email, "role": role, "teams": roles},
+            "csrf_token": csrf_token}
 
 
 def _clear_cookie(response: Response, settings: Settings) -> None:

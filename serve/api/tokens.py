@@ -1,6 +1,10 @@
 """Personal API tokens: `Authorization: Bearer tcs_…` acts as the token's owner, with the
-owner's role. The token is shown once, when made; only its digest is kept. A token works
-until revoked, or until the expiry it was made with (then 401)."""
+owner's roles. The token is shown once, when made; only its digest is kept. A token works
+until revoked, or until the expiry it was made with (then 401).
+
+A token made with `team_id` and `role` is limited to that team: it acts as a viewer
+everywhere else, and in that team with `role`, which may not be above the owner's role there
+(403), nor ever acts above it later (actors/domain/accounts/access.py, `narrowed`)."""
 
 from __future__ import annotations
 
@@ -11,11 +15,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tocsin.actors.domain.accounts.access import Role, token_limit_refusal
 from tocsin.actors.domain.accounts.credentials import digest, new_api_token, shown_part
 from tocsin.actors.store import api_tokens as store
 from tocsin.actors.store.database import Database
 from tocsin.serve.api.auth import Caller, require_viewer
 from tocsin.serve.api.models import Name
+from tocsin.serve.api.models import Role as RoleName
+from tocsin.serve.api.ownership import known_team
 from tocsin.serve.api.schedule_models import Instant
 from tocsin.serve.errors import deleted, invalid
 from tocsin.serve.runtime import GatewayRuntime, get_database, get_runtime
@@ -33,11 +40,15 @@ class TokenIn(BaseModel):
     name: Name
     expires_at: Instant | None = Field(None, description="Refused from this instant on (with its UTC offset)")
     expires_in_days: int | None = Field(None, ge=1, le=MAX_DAYS, description="Refused this many days from now on")
+    team_id: uuid.UUID | None = Field(None, description="Limit the token to this team (with `role`)")
+    role: RoleName | None = Field(None, description="The token's role in `team_id`, at most the owner's there")
 
     @model_validator(mode="after")
     def _one_expiry(self) -> TokenIn:
         if self.expires_at is not None and self.expires_in_days is not None:
             raise ValueError("give expires_at or expires_in_days, not both")
+        if (self.team_id is None) != (self.role is None):
+            raise ValueError("give team_id and role together, to limit the token to a role in a team")
         return self
 
     def expiry(self, now: datetime) -> datetime | None:
@@ -56,6 +67,8 @@ class TokenOut(BaseModel):
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None = Field(description="Refused from then on; null: until revoked")
+    team_id: str | None = Field(description="The team the token is limited to; null: not limited")
+    team_role: RoleName | None = Field(description="Its role in that team")
 
 
 class NewTokenOut(BaseModel):
@@ -65,6 +78,8 @@ class NewTokenOut(BaseModel):
     token: str
     created_at: datetime
     expires_at: datetime | None
+    team_id: str | None
+    team_role: RoleName | None
 
 
 class TokenList(BaseModel):
@@ -75,13 +90,24 @@ class TokenList(BaseModel):
 async def create_token(
     body: TokenIn, caller: Caller = Depends(require_viewer), runtime: GatewayRuntime = Depends(get_runtime)
 ) -> dict[str, Any]:
-    """A new token for the caller; `token` is in this answer only."""
+    """A new token for the caller; `token` is in this answer only. A token limited to a team
+    is made with the owner's whole roles, not by another limited token."""
     user_id = _owner(caller)
+    if caller.limited_to is not None:
+        raise HTTPException(403, f"this token is limited to team {caller.limited_to}: tokens are made with the"
+                                 " owner's whole access (a session, or a token not limited to a team)")
+    team_id = str(body.team_id) if body.team_id else None
+    if team_id is not None and body.role is not None:
+        refusal = token_limit_refusal(caller, team_id, Role(body.role))
+        if refusal:
+            raise HTTPException(403, refusal)
     now = runtime.now()
     expires_at = body.expiry(now)
     token = new_api_token()
     async with runtime.database.connection() as conn:
-        row = await store.create(conn, user_id, body.name, shown_part(token), digest(token), now, expires_at)
+        with known_team(team_id):
+            row = await store.create(conn, user_id, body.name, shown_part(token), digest(token), now, expires_at,
+                                     team_id, body.role)
     return {**row, "token": token}
 
 

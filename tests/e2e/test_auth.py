@@ -7,6 +7,12 @@ make the allowed calls end in 404 or 422, which is fine: only refusals are looke
 
 What each route needs: reads (GET) any role, changes admin, except the routes named in
 RESPONDER, OWN_RESPONDER, OWN_ANY_ROLE, SESSION, ADMIN_READS and READS_BY_POST.
+
+Teams: the same routes again for users whose global role is viewer and who hold a role in a
+team. A route of an object a team owns (named by one of OWNED_PARAMS, or made in a team by
+TEAM_CREATES) needs that role in the object's team; a member of the owning team with it is
+not refused, and a member of another team is refused whatever their role there. Every other
+route is refused to them as to a global viewer.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import pytest
 
 from tests.e2e.accounts import Login, logged_in, make_user, personal_token
 from tests.e2e.conftest import refused
+from tests.e2e.teams import TEAM_ROLES, Team, furnish, make_team
 
 # -- the rule, written down ------------------------------------------------------------------------
 
@@ -318,3 +325,109 @@ def test_ingestion_needs_no_token_but_a_routing_key(anonymous):
 def test_calendar_feeds_open_with_their_token_not_the_admin_bearer(api, path):
     assert api.get(path).status_code == 401
     assert api.get(path, params={"token": "nope"}).status_code == 404
+
+
+# -- teams: own team and another team ---------------------------------------------------------------
+
+# Path parameters that name what a team owns (user_id names a member on the team's own routes).
+OWNED_PARAMS = {"service_id", "schedule_id", "policy_id", "integration_id", "heartbeat_id", "rule_id",
+                "incident_id", "team_id"}
+GLOBAL_ONLY = {("DELETE", "/api/v1/teams/{team_id}")}  # making and deleting teams: global admins
+
+
+def _creates(team: Team) -> dict[tuple[str, str], dict[str, Any]]:
+    """Bodies making an object in `team` (the team is in the body, not the path)."""
+    owned, tid = team.owned, team.id
+    return {
+        ("POST", "/api/v1/services"): {"name": "made by a member", "team_id": tid},
+        ("POST", "/api/v1/schedules"): {"name": "made by a member", "time_zone": "UTC", "layers": [], "team_id": tid},
+        ("POST", "/api/v1/escalation-policies"): {"name": "made by a member", "team_id": tid, "levels": [
+            {"delay_minutes": 5, "targets": [{"type": "user", "id": team.bystander["id"]}]}]},
+        ("POST", "/api/v1/integrations"): {"type": "router", "name": "made by a member", "format": "generic",
+                                           "catch_all": {"drop": True}, "team_id": tid},
+        ("POST", "/api/v1/rules"): {"kind": "service", "service_id": owned["service_id"], "name": "made by a member"},
+        ("POST", "/api/v1/rules/order"): {"kind": "service", "service_id": owned["service_id"],
+                                          "ids": [owned["rule_id"]]},
+    }
+
+
+TEAM_CREATES = set(_creates(Team("", "", {}, {"id": ""}, {"service_id": "", "rule_id": ""})))
+
+
+def team_needs(route: Route) -> str | None:
+    """The role needed in the team owning the route's object; None when no team role will do."""
+    if route.key in TEAM_CREATES:
+        return "admin"
+    if route.key in GLOBAL_ONLY or not OWNED_PARAMS & set(re.findall(r"\{(\w+)", route.path)):
+        return None
+    return route.needs
+
+
+TEAM_ROUTES = [route for route in ABOVE_VIEWER if team_needs(route) is not None]
+
+
+def test_every_kind_of_owned_object_has_team_routes():
+    served = {route.key for route in TEAM_ROUTES}
+    assert TEAM_CREATES <= served
+    for param in OWNED_PARAMS:
+        assert any(f"{{{param}}}" in path for _, path in served), param
+
+
+@pytest.fixture(scope="module")
+def teams(api: httpx.Client, tocsin: Any, admin_token: str) -> dict[str, Team]:
+    """Team A, with one of everything a team owns, and team B, each with a member of each role."""
+    own = make_team(api, tocsin.base_url, "A " + uuid.uuid4().hex[:6])
+    other = make_team(api, tocsin.base_url, "B " + uuid.uuid4().hex[:6])
+    furnish(api, tocsin.base_url, admin_token, own, covering=own.members["responder"].user["id"])
+    return {"own": own, "other": other}
+
+
+def in_team(route: Route, team: Team, own_user_id: str) -> str:
+    """The route's path naming `team`'s objects (a router's id under /integrations, the service
+    integration's under /services; the member's own id on a user's own routes)."""
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1).split(":")[0]
+        if name == "integration_id":
+            name = "router_id" if route.path.startswith("/api/v1/integrations") else "service_integration_id"
+        if name == "user_id" and not route.path.startswith("/api/v1/teams"):
+            return own_user_id
+        if name in team.owned:
+            return team.owned[name]
+        return "999999999" if name in route.integer_params else str(uuid.uuid4())
+
+    return re.sub(r"\{([^}]+)\}", value, route.path)
+
+
+def call_in_team(client: httpx.Client, route: Route, team: Team, member: Any) -> httpx.Response:
+    body = _creates(team).get(route.key, {}) if route.method in ("POST", "PUT", "PATCH") else None
+    path = in_team(route, team, member.user["id"])
+    return client.request(route.method, path, headers=member.bearer, **({"json": body} if body is not None else {}))
+
+
+@pytest.mark.parametrize("route", ABOVE_VIEWER, ids=str)
+@pytest.mark.parametrize("whose", ["own", "other"])
+def test_team_members_are_refused_what_their_role_in_the_owning_team_does_not_allow(anonymous, teams, route, whose):
+    needs, owner = team_needs(route), teams["own"]
+    for role in TEAM_ROLES:
+        if whose == "own" and needs is not None and ROLES.index(role) >= ROLES.index(needs):
+            continue  # allowed: the next test
+        member = teams[whose].members[role]
+        response = call_in_team(anonymous, route, owner, member)
+        assert response.status_code == 403, \
+            f"{route} as {role} of the {whose} team: {response.status_code} {response.text[:300]}"
+        assert (needs or route.needs) in response.json()["message"]
+
+
+@pytest.mark.parametrize("route", TEAM_ROUTES, ids=str)
+def test_team_members_with_the_role_needed_in_the_owning_team_are_not_refused(
+    api, anonymous, tocsin, admin_token, teams, route
+):
+    # Objects of their own for each call: an allowed call may delete what it names.
+    team = teams["own"]
+    fresh = furnish(api, tocsin.base_url, admin_token, Team(team.id, team.name + " " + uuid.uuid4().hex[:4],
+                                                            team.members, team.bystander),
+                    covering=team.members["responder"].user["id"])
+    member = team.members[team_needs(route) or "admin"]
+    response = call_in_team(anonymous, route, fresh, member)
+    assert response.status_code not in (401, 403), f"{route}: {response.status_code} {response.text[:300]}"
+    assert response.status_code < 500, f"{route}: {response.status_code} {response.text[:300]}"

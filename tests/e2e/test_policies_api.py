@@ -47,7 +47,7 @@ def test_policy_crud(api, user_id, schedule_id):
     policy = created.json()
     assert policy | {"id": None, "created_at": None, "updated_at": None} == {
         "id": None, "name": "payments", "description": "card team", "repeat": 2, "levels": levels, "version": 1,
-        "created_at": None, "updated_at": None,
+        "created_at": None, "updated_at": None, "team_id": None,
     }
     assert api.get(f"/api/v1/escalation-policies/{policy['id']}").json() == policy
     assert policy in api.get("/api/v1/escalation-policies").json()["escalation_policies"]

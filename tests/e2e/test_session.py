@@ -26,7 +26,8 @@ def test_login_sets_an_httponly_strict_secure_cookie_and_gives_the_csrf_token(ap
     response = log_in(tocsin.base_url, user["email"])
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["user"] == {"id": user["id"], "name": user["name"], "email": user["email"], "role": "responder"}
+    assert body["user"] == {"id": user["id"], "name": user["name"], "email": user["email"], "role": "responder",
+                            "teams": {}}
     assert len(body["csrf_token"]) >= 32
     cookie, attributes = session_cookie(response)
     assert len(cookie) >= 32
@@ -42,7 +43,7 @@ def test_the_session_says_who_is_logged_in(api, tocsin, anonymous):
     current = anonymous.get("/api/v1/session", headers=login.headers(csrf=False))
     assert current.status_code == 200, current.text
     assert current.json() == {"user": {"id": user["id"], "name": user["name"], "email": user["email"],
-                                       "role": "viewer"}, "csrf_token": login.csrf_token}
+                                       "role": "viewer", "teams": {}}, "csrf_token": login.csrf_token}
     refused(anonymous.get("/api/v1/session"), 401, "log in")
     refused(anonymous.get("/api/v1/session", headers={"Cookie": "tocsin_session=made-up"}), 401, "log in again")
 

@@ -20,7 +20,7 @@ def test_a_token_is_shown_once_and_acts_as_its_owner(api, tocsin, anonymous):
     created = anonymous.post("/api/v1/tokens", json={"name": "deploy bot"}, headers=login.headers())
     assert created.status_code == 201, created.text
     token = created.json()
-    assert set(token) == {"id", "name", "prefix", "token", "created_at", "expires_at"}
+    assert set(token) == {"id", "name", "prefix", "token", "created_at", "expires_at", "team_id", "team_role"}
     assert token["expires_at"] is None  # none asked for: until revoked
     assert token["token"].startswith("tcs_") and token["prefix"] == token["token"][:10]
 

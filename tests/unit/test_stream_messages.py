@@ -101,7 +101,7 @@ async def test_the_service_filter_skips_other_services_and_keep_alives_carry_the
     bus = EventBusActor(capacity=10)
     start = await bus.tail()
     ids = await bus.publish([incident("other", 1), incident("mine", 2), incident("other", 3)])
-    stream = sse_messages(bus, start, service_id="mine", keepalive_s=0.2)
+    stream = sse_messages(bus, start, services={"mine"}, keepalive_s=0.2)
 
     _, mine, keepalive = await take(stream, 3)
     assert (mine["id"], mine["event"]) == (ids[1], "incident")
