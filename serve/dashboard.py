@@ -52,6 +52,7 @@ NAVIGATION = (
     ("policies", "Escalation policies"),
     ("schedules", "Schedules"),
     ("users", "Users"),
+    ("teams", "Teams"),
     ("notifications", "Notifications"),
     ("reports", "Reports"),
 )

@@ -1,7 +1,7 @@
 // Escalation policies: whom each level pages and how long it waits for an acknowledgement.
 
 import { get, post, remove } from "/static/api.js";
-import { actionButton, bindForm, el, problemLine, run, startPage } from "/static/ui.js";
+import { actionButton, bindForm, chosenTeam, el, fillTeamPicker, problemLine, run, startPage } from "/static/ui.js";
 
 let page = null;
 let users = [];
@@ -13,7 +13,7 @@ run(async () => {
     get("/api/v1/users").then((body) => body.users),
     get("/api/v1/schedules").then((body) => body.schedules),
   ]);
-  if (page.can("admin")) preparePolicyForm();
+  if (page.can("team-admin")) await preparePolicyForm();
   await showPolicies();
 });
 
@@ -45,8 +45,9 @@ function policyCard(policy) {
     problem);
 }
 
-function preparePolicyForm() {
+async function preparePolicyForm() {
   const form = document.getElementById("policy-form");
+  await fillTeamPicker(form.elements.team_id, page);
   const levels = document.getElementById("levels");
   const addLevel = () => {
     levels.append(levelFields());
@@ -61,6 +62,7 @@ function preparePolicyForm() {
   bindForm(form, async (values) => {
     await post("/api/v1/escalation-policies", {
       name: values.name,
+      team_id: chosenTeam(values.team_id),
       description: values.description,
       repeat: Number(values.repeat || 0),
       levels: [...levels.children].map(readLevel),

@@ -5,8 +5,8 @@
 import { get, post, put, remove } from "/static/api.js";
 import { scheduleTimeline } from "/static/shiftbar.js";
 import {
-  actionButton, bindForm, copyButton, el, fillSelect, formatTime, isoToLocalInput, localInputToIso,
-  problemLine, run, startPage,
+  actionButton, bindForm, chosenTeam, copyButton, el, fillSelect, fillTeamPicker, formatTime, isoToLocalInput,
+  localInputToIso, problemLine, run, startPage,
 } from "/static/ui.js";
 
 let page = null;
@@ -15,7 +15,7 @@ let users = [];
 run(async () => {
   page = await startPage();
   users = (await get("/api/v1/users")).users;
-  if (page.can("admin")) prepareScheduleForm();
+  if (page.can("team-admin")) await prepareScheduleForm();
   await showSchedules();
 });
 
@@ -107,8 +107,9 @@ function field(id, label, control) {
   return el("div", { class: "field" }, el("label", { for: id }, label), control);
 }
 
-function prepareScheduleForm() {
+async function prepareScheduleForm() {
   const form = document.getElementById("schedule-form");
+  await fillTeamPicker(form.elements.team_id, page);
   const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
   document.getElementById("time-zones").replaceChildren(...zones.map((zone) => el("option", { value: zone })));
   const participants = document.getElementById("participants");
@@ -131,6 +132,7 @@ function prepareScheduleForm() {
     if (!chosen.length) throw new Error("Add at least one person to the rotation.");
     await post("/api/v1/schedules", {
       name: values.name,
+      team_id: chosenTeam(values.team_id),
       description: values.description,
       time_zone: values.time_zone,
       layers: [{

@@ -3,7 +3,8 @@
 
 import { get, patch, post, remove } from "/static/api.js";
 import {
-  actionButton, badge, bindForm, copyButton, el, fill, fillSelect, formatTime, problemLine, run, startPage,
+  actionButton, badge, bindForm, chosenTeam, copyButton, el, fill, fillSelect, fillTeamPicker, formatTime, lazyCard,
+  problemLine, run, startPage,
 } from "/static/ui.js";
 
 const SOURCE_HINTS = {
@@ -21,7 +22,7 @@ let policies = [];
 run(async () => {
   page = await startPage();
   policies = (await get("/api/v1/escalation-policies")).escalation_policies;
-  if (page.can("admin")) prepareServiceForm();
+  if (page.can("team-admin")) await prepareServiceForm();
   await showServices();
 });
 
@@ -38,20 +39,10 @@ function policyName(id) {
 }
 
 function serviceCard(service, open) {
-  const body = el("div", { class: "card-body" });
-  const card = el("details", { class: "card", id: `service-${service.id}`, "data-service": service.id, open },
-    el("summary", {}, el("strong", {}, service.name), " ", badge(service.urgency),
-      el("span", { class: "muted" }, ` · ${policyName(service.escalation_policy_id)}`)),
-    body);
-  let loaded = false;
-  const load = () => {
-    if (!card.open || loaded) return;
-    loaded = true;
-    fillServiceBody(body, service).catch((error) => body.append(el("p", { class: "error" }, error.message)));
-  };
-  card.addEventListener("toggle", load);
-  if (open) queueMicrotask(load);
-  return card;
+  return lazyCard({ id: `service-${service.id}`, "data-service": service.id },
+    [el("strong", {}, service.name), " ", badge(service.urgency),
+      el("span", { class: "muted" }, ` · ${policyName(service.escalation_policy_id)}`)],
+    open, (body) => fillServiceBody(body, service));
 }
 
 async function fillServiceBody(body, service) {
@@ -174,13 +165,15 @@ function deleteServiceButton(service) {
   }, problem, { class: "danger" }), problem);
 }
 
-function prepareServiceForm() {
+async function prepareServiceForm() {
   const form = document.getElementById("service-form");
+  await fillTeamPicker(form.elements.team_id, page);
   fillSelect(form.elements.escalation_policy_id, policies.map((p) => ({ value: p.id, label: p.name })),
     "No escalation policy");
   bindForm(form, async (values) => {
     const created = await post("/api/v1/services", {
       name: values.name,
+      team_id: chosenTeam(values.team_id),
       description: values.description,
       escalation_policy_id: values.escalation_policy_id || null,
       urgency: values.urgency,

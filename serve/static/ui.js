@@ -4,7 +4,7 @@
 // Text from the API is only ever set as text (never as markup), so nothing it contains can
 // run in the page.
 
-import { allows, logOut, session } from "/static/api.js";
+import { allows, get, logOut, session } from "/static/api.js";
 import { registerWorker } from "/static/offline.js";
 
 /** An element: el("a", {href: "/x", class: "y", onclick: f}, "text", child, ...). */
@@ -25,7 +25,11 @@ export function fill(node, ...children) {
   return node;
 }
 
-/** Header, navigation and role of the person logged in; resolves to {user, can(role)}. */
+/**
+ * Header, navigation and role of the person logged in; resolves to {user, can(role),
+ * adminOf(teamId)}. can("team-admin"): an admin globally or of some team (who may make
+ * things in their teams); data-needs="team-admin" keeps a section for them.
+ */
 export async function startPage() {
   registerWorker();
   wireMenu();
@@ -36,11 +40,15 @@ export async function startPage() {
     await logOut().catch(() => {});
     location.assign("/ui/login");
   });
-  const can = (role) => allows(user.role, role);
+  const teams = user.teams ?? {};
+  const adminOf = (teamId) => allows(user.role, "admin") || teams[teamId] === "admin";
+  const can = (role) => (role === "team-admin"
+    ? allows(user.role, "admin") || Object.values(teams).includes("admin")
+    : allows(user.role, role));
   for (const node of document.querySelectorAll("[data-needs]")) {
     if (!can(node.dataset.needs)) node.remove();
   }
-  return { user, can };
+  return { user, can, adminOf };
 }
 
 /** On a phone the sections and the person logged in fold behind the header's Menu button. */
@@ -183,3 +191,37 @@ export function fillSelect(select, options, emptyLabel = null) {
   );
 }
 
+
+/**
+ * Fill a team picker (<select name="team_id">) with the teams `page`'s person may make things
+ * in: every team and "No team" for a global admin, else the teams they are an admin of.
+ */
+export async function fillTeamPicker(select, page) {
+  const { teams } = await get("/api/v1/teams");
+  const mine = teams.filter((team) => page.adminOf(team.id));
+  fillSelect(select, mine.map((team) => ({ value: team.id, label: team.name })),
+    page.can("admin") ? "No team (global admins)" : null);
+}
+
+/** The team picker's value as the API takes it: null for "No team". */
+export function chosenTeam(value) {
+  return value || null;
+}
+
+/**
+ * A folding card (<details>) with `summary`, whose body `fillBody(body)` fills the first time
+ * it is opened (at once when `open`); a failure is shown in the body.
+ */
+export function lazyCard(attributes, summary, open, fillBody) {
+  const body = el("div", { class: "card-body" });
+  const card = el("details", { class: "card", ...attributes, open }, el("summary", {}, ...summary), body);
+  let loaded = false;
+  const load = () => {
+    if (!card.open || loaded) return;
+    loaded = true;
+    fillBody(body).catch((error) => body.append(el("p", { class: "error" }, error.message)));
+  };
+  card.addEventListener("toggle", load);
+  if (open) queueMicrotask(load);
+  return card;
+}

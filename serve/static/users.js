@@ -3,7 +3,7 @@
 import { get, patch, post, put, remove } from "/static/api.js";
 import { pushButton, pushSupported } from "/static/push.js";
 import {
-  actionButton, badge, bindForm, copyButton, el, fill, fillSelect, problemLine, run, startPage,
+  actionButton, badge, bindForm, copyButton, el, fill, fillSelect, lazyCard, problemLine, run, startPage,
 } from "/static/ui.js";
 
 const CONTACT_KINDS = {
@@ -32,20 +32,8 @@ async function showUsers(openId = null) {
 }
 
 function userCard(user, open) {
-  const body = el("div", { class: "card-body" });
-  const card = el("details", { class: "card", "data-user": user.id, open },
-    el("summary", {}, el("strong", {}, user.name), " ", badge(user.role, "role"),
-      el("span", { class: "muted" }, ` · ${user.email} · ${user.time_zone}`)),
-    body);
-  let loaded = false;
-  const load = () => {
-    if (!card.open || loaded) return;
-    loaded = true;
-    fillUserBody(body, user).catch((error) => body.append(el("p", { class: "error" }, error.message)));
-  };
-  card.addEventListener("toggle", load);
-  if (open) queueMicrotask(load);
-  return card;
+  return lazyCard({ "data-user": user.id }, [el("strong", {}, user.name), " ", badge(user.role, "role"),
+    el("span", { class: "muted" }, ` · ${user.email} · ${user.time_zone}`)], open, (body) => fillUserBody(body, user));
 }
 
 async function fillUserBody(body, user) {

@@ -329,7 +329,8 @@ def test_calendar_feeds_open_with_their_token_not_the_admin_bearer(api, path):
 
 # -- teams: own team and another team ---------------------------------------------------------------
 
-# Path parameters that name what a team owns (user_id names a member on the team's own routes).
+# Path parameters that name what a team owns (user_id names a member on the team's own routes;
+# under /users/{user_id}, a rule_id is a person's notification rule, which is their own).
 OWNED_PARAMS = {"service_id", "schedule_id", "policy_id", "integration_id", "heartbeat_id", "rule_id",
                 "incident_id", "team_id"}
 GLOBAL_ONLY = {("DELETE", "/api/v1/teams/{team_id}")}  # making and deleting teams: global admins
@@ -358,7 +359,9 @@ def team_needs(route: Route) -> str | None:
     """The role needed in the team owning the route's object; None when no team role will do."""
     if route.key in TEAM_CREATES:
         return "admin"
-    if route.key in GLOBAL_ONLY or not OWNED_PARAMS & set(re.findall(r"\{(\w+)", route.path)):
+    if route.key in GLOBAL_ONLY or route.path.startswith("/api/v1/users/"):
+        return None
+    if not OWNED_PARAMS & set(re.findall(r"\{(\w+)", route.path)):
         return None
     return route.needs
 
@@ -389,8 +392,8 @@ def in_team(route: Route, team: Team, own_user_id: str) -> str:
         name = match.group(1).split(":")[0]
         if name == "integration_id":
             name = "router_id" if route.path.startswith("/api/v1/integrations") else "service_integration_id"
-        if name == "user_id" and not route.path.startswith("/api/v1/teams"):
-            return own_user_id
+        if route.path.startswith("/api/v1/users/"):
+            return own_user_id if name == "user_id" else str(uuid.uuid4())
         if name in team.owned:
             return team.owned[name]
         return "999999999" if name in route.integer_params else str(uuid.uuid4())

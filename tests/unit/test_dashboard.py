@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from tocsin.serve import dashboard
 
 PAGES = ["/ui/login", "/ui/incidents", "/ui/incidents/42", "/ui/oncall", "/ui/shifts", "/ui/services", "/ui/rules",
-         "/ui/policies", "/ui/schedules", "/ui/users", "/ui/notifications"]
+         "/ui/policies", "/ui/schedules", "/ui/users", "/ui/teams", "/ui/notifications"]
 
 
 def app_with_dashboard() -> FastAPI:
