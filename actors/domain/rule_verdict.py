@@ -61,20 +61,18 @@ class Verdict:
         return self.service.changes
 
     def applied(self, event: AlertEvent) -> AlertEvent:
-        """The event with what the rules decided (its service being the verdict's, if any)."""
+        """The event with what the rules decided (its service being the verdict's, if any).
+        Built field by field, as `dataclasses.replace` costs several times more, once per alert
+        of a storm; the fields in AlertEvent's order (tests/unit/test_rule_verdict.py holds it)."""
         changes = self.changes
-        return dataclasses.replace(
-            event,
-            service_id=self.service_id or event.service_id,
-            summary=changes.summary or event.summary,
-            severity=Severity(changes.severity) if changes.severity else event.severity,
-            dedup_key=changes.dedup_key or event.dedup_key,
-            rules=self.rules,
-            disposition=self.disposition,
-            pause_minutes=self.pause_minutes,
-            urgency=Urgency(changes.urgency) if changes.urgency else event.urgency,
-            priority=changes.priority or event.priority,
-            enrichment=enrichment(changes),
+        return AlertEvent(
+            event.event_id, self.service_id or event.service_id, event.integration_id,
+            changes.dedup_key or event.dedup_key, event.action, event.received_at,
+            changes.summary or event.summary,
+            Severity(changes.severity) if changes.severity else event.severity,
+            event.source, event.payload, self.rules, self.disposition, self.pause_minutes,
+            Urgency(changes.urgency) if changes.urgency else event.urgency,
+            changes.priority or event.priority, enrichment(changes),
         )
 
 
@@ -100,11 +98,24 @@ def _routed(router: RouterRules, view: AlertView, now: datetime, service_exists:
 LOST_CATCH_ALL = Decision(by_catch_all=True, disposition=Disposition.DROP)
 
 
+# The enrichments written lately, by the details and tags they hold: in a storm, the rules that
+# match its alerts add the same ones to each. Bounded: cleared when full.
+_ENRICHMENTS: dict[tuple[tuple[tuple[str, str], ...], tuple[str, ...]], str] = {}
+ENRICHMENTS_KEPT = 1024
+
+
 def enrichment(changes: Changes) -> str:
     """The details and tags rules added, as AlertEvent carries them: JSON text, "" when none."""
     if not changes.details and not changes.tags:
         return ""
-    return json.dumps({"details": dict(changes.details), "tags": list(changes.tags)}, ensure_ascii=False)
+    key = (tuple(changes.details.items()), changes.tags)
+    text = _ENRICHMENTS.get(key)
+    if text is None:
+        text = json.dumps({"details": dict(changes.details), "tags": list(changes.tags)}, ensure_ascii=False)
+        if len(_ENRICHMENTS) >= ENRICHMENTS_KEPT:
+            _ENRICHMENTS.clear()
+        _ENRICHMENTS[key] = text
+    return text
 
 
 def judge(view: AlertView, now: datetime, *, service_id: str | None, router: RouterRules | None = None,

@@ -3,6 +3,7 @@ and the event the shard gets (actors/domain/rule_verdict.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -109,3 +110,25 @@ def test_an_inhibited_alert_is_suppressed_however_its_rules_would_page_or_pause_
 def test_enrichment_is_empty_when_rules_add_no_details_and_no_tags() -> None:
     assert enrichment(Changes(summary="s")) == ""
     assert json.loads(enrichment(Changes(tags=("a", "b")))) == {"details": {}, "tags": ["a", "b"]}
+
+
+def test_the_event_applied_keeps_every_field_the_rules_do_not_change() -> None:
+    """`applied` builds the event field by field: each field of AlertEvent comes from the event
+    or from the verdict, none is lost or shifted (as `dataclasses.replace` would keep them)."""
+    alert = dataclasses.replace(event(), source="prometheus", integration_id="router-1",
+                                received_at=datetime(2026, 3, 2, 9, 29, tzinfo=timezone.utc))
+    verdict = judge(view(alert), NOW, service_id=None, router=ROUTER, service_rules=rules_of)
+    expected = dataclasses.replace(
+        alert, service_id="databases", summary="db-1 full", severity=Severity.CRITICAL, dedup_key="disk/db-1",
+        rules=("to-db", "enrich", "pause"), disposition=Disposition.PAUSE, pause_minutes=5, urgency=Urgency.LOW,
+        priority="P1", enrichment=enrichment(verdict.changes))
+    assert verdict.applied(alert) == expected
+    assert [f.name for f in dataclasses.fields(AlertEvent)][-7:] == [
+        "payload", "rules", "disposition", "pause_minutes", "urgency", "priority", "enrichment"]
+
+
+def test_enrichments_of_the_same_details_and_tags_are_the_same_text() -> None:
+    changes = Changes(details={"runbook": "https://wiki/x"}, tags=("a", "b"))
+    again = Changes(details={"runbook": "https://wiki/x"}, tags=("a", "b"))
+    assert enrichment(changes) == enrichment(again)
+    assert json.loads(enrichment(again)) == {"details": {"runbook": "https://wiki/x"}, "tags": ["a", "b"]}
