@@ -17,7 +17,8 @@ from typing import Any
 import asyncpg
 
 from tocsin.actors.domain.accounts.access import Role
-from tocsin.actors.domain.accounts.single_sign_on import GroupMap, Grants, Identity, grants_for
+from tocsin.actors.domain.accounts.single_sign_on import GroupMap, Grants, Identity, grants_for, managed_teams
+from tocsin.actors.store import teams as team_store
 from tocsin.actors.store.rows import one
 from tocsin.actors.store.users import new_calendar_token
 
@@ -95,21 +96,37 @@ async def apply_group_claims(
     replacing what earlier sign-ins granted; a break-glass user keeps the role they have.
     Written only when it changes: every write to users bumps the paging epoch.
 
-    Team memberships: the teams these groups grant are returned, for the teams tables to
-    take in `_replace_team_memberships` once they exist."""
+    Team memberships: in the teams the mapping names, the user's become those the groups
+    grant now (`_replace_team_memberships`); the grants are returned."""
     grants = grants_for(groups, mapping)
     role = grants.role or default_role
     await conn.execute(
         "UPDATE users SET role = $2, updated_at = now() WHERE id = $1::uuid AND NOT break_glass AND role <> $2",
         user_id, role.value,
     )
-    await _replace_team_memberships(conn, user_id, grants.teams)
+    await _replace_team_memberships(conn, user_id, grants.teams, managed_teams(mapping))
     return Grants(role, grants.teams)
 
 
-async def _replace_team_memberships(conn: asyncpg.Connection, user_id: str, teams: dict[str, Role]) -> None:
-    """Where the user's team memberships become exactly `teams` (by team name). This Tocsin
-    has no teams yet: a grant of a team role is said in the log, never dropped unsaid."""
-    if teams:
-        log.warning("single sign-on: groups grant user %s roles in teams %s, which this Tocsin does not keep yet",
-                    user_id, ", ".join(f"{team} ({role.value})" for team, role in sorted(teams.items())))
+async def _replace_team_memberships(conn: asyncpg.Connection, user_id: str, teams: dict[str, Role],
+                                    managed: frozenset[str]) -> None:
+    """The user's memberships in the teams the mapping names (`managed`, in lower case) become
+    exactly `teams` (by name): granted ones set to their role, the others of those removed.
+    Memberships in teams the mapping does not name are left as admins gave them. A team the
+    mapping names that this Tocsin does not have is said in the log, never made silently."""
+    if not managed:
+        return
+    rows = await conn.fetch("SELECT id::text, name FROM teams WHERE lower(name) = ANY($1::text[])",
+                            [name.lower() for name in managed])
+    ids = {row["name"].lower(): row["id"] for row in rows}
+    missing = sorted(team for team in teams if team.lower() not in ids)
+    if missing:
+        log.warning("single sign-on: groups grant user %s roles in teams this Tocsin does not have: %s",
+                    user_id, ", ".join(missing))
+    granted = {ids[team.lower()]: role for team, role in teams.items() if team.lower() in ids}
+    await conn.execute(
+        "DELETE FROM team_members WHERE user_id = $1::uuid AND team_id = ANY($2::uuid[])"
+        " AND NOT team_id = ANY($3::uuid[])", user_id, list(ids.values()), list(granted))
+    for team_id, role in granted.items():
+        await team_store.set_member(conn, team_id, user_id, role.value)
+

@@ -91,6 +91,12 @@ def grants_for(groups: Iterable[str], mapping: GroupMap) -> Grants:
     return Grants(role, teams)
 
 
+def managed_teams(mapping: GroupMap) -> frozenset[str]:
+    """The teams (by name, in lower case) whose memberships single sign-on keeps: those the
+    mapping names. Memberships in any other team are the admins' to give, and left alone."""
+    return frozenset(grant.team.lower() for grants in mapping.values() for grant in grants if grant.team)
+
+
 def groups_of(claims: Mapping[str, object], claim: str) -> list[str]:
     """The groups in the claim named `claim`: a list of names (or one name); none when absent.
     Entries that are not text are not names of groups, and are left out."""
