@@ -109,14 +109,10 @@ async def service_exists(conn: asyncpg.Connection, service_id: str) -> bool:
 
 
 async def services_of_team(conn: asyncpg.Connection, team_id: str) -> list[str] | None:
-    """The services a team owns; None when there is no such team, as in a database from before
-    teams (no teams table, no services.team_id)."""
-    try:
-        found = await conn.fetchrow(
-            "SELECT array(SELECT s.id::text FROM services s WHERE s.team_id = t.id ORDER BY s.id) AS services"
-            " FROM teams t WHERE t.id = $1::uuid", team_id)
-    except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError):
-        return None
+    """The services a team owns; None when there is no such team."""
+    found = await conn.fetchrow(
+        "SELECT array(SELECT s.id::text FROM services s WHERE s.team_id = t.id ORDER BY s.id) AS services"
+        " FROM teams t WHERE t.id = $1::uuid", team_id)
     return list(found["services"]) if found else None
 
 

@@ -185,6 +185,19 @@ def test_periods_and_filters_that_cannot_be_reported_are_refused(api: httpx.Clie
     assert api.get("/api/v1/reports", params={"top": "0"}).status_code == 422
 
 
+def test_a_teams_report_holds_the_services_it_owns_and_no_others(api: httpx.Client, paged: dict[str, Any]) -> None:
+    team = created(api, "/api/v1/teams", {"name": f"reports-{uuid.uuid4().hex[:6]}"})
+    period = {key: value for key, value in report_params(paged).items() if key != "service_id"}
+    empty = api.get("/api/v1/reports", params={**period, "team_id": team["id"]})
+    moved = api.patch(f"/api/v1/services/{paged['service']['id']}", json={"team_id": team["id"]})
+    owned = api.get("/api/v1/reports", params={**period, "team_id": team["id"]})
+
+    assert moved.status_code == 200, moved.text
+    assert (empty.status_code, empty.json()["totals"]["incidents"], empty.json()["services"]) == (200, 0, [])
+    assert owned.status_code == 200, owned.text
+    assert [(s["service_id"], s["incidents"]) for s in owned.json()["services"]] == [(paged["service"]["id"], 3)]
+
+
 def test_a_period_before_the_incidents_is_empty(api: httpx.Client, paged: dict[str, Any]) -> None:
     report = api.get("/api/v1/reports", params={"to": "2020-01-01T00:00:00Z", "service_id": paged["service"]["id"]})
     assert report.status_code == 200, report.text
