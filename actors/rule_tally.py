@@ -13,11 +13,11 @@ the next flush. `start()` flushes every `flush_s` in the background of the runni
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from datetime import datetime
 
+from tocsin.actors.background import Background
 from tocsin.actors.domain.rule_verdict import Verdict
 from tocsin.actors.domain.rules import Disposition
 from tocsin.actors.store import rules as store
@@ -37,7 +37,7 @@ class RuleTally:
         self._matches: Counter[tuple[str, datetime]] = Counter()
         self._totals: Counter[tuple[store.Total, str]] = Counter()
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background(self._flushing)
 
     def count(self, verdict: Verdict, router_id: str | None, now: datetime) -> None:
         """One alert's verdict, at `now`; `router_id`: the router integration it came through."""
@@ -74,16 +74,11 @@ class RuleTally:
 
     def start(self) -> None:
         """Flush every `flush_s` from now on (once; later calls do nothing)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._flushing())
+        self._background.start()
 
     async def stop(self) -> None:
         """Stop flushing in the background, and flush what is left."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()
         await self.flush()
 
     async def _flushing(self) -> None:

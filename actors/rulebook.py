@@ -23,7 +23,6 @@ Also here, shared by the gateway and the rules API's test: the view of an alert 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from tocsin.actors.background import Background
 from tocsin.actors.domain.events import AlertEvent
 from tocsin.actors.domain.rules import (
     FORMATS,
@@ -100,7 +100,7 @@ class RuleBook:
         self._lock = asyncio.Lock()
         self._loaded = asyncio.Event()
         self._changed = asyncio.Event()  # set, then replaced, at each load
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background(self._poll)
         self.problems: dict[SetKey, RuleErrors] = {}
         self.polls = 0  # how many times the generation was read, for tests and metrics
         self.loads = 0  # how many times the rules were loaded
@@ -164,15 +164,10 @@ class RuleBook:
 
     def start(self) -> None:
         """Poll in the background of the running loop from now on (once; later calls do nothing)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._poll())
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()
 
     async def _poll(self) -> None:
         while True:

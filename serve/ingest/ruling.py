@@ -24,11 +24,11 @@ alert taken (it must not send it again).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime
 
+from tocsin.actors.background import Background
 from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.events import Action, AlertEvent, ServiceInput
 from tocsin.actors.domain.incident import Outcome
@@ -64,26 +64,26 @@ class Ruling:
         self._inhibitor = inhibitor
         self._inhibit_seen: InhibitRules | None = None
         self._inhibiting = False
-        self._feeding: asyncio.Task[None] | None = None
+        self._feeding = Background(self._feed_inhibitor)
 
     def start(self) -> None:
         """Poll the rules, flush the tally and hand the inhibitor each new version of the
         inhibit rules, in the background of the running loop (once)."""
         self.book.start()
         self.tally.start()
-        if self._inhibitor is not None and self._feeding is None:
-            self._feeding = asyncio.create_task(self._feed(self._inhibitor))
+        if self._inhibitor is not None:
+            self._feeding.start()
 
     async def stop(self) -> None:
-        if self._feeding is not None:
-            self._feeding.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._feeding
-            self._feeding = None
+        await self._feeding.stop()
         if self._inhibitor is not None:
             await self._inhibitor.close()
         await self.book.stop()
         await self.tally.stop()
+
+    async def _feed_inhibitor(self) -> None:
+        if self._inhibitor is not None:
+            await self._feed(self._inhibitor)
 
     async def _feed(self, inhibitor: Inhibitor) -> None:
         """The inhibitor follows the book's inhibit rules: replaced at each load that changed them."""
