@@ -13,7 +13,7 @@ NO_DATABASE = "postgresql://127.0.0.1:1/none"
 
 
 class WorkFailed(Exception):
-    pass
+    """What a connection's work raised, as opposed to what the database did."""
 
 
 async def test_nothing_connects_until_a_connection_is_asked_for_and_each_ask_tries_again() -> None:
@@ -22,7 +22,7 @@ async def test_nothing_connects_until_a_connection_is_asked_for_and_each_ask_tri
     for _ in range(2):  # a failed attempt is not remembered: the next one connects again
         with pytest.raises(UNAVAILABLE) as failed:
             async with database.connection():
-                pass
+                pytest.fail("a connection to a port nothing listens on was handed out")
         assert not isinstance(failed.value, DATA_ERRORS)
     await database.close()
 
