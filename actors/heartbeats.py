@@ -10,9 +10,7 @@ the incident (serve/ingest/heartbeat.py).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 from typing import Any, Protocol
 
 import ray
@@ -22,11 +20,11 @@ from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.clock import Clock, SystemClock
 from tocsin.actors.domain.events import ServiceInput
 from tocsin.actors.lifecycle import detached_options
+from tocsin.actors.rounds import RoundsMonitor
 from tocsin.actors.settings import Settings
 from tocsin.actors.shard_router import ShardRouter
 from tocsin.actors.store import heartbeats as store
 from tocsin.actors.store.batch import already_applied
-from tocsin.actors.store.database import UNAVAILABLE, Database
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +41,7 @@ class Shards(Protocol):
     async def submit(self, item: ServiceInput) -> Reply: ...
 
 
-class HeartbeatMonitor:
+class HeartbeatMonitor(RoundsMonitor):
     """Raises the missed deadlines of heartbeats.
 
     Durability: a heartbeat is marked unhealthy only after the shard has made its trigger
@@ -62,51 +60,23 @@ class HeartbeatMonitor:
         background: bool = True,
     ) -> None:
         """`background=False`: no loop of its own; deadlines are raised on `run_once` only."""
-        self._database = Database(database_url, max_size=2)
         self._clock = clock or SystemClock()
         self._shards = shards if shards is not None else ShardRouter.for_settings(settings)
-        self._background = background
-        self._loop_task: asyncio.Task[None] | None = None
-        self._stats = {"rounds": 0, "missed": 0, "recognised": 0, "not_durable": 0}
-        with contextlib.suppress(RuntimeError):  # no loop yet: started by the first call
-            asyncio.get_running_loop()
-            self._start()
+        stats = {"rounds": 0, "missed": 0, "recognised": 0, "not_durable": 0}
+        super().__init__(MONITOR_NAME, "heartbeats", database_url, stats, background)
 
     async def run_once(self) -> int:
         """Raise what is due now; the number of heartbeats marked unhealthy."""
         marked, _ = await self._raise_due()
         return marked
 
-    async def stats(self) -> dict[str, Any]:
-        self._start()
-        return {"name": MONITOR_NAME, "pid": os.getpid(), **self._stats}
-
-    async def close(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
-        await self._database.close()
-
     # -- the loop -----------------------------------------------------------------------------
 
-    def _start(self) -> None:
-        if self._loop_task is None and self._background:
-            self._loop_task = asyncio.create_task(self._loop())
-
-    async def _loop(self) -> None:
-        """The sleep is only the wake-up: whether a deadline passed is read from the clock."""
-        while True:
-            wait = POLL_S
-            try:
-                marked, complete = await self._raise_due()
-                if complete:
-                    wait = 0.0 if marked >= CLAIM_LIMIT else await self._until_next_due()
-            except UNAVAILABLE as exc:
-                log.warning("heartbeats: cannot reach the database: %r", exc)
-            except Exception:  # noqa: BLE001 - the loop must outlive any one bad round
-                log.exception("heartbeats: round failed")
-            if wait > 0:
-                await asyncio.sleep(wait)
+    async def _looped_round(self) -> float:
+        marked, complete = await self._raise_due()
+        if not complete:
+            return POLL_S
+        return 0.0 if marked >= CLAIM_LIMIT else await self._until_next_due()
 
     async def _until_next_due(self) -> float:
         async with self._database.connection() as conn:

@@ -13,9 +13,6 @@ policies that page the schedule.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import os
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,12 +26,10 @@ from tocsin.actors.domain.escalation_state import TargetKind
 from tocsin.actors.domain.schedule import on_call
 from tocsin.actors.lifecycle import detached_options
 from tocsin.actors.nudger import ChannelNudger
+from tocsin.actors.rounds import RoundsMonitor
 from tocsin.actors.settings import Settings
 from tocsin.actors.store import handoffs as store
-from tocsin.actors.store.database import UNAVAILABLE, Database
 from tocsin.actors.store.schedules import StoredSchedule, load_schedule, load_schedules
-
-log = logging.getLogger(__name__)
 
 MONITOR_NAME = "tocsin-shift-notices"
 POLL_S = 1.0  # a change is noticed within this much wall time
@@ -44,7 +39,7 @@ GRACE = timedelta(minutes=5)  # a notice whose time passed by no more than this 
 MISSED_LIMIT = 100
 
 
-class ShiftNoticeMonitor:
+class ShiftNoticeMonitor(RoundsMonitor):
     """Plans shift notices and reachability checks, and tells of missed checks.
 
     Checkpoints: none of its own. What is planned is rows (`shift_notices`,
@@ -61,16 +56,11 @@ class ShiftNoticeMonitor:
     ) -> None:
         """`background=False`: no loop of its own; rounds happen on `run_once` only."""
         self._settings = settings
-        self._database = Database(database_url, max_size=2)
         self._clock = clock or SystemClock()
         self._nudger = nudger if nudger is not None else ChannelNudger(settings.namespace)
-        self._background = background
-        self._loop_task: asyncio.Task[None] | None = None
         self._planned: tuple[int, datetime] | None = None  # (epoch, business time) of the last planning
-        self._stats = {"rounds": 0, "plannings": 0, "made": 0, "cancelled": 0, "missed": 0}
-        with contextlib.suppress(RuntimeError):  # no loop yet: started by the first call
-            asyncio.get_running_loop()
-            self._start()
+        stats = {"rounds": 0, "plannings": 0, "made": 0, "cancelled": 0, "missed": 0}
+        super().__init__(MONITOR_NAME, "shift notices", database_url, stats, background)
 
     async def run_once(self, replan: bool = False) -> dict[str, int]:
         """One round now; `replan` plans whatever changed. What it did (tests)."""
@@ -78,32 +68,11 @@ class ShiftNoticeMonitor:
             self._planned = None
         return await self._round()
 
-    async def stats(self) -> dict[str, Any]:
-        self._start()
-        return {"name": MONITOR_NAME, "pid": os.getpid(), **self._stats}
-
-    async def close(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
-        await self._database.close()
-
     # -- the loop -----------------------------------------------------------------------------
 
-    def _start(self) -> None:
-        if self._loop_task is None and self._background:
-            self._loop_task = asyncio.create_task(self._loop())
-
-    async def _loop(self) -> None:
-        """The sleep is only the wake-up: what is due is read from the clock and the rows."""
-        while True:
-            try:
-                await self._round()
-            except UNAVAILABLE as exc:
-                log.warning("shift notices: cannot reach the database: %r", exc)
-            except Exception:  # noqa: BLE001 - the loop must outlive any one bad round
-                log.exception("shift notices: round failed")
-            await asyncio.sleep(POLL_S)
+    async def _looped_round(self) -> float:
+        await self._round()
+        return POLL_S
 
     async def _round(self) -> dict[str, int]:
         now = self._clock.now()
