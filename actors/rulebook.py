@@ -244,9 +244,12 @@ class RuleBook:
 
 # -- alerts and incidents as rules see them ----------------------------------------------------------
 
-def event_view(format: str, event: AlertEvent) -> AlertView:
-    """The view of an alert event that came in `format` (its payload as it is stored)."""
-    payload = orjson.loads(event.payload) if event.payload else {}
+def event_view(format: str, event: AlertEvent, payload: Any = None) -> AlertView:
+    """The view of an alert event that came in `format` (its payload as it is stored);
+    `payload`: that payload as JSON values, when the format has them at hand (the details
+    it wrote), which saves parsing the text again."""
+    if payload is None:
+        payload = orjson.loads(event.payload) if event.payload else {}
     return view_of(format if format in FORMATS else OTHER_FORMAT, payload if isinstance(payload, dict) else {},
                    summary=event.summary, severity=event.severity, source=event.source, dedup_key=event.dedup_key,
                    action=event.action)

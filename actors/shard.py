@@ -25,6 +25,7 @@ from tocsin.actors.domain.batch_plan import LogEntry, Plan, PlannedNotification,
 from tocsin.actors.domain.clock import Clock, SystemClock
 from tocsin.actors.domain.events import Action, AlertEvent, IncidentCommand, ServiceInput
 from tocsin.actors.domain.incident import Incident, Outcome
+from tocsin.actors.domain.input_batch import InputBatch
 from tocsin.actors.domain.incident_escalation import Walks
 from tocsin.actors.domain.measures import ShardMeasures
 from tocsin.actors.domain.paging import page_notifications
@@ -114,8 +115,11 @@ class ServiceShard:
             asyncio.get_running_loop()
             self._start_background()
 
-    async def apply(self, inputs: list[ServiceInput]) -> list[Reply]:
-        """Apply inputs in order; one reply per input once they are durable."""
+    async def apply(self, inputs: list[ServiceInput] | InputBatch) -> list[Reply]:
+        """Apply inputs in order; one reply per input once they are durable. Gateways send
+        them as columns (`InputBatch`), which cost less to carry across the process."""
+        if isinstance(inputs, InputBatch):
+            inputs = inputs.inputs()
         self._start_background()
         future: asyncio.Future[list[Reply]] = asyncio.get_running_loop().create_future()
         self._pending.append((inputs, future))

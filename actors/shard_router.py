@@ -14,6 +14,7 @@ import ray
 
 from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.events import ServiceInput
+from tocsin.actors.domain.input_batch import InputBatch
 from tocsin.actors.domain.storable import storable_input
 from tocsin.actors.ownership import shard_index, shard_name
 from tocsin.actors.settings import Settings
@@ -101,7 +102,7 @@ class ShardRouter:
 
     def _caller(self, index: int):  # type: ignore[no-untyped-def]
         async def call(items: list[ServiceInput]) -> list[Reply]:
-            ref = self._handle(index).apply.remote(items)
+            ref = self._handle(index).apply.remote(InputBatch.of(items))  # pickled per batch, not per item
             return await asyncio.wait_for(ref, self._timeout_s)
 
         return call

@@ -34,7 +34,7 @@ from tocsin.serve.ingest.common import (
     read_body,
     submit,
 )
-from tocsin.serve.ingest.prometheus_alerts import Grouping, NotificationIn, Target, events_of
+from tocsin.serve.ingest.prometheus_alerts import Grouping, NotificationIn, NotificationWire, Target, alert_events, decoded
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 
@@ -52,12 +52,14 @@ NO_KEY = Refusal(401, "Send the integration key in the URL or as 'Authorization:
 @dataclass(frozen=True, slots=True)
 class Notification:
     """One Alertmanager-shaped source: its integration type, its name in messages, its routes'
-    tag in the API's document, its wire model, and its dedup keys' prefix."""
+    tag in the API's document, its wire model (which documents it and words refusals) and the
+    Struct that reads it, and its dedup keys' prefix."""
 
     kind: str
     name: str
     tag: str
     model: type[NotificationIn]
+    wire: type[NotificationWire]
     dedup_prefix: str
 
     @property
@@ -90,8 +92,8 @@ async def receive(source: Notification, key: str, request: Request, runtime: Gat
             raise NO_KEY
         integration = await integration_for(key, request, runtime, (source.kind,))
         notification = _validated(source, parse_json(await read_body(request)))
-        events = _events(source, notification, integration, runtime.now())
-        replies = await submit(runtime, list[ServiceInput](events), integration)
+        events, payloads = _events(source, notification, integration, runtime.now())
+        replies = await submit(runtime, list[ServiceInput](events), integration, payloads)
     except Refusal as refusal:
         return refusal.response()
     return json_response(200, {"status": "success", "alerts": len(notification.alerts),
@@ -108,19 +110,20 @@ def notification_events(source: Notification, body: Any, integration: Integratio
                         ) -> list[AlertEvent]:
     """The alert events of one notification as sent, JSON parsed, by the integration's options;
     a Refusal as the source's routes refuse it."""
-    return _events(source, _validated(source, body), integration, now)
+    return _events(source, _validated(source, body), integration, now)[0]
 
 
-def _events(source: Notification, notification: NotificationIn, integration: IntegrationKey, now: datetime
-            ) -> list[AlertEvent]:
-    grouping = GroupingConfig.model_validate(integration.config).group_by
+def _events(source: Notification, notification: NotificationWire, integration: IntegrationKey, now: datetime
+            ) -> tuple[list[AlertEvent], list[dict[str, Any]]]:
+    """The notification's events, and their payloads as JSON values (`alert_events`)."""
+    grouping = GroupingConfig.model_validate(integration.config).group_by if integration.config else "fingerprint"
     target = Target(integration.service_id, integration.integration_id, now)
-    return events_of(notification, grouping, source.dedup_prefix, target)
+    return alert_events(notification, grouping, source.dedup_prefix, target)
 
 
-def _validated(source: Notification, body: Any) -> NotificationIn:
+def _validated(source: Notification, body: Any) -> NotificationWire:
     try:
-        return source.model.model_validate(body)
+        return decoded(body, source.wire, source.model)
     except ValidationError as exc:
         errors = describe(exc.errors())
         raise Refusal(400, f"Invalid {source.name} notification: {'; '.join(errors)}", errors) from None

@@ -8,7 +8,7 @@ helpers raise `Refusal` and the format renders it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -177,15 +177,17 @@ def check_rate(integration: IntegrationKey, runtime: GatewayRuntime) -> None:
                       {"Retry-After": str(max(1, round(wait)))})
 
 
-async def submit(runtime: GatewayRuntime, inputs: list[ServiceInput], integration: IntegrationKey
-                 ) -> list[Reply]:
+async def submit(runtime: GatewayRuntime, inputs: list[ServiceInput], integration: IntegrationKey,
+                 payloads: Sequence[Mapping[str, Any]] | None = None) -> list[Reply]:
     """The inputs of one request from `integration`, through the routing rules, as one batch
     per shard; durable (an alert the rules dropped answered DROPPED), or a 503 Refusal, or
-    NotStored naming the inputs the database refused (the others being durable)."""
+    NotStored naming the inputs the database refused (the others being durable). `payloads`:
+    each alert event's payload as JSON values, when the format has them (`Ruling.ruled`)."""
     if not inputs:
         return []
     try:
-        replies = await submit_ruled(runtime.shards, await runtime.ruling.ruled(inputs, integration, runtime.now()))
+        ruled = await runtime.ruling.ruled(inputs, integration, runtime.now(), payloads)
+        replies = await submit_ruled(runtime.shards, ruled)
     except BatchFailed:
         raise NOT_DURABLE from None
     except RulesUnavailable as exc:

@@ -33,7 +33,15 @@ from tocsin.actors.store.services import IntegrationKey
 from tocsin.serve.ingest import generic, mail, opsgenie, opsgenie_models, pagerduty
 from tocsin.serve.ingest.alert_receiver import GroupingConfig, Notification, notification_events, notification_routes
 from tocsin.serve.ingest.common import IntegrationConfig, Refusal
-from tocsin.serve.ingest.prometheus_alerts import AlertmanagerIn, GrafanaIn, NotificationIn, events_of
+from tocsin.serve.ingest.prometheus_alerts import (
+    AlertmanagerIn,
+    AlertmanagerWire,
+    GrafanaIn,
+    GrafanaWire,
+    NotificationIn,
+    NotificationWire,
+    events_of,
+)
 from tocsin.serve.openapi import ErrorOut, OpsgenieErrorOut, PagerDutyErrorOut
 
 IntegrationType = Literal["pagerduty", "alertmanager", "grafana", "opsgenie", "generic", "email"]
@@ -76,10 +84,10 @@ class Format:
         return tuple(prefixes)
 
 
-def _notifications(kind: IntegrationType, name: str, tag: str, model: type[NotificationIn], dedup_prefix: str
-                   ) -> Format:
+def _notifications(kind: IntegrationType, name: str, tag: str, model: type[NotificationIn],
+                   wire: type[NotificationWire], dedup_prefix: str) -> Format:
     """An Alertmanager-shaped format: its routes made from its `Notification`."""
-    source = Notification(kind=kind, name=name, tag=tag, model=model, dedup_prefix=dedup_prefix)
+    source = Notification(kind=kind, name=name, tag=tag, model=model, wire=wire, dedup_prefix=dedup_prefix)
     return Format(kind, GroupingConfig, notification_routes(source), mapping=events_of,
                   address=f"{{base_url}}{source.path}/{{key}}", events=partial(notification_events, source))
 
@@ -89,8 +97,9 @@ FORMATS: tuple[Format, ...] = (
     Format("pagerduty", IntegrationConfig, pagerduty.router, mapping=pagerduty.to_event,
            address="{base_url}/v2/enqueue", events=pagerduty.events_of_body, refuse=pagerduty.answer,
            refusal_model=PagerDutyErrorOut),
-    _notifications("alertmanager", "Alertmanager", "Prometheus Alertmanager", AlertmanagerIn, dedup_prefix="am"),
-    _notifications("grafana", "Grafana", "Grafana alerting", GrafanaIn, dedup_prefix="grafana"),
+    _notifications("alertmanager", "Alertmanager", "Prometheus Alertmanager", AlertmanagerIn, AlertmanagerWire,
+                   dedup_prefix="am"),
+    _notifications("grafana", "Grafana", "Grafana alerting", GrafanaIn, GrafanaWire, dedup_prefix="grafana"),
     # Opsgenie Alert API v2; the key is in the GenieKey header.
     Format("opsgenie", IntegrationConfig, opsgenie.router, mapping=opsgenie_models.to_event,
            address="{base_url}/v2/alerts", events=opsgenie.events_of_body, refuse=opsgenie.refused,

@@ -11,7 +11,6 @@ alert of the request is durable; bad input is refused whole, naming the path at 
 from __future__ import annotations
 
 import hashlib
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import Field, field_validator
 
-from tocsin.actors.domain.events import Action, AlertEvent, ServiceInput, Severity
+from tocsin.actors.domain.events import Action, AlertEvent, ServiceInput, Severity, event_ids
 from tocsin.actors.store.services import IntegrationKey
 from tocsin.serve.errors import json_response
 from tocsin.serve.ingest.common import (
@@ -194,7 +193,7 @@ async def _receive(key: str, request: Request, runtime: GatewayRuntime) -> Respo
         integration = await integration_for(key, request, runtime, ("generic",))
         body = parse_json(await read_body(request, content_types=()))  # curl sends any type
         events = events_of_body(body, integration, runtime.now())
-        await submit(runtime, list[ServiceInput](events), integration)
+        await submit(runtime, list[ServiceInput](events), integration, alerts_of(body))  # each its payload
     except Refusal as refusal:
         return refusal.response()
     return json_response(202, {"status": "success", "events": len(events),
@@ -206,12 +205,13 @@ def events_of_body(body: Any, integration: IntegrationKey, now: datetime) -> lis
     Refusal naming each element and path at fault."""
     alerts = alerts_of(body)
     mapped = map_all(alerts, GenericConfig.model_validate(integration.config), isinstance(body, list))
-    return [_event(m, a, integration, now) for m, a in zip(mapped, alerts)]
+    return [_event(m, a, event_id, integration, now) for m, a, event_id in zip(mapped, alerts, event_ids(len(alerts)))]
 
 
-def _event(mapped: Mapped, alert: dict[str, Any], integration: IntegrationKey, now: datetime) -> AlertEvent:
+def _event(mapped: Mapped, alert: dict[str, Any], event_id: str, integration: IntegrationKey, now: datetime
+           ) -> AlertEvent:
     return AlertEvent(
-        event_id=str(uuid.uuid4()),
+        event_id=event_id,
         service_id=integration.service_id,
         integration_id=integration.integration_id,
         dedup_key=mapped.dedup_key,

@@ -1,7 +1,12 @@
 """Alertmanager-shaped notifications (Prometheus Alertmanager's webhook, and Grafana's, which
 copies it) and how their alerts become Tocsin's alert events.
 
-Pure: the wire models and the mapping, with no I/O. By default each alert is its own incident,
+Pure: the wire models and the mapping, with no I/O. Each shape is declared twice: as pydantic
+models, which document it (OpenAPI) and word what is wrong with a body they refuse, and as
+msgspec Structs, which read it: a notification of hundreds of alerts costs a tenth of the
+models' time that way. `decoded` reads with the Structs, and lets the models judge whatever
+the Structs refuse (they are the stricter), so that what is taken and what is refused, and
+why, stay the models' own. By default each alert is its own incident,
 keyed by its fingerprint: firing triggers it, resolved resolves it. Grouped by `groupKey`, a
 notification's group is one incident: each firing alert is an occurrence of it, and the group
 resolves when the notification says it is resolved.
@@ -10,16 +15,17 @@ resolves when the notification says it is resolved.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from functools import lru_cache
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
+import msgspec
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from tocsin.actors.domain.events import Action, AlertEvent, Severity
+from tocsin.actors.domain.events import Action, AlertEvent, Severity, event_ids
 
 Grouping = Literal["fingerprint", "group_key"]
 AlertStatus = Literal["firing", "resolved"]
@@ -40,7 +46,6 @@ class AlertIn(BaseModel):
     """One alert of an Alertmanager notification."""
 
     model_config = ConfigDict(extra="allow")
-    DETAILS: ClassVar[tuple[str, ...]] = ("status", "labels", "annotations", "startsAt", "endsAt", "generatorURL")
 
     status: AlertStatus
     labels: dict[str, str]
@@ -50,16 +55,11 @@ class AlertIn(BaseModel):
     generatorURL: str = ""
     fingerprint: str = Field("", max_length=FINGERPRINT_LIMIT)
 
-    def details(self) -> dict[str, Any]:
-        """What the incident keeps of this alert (`_json` writes its instants)."""
-        return _fields(self, self.DETAILS)
-
 
 class NotificationIn(BaseModel):
     """A notification: a group of alerts, as Alertmanager's webhook sends it."""
 
     model_config = ConfigDict(extra="allow")
-    DETAILS: ClassVar[tuple[str, ...]] = ("receiver", "externalURL", "groupKey")
 
     groupKey: str = ""
     truncatedAlerts: int = Field(0, ge=0)
@@ -71,10 +71,6 @@ class NotificationIn(BaseModel):
     externalURL: str = ""
     alerts: Sequence[AlertIn] = Field(min_length=1)
 
-    def details(self) -> dict[str, Any]:
-        """What each incident keeps of the notification its alert came in."""
-        return _fields(self, self.DETAILS)
-
 
 class AlertmanagerIn(NotificationIn):
     """Prometheus Alertmanager's webhook, version 4."""
@@ -85,7 +81,6 @@ class AlertmanagerIn(NotificationIn):
 class GrafanaAlertIn(AlertIn):
     """One alert of a Grafana notification: Alertmanager's, with values and links."""
 
-    DETAILS: ClassVar[tuple[str, ...]] = AlertIn.DETAILS + ("values", "valueString")
     LINKS: ClassVar[dict[str, str]] = {
         "generatorURL": "Alert rule", "dashboardURL": "Dashboard", "panelURL": "Panel",
         "silenceURL": "Silence", "imageURL": "Image",
@@ -98,16 +93,9 @@ class GrafanaAlertIn(AlertIn):
     panelURL: str = ""
     imageURL: str = ""
 
-    def details(self) -> dict[str, Any]:
-        links = [{"href": getattr(self, field), "text": text} for field, text in self.LINKS.items()
-                 if getattr(self, field)]
-        return {**super().details(), "links": links}
-
 
 class GrafanaIn(NotificationIn):
     """Grafana unified alerting's webhook (contact point of type webhook), version 1."""
-
-    DETAILS: ClassVar[tuple[str, ...]] = NotificationIn.DETAILS + ("orgId", "title")
 
     version: Literal["1"] = "1"
     orgId: int | None = None
@@ -115,6 +103,116 @@ class GrafanaIn(NotificationIn):
     title: str = ""
     state: str = ""
     message: str = ""
+
+
+# -- the Structs that read them ----------------------------------------------------------
+
+_INSTANT = TypeAdapter(datetime)
+
+
+@lru_cache(maxsize=4096)
+def instant_text(text: str) -> str:
+    """An instant as the models read it (pydantic's own parser: msgspec's rounds nanoseconds,
+    pydantic's truncates them), written as the details keep it: ISO 8601, "Z" for UTC.
+    Cached: an alert's startsAt comes again with each repeat, and endsAt is mostly
+    Alertmanager's "0001-01-01T00:00:00Z". ValueError when it is no instant."""
+    try:
+        return orjson.dumps(_INSTANT.validate_python(text), option=orjson.OPT_UTC_Z)[1:-1].decode()
+    except ValidationError:
+        raise ValueError("not an instant") from None
+
+
+def _instant_text(text: str | None) -> str | None:
+    return None if text is None else instant_text(text)
+
+
+class AlertWire(msgspec.Struct, kw_only=True, gc=False):
+    """`AlertIn`, read by msgspec; its instants are parsed as pydantic parses them."""
+
+    status: AlertStatus
+    labels: dict[str, str]
+    annotations: dict[str, str] = {}
+    starts_at: str | None = msgspec.field(default=None, name="startsAt")
+    ends_at: str | None = msgspec.field(default=None, name="endsAt")
+    generatorURL: str = ""
+    fingerprint: Annotated[str, msgspec.Meta(max_length=FINGERPRINT_LIMIT)] = ""
+
+    def __post_init__(self) -> None:
+        _instant_text(self.starts_at)  # refused here, so that the models say why
+        _instant_text(self.ends_at)
+
+    def details(self) -> dict[str, Any]:
+        """What the incident keeps of this alert, as JSON values (`AlertIn.DETAILS`)."""
+        return {"status": self.status, "labels": self.labels, "annotations": self.annotations,
+                "startsAt": _instant_text(self.starts_at), "endsAt": _instant_text(self.ends_at),
+                "generatorURL": self.generatorURL}
+
+
+class NotificationWire(msgspec.Struct, kw_only=True, gc=False):
+    """`NotificationIn`, read by msgspec."""
+
+    DETAILS: ClassVar[tuple[str, ...]] = ("receiver", "externalURL", "groupKey")
+
+    groupKey: str = ""
+    truncatedAlerts: Annotated[int, msgspec.Meta(ge=0)] = 0
+    status: AlertStatus
+    receiver: str = ""
+    groupLabels: dict[str, str] = {}
+    commonLabels: dict[str, str] = {}
+    commonAnnotations: dict[str, str] = {}
+    externalURL: str = ""
+    alerts: Annotated[list[AlertWire], msgspec.Meta(min_length=1)]
+
+    def details(self) -> dict[str, Any]:
+        """What each incident keeps of the notification its alert came in."""
+        return _fields(self, self.DETAILS)
+
+
+class AlertmanagerWire(NotificationWire, kw_only=True, gc=False):
+    version: Literal["4"] = "4"
+
+
+class GrafanaAlertWire(AlertWire, kw_only=True, gc=False):
+    """`GrafanaAlertIn`, read by msgspec."""
+
+    values: dict[str, float | None] | None = None
+    valueString: str = ""
+    silenceURL: str = ""
+    dashboardURL: str = ""
+    panelURL: str = ""
+    imageURL: str = ""
+
+    def details(self) -> dict[str, Any]:
+        links = [{"href": getattr(self, field), "text": text} for field, text in GrafanaAlertIn.LINKS.items()
+                 if getattr(self, field)]
+        return {**super().details(), "values": self.values, "valueString": self.valueString, "links": links}
+
+
+class GrafanaWire(NotificationWire, kw_only=True, gc=False):
+    """`GrafanaIn`, read by msgspec."""
+
+    DETAILS: ClassVar[tuple[str, ...]] = NotificationWire.DETAILS + ("orgId", "title")
+
+    version: Literal["1"] = "1"
+    orgId: int | None = None
+    alerts: Annotated[list[GrafanaAlertWire], msgspec.Meta(min_length=1)]  # type: ignore[assignment]
+    title: str = ""
+    state: str = ""
+    message: str = ""
+
+
+W = TypeVar("W", bound=NotificationWire)
+
+
+def decoded(body: Any, wire: type[W], model: type[NotificationIn]) -> W:
+    """The notification of `body` (JSON, parsed), read by `wire`; what `wire` refuses, `model`
+    judges: pydantic's ValidationError when it refuses it too, else what it took (it coerces
+    a few values the Structs do not, such as "5" for an integer), read by `wire` again."""
+    try:
+        return msgspec.convert(body, wire)
+    except msgspec.ValidationError:
+        taken = model.model_validate(body)
+    return msgspec.convert(taken.model_dump(mode="json"), wire)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,42 +224,42 @@ class Target:
     received_at: datetime
 
 
-def events_of(notification: NotificationIn, grouping: Grouping, prefix: str, target: Target) -> list[AlertEvent]:
+def events_of(notification: NotificationWire, grouping: Grouping, prefix: str, target: Target) -> list[AlertEvent]:
     """The alert events of one notification, in order; dedup keys start with `prefix`."""
+    return alert_events(notification, grouping, prefix, target)[0]
+
+
+def alert_events(notification: NotificationWire, grouping: Grouping, prefix: str, target: Target
+                 ) -> tuple[list[AlertEvent], list[dict[str, Any]]]:
+    """`events_of`, with each event's details: its payload before it was written as JSON, which
+    the routing rules read (the same values, read back, as JSON values all)."""
+    shared = notification.details()
     if grouping == "group_key":
-        return _group_events(notification, prefix, target)
-    shared = notification.details()
-    return [
-        _alert_event(shared, alert, f"{prefix}:{fingerprint_of(alert)}", target)
-        for alert in notification.alerts
+        dedup_key = f"{prefix}:group:{group_id(notification)}"
+        if notification.status == "resolved":
+            details = {**shared, "status": "resolved"}
+            return [_event(target, event_ids(1)[0], dedup_key, Action.RESOLVE, details)], [details]
+        alerts = [alert for alert in notification.alerts if alert.status == "firing"]
+        keys = [dedup_key] * len(alerts)
+    else:
+        alerts = list(notification.alerts)
+        keys = [f"{prefix}:{fingerprint_of(alert)}" for alert in alerts]
+    payloads = [{**shared, **alert.details(), "fingerprint": fingerprint_of(alert)} for alert in alerts]
+    events = [
+        _event(target, event_id, dedup_key, Action.TRIGGER if alert.status == "firing" else Action.RESOLVE,
+               details, summary_of(alert), severity_of(alert.labels), source_of(alert.labels))
+        for alert, event_id, dedup_key, details in zip(alerts, event_ids(len(alerts)), keys, payloads)
     ]
+    return events, payloads
 
 
-def _group_events(notification: NotificationIn, prefix: str, target: Target) -> list[AlertEvent]:
-    dedup_key = f"{prefix}:group:{group_id(notification)}"
-    if notification.status == "resolved":
-        details = {**notification.details(), "status": "resolved"}
-        return [_event(target, dedup_key, Action.RESOLVE, payload=_json(details))]
-    shared = notification.details()
-    return [_alert_event(shared, alert, dedup_key, target) for alert in notification.alerts
-            if alert.status == "firing"]
+def _event(target: Target, event_id: str, dedup_key: str, action: Action, details: dict[str, Any],
+           summary: str | None = None, severity: Severity | None = None, source: str | None = None) -> AlertEvent:
+    return AlertEvent(event_id, target.service_id, target.integration_id, dedup_key, action, target.received_at,
+                      summary, severity, source, orjson.dumps(details).decode())
 
 
-def _alert_event(shared: dict[str, Any], alert: AlertIn, dedup_key: str, target: Target) -> AlertEvent:
-    """`shared`: the details of the notification the alert came in."""
-    details = {**shared, **alert.details(), "fingerprint": fingerprint_of(alert)}
-    return _event(target, dedup_key, Action.TRIGGER if alert.status == "firing" else Action.RESOLVE,
-                  summary=summary_of(alert), severity=severity_of(alert.labels), source=source_of(alert.labels),
-                  payload=_json(details))
-
-
-def _event(target: Target, dedup_key: str, action: Action, **fields: Any) -> AlertEvent:
-    return AlertEvent(event_id=str(uuid.uuid4()), service_id=target.service_id,
-                      integration_id=target.integration_id, dedup_key=dedup_key, action=action,
-                      received_at=target.received_at, **fields)
-
-
-def fingerprint_of(alert: AlertIn) -> str:
+def fingerprint_of(alert: AlertWire) -> str:
     """The alert's own fingerprint, else the one computed from its labels."""
     return alert.fingerprint or label_fingerprint(alert.labels)
 
@@ -175,13 +273,13 @@ def label_fingerprint(labels: Mapping[str, str]) -> str:
     return f"{value:016x}"
 
 
-def group_id(notification: NotificationIn) -> str:
+def group_id(notification: NotificationWire) -> str:
     """A short, stable name for the notification's group (its groupKey, else its group labels)."""
     group = notification.groupKey or label_fingerprint(notification.groupLabels)
     return hashlib.sha256(group.encode()).hexdigest()[:32]
 
 
-def summary_of(alert: AlertIn) -> str | None:
+def summary_of(alert: AlertWire) -> str | None:
     """annotations.summary, else annotations.description, else labels.alertname."""
     for text in (alert.annotations.get("summary"), alert.annotations.get("description"), alert.labels.get("alertname")):
         if text and text.strip():
@@ -199,12 +297,5 @@ def source_of(labels: Mapping[str, str]) -> str | None:
     return source[:SOURCE_LIMIT] if source else None
 
 
-def _fields(model: BaseModel, names: tuple[str, ...]) -> dict[str, Any]:
-    # Read straight off the model: model_dump(mode="json") cost more than the rest of an
-    # alert's mapping together, in a storm of hundreds of alerts per request.
+def _fields(model: object, names: tuple[str, ...]) -> dict[str, Any]:
     return {name: getattr(model, name) for name in names}
-
-
-def _json(details: dict[str, Any]) -> str:
-    # Instants as pydantic's JSON mode writes them: ISO 8601, "Z" for UTC.
-    return orjson.dumps(details, option=orjson.OPT_UTC_Z).decode()

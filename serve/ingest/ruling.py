@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from tocsin.actors.background import Background
 from tocsin.actors.domain.batch_plan import Reply
@@ -102,10 +103,12 @@ class Ruling:
                     continue
             await self.book.next_load()
 
-    async def ruled(self, inputs: Sequence[ServiceInput], integration: IntegrationKey, now: datetime
-                    ) -> Sequence[ServiceInput | None]:
+    async def ruled(self, inputs: Sequence[ServiceInput], integration: IntegrationKey, now: datetime,
+                    payloads: Sequence[Mapping[str, Any]] | None = None) -> Sequence[ServiceInput | None]:
         """Each input as the shard is to take it, None for an alert dropped; `inputs` itself
-        when no rule can apply. RulesUnavailable when the rules cannot be read."""
+        when no rule can apply. `payloads`: each alert event's payload as JSON values, by
+        position, when its format has them (the rules read them instead of parsing the text).
+        RulesUnavailable when the rules cannot be read."""
         book = self.book
         if book.generation < 0:
             await self._loaded()
@@ -117,17 +120,20 @@ class Ruling:
             return inputs
         else:
             format = integration.type
-        follow = await self._follow_ups(inputs, router, now) if router is not None else {}
-        return [self._judged(item, format, router, now, follow.get(item.dedup_key))
-                if isinstance(item, AlertEvent) else item for item in inputs]
+        read: Sequence[Mapping[str, Any] | None] = payloads if payloads is not None else [None] * len(inputs)
+        follow = await self._follow_ups(inputs, read, router, now) if router is not None else {}
+        return [self._judged(item, format, router, now, follow.get(item.dedup_key), payload)
+                if isinstance(item, AlertEvent) else item for item, payload in zip(inputs, read)]
 
-    async def _follow_ups(self, inputs: Sequence[ServiceInput], router: Router, now: datetime) -> dict[str, str]:
+    async def _follow_ups(self, inputs: Sequence[ServiceInput], payloads: Sequence[Mapping[str, Any] | None],
+                          router: Router, now: datetime) -> dict[str, str]:
         """dedup key → service, for the acknowledges and resolves among `inputs` that none of the
         router's routes matches: each goes to the service whose open incident the router's alerts
         opened under its key, as the alert it follows went (a PagerDuty resolve carries nothing
         else to route by). One query per request that holds any; none for triggers."""
-        keys = [item.dedup_key for item in inputs if isinstance(item, AlertEvent) and item.action != Action.TRIGGER
-                and router.rules.evaluate(event_view(router.format, item), now).by_catch_all]
+        keys = [item.dedup_key for item, payload in zip(inputs, payloads)
+                if isinstance(item, AlertEvent) and item.action != Action.TRIGGER
+                and router.rules.evaluate(event_view(router.format, item, payload), now).by_catch_all]
         if not keys:
             return {}
         try:
@@ -137,12 +143,12 @@ class Ruling:
             raise RulesUnavailable("the incidents these alerts follow cannot be read now") from None
 
     def _judged(self, event: AlertEvent, format: str, router: Router | None, now: datetime,
-                follows_to: str | None = None) -> AlertEvent | None:
+                follows_to: str | None = None, payload: Mapping[str, Any] | None = None) -> AlertEvent | None:
         """The event as the rules decided; `follows_to`: the service of the incident it follows,
         which it goes to without the router's routes."""
         book = self.book
         routes = router.rules if router is not None and follows_to is None else None
-        verdict = judge(event_view(format, event), now, service_id=follows_to or event.service_id or None,
+        verdict = judge(event_view(format, event, payload), now, service_id=follows_to or event.service_id or None,
                         router=routes, service_rules=book.service,
                         inhibit=self._inhibitor if self._inhibit_active() else None,
                         service_exists=book.has_service)

@@ -12,8 +12,11 @@ from pydantic import ValidationError
 from tocsin.actors.domain.events import Action, Severity
 from tocsin.serve.ingest.prometheus_alerts import (
     AlertmanagerIn,
+    AlertmanagerWire,
     GrafanaIn,
+    GrafanaWire,
     Target,
+    decoded,
     events_of,
     label_fingerprint,
 )
@@ -35,12 +38,16 @@ def alert(status: str = "firing", fingerprint: str | None = None, **labels: str)
     return body
 
 
-def notification(*alerts: dict[str, Any], status: str = "firing", **fields: Any) -> AlertmanagerIn:
-    return AlertmanagerIn.model_validate({
+def notification_body(*alerts: dict[str, Any], status: str = "firing", **fields: Any) -> dict[str, Any]:
+    return {
         "version": "4", "groupKey": '{}:{alertname="HighLatency"}', "truncatedAlerts": 0, "status": status,
         "receiver": "tocsin", "groupLabels": {"alertname": "HighLatency"}, "commonLabels": {},
         "commonAnnotations": {}, "externalURL": "http://alertmanager:9093", "alerts": list(alerts), **fields,
-    })
+    }
+
+
+def notification(*alerts: dict[str, Any], status: str = "firing", **fields: Any) -> AlertmanagerWire:
+    return decoded(notification_body(*alerts, status=status, **fields), AlertmanagerWire, AlertmanagerIn)
 
 
 def test_each_alert_is_its_own_incident_by_fingerprint() -> None:
@@ -154,7 +161,7 @@ def test_computed_fingerprint_is_stable_and_follows_the_labels() -> None:
 
 
 def test_grafana_alerts_keep_values_and_links() -> None:
-    grafana = GrafanaIn.model_validate({
+    grafana = decoded({
         "receiver": "tocsin", "status": "firing", "orgId": 1, "version": "1", "groupKey": "{}:{}",
         "title": "[FIRING:1] HighCPU", "alerts": [{
             "status": "firing", "labels": {"alertname": "HighCPU", "grafana_folder": "infra"},
@@ -163,7 +170,7 @@ def test_grafana_alerts_keep_values_and_links() -> None:
             "silenceURL": "http://grafana:3000/alerting/silence/new", "dashboardURL": "http://grafana:3000/d/abc",
             "panelURL": "", "imageURL": "http://grafana:3000/img.png",
         }],
-    })
+    }, GrafanaWire, GrafanaIn)
     [event] = events_of(grafana, "fingerprint", "grafana", TARGET)
     details = orjson.loads(event.payload)
     assert event.dedup_key == "grafana:c6eadffa33fcdf37"
@@ -189,7 +196,7 @@ def test_grafana_alerts_keep_values_and_links() -> None:
     ({"truncatedAlerts": -1}, "truncatedAlerts"),
 ])
 def test_invalid_notifications_name_the_field(change: dict[str, Any], field: str) -> None:
-    body = {**notification(alert()).model_dump(mode="json"), **change}
+    body = {**notification_body(alert()), **change}
     with pytest.raises(ValidationError) as raised:
         AlertmanagerIn.model_validate(body)
     assert field in [".".join(str(p) for p in e["loc"]) for e in raised.value.errors()]
