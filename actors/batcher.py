@@ -35,8 +35,10 @@ class Batcher(Generic[Item, Result]):
         self._call = call
         self._max_items = max_items
         self._max_delay_s = max_delay_s
-        self._items: list[Item] = []
-        self._futures: list[asyncio.Future[Result]] = []
+        # What waits to go: each submission's items and the one future its results go to, so
+        # that a request of hundreds of items costs one future, not hundreds.
+        self._waiting: list[tuple[list[Item], asyncio.Future[list[Result]]]] = []
+        self._queued = 0
         self._max_in_flight = max_in_flight
         self._timer: asyncio.TimerHandle | None = None
         self._in_flight = 0
@@ -48,47 +50,51 @@ class Batcher(Generic[Item, Result]):
     async def submit_many(self, items: list[Item]) -> list[Result]:
         """Items that arrived together go out together (in one call, up to `max_items`);
         one result each, or BatchFailed if any of them was not made durable."""
+        if not items:
+            return []
         loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[Result]] = [loop.create_future() for _ in items]
-        self._items += items
-        self._futures += futures
-        if len(self._items) >= self._max_items or self._max_delay_s == 0:
+        future: asyncio.Future[list[Result]] = loop.create_future()
+        self._waiting.append((items, future))
+        self._queued += len(items)
+        if self._queued >= self._max_items or self._max_delay_s == 0:
             self._send()
         elif self._timer is None:
             self._timer = loop.call_later(self._max_delay_s, self._send)
-        return list(await asyncio.gather(*futures))
+        return await future
 
     @property
     def queued(self) -> int:
-        return len(self._items)
+        return self._queued
 
     def _send(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._in_flight >= self._max_in_flight or not self._items:
+        if self._in_flight >= self._max_in_flight or not self._waiting:
             return  # the next call to return sends what has queued
-        items, futures = self._items, self._futures
-        self._items, self._futures = [], []
+        waiting, self._waiting, self._queued = self._waiting, [], 0
         self._in_flight += 1
-        task = asyncio.create_task(self._deliver(items, futures))
+        task = asyncio.create_task(self._deliver(waiting))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, items: list[Item], futures: list[asyncio.Future[Result]]) -> None:
+    async def _deliver(self, waiting: list[tuple[list[Item], asyncio.Future[list[Result]]]]) -> None:
+        items = waiting[0][0] if len(waiting) == 1 else [item for chunk, _ in waiting for item in chunk]
         try:
             results = await self._call(items)
             if len(results) != len(items):
                 raise RuntimeError(f"{len(results)} results for {len(items)} items")
         except Exception as exc:  # noqa: BLE001 - any failure means "not durable"
-            for future in futures:
+            for _, future in waiting:
                 if not future.done():
                     future.set_exception(BatchFailed(str(exc) or type(exc).__name__))
         else:
-            for future, result in zip(futures, results):
+            start = 0
+            for chunk, future in waiting:
                 if not future.done():
-                    future.set_result(result)
+                    future.set_result(results[start:start + len(chunk)])
+                start += len(chunk)
         finally:
             self._in_flight -= 1
-            if self._items:
+            if self._waiting:
                 self._send()

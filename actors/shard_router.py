@@ -63,6 +63,9 @@ class ShardRouter:
         """The inputs of one request, in order, each shard's share in one batch; raises
         BatchFailed unless every one of them is durable."""
         items = [storable_input(item) for item in items]
+        services = {item.service_id for item in items}
+        if len(services) == 1:  # most requests: one service's, without the grouping by shard
+            return await self._batchers[shard_index(services.pop(), self._count)].submit_many(items)
         by_shard: dict[int, list[int]] = {}
         for position, item in enumerate(items):
             by_shard.setdefault(shard_index(item.service_id, self._count), []).append(position)
