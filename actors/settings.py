@@ -20,6 +20,9 @@ from tocsin.actors.domain import destinations
 from tocsin.actors.domain.accounts import single_sign_on
 from tocsin.actors.domain.accounts.access import Visibility
 
+# Set by `tocsin demo` alone; `from_env` reads no variable for them.
+DEMO_ONLY = frozenset({"demo_phone_url", "demo_phone_secret"})
+
 # Messages per second for a provider that has no rate setting of its own.
 DEFAULT_RATE_PER_S = 10.0
 
@@ -199,6 +202,13 @@ class Settings(BaseModel):
     oidc_login_minutes: float = Field(10.0, gt=0)
     oidc_timeout_s: float = Field(10.0, gt=0)
 
+    # -- the demo ---------------------------------------------------------------------
+    # Where `tocsin demo`'s phone answers on loopback (what its four people received, and their
+    # replies), and the secret it asks of the gateway. Only `tocsin demo` sets them: no
+    # variable does (DEMO_ONLY), so /ui/demo-phone does not exist in any other deployment.
+    demo_phone_url: str | None = None
+    demo_phone_secret: SecretStr | None = None
+
     @field_validator("allow_private_destinations")
     @classmethod
     def _networks(cls, value: str) -> str:
@@ -259,7 +269,7 @@ class Settings(BaseModel):
     def from_env(cls, **overrides: Any) -> Settings:
         """Settings from TOCSIN_* variables, then the CLI's explicit overrides."""
         env: dict[str, Any] = {}
-        for name in cls.model_fields:
+        for name in cls.model_fields.keys() - DEMO_ONLY:
             value = os.environ.get(f"TOCSIN_{name.upper()}")
             if value:
                 env[name] = value

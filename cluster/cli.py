@@ -1,4 +1,4 @@
-"""`tocsin up | status | doctor | migrate | user set-password`."""
+"""`tocsin up | demo | status | doctor | migrate | user set-password`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -25,6 +25,9 @@ from tocsin.cluster.output import LogFiles
 from tocsin.cluster.postgres import Database, open_database
 from tocsin.cluster.steps import Steps, StepFailed
 
+if TYPE_CHECKING:
+    from tocsin.cluster.demo.command import Demo
+
 # Wide enough for the status table when the output goes to a file or a pipe.
 console = Console(width=None if sys.stdout.isatty() else 160)
 log = logging.getLogger("tocsin")
@@ -34,6 +37,8 @@ SETUP_HOURS = int(LIFETIME.total_seconds() // 3600)
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if getattr(args, "isolated", False):  # the demo: its settings are its own, none from the environment
+        return _demo(args.data_dir, args.port, args.shards, args.rate, not args.no_generator, args.verbose)
     try:
         settings = Settings.from_env(
             host=getattr(args, "host", None),
@@ -74,6 +79,16 @@ def _parser() -> argparse.ArgumentParser:
                     help="show Postgres's and Ray's own output and every log line here, not in log files")
     up.set_defaults(run=_up)
 
+    demo = commands.add_parser(
+        "demo", help="start Tocsin with a demo organisation, a demo phone and alerts coming in; Ctrl-C stops")
+    demo.add_argument("--port", type=int, default=8000, help="port to serve on, at 127.0.0.1 (default 8000)")
+    demo.add_argument("--shards", type=int, default=2, help="number of ServiceShards (default 2)")
+    demo.add_argument("--rate", type=float, default=None, help="alerts a minute, about (default 2)")
+    demo.add_argument("--no-generator", action="store_true", help="send no alerts: only the organisation and the phone")
+    demo.add_argument("--verbose", action="store_true",
+                      help="show Postgres's and Ray's own output and every log line here, not in log files")
+    demo.set_defaults(isolated=True)
+
     status = commands.add_parser(
         "status", help="report what is running: here, or on a Ray cluster with --address")
     status.add_argument("--address", help="the Ray cluster to look at ('auto' or host:port), e.g. on a cluster "
@@ -101,11 +116,27 @@ def _parser() -> argparse.ArgumentParser:
 
     for sub in (up, status, doctor, migrate, set_password):
         sub.add_argument("--data-dir", type=Path, help="where embedded data lives (default: user data dir)")
+    demo.add_argument("--data-dir", type=Path, help="where the demo's data lives (default: tocsin-demo beside"
+                                                    " `tocsin up`'s data dir)")
     parser.set_defaults(data_dir=None)
     return parser
 
 
-def _up(settings: Settings, verbose: bool = False) -> int:
+def _demo(data_dir: Path | None, port: int, shards: int, rate: float | None, generator: bool, verbose: bool) -> int:
+    from tocsin.cluster.demo.command import DEFAULT_RATE, Demo, data_dir_default
+
+    if rate is not None and rate <= 0 or not 1 <= port <= 65535 or shards < 1:
+        console.print("[bold red]Refusing to start[/bold red]: --rate and --shards must be above 0, --port a port",
+                      soft_wrap=True)
+        return 2
+    demo = Demo(data_dir or data_dir_default(), port, (rate or DEFAULT_RATE) if generator else None)
+    try:
+        return _up(demo.settings(shards), verbose, demo)
+    finally:
+        demo.stop()
+
+
+def _up(settings: Settings, verbose: bool = False, demo: Demo | None = None) -> int:
     from tocsin.actors.providers.vapid import VapidKeyError
     from tocsin.cluster import local_state
 
@@ -165,15 +196,18 @@ def _up(settings: Settings, verbose: bool = False) -> int:
             # A local Ray turns token auth on for itself; whoever attaches must ask for it too.
             "ray_auth_mode": os.environ.get("RAY_AUTH_MODE"),
         })
+        shown = demo.start(settings, token, steps) if demo is not None else []
         for caution in cautions(settings, providers):
             log.warning(caution)
-        _announce(settings, token, generated, setup_url, time.monotonic() - started)
+        _announce(settings, token, generated, setup_url, time.monotonic() - started, shown)
         while not stop.requested:
             time.sleep(0.5)
         console.print("[bold]Stopping Tocsin…[/bold]")
     except StepFailed:
         return 1
     finally:
+        if demo is not None:
+            demo.stop_alerts()  # before what they go to
         local_state.clear_running(settings.data_dir)
         if ray.is_initialized():
             deploy.stop_all(settings, actors)
@@ -286,7 +320,8 @@ class _StopRequest:
         self.requested = True
 
 
-def _announce(settings: Settings, token: str, generated: bool, setup_url: str | None, seconds: float) -> None:
+def _announce(settings: Settings, token: str, generated: bool, setup_url: str | None, seconds: float,
+              shown: list[tuple[str, str]]) -> None:
     url = settings.base_url
     console.print(f"[bold green]Tocsin is up[/bold green] in {seconds:.1f}s")
     console.print(f"  dashboard    {url}/")
@@ -296,6 +331,8 @@ def _announce(settings: Settings, token: str, generated: bool, setup_url: str | 
     if settings.smtp_listen_port is not None:
         console.print(f"  e-mail       <key>@{settings.email_domain} via SMTP {settings.host}:{settings.smtp_listen_port}")
     console.print(f"  data         {settings.data_dir}")
+    for name, what in shown:
+        console.print(f"  {name:<12} {what}", soft_wrap=True, highlight=False)
     if generated:
         console.print(f"  admin token  [bold]{token}[/bold]  (generated now; kept in {settings.data_dir}/admin-token)")
     if setup_url:

@@ -24,7 +24,7 @@ import ray
 from pydantic import SecretStr
 from ray.serve import Application
 
-from tocsin.actors.settings import Settings
+from tocsin.actors.settings import DEMO_ONLY, Settings
 from tocsin.actors.store.migrate import migrate
 from tocsin.cluster import accounts, deploy
 from tocsin.actors.providers import vapid
@@ -56,7 +56,7 @@ SECRET_SETTINGS = frozenset(
 def cluster_settings(args: Mapping[str, Any]) -> Settings:
     """TOCSIN_* variables, overridden by the config's `args`; refuses what a cluster cannot
     run on (no production Postgres, no admin token or a short one) and secrets written into the config."""
-    unknown = sorted(set(args) - set(Settings.model_fields))
+    unknown = sorted(set(args) - (Settings.model_fields.keys() - DEMO_ONLY))  # the demo's are `tocsin demo`'s alone
     if unknown:
         raise ValueError(f"unknown settings in the Serve config's args: {', '.join(unknown)}")
     secrets = sorted(set(args) & SECRET_SETTINGS)

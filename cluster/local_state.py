@@ -1,11 +1,12 @@
 """What `tocsin up` leaves in the data dir: its admin token, its VAPID key for Web Push, and
-where it runs (for status)."""
+where it runs (for status); `tocsin demo` its admin's password too."""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,16 @@ def with_vapid_keys(settings: Settings) -> Settings:
         secret = SecretStr(path.read_text().strip())
     public = vapid.checked_public_key(secret.get_secret_value(), settings.vapid_public_key)
     return settings.model_copy(update={"vapid_private_key": secret, "vapid_public_key": public})
+
+
+def kept_secret(path: Path, make: Callable[[], str]) -> tuple[str, bool]:
+    """The secret kept at `path`, made (and kept, readable by this user only) when there is
+    none; and whether it was made just now."""
+    if path.exists():
+        return path.read_text().strip(), False
+    secret = make()
+    _write_secret(path, secret)
+    return secret, True
 
 
 def known_vapid_keys(settings: Settings) -> Settings:

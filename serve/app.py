@@ -33,7 +33,7 @@ from tocsin.serve.api import (
     verification,
 )
 from tocsin.serve import metrics
-from tocsin.serve import dashboard
+from tocsin.serve import dashboard, demo_phone
 from tocsin.serve.api import passwords, session, setup, sso, tokens
 from tocsin.serve import stream
 from tocsin.serve.api import notes
@@ -68,6 +68,8 @@ def create_api() -> FastAPI:
         api.include_router(router)
     api.include_router(metrics.router)
     api.include_router(setup.page_router)  # before the dashboard's /ui/{section}
+    api.include_router(demo_phone.pages)  # likewise; 404 but in `tocsin demo`
+    api.include_router(demo_phone.api)
     api.include_router(dashboard.router)
     api.include_router(notes.router)
     api.include_router(stream.router)

@@ -97,19 +97,19 @@ async def ui_home() -> Response:
 
 @router.get("/ui/login")
 async def login_page() -> Response:
-    return _html(_static_text("login"))
+    return page_response(_static_text("login"))
 
 
 @router.get("/ui/incidents/{incident_id}")
 async def incident_page(incident_id: Int64Id) -> Response:
-    return _html(render_page("incident", section="incidents", title=f"Incident {incident_id}"))
+    return page_response(render_page("incident", section="incidents", title=f"Incident {incident_id}"))
 
 
 @router.get("/ui/{section}")
 async def section_page(section: str) -> Response:
     if section not in _TITLES:
         raise HTTPException(404, f"no dashboard page {section}")
-    return _html(render_page(section, section=section, title=_TITLES[section]))
+    return page_response(render_page(section, section=section, title=_TITLES[section]))
 
 
 @router.get("/static/{name}")
@@ -137,9 +137,13 @@ async def service_worker() -> Response:
 def render_page(page: str, *, section: str, title: str) -> str:
     """The page file `page`.html inside the shared layout, with `section` marked in the navigation.
     Rendered per request (a few microseconds): the title may hold a number from the URL."""
+    return render(_static_text(page), section=section, title=title, module=f"/static/{page}.js")
+
+
+def render(content: str, *, section: str, title: str, module: str) -> str:
+    """`content` inside the shared layout, run by the script at `module`."""
     layout = Template(_static_text("layout"))
-    return layout.substitute(title=title, nav=_navigation(section), content=_static_text(page),
-                             module=f"/static/{page}.js")
+    return layout.substitute(title=title, nav=_navigation(section), content=content, module=module)
 
 
 def standalone_page(page: str, status: int = 200, **fields: str) -> Response:
@@ -193,5 +197,6 @@ def _service_worker() -> bytes:
     return source.replace(_RELEASE_MARKER, json.dumps(release)).encode()
 
 
-def _html(page: str) -> Response:
+def page_response(page: str) -> Response:
+    """A dashboard page, with the headers every page has."""
     return HTMLResponse(page, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
