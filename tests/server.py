@@ -26,13 +26,15 @@ class TocsinProcess:
         env: dict[str, str],
         extra_args: tuple[str, ...] = (),
         inherit_env: bool = True,
+        command: str = "up",
     ) -> None:
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.data_dir = data_dir
         self.log_path = data_dir / "tocsin-up.log"
         self.env = {**os.environ, **env} if inherit_env else dict(env)
-        self._args = ["up", "--port", str(port), "--data-dir", str(data_dir), *extra_args]
+        self.name = f"tocsin {command}"
+        self._args = [command, "--port", str(port), "--data-dir", str(data_dir), *extra_args]
         self._process: subprocess.Popen[bytes] | None = None
 
     @staticmethod
@@ -47,14 +49,14 @@ class TocsinProcess:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(f"tocsin up exited with {self._process.returncode}:\n{self.log()}{self.log_tails()}")
+                raise RuntimeError(f"{self.name} exited with {self._process.returncode}:\n{self.log()}{self.log_tails()}")
             with contextlib.suppress(httpx.HTTPError):  # not listening yet: poll again
                 healthy = httpx.get(self.base_url + "/healthz", timeout=2).status_code == 200
                 if healthy and "Ctrl-C stops." in self.log():
                     return self
             time.sleep(0.5)
         self.stop()
-        raise TimeoutError(f"tocsin up was not healthy within {timeout_s}s:\n{self.log()}{self.log_tails()}")
+        raise TimeoutError(f"{self.name} was not healthy within {timeout_s}s:\n{self.log()}{self.log_tails()}")
 
     def stop(self, timeout_s: float = 90) -> int:
         """Ctrl-C, as a person stops it; returns the exit code."""
@@ -78,6 +80,15 @@ class TocsinProcess:
         return "".join(tails)
 
 
+def own_environment() -> dict[str, str]:
+    """This environment without the run's Tocsin settings or the Serve ports chosen for the
+    run's own Ray: a Tocsin started with it chooses its own, as on a user's machine."""
+    from tocsin.cluster.raystart import LOCAL_RAY_VARIABLES
+
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("TOCSIN_", "RAY_ADDRESS")) and k not in LOCAL_RAY_VARIABLES}
+
+
 @dataclass(frozen=True)
 class Deployment:
     """A running `tocsin up`: where it serves, its admin token; for one of its own
@@ -98,12 +109,10 @@ def own_deployment(postgres_admin_url: str, data_dir: Path, namespace: str, env:
     """`tocsin up` with these settings besides the run's: its own Ray (Serve is one per Ray)
     and its own database (its shards would otherwise fire the deadlines of the run's services
     too), stopped and dropped afterwards."""
-    from tocsin.cluster.raystart import LOCAL_RAY_VARIABLES
     from tests.conftest import free_port, fresh_database
 
     token = "test-admin-token-" + uuid.uuid4().hex
-    inherited = {k: v for k, v in os.environ.items()
-                 if not k.startswith(("TOCSIN_", "RAY_ADDRESS")) and k not in LOCAL_RAY_VARIABLES}
+    inherited = own_environment()
     with fresh_database(postgres_admin_url) as database_url:
         server = TocsinProcess(port=free_port(), data_dir=data_dir, inherit_env=False, extra_args=("--shards", "2"), env={
             **inherited, "TOCSIN_DATABASE_URL": database_url, "TOCSIN_ADMIN_TOKEN": token,

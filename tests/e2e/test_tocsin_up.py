@@ -4,23 +4,18 @@ a generated admin token; a calm terminal and a one-time link to create the first
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
 
 import httpx
 
-from tocsin.cluster.raystart import LOCAL_RAY_VARIABLES
 from tests.conftest import free_port
-from tests.server import TocsinProcess
+from tests.server import TocsinProcess, own_environment
 
 
 def _defaults_env() -> dict[str, str]:
-    # Nothing of this test run's settings, nor the Serve ports chosen for the run's own Ray:
-    # `tocsin up` must choose its own, as it does on a user's machine.
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("TOCSIN_", "RAY_ADDRESS")) and k not in LOCAL_RAY_VARIABLES}
+    return own_environment()
 
 
 def _up(data_dir, port, *args: str) -> TocsinProcess:
