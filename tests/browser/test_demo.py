@@ -1,7 +1,8 @@
 """`tocsin demo` as someone trying Tocsin meets it: started on a fresh data dir, logged in to
 as the admin it prints, incidents arriving live from its alert generator, and one of them
 acknowledged by replying to its text on the demo phone — a reply that reaches Tocsin through
-its Twilio webhook, signed as Twilio signs. A Tocsin that is not the demo has no demo phone."""
+its Twilio webhook, signed as Twilio signs. (tests/e2e/test_demo_phone.py:
+no other Tocsin has a demo phone.)"""
 
 from __future__ import annotations
 
@@ -89,11 +90,3 @@ def _texted(demo: TocsinProcess, incident: str) -> str:
                        headers={"Authorization": f"Bearer {token}"}).json()["notifications"]
     return str(next(n["user_name"] for n in listed if str(n["incident_id"]) == incident))
 
-
-def test_a_tocsin_that_is_not_the_demo_has_no_demo_phone(tocsin: Any, admin_token: str) -> None:
-    headers = {"Authorization": f"Bearer {admin_token}"}
-    for method, path in (("GET", "/ui/demo-phone"), ("GET", "/ui/demo-phone/phone.js"), ("GET", "/api/v1/demo-phone"),
-                         ("POST", "/api/v1/demo-phone/texts/1/reply")):
-        answer = httpx.request(method, tocsin.base_url + path, headers=headers, json={"body": "1a"}, timeout=30)
-        assert answer.status_code == 404, (path, answer.text)
-        assert "tocsin demo" in answer.json()["message"]
