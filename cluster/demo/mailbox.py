@@ -17,8 +17,6 @@ from tocsin.cluster.demo.inbox import Inbox
 from tocsin.cluster.demo.people import owner_of
 
 _ATTEMPTS = 5  # a port chosen free may be taken before it is bound
-# aiosmtpd logs every connection at INFO: the inbox says what came, the terminal stays calm.
-logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 class _Handler:
@@ -49,6 +47,8 @@ class Mailbox:
     def __init__(self, inbox: Inbox) -> None:
         self.host = "127.0.0.1"
         self.port = 0
+        # aiosmtpd logs every connection at INFO: the inbox says what came, the terminal stays calm.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         self._controller = self._start(_Handler(inbox))
 
     def _start(self, handler: Any) -> Controller:
