@@ -96,6 +96,7 @@ ADMIN_READS = {  # reads that show credentials: routing keys, heartbeat ping URL
     ("GET", "/api/v1/services/{service_id}/integrations"),
     ("GET", "/api/v1/services/{service_id}/heartbeats"),
     ("GET", "/api/v1/heartbeats/{heartbeat_id}"),
+    ("GET", "/api/v1/demo-phone"),  # the demo people's inboxes, which only the demo admin answers from
 }
 READS_BY_POST = {  # reads that take a body: any role
     ("POST", "/api/v1/rules/test"),  # what the rules would do with a sample; nothing is stored

@@ -1,5 +1,6 @@
 """The demo phone belongs to `tocsin demo` alone: on any other Tocsin its page, its script and
-its API are not there, whoever asks (tests/browser/test_demo.py uses it in the demo)."""
+its API are not there, even to an admin (the API asks for one first, as all of it does);
+tests/browser/test_demo.py uses the phone in the demo."""
 
 from __future__ import annotations
 
