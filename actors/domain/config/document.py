@@ -317,21 +317,21 @@ class Document:
     """The inhibit rules, in order; left out: left as they are."""
 
 
-def document_data(value: Any) -> Any:
-    """A document (or any part of it) as plain data for YAML or JSON: fields at their default
-    and nested lists left out are omitted, instants are ISO 8601 text."""
+def document_data(value: Any, *, defaults: bool = False) -> Any:
+    """A document (or any part of it) as plain data for YAML or JSON: fields left out (None)
+    are omitted, and so are fields at their default unless `defaults`; instants are ISO 8601 text."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         data: dict[str, Any] = {}
         for field in dataclasses.fields(value):
             item = getattr(value, field.name)
-            if item is None or item == _default(field):
+            if item is None or (not defaults and item == _default(field)):
                 continue
-            data[field.name] = document_data(item)
+            data[field.name] = document_data(item, defaults=defaults)
         return data
     if isinstance(value, Mapping):
-        return {str(key): document_data(item) for key, item in value.items()}
+        return {str(key): document_data(item, defaults=defaults) for key, item in value.items()}
     if isinstance(value, (tuple, list)):
-        return [document_data(item) for item in value]
+        return [document_data(item, defaults=defaults) for item in value]
     if isinstance(value, datetime):
         return value.isoformat()
     return value
