@@ -1,4 +1,4 @@
-"""`tocsin up | demo | status | doctor | migrate | user set-password`."""
+"""`tocsin up | demo | status | doctor | migrate | user set-password | config …`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from rich.console import Console
 
 from tocsin.actors.domain.accounts.setup import LIFETIME
 from tocsin.actors.settings import Settings
-from tocsin.cluster import output
+from tocsin.cluster import config_cli, output
 from tocsin.cluster.admin_token import admin_token_problem
 from tocsin.cluster.cautions import cautions
 from tocsin.cluster.output import LogFiles
@@ -36,6 +36,8 @@ SETUP_HOURS = int(LIFETIME.total_seconds() // 3600)
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if "remote" in vars(args):  # talks to a running Tocsin over HTTP: no local settings
+        return int(args.remote(args))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if getattr(args, "isolated", False):  # the demo: its settings are its own, none from the environment
         return _demo(args.data_dir, args.port, args.shards, args.rate, not args.no_generator, args.verbose)
@@ -113,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
         "set-password", help="set a user's password: asked for twice, or read from standard input when piped")
     set_password.add_argument("operands", nargs=1, metavar="EMAIL", help="the user's e-mail address")
     set_password.set_defaults(run=_set_password)
+
+    config_cli.add_commands(commands)
 
     for sub in (up, status, doctor, migrate, set_password):
         sub.add_argument("--data-dir", type=Path, help="where embedded data lives (default: user data dir)")

@@ -12,6 +12,7 @@ from tocsin.serve.api import (
     calendar,
     channels,
     checks,
+    config,
     contacts,
     health,
     heartbeats,
@@ -62,7 +63,7 @@ def create_api() -> FastAPI:
         calendar.router, channels.router, maintenance.router, heartbeats.router, heartbeat_pings.router,
         rules.router, rule_samples.router, integrations.router, shift_notices.router, checks.router, push.router,
         reports.router,
-        teams.router,
+        teams.router, config.router,
     )
     for router in routers:
         api.include_router(router)
