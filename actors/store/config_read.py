@@ -148,14 +148,17 @@ async def _services(conn: asyncpg.Connection, names: Names) -> tuple[Service, ..
             MaintenanceWindow(row["starts_at"], row["ends_at"], row["reason"]))
     rows = await conn.fetch("SELECT id::text, name, team_id::text, description, escalation_policy_id::text AS policy,"
                             " urgency, auto_resolve_minutes, max_unacknowledged FROM services ORDER BY created_at, id")
-    return tuple(Service(
-        name=row["name"], team=_name(names.teams, row["team_id"]), description=row["description"],
-        escalation_policy=_name(names.policies, row["policy"]), urgency=row["urgency"],
-        auto_resolve_minutes=row["auto_resolve_minutes"], max_unacknowledged=row["max_unacknowledged"],
-        integrations=tuple(integrations.get(row["id"], ())), heartbeats=tuple(heartbeats.get(row["id"], ())),
-        rules=await _rules(conn, "kind = 'service' AND service_id = $1::uuid", row["id"], names),
-        maintenance_windows=tuple(windows.get(row["id"], ())),
-    ) for row in rows)
+    services = []
+    for row in rows:
+        services.append(Service(
+            name=row["name"], team=_name(names.teams, row["team_id"]), description=row["description"],
+            escalation_policy=_name(names.policies, row["policy"]), urgency=row["urgency"],
+            auto_resolve_minutes=row["auto_resolve_minutes"], max_unacknowledged=row["max_unacknowledged"],
+            integrations=tuple(integrations.get(row["id"], ())), heartbeats=tuple(heartbeats.get(row["id"], ())),
+            rules=await _rules(conn, "kind = 'service' AND service_id = $1::uuid", row["id"], names),
+            maintenance_windows=tuple(windows.get(row["id"], ())),
+        ))
+    return tuple(services)
 
 
 async def _routers(conn: asyncpg.Connection, names: Names) -> tuple[Router, ...]:

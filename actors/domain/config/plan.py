@@ -20,8 +20,8 @@ from tocsin.actors.domain.config.document import (
 )
 
 Action = Literal["create", "update", "delete"]
-Kind = Literal["team", "user", "schedule", "escalation_policy", "service", "router", "inhibit_rules"]
-KINDS: tuple[Kind, ...] = ("team", "user", "schedule", "escalation_policy", "service", "router", "inhibit_rules")
+Kind = Literal["user", "team", "schedule", "escalation_policy", "service", "router", "inhibit_rules"]
+KINDS: tuple[Kind, ...] = ("user", "team", "schedule", "escalation_policy", "service", "router", "inhibit_rules")
 """In the order applying creates them (each may refer to those before it); deletes go in reverse."""
 
 SECRET = "(secret)"
