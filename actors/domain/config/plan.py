@@ -202,9 +202,15 @@ def _utc(text: str) -> str:
 def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[FieldChange, ...]:
     before, after = dict(_flat(old, "")), dict(_flat(new, ""))
     changes = [FieldChange(path, _shown(path, before.get(path)), _shown(path, value))
-               for path, value in after.items() if before.get(path) != value]
-    changes += [FieldChange(path, _shown(path, value), None) for path, value in before.items() if path not in after]
+               for path, value in after.items() if before.get(path) != value and not _emptied(path, value, before)]
+    changes += [FieldChange(path, _shown(path, value), None) for path, value in before.items()
+                if path not in after and not _emptied(path, value, after)]
     return tuple(changes)
+
+
+def _emptied(path: str, value: Any, other: Mapping[str, Any]) -> bool:
+    """An empty list or mapping where the other side has items: those items' changes say it."""
+    return value in ([], {}) and any(p.startswith((f"{path}[", f"{path}.")) for p in other)
 
 
 def _shown(path: str, value: Any) -> Any:
