@@ -153,7 +153,7 @@ def _matched(desired: Sequence[Integration | Heartbeat], current: Sequence[Integ
     """A service's integrations (or heartbeats) on both sides, each labelled by its name, the
     pairs being matched by key where the file states one, else by name."""
     pairs = match_keyed(desired, current)
-    new, old, labels = _Keyed(), _Keyed(), set()
+    new, old, labels = _Keyed(), _Keyed(), set[str]()
     for want, have in pairs:
         item = want or have
         assert item is not None
