@@ -1,6 +1,7 @@
 """Configuration as code: `POST /api/v1/config/plan`, `POST /api/v1/config/apply`, `GET /api/v1/config/export`.
 
-For global admins only (the file may name any object, users' roles included). A document with
+For global admins only (the file may name any object, users' roles included); the schema, for
+any role. A document with
 errors is refused whole: 422 with `errors`, every problem as "path in the file: what is wrong". An apply plans and
 writes in one transaction, under a lock that makes concurrent applies take turns: it changes
 all it planned or nothing. The document itself is actors/domain/config/document.py.
@@ -21,7 +22,7 @@ from tocsin.actors.domain.config.document import Document, document_data
 from tocsin.actors.domain.config.plan import Plan, plan
 from tocsin.actors.store.config_apply import apply
 from tocsin.actors.store.config_read import read_document
-from tocsin.serve.api.auth import require_admin
+from tocsin.serve.api.auth import authenticate, require_admin
 from tocsin.serve.api.models import address_problem
 from tocsin.serve.errors import invalid
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
@@ -143,7 +144,7 @@ async def export_config(runtime: GatewayRuntime = Depends(get_runtime),
     return {"document": document_data(document)}
 
 
-@router.get("/schema")
+@router.get("/schema", dependencies=[Depends(authenticate)])
 async def config_schema() -> dict[str, Any]:
     """The JSON Schema of the configuration file."""
     return document_schema()

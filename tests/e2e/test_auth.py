@@ -93,6 +93,7 @@ OWN_ANY_ROLE = {  # every user's own password and personal tokens
 }
 SESSION = {("GET", "/api/v1/session"), ("DELETE", "/api/v1/session")}  # the cookie, not a token
 ADMIN_READS = {  # reads that show credentials: routing keys, heartbeat ping URLs
+    ("GET", "/api/v1/config/export"),
     ("GET", "/api/v1/services/{service_id}/integrations"),
     ("GET", "/api/v1/services/{service_id}/heartbeats"),
     ("GET", "/api/v1/heartbeats/{heartbeat_id}"),
