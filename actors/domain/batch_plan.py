@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from tocsin.actors.domain.escalation_state import Page
 from tocsin.actors.domain.events import ServiceInput
 from tocsin.actors.domain.incident import Incident, Outcome
 from tocsin.actors.domain.paging import Notification
 from tocsin.actors.domain.wire import pickled_by_fields
+
+if TYPE_CHECKING:  # it makes the entries of a plan
+    from tocsin.actors.domain.occurrence_run import OccurrenceRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +33,7 @@ class LogEntry:
     input_id: str | None
     rules: tuple[str, ...] = ()  # the routing rules that matched the alert this entry records
     rule_effect: str | None = None  # what they did to it, e.g. "suppressed" or "paused 5 min"
+    alerts: int = 1  # how many alerts it stands for: more than one for a run of occurrences
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,9 @@ class Plan:
     notifications: list[PlannedNotification] = field(default_factory=list)
     # drafts acknowledged, snoozed or resolved here: their pending notifications are cancelled
     silenced: dict[int, Incident] = field(default_factory=dict)
+    # by id(draft): occurrences gathered and not yet applied (only while planning; see
+    # tocsin.actors.domain.occurrence_run)
+    runs: dict[int, OccurrenceRun] = field(default_factory=dict)
 
     @property
     def new_incidents(self) -> list[Incident]:

@@ -86,7 +86,7 @@ def list_fields(incident: Incident) -> dict[str, Any]:
 def entry_fields(entry: LogEntry) -> dict[str, Any]:
     """A timeline entry as GET /api/v1/incidents/{id} shows it."""
     return {"at": _utc(entry.at), "kind": entry.kind, "actor": entry.actor, "message": entry.message,
-            "rules": list(entry.rules), "rule_effect": entry.rule_effect}
+            "rules": list(entry.rules), "rule_effect": entry.rule_effect, "alerts": entry.alerts}
 
 
 def _utc(at: datetime | None) -> datetime | None:

@@ -117,12 +117,12 @@ def draft_of(incident: Incident) -> Incident:
     return Incident(*_FIELD_VALUES(incident))
 
 
-def add_occurrence(draft: Incident, at: datetime) -> Outcome:
-    """Another trigger with the same dedup key while the incident is open."""
-    draft.occurrences += 1
-    draft.last_occurrence_at = max(at, draft.last_occurrence_at)
-    draft.updated_at = at
-    return Outcome.OCCURRENCE
+def add_occurrences(draft: Incident, count: int, latest: datetime, last_at: datetime) -> None:
+    """`count` more triggers with the same dedup key while the incident is open: the latest
+    received at `latest`, the last of them (in order) at `last_at`."""
+    draft.occurrences += count
+    draft.last_occurrence_at = max(latest, draft.last_occurrence_at)
+    draft.updated_at = last_at
 
 
 def acknowledge(draft: Incident, at: datetime) -> Outcome:

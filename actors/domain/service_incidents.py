@@ -9,7 +9,9 @@ returns a `Plan` (the changed drafts, log entries, pages, per-input outcomes). `
 adopts a plan once the store has made it durable, so a failed transaction leaves memory
 exactly as the database is. The escalation walk of each incident rides along (see
 `tocsin.actors.domain.incident_escalation`): opening starts it, acknowledge and resolve stop it, and passing
-deadlines (`due`) page the next level.
+deadlines (`due`) page the next level. An incident's consecutive occurrences within a batch
+are gathered and applied as one step with one timeline entry
+(`tocsin.actors.domain.occurrence_run`); every other input is applied in its place.
 
 What the gateway's routing rules decided rides on each alert (see
 `tocsin.actors.domain.rule_effects`): the incident it opens may open suppressed (recorded,
@@ -25,19 +27,11 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from tocsin.actors.domain.events import Action, AlertEvent, Command, IncidentCommand, ServiceInput, Severity, Status
-from tocsin.actors.domain.incident import (
-    NO_DETAILS,
-    Incident,
-    Outcome,
-    acknowledge,
-    add_occurrence,
-    draft_of,
-    open_incident,
-    resolve,
-)
+from tocsin.actors.domain.incident import NO_DETAILS, Incident, Outcome, acknowledge, draft_of, open_incident, resolve
 from tocsin.actors.domain.batch_plan import Applied, LogEntry, Plan
 from tocsin.actors.domain.incident_escalation import CommandRefused, ServiceConfig, Walks
-from tocsin.actors.domain.rule_effects import effect_of, enrichment_of, pause_of, suppresses, with_tags
+from tocsin.actors.domain.occurrence_run import OccurrenceRun
+from tocsin.actors.domain.rule_effects import effect_of, enrichment_of, pause_of, suppresses
 
 DEFAULT_SEVERITY = Severity.CRITICAL
 OVERFLOW_KEY = "tocsin:overflow"  # the dedup key of a service's overflow incident
@@ -82,6 +76,9 @@ class ServiceIncidents:
                 self._plan_alert(plan, walks, item)
             else:
                 self._plan_command(plan, walks, item)
+        for run in plan.runs.values():
+            plan.log.append(run.apply(walks.config))
+        plan.runs.clear()
         if now is not None:
             for incident_id in due:
                 self._plan_deadline(plan, walks, incident_id, now)
@@ -117,11 +114,12 @@ class ServiceIncidents:
             elif draft is None:
                 self._open(plan, walks, event, event.dedup_key, event.summary or event.dedup_key, actor, ruled=True)
             else:
-                self._occurrence(plan, walks, event, draft, actor, f"occurrence {draft.occurrences + 1}", ruled=True)
+                self._occurrence(plan, walks, event, draft, actor, "occurrence", ruled=True)
             return
         if draft is None:
             plan.applied.append(Applied(event, Outcome.DROPPED, None))
             return
+        self._settle(plan, walks, draft)
         self._plan_transition(plan, walks, event, draft, Command(event.action.value), actor)
 
     def _open(self, plan: Plan, walks: Walks, event: AlertEvent, key: str, summary: str, actor: str,
@@ -145,17 +143,32 @@ class ServiceIncidents:
             plan.log.append(LogEntry(draft, event.received_at, note.kind, "tocsin", note.message, event.event_id))
 
     def _occurrence(self, plan: Plan, walks: Walks, event: AlertEvent, draft: Incident, actor: str,
-                    message: str, ruled: bool = False) -> None:
-        outcome = add_occurrence(draft, event.received_at)
-        draft.auto_resolve_at = walks.config.auto_resolve_at(draft.last_occurrence_at)
-        self._record(plan, event, draft, outcome, actor, message + (f": {event.summary}" if event.summary else ""))
-        if not ruled:
+                    label: str, ruled: bool = False) -> None:
+        """Gathered into the draft's run of occurrences, applied with it (see
+        tocsin.actors.domain.occurrence_run); one that lifts a suppression at once, in its place."""
+        plan.applied.append(Applied(event, Outcome.OCCURRENCE, draft))
+        effect = effect_of(event) if event.rules else None
+        lifts = ruled and draft.suppressed and draft.status is Status.TRIGGERED and not suppresses(event)
+        run = plan.runs.get(id(draft))
+        if run is not None and not lifts and run.takes(event, actor, label, ruled, effect):
+            run.add(event)
             return
-        if event.enrichment:
-            draft.tags = with_tags(draft.tags, enrichment_of(event).tags)
-        if draft.suppressed and draft.status is Status.TRIGGERED and not suppresses(event):
-            note = walks.unsuppressed(plan, draft, event.received_at, event.urgency, pause_of(event))
-            plan.log.append(LogEntry(draft, event.received_at, note.kind, "tocsin", note.message, event.event_id))
+        self._settle(plan, walks, draft)
+        plan.changed[id(draft)] = draft
+        run = OccurrenceRun.start(draft, event, actor, label, ruled, effect)
+        if not lifts:
+            plan.runs[id(draft)] = run
+            return
+        plan.log.append(run.apply(walks.config))
+        note = walks.unsuppressed(plan, draft, event.received_at, event.urgency, pause_of(event))
+        plan.log.append(LogEntry(draft, event.received_at, note.kind, "tocsin", note.message, event.event_id))
+
+    @staticmethod
+    def _settle(plan: Plan, walks: Walks, draft: Incident) -> None:
+        """Apply the occurrences gathered for `draft`, before anything else touches it."""
+        run = plan.runs.pop(id(draft), None)
+        if run is not None:
+            plan.log.append(run.apply(walks.config))
 
     def _over_cap(self, plan: Plan, config: ServiceConfig, key: str) -> bool:
         """Whether a new incident would pass the service's cap on unacknowledged incidents
@@ -174,13 +187,14 @@ class ServiceIncidents:
             summary = f"More than {cap} unacknowledged incidents on {name}: further alerts are grouped here"
             self._open(plan, walks, event, OVERFLOW_KEY, summary, actor, f"overflow: {event.summary or event.dedup_key}")
         else:
-            self._occurrence(plan, walks, event, overflow, actor, f"overflow occurrence {overflow.occurrences + 1}")
+            self._occurrence(plan, walks, event, overflow, actor, "overflow occurrence")
 
     def _plan_command(self, plan: Plan, walks: Walks, command: IncidentCommand) -> None:
         draft = self._open_by_id(plan, command.incident_id)
         if draft is None:
             plan.applied.append(Applied(command, Outcome.UNCHANGED, None))
             return
+        self._settle(plan, walks, draft)
         if command.action in (Command.ACKNOWLEDGE, Command.RESOLVE):
             self._plan_transition(plan, walks, command, draft, command.action, command.actor)
             return

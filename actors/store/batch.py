@@ -118,7 +118,7 @@ _INCIDENT_FIXED: list[_Column] = [
 _INCIDENT_ALL = _INCIDENT_KEY + _INCIDENT_CHANGES + _INCIDENT_FIXED
 _UPDATE_COLUMNS = _INCIDENT_KEY + _INCIDENT_CHANGES
 _ALERT_TYPES = ["uuid", "uuid", "uuid", "bigint", "text", "text", "text", "timestamptz", "jsonb"]
-_LOG_TYPES = ["bigint", "timestamptz", "text", "text", "text", "uuid", "jsonb", "text"]
+_LOG_TYPES = ["bigint", "timestamptz", "text", "text", "text", "uuid", "jsonb", "text", "int"]
 _COMMAND_TYPES = ["uuid", "bigint", "timestamptz"]
 _NOTIFICATION_COLUMNS = [
     ("incident_id", "bigint"), ("service_id", "uuid"), ("page", "int"), ("level", "int"), ("pass", "int"),
@@ -160,8 +160,8 @@ _PARTS: list[tuple[Callable[[int], str], int]] = [
     (_insert("incidents", [c for c, _, _ in _INCIDENT_ALL], [t for _, t, _ in _INCIDENT_ALL]), len(_INCIDENT_ALL)),
     (_insert("alerts", ["event_id", "service_id", "integration_id", "incident_id", "action", "dedup_key",
                         "outcome", "received_at", "payload"], _ALERT_TYPES), len(_ALERT_TYPES)),
-    (_insert("incident_log", ["incident_id", "at", "kind", "actor", "message", "input_id", "rules", "rule_effect"],
-             _LOG_TYPES),
+    (_insert("incident_log", ["incident_id", "at", "kind", "actor", "message", "input_id", "rules", "rule_effect",
+                              "alerts"], _LOG_TYPES),
      len(_LOG_TYPES)),
     (_insert("applied_commands", ["command_id", "incident_id", "applied_at"], _COMMAND_TYPES), len(_COMMAND_TYPES)),
     (_insert("notifications", [c for c, _ in _NOTIFICATION_COLUMNS], [t for _, t in _NOTIFICATION_COLUMNS],
@@ -203,7 +203,7 @@ async def write_plans(conn: asyncpg.Connection, plans: Iterable[Plan], now: date
         [tuple(get(i) for _, _, get in _INCIDENT_ALL) for i in new],
         alerts,
         [(e.incident.id, e.at, e.kind, e.actor, e.message, e.input_id, _json_list(e.rules) if e.rules else None,
-          e.rule_effect) for plan in plans for e in plan.log],
+          e.rule_effect, e.alerts if e.alerts > 1 else None) for plan in plans for e in plan.log],
         commands,
         [_notification_record(n, now) for plan in plans for n in plan.notifications],
     ]

@@ -54,7 +54,8 @@ async def get_incident(conn: asyncpg.Connection, incident_id: int) -> dict[str, 
 
 async def timeline(conn: asyncpg.Connection, incident_id: int, limit: int) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT at, kind, actor, message, coalesce(rules, '[]')::text AS rules, rule_effect FROM incident_log"
+        "SELECT at, kind, actor, message, coalesce(rules, '[]')::text AS rules, rule_effect,"
+        " coalesce(alerts, 1) AS alerts FROM incident_log"
         " WHERE incident_id = $1 ORDER BY id LIMIT $2",
         incident_id, limit,
     )

@@ -34,7 +34,7 @@ SELECT l.incident_id, l.at, l.kind, (c.command_id IS NOT NULL) AS by_person
 FROM incidents i
 JOIN incident_log l ON l.incident_id = i.id
 LEFT JOIN applied_commands c ON c.command_id = l.input_id
-WHERE {_PERIOD} AND l.kind NOT IN ('triggered', 'occurrence')
+WHERE {_PERIOD} AND l.kind NOT IN ('triggered', 'occurrence', 'occurrences')
 ORDER BY l.incident_id, l.id
 """
 
@@ -50,7 +50,7 @@ WHERE {_PERIOD} AND n.kind IN ('page', 'bundle') AND n.page IS NOT NULL
 """
 
 _RULE_MATCHES = f"""
-SELECT l.incident_id, r.rule_id, count(*)::int AS alerts
+SELECT l.incident_id, r.rule_id, sum(coalesce(l.alerts, 1))::int AS alerts
 FROM incidents i
 JOIN incident_log l ON l.incident_id = i.id
 CROSS JOIN LATERAL jsonb_array_elements_text(l.rules) AS r (rule_id)

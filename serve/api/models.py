@@ -161,6 +161,8 @@ class TimelineEntry(BaseModel):
     message: str
     rules: list[str] = Field(default_factory=list, description="Ids of the routing rules that matched the alert")
     rule_effect: str | None = Field(None, description='What those rules did to it, e.g. "suppressed", "paused 5 min"')
+    alerts: int = Field(1, description='How many alerts it stands for: more than one for a run of occurrences'
+                        ' (kind "occurrences"), whose raw alerts each keep their own row')
 
 
 class IncidentDetail(IncidentOut):

@@ -6,6 +6,7 @@ import { badge, el, formatTime } from "/static/ui.js";
 const LOG_KINDS = {
   triggered: "Triggered",
   occurrence: "Occurrence",
+  occurrences: "Occurrences",
   acknowledged: "Acknowledged",
   resolved: "Resolved",
   escalated: "Escalated",

@@ -46,10 +46,23 @@ def test_the_incident_has_the_fields_of_the_incident_list_and_validates_as_one()
     assert listed.model_dump(mode="json") == orjson.loads(orjson.dumps(change.incident, option=orjson.OPT_UTC_Z))
 
 
-def test_a_storm_batch_carries_the_newest_entries_and_says_how_many_it_left_out() -> None:
+def test_a_storm_batch_carries_its_occurrences_as_one_entry() -> None:
     shard, inputs = Shard(), Inputs()
     committed(shard, inputs.alert(Action.TRIGGER))
     [change] = feed.changes_of(committed(shard, *[inputs.alert(Action.TRIGGER) for _ in range(150)]))
+
+    [entry] = change.entries
+    assert entry["kind"] == "occurrences" and entry["alerts"] == 150
+    assert entry["message"].startswith("150 more occurrences (2–151), ")
+    assert change.incident["occurrences"] == 151
+
+
+def test_a_batch_of_many_entries_carries_the_newest_and_says_how_many_it_left_out() -> None:
+    shard, inputs = Shard(), Inputs()
+    committed(shard, inputs.alert(Action.TRIGGER))
+    # alerts from two sources in turn: each has an entry of its own
+    storm = [inputs.alert(Action.TRIGGER, source=f"host-{n % 2}") for n in range(150)]
+    [change] = feed.changes_of(committed(shard, *storm))
 
     assert len(change.entries) == feed.MAX_ENTRIES
     assert change.body()["entries_omitted"] == 50
