@@ -19,6 +19,7 @@ import ray
 from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.events import Action, AlertEvent, Command, IncidentCommand
 from tocsin.actors.shard import ServiceShard, ShardCommitError
+from tocsin.actors.store.batch import COPY_FROM
 from tests.integration.faulty_pool import FaultyPool, faulty_pools
 from tests.integration.test_group_commit import alert, shard  # noqa: F401 - `shard` is a fixture
 
@@ -96,6 +97,25 @@ async def test_a_poisoned_command_is_refused_and_the_alerts_beside_it_commit(
     assert [(r.outcome, r.fields) for r in replies] == [("occurrence", ()), ("invalid", ("text",)),
                                                          ("occurrence", ())]
     assert stored(db, service_id) == {"cpu": 3}
+
+
+async def test_a_storm_sized_group_refuses_only_the_raw_alert_it_cannot_store(
+    service_id: str, database_url: str, db: Callable[..., Any],
+) -> None:
+    """Raw alerts go by COPY in a group this large; one asyncpg cannot encode is still its own refusal."""
+    service_shard = ServiceShard(0, database_url)
+    try:
+        storm = [alert(service_id, f"key-{n % 10}") for n in range(COPY_FROM + 50)]
+        bad = storm[300]  # an occurrence whose raw payload holds a surrogate, and nothing else does
+        storm[300] = AlertEvent(str(uuid.uuid4()), service_id, None, bad.dedup_key, Action.TRIGGER,
+                                bad.received_at, summary=bad.summary, payload='{"host": "sw\udce9itch"}')
+        replies = await service_shard.apply(storm)
+    finally:
+        await service_shard.close()
+    assert [n for n, r in enumerate(replies) if r.outcome == "invalid"] == [300]
+    assert replies[300].note == SURROGATE
+    assert sum(stored(db, service_id).values()) == len(storm) - 1
+    assert db("fetchval", "SELECT count(*) FROM alerts WHERE service_id = $1::uuid", service_id) == len(storm) - 1
 
 
 def test_the_refusal_crosses_ray_to_the_caller(
