@@ -435,8 +435,15 @@ class ServiceShard:
     def _adopt(self, plan: Plan, replies: dict[str, Reply]) -> None:
         service = self._services[plan.service_id]
         service.commit(plan)
+        # Replies are immutable and, in a storm, mostly the same few: one per incident and
+        # outcome is made and shared, which also pickles once per call.
+        made: dict[tuple[Outcome, int, str | None], Reply] = {}
         for applied in plan.applied:
-            replies[applied.input.input_id] = Reply.of(applied)
+            key = (applied.outcome, id(applied.incident), applied.note)
+            reply = made.get(key)
+            if reply is None:
+                reply = made[key] = Reply.of(applied)
+            replies[applied.input.input_id] = reply
         for draft in plan.changed.values():
             self._remember_deadline(draft)
         self._stats["pages"] += len(plan.pages)

@@ -19,7 +19,7 @@ timeline, and an entry's `alerts` counts what each rule matched.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 from tocsin.actors.domain.batch_plan import LogEntry
 from tocsin.actors.domain.events import AlertEvent
@@ -91,5 +91,10 @@ class OccurrenceRun:
 
 
 def _span(earliest: datetime, latest: datetime) -> str:
-    first, last = f"{earliest:%H:%M:%S}", f"{latest:%H:%M:%S}"
+    first, last = _clock_time(earliest), _clock_time(latest)
     return f"{first} UTC" if first == last else f"{first}–{last} UTC"
+
+
+def _clock_time(at: datetime) -> str:
+    at = at.astimezone(timezone.utc)
+    return f"{at.hour:02}:{at.minute:02}:{at.second:02}"  # strftime costs ten times as much

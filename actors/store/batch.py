@@ -267,10 +267,11 @@ def _inputs(plans: list[Plan]) -> tuple[list[tuple[object, ...]], list[tuple[obj
             item = applied.input
             incident_id = applied.incident.id if applied.incident is not None else None
             if isinstance(item, AlertEvent):
+                # Action and Outcome are str enums: asyncpg sends their values as text, and
+                # `.value` (a descriptor call per alert) is not needed.
                 alerts.append((
                     item.event_id, item.service_id, item.integration_id, incident_id,
-                    item.action.value, item.dedup_key, applied.outcome.value, item.received_at,
-                    item.payload,
+                    item.action, item.dedup_key, applied.outcome, item.received_at, item.payload,
                 ))
             elif isinstance(item, IncidentCommand):
                 commands.append((item.command_id, item.incident_id, item.received_at))
