@@ -12,9 +12,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import asyncpg
 import pytest
 
 from tocsin.actors.domain.events import Action, AlertEvent
+from tocsin.actors.domain.reports import RuleMatchRow
+from tocsin.actors.store import reports
 from tocsin.actors.shard import ServiceShard
 from tocsin.actors.store.batch import COPY_FROM
 
@@ -38,13 +41,14 @@ def storm(size: int, keys: int, seed: int, acknowledges: bool = True) -> Storm:
 
 
 def alerts(service_id: str, steps: Storm) -> list[AlertEvent]:
+    """The steps as alerts; routing rules matched every one, and a second rule every third."""
     return [AlertEvent(event_id=str(uuid.uuid4()), service_id=service_id, integration_id=None, dedup_key=key,
                        action=action, received_at=START + offset, summary=f"{key} is slow", source="prometheus",
-                       payload=f'{{"key": "{key}", "n": {n}}}')
+                       payload=f'{{"key": "{key}", "n": {n}}}', rules=("r-1", "r-2") if n % 3 == 0 else ("r-1",))
             for n, (key, action, offset) in enumerate(steps)]
 
 
-def stored(db: Callable[..., Any], service_id: str) -> dict[str, Any]:
+async def stored(db: Callable[..., Any], database_url: str, service_id: str) -> dict[str, Any]:
     """What the service's rows say, with incidents named by their order of opening."""
     incidents = db("fetch", "SELECT id, dedup_key, status, occurrences, created_at, updated_at, last_occurrence_at,"
                             " acknowledged_at, resolved_at FROM incidents WHERE service_id = $1::uuid ORDER BY id",
@@ -63,12 +67,23 @@ def stored(db: Callable[..., Any], service_id: str) -> dict[str, Any]:
             timeline[-1][entry["actor"]] += entry["alerts"] or 1
         else:
             timeline.append(Counter({entry["actor"]: entry["alerts"] or 1}))
+    matches = await _rule_matches(database_url, service_id)
     return {
         "incidents": [{**row, "id": ordinal[row["id"]]} for row in incidents],
+        "rule_matches": sorted((ordinal[m.incident_id], m.rule_id, m.alerts) for m in matches),
         "alerts": [{**row, "incident_id": ordinal.get(row["incident_id"])} for row in raw],
         "timelines": timelines,
         "summaries": sum(1 for entry in log if entry["kind"] == "occurrences"),
     }
+
+
+async def _rule_matches(database_url: str, service_id: str) -> list[RuleMatchRow]:
+    """What the reports count of the alerts each rule matched, by incident."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await reports.rule_matches(conn, START - timedelta(days=1), START + timedelta(days=1), [service_id])
+    finally:
+        await conn.close()
 
 
 async def applied_both_ways(
@@ -97,11 +112,15 @@ async def test_a_storm_in_one_batch_is_stored_as_alert_by_alert_application(
     folded, one_by_one, stats = await applied_both_ways(database_url, steps, service_id, twin)
 
     assert folded == one_by_one and stats["transactions"] == 1
-    together, apart = stored(db, service_id), stored(db, twin)
+    together, apart = await stored(db, database_url, service_id), await stored(db, database_url, twin)
     assert together["incidents"] == apart["incidents"]
     assert together["alerts"] == apart["alerts"] and len(together["alerts"]) == len(steps)
     assert together["timelines"] == apart["timelines"]
     assert together["summaries"] > 0 and apart["summaries"] == 0
+    assert together["rule_matches"] == apart["rule_matches"]
+    # every alert that changed an incident is counted for its rule, summarised or not
+    assert sum(alerts for _, rule, alerts in together["rule_matches"] if rule == "r-1") == sum(
+        1 for row in together["alerts"] if row["outcome"] in ("opened", "occurrence", "acknowledged", "resolved"))
 
 
 async def test_a_storm_of_triggers_commits_its_openings_first_and_stores_the_same(
@@ -113,7 +132,7 @@ async def test_a_storm_of_triggers_commits_its_openings_first_and_stores_the_sam
     folded, one_by_one, stats = await applied_both_ways(database_url, steps, service_id, twin, opening)
 
     assert folded == one_by_one and stats["opening_first"] == 1 and stats["transactions"] == 4
-    together, apart = stored(db, service_id), stored(db, twin)
+    together, apart = await stored(db, database_url, service_id), await stored(db, database_url, twin)
     assert together["incidents"] == apart["incidents"] and len(together["incidents"]) == 20
     assert sum(i["occurrences"] for i in together["incidents"]) == len(steps) + len(opening)
     assert together["alerts"] == apart["alerts"]
