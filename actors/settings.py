@@ -69,6 +69,9 @@ class Settings(BaseModel):
     # Raw alerts (and Opsgenie request outcomes) are pruned after this many days; 0 keeps
     # them. Incidents and their log are kept.
     alert_retention_days: int = Field(30, ge=0)
+    # Audit log entries are pruned after this many days. The table itself refuses to give up
+    # an entry younger than 30 days (migration 027), hence the floor.
+    audit_retention_days: int = Field(400, ge=30)
     # E-mail to alert: the SMTP listener (off unless a port is set) and the domain of the
     # integrations' addresses (<key>@<domain>).
     smtp_listen_port: int | None = Field(None, ge=1, le=65535)

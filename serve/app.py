@@ -38,6 +38,7 @@ from tocsin.serve import dashboard, demo_phone
 from tocsin.serve.api import passwords, session, setup, sso, tokens
 from tocsin.serve import stream
 from tocsin.serve.api import notes
+from tocsin.serve.auditing import AuditTrail
 from tocsin.serve.body_limit import BodyLimit
 from tocsin.serve.errors import install_handlers
 from tocsin.serve.openapi import document_refusals
@@ -55,6 +56,7 @@ def create_api() -> FastAPI:
         version="0.1.0",
     )
     install_handlers(api)
+    api.add_middleware(AuditTrail)  # inside BodyLimit: it reads only bodies within their limits
     api.add_middleware(BodyLimit, limits=replica_limits)
     ingestion = (declared.routes for declared in formats.FORMATS if declared.routes is not None)
     routers = (

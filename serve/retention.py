@@ -1,6 +1,7 @@
 """Raw alerts (with source requests and the ids of Twilio requests acted on) are pruned in
 the background by the gateway replicas: whichever holds the lock prunes, once an hour, what
-is older than the retention period; routing rules' match counts, older than two days."""
+is older than the retention period; routing rules' match counts, older than two days; audit
+log entries, older than theirs (TOCSIN_AUDIT_RETENTION_DAYS)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from tocsin.actors.store import audit as audit_store
 from tocsin.actors.store import retention as store
 from tocsin.actors.store import rules as rule_store
 from tocsin.actors.store.database import UNAVAILABLE
@@ -24,23 +26,29 @@ MATCHES_KEPT = timedelta(days=2)
 
 class RetentionJob:
     def __init__(self, pool: Callable[[], Awaitable[asyncpg.Pool]], days: int,
-                 now: Callable[[], datetime]) -> None:
+                 now: Callable[[], datetime], audit_days: int) -> None:
         self._pool = pool
         self._days = days
+        self._audit_days = audit_days
         self._now = now
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Runs in the background from now on (a retention of 0 days keeps everything)."""
-        if self._task is None and self._days > 0:
+        """Runs in the background from now on (a raw alerts' retention of 0 days keeps them;
+        the audit log always has one)."""
+        if self._task is None:
             self._task = asyncio.create_task(self._loop())
 
     async def run_once(self) -> int:
+        """Prune once; the number of raw alerts and their kin deleted."""
         before = self._now() - timedelta(days=self._days)
         async with (await self._pool()).acquire() as conn:
-            deleted = await store.prune(conn, before)
+            deleted = await store.prune(conn, before) if self._days > 0 else 0
             # Rules' match counts are read for the last day only.
             await rule_store.prune_matches(conn, self._now() - MATCHES_KEPT)
+            entries = await audit_store.prune(conn, self._now() - timedelta(days=self._audit_days))
+        if entries:
+            log.info("pruned %d audit log entries older than %d days", entries, self._audit_days)
         if deleted:
             log.info("pruned %d raw alerts, source requests and Twilio request ids received before %s", deleted,
                      before.isoformat())

@@ -45,7 +45,8 @@ class GatewayRuntime:
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         self.key_gate = KeyGate.for_settings(self.keys, settings)
         self.ingress = Ingress.of_this_process(_node_addresses)
-        self.retention = RetentionJob(self.database.pool, settings.alert_retention_days, self.now)
+        self.retention = RetentionJob(self.database.pool, settings.alert_retention_days, self.now,
+                                      settings.audit_retention_days)
         self.channels = ChannelNudger(settings.namespace)
         self.bus = open_bus(BusAddress.for_settings(settings))  # read by the live stream
         self.rules = RuleBook(self.database)  # routing rules, compiled; polled from the first request on
@@ -67,9 +68,13 @@ class GatewayRuntime:
 
     async def client_address(self, request: Request) -> str:
         """What the request's client counts against in per-address limits (serve/forwarded.py)."""
+        return address_key(await self.real_address(request))
+
+    async def real_address(self, request: Request) -> str:
+        """The request's client as far as it can be believed (serve/forwarded.py), whole."""
         peer = request.client.host if request.client else None
         hops = await self.ingress.trusted_hops(peer, self.settings.trusted_proxy_hops)
-        return address_key(client_address(peer, request.headers.getlist("x-forwarded-for"), hops))
+        return client_address(peer, request.headers.getlist("x-forwarded-for"), hops)
 
     async def _find_key(self, key: str) -> IntegrationKey | None:
         async with self.database.connection() as conn:

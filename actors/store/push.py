@@ -63,6 +63,7 @@ class ActionTarget:
     notification_id: int
     incident_id: int
     service_id: str
+    user_id: str
     user_name: str
     incident_status: str | None  # None: the incident is gone
     sent_at: datetime
@@ -71,15 +72,15 @@ class ActionTarget:
 async def action_target(conn: asyncpg.Connection, notification_id: int) -> ActionTarget | None:
     """The page notification `notification_id` and its incident; None for any other row."""
     row = one(await conn.fetchrow(
-        "SELECT n.id, n.incident_id, n.service_id::text, u.name AS user_name, i.status,"
+        "SELECT n.id, n.incident_id, n.service_id::text, u.id::text AS user_id, u.name AS user_name, i.status,"
         " coalesce(n.sent_at, n.created_at) AS sent_at"
         " FROM notifications n JOIN users u ON u.id = n.user_id LEFT JOIN incidents i ON i.id = n.incident_id"
         " WHERE n.id = $1 AND n.channel = 'webpush' AND n.incident_id IS NOT NULL",
         notification_id))
     if row is None:
         return None
-    return ActionTarget(row["id"], row["incident_id"], row["service_id"], row["user_name"], row["status"],
-                        row["sent_at"])
+    return ActionTarget(row["id"], row["incident_id"], row["service_id"], row["user_id"], row["user_name"],
+                        row["status"], row["sent_at"])
 
 
 async def claim_action(conn: asyncpg.Connection, use_id: str, at: datetime) -> bool:

@@ -17,7 +17,7 @@ the admin token nor a personal token, or a failed CSRF check.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -25,11 +25,13 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from tocsin.actors.domain.accounts.access import Action, Caller, Role, narrowed
+from tocsin.actors.domain.audit import Actor
 from tocsin.actors.domain.accounts.credentials import digest, is_api_token, same_secret
 from tocsin.actors.domain.accounts.sessions import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, Lifetime, csrf_refusal, worth_touching
 from tocsin.actors.settings import Settings
 from tocsin.actors.store import api_tokens, sessions
 from tocsin.actors.store.teams import team_roles
+from tocsin.serve.auditing import acting
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 __all__ = [
@@ -69,11 +71,14 @@ async def authenticate(
     """The caller, once their credentials check out; 401 or 403 otherwise. Every guard
     below depends on this one, and FastAPI runs it once per request."""
     if credentials is not None:
-        return await _by_bearer(credentials.credentials, runtime)
-    if session_id:
-        return (await _by_session(session_id, request, runtime)).caller
-    raise unauthenticated("credentials are required: Authorization: Bearer <token>,"
+        caller = await _by_bearer(credentials.credentials, runtime)
+    elif session_id:
+        caller = (await _by_session(session_id, request, runtime)).caller
+    else:
+        raise unauthenticated("credentials are required: Authorization: Bearer <token>,"
                           " or the session cookie from POST /api/v1/session")
+    acting(request, Actor.of(caller))  # for the audit log (serve/auditing.py)
+    return caller
 
 
 async def require_viewer(caller: Caller = Depends(authenticate)) -> Caller:
@@ -158,7 +163,7 @@ async def _by_bearer(token: str, runtime: GatewayRuntime) -> Caller:
             raise unauthenticated(f"this personal API token expired at {row['expires_at'].isoformat()}")
         if row["last_used_at"] is None or worth_touching(row["last_used_at"], now):
             await api_tokens.touch(conn, row["token_id"], now)
-    owner = _caller(row, "token")
+    owner = replace(_caller(row, "token"), token_id=row["token_id"])
     if row["limit_team"] is None:
         return owner
     return narrowed(owner, row["limit_team"], Role(row["limit_role"]))

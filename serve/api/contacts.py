@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Response
 
+from tocsin.actors.domain.masking import SECRET_KINDS, masked
 from tocsin.actors.store import users as store
 from tocsin.actors.store.database import Database
 from tocsin.serve.api.auth import Caller, Role, own_to_change
@@ -146,31 +146,9 @@ def _may_mark_verified(caller: Caller, verified: bool | None) -> None:
 def shown_to(caller: Caller, method: dict[str, Any]) -> dict[str, Any]:
     """The method as `caller` may see it: an address that is a credential in full to its owner
     and admins, masked for anyone else."""
-    if method["kind"] not in _SECRET_KINDS or caller.may_see_secrets_of(method["user_id"]):
+    if method["kind"] not in SECRET_KINDS or caller.may_see_secrets_of(method["user_id"]):
         return method
     return {**method, "address": masked(method["kind"], method["address"])}
-
-
-# Kinds whose address is itself a credential: whoever holds a Slack or webhook URL can post to
-# it (its token is in the path or the query), and a push token or endpoint (SNS, or a browser's
-# push service) reaches the device.
-# Phone numbers and e-mail addresses are how colleagues reach each other on call: shown.
-_SECRET_KINDS = frozenset({"slack", "webhook", "push", "webpush", "teams"})
-_SHOWN_PUSH_CHARACTERS = 4
-
-
-def masked(kind: str, address: str) -> str:
-    """A URL's scheme and host without its credentials, path or query; a push address's last
-    characters, to tell two devices apart."""
-    if kind == "push":
-        long_enough = len(address) >= 4 * _SHOWN_PUSH_CHARACTERS
-        return "…" + address[-_SHOWN_PUSH_CHARACTERS:] if long_enough else "…"
-    try:
-        url = urlsplit(address)
-        host = url.hostname
-    except ValueError:
-        return "…"
-    return f"{url.scheme}://{host}/…" if host else "…"
 
 
 def _check_address(kind: str, address: str) -> None:

@@ -16,10 +16,11 @@ import functools
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from tocsin.actors.batcher import BatchFailed
 from tocsin.actors.domain import push_actions, replies
+from tocsin.actors.domain.audit import Actor
 from tocsin.actors.domain.events import Command, IncidentCommand
 from tocsin.actors.providers import vapid
 from tocsin.actors.store import push as store
@@ -27,6 +28,7 @@ from tocsin.actors.store import users
 from tocsin.serve.api.auth import Caller, require_responder, require_viewer
 from tocsin.serve.api.destinations import refuse_internal
 from tocsin.serve.api.models import ContactMethodOut, PushActionOut, PushKeyOut, PushSubscriptionIn, PushUnsubscribeIn
+from tocsin.serve.auditing import Declared, declare
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 router = APIRouter(prefix="/api/v1/push", tags=["Web Push"])
@@ -95,7 +97,7 @@ async def unsubscribe(body: PushUnsubscribeIn, caller: Caller = Depends(require_
              responses={404: {"description": "Not an action token of this Tocsin"},
                         409: {"description": "The token was used already"},
                         410: {"description": "The token expired: its incident is resolved, or it is too old"}})
-async def act(token: str, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
+async def act(token: str, request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> dict[str, Any]:
     """Acknowledge or resolve the incident of a push notification, as the person it was sent to.
     No session: the token is the credential, and works once."""
     read = push_actions.read(_vapid(runtime)[1], token) if len(token) <= 128 else None
@@ -122,6 +124,8 @@ async def act(token: str, runtime: GatewayRuntime = Depends(get_runtime)) -> dic
         async with runtime.database.connection() as conn:
             await store.release_action(conn, use)  # not recorded: the same token may be tried again
         raise
+    declare(request, Declared(Actor(target.user_id, target.user_name, "push"), "incident", (str(target.incident_id),),
+                              command.value))
     said = replies.outcome_text(command, target.incident_id, reply.outcome, reply.status, reply.note)
     return {"incident_id": target.incident_id, "action": action.value, "outcome": reply.outcome,
             "status": reply.status, "message": said}

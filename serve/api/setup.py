@@ -20,9 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from tocsin.actors.domain.accounts import setup
 from tocsin.actors.domain.accounts.credentials import digest
 from tocsin.actors.domain.accounts.lockout import account_key
+from tocsin.actors.domain.audit import Actor
 from tocsin.actors.store import accounts, setup_tokens
 from tocsin.serve import logins
 from tocsin.serve.api.models import Email, Name, Password, Role
+from tocsin.serve.auditing import acting
 from tocsin.serve.dashboard import standalone_page
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
@@ -87,6 +89,7 @@ async def create_first_admin(
         await logins.release(conn, reservation)
         admin = await accounts.find_by_email(conn, body.email)
     assert admin is not None  # made in this very transaction
+    acting(request, Actor(admin["id"], admin["name"], "setup-link"))  # the audit log's actor: who made themselves
     return {"id": admin["id"], "name": admin["name"], "email": admin["email"], "role": admin["role"]}
 
 

@@ -46,7 +46,7 @@ async def test_old_raw_alerts_go_and_incidents_stay(own_database: str) -> None:
         async def get_pool() -> asyncpg.Pool:
             return pool
 
-        deleted = await RetentionJob(get_pool, 30, lambda: NOW).run_once()
+        deleted = await RetentionJob(get_pool, 30, lambda: NOW, 400).run_once()
         async with pool.acquire() as conn:
             assert await prune(conn, NOW - timedelta(days=30), batch=1) == 0  # nothing left to prune
     finally:

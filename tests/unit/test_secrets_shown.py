@@ -6,7 +6,8 @@ import pytest
 
 from tocsin.actors.domain.accounts.access import Caller, Role
 from tocsin.cluster.admin_token import admin_token_problem
-from tocsin.serve.api.contacts import masked, shown_to
+from tocsin.actors.domain.masking import masked
+from tocsin.serve.api.contacts import shown_to
 
 DANA = "5d9ab0b4-5f0e-4d8e-9a4c-3f1f0e2b7c11"
 OTHER = "0c3f9a52-1b7e-4c55-8e0d-6a3b1d2c9f00"

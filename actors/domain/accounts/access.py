@@ -97,6 +97,7 @@ class Caller:
     via: str  # "session" | "token" | "admin-token"
     teams: Mapping[str, Role] = field(default_factory=dict)  # team id -> role in that team
     limited_to: str | None = None  # the team of a token limited to one
+    token_id: str | None = None  # the personal token the request came with, if it did
 
     def has(self, role: Role) -> bool:
         """Whether the global role is at least `role`."""
