@@ -9,6 +9,7 @@ from ray.serve import Application
 from tocsin.actors.settings import Settings
 from tocsin.serve import runtime
 from tocsin.serve.api import (
+    audit,
     calendar,
     channels,
     checks,
@@ -65,7 +66,7 @@ def create_api() -> FastAPI:
         calendar.router, channels.router, maintenance.router, heartbeats.router, heartbeat_pings.router,
         rules.router, rule_samples.router, integrations.router, shift_notices.router, checks.router, push.router,
         reports.router,
-        teams.router, config.router,
+        teams.router, config.router, audit.router,
     )
     for router in routers:
         api.include_router(router)

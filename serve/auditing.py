@@ -118,7 +118,7 @@ class AuditTrail:
             if match is not None and match.audited.after_from_answer:
                 after = _json(answer)
             shown_before, shown_after = redacted(before[0]), redacted(after)
-            subject = Subject(plan.object_type, plan.keys[-1] or None,
+            subject = Subject(plan.object_type, _object_id(after, before[0], plan.keys),
                               name_of(shown_after) or name_of(shown_before), team or before[1])
             await store.append(conn, Entry(plan.actor, address, subject, plan.action, shown_before, shown_after),
                                runtime.now())
@@ -182,6 +182,15 @@ async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
         return messages.pop(0) if messages else await receive()
 
     return b"".join(chunks), replay
+
+
+def _object_id(after: Any, before: Any, keys: tuple[str, ...]) -> str | None:
+    """The object's own id where its row has one (a push subscription is found by its endpoint,
+    a credential, which stays out of the entry); else the last of its keys."""
+    for row in (after, before):
+        if isinstance(row, dict) and row.get("id") is not None:
+            return str(row["id"])
+    return keys[-1] or None
 
 
 def _json(raw: bytes | None) -> Any:

@@ -27,9 +27,10 @@ from tocsin.actors.domain.masking import SECRET_KINDS, masked
 
 SYSTEM = "system"
 
-# Fields dropped from before/after: whoever reads them could act as their owner.
-_DROPPED = frozenset({"token", "token_hash", "password", "password_hash", "secret", "calendar_token", "auth",
-                      "p256dh", "csrf_token"})
+# Fields dropped from before/after: whoever reads them could act as their owner (a hash of a
+# short code can be reversed by trying them all). So is anything named *_hash or *_token.
+_DROPPED = frozenset({"token", "password", "secret", "auth", "p256dh", "push_auth", "push_p256dh"})
+_DROPPED_ENDINGS = ("_hash", "_token", "_secret")
 # Fields that are credentials but name which one: shown by their last characters.
 _TAILED = frozenset({"key"})
 # URLs with a credential in them: shown by their scheme and host.
@@ -103,7 +104,7 @@ def redacted(value: Any) -> Any:
         return value
     out: dict[str, Any] = {}
     for name, item in value.items():
-        if name in _DROPPED:
+        if name in _DROPPED or name.endswith(_DROPPED_ENDINGS):
             continue
         out[name] = _masked_field(name, item, value.get("kind"))
     return out

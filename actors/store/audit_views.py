@@ -21,7 +21,7 @@ VIEWS: dict[str, str] = {
     "service": "SELECT to_jsonb(t), t.team_id FROM services t WHERE t.id = $1::uuid",
     "integration": f"SELECT to_jsonb(t), COALESCE(t.team_id, s.team_id) FROM integrations t {_OF_SERVICE}"
                    " WHERE t.id = $1::uuid",
-    "incident": f"SELECT to_jsonb(t), s.team_id FROM incidents t {_OF_SERVICE} WHERE t.id = $1::bigint",
+    "incident": f"SELECT to_jsonb(t), s.team_id FROM incidents t {_OF_SERVICE} WHERE t.id = $1::text::bigint",
     "user": "SELECT to_jsonb(t), NULL FROM users t WHERE t.id = $1::uuid",
     "password": "SELECT jsonb_build_object('id', t.id, 'password_set', t.password_hash IS NOT NULL), NULL"
                 " FROM users t WHERE t.id = $1::uuid",
@@ -34,7 +34,7 @@ VIEWS: dict[str, str] = {
     "override": "SELECT to_jsonb(t), s.team_id FROM schedule_overrides t JOIN schedules s ON s.id = t.schedule_id"
                 " WHERE t.id = $1::uuid",
     "notification": "SELECT to_jsonb(t), s.team_id FROM notifications t LEFT JOIN incidents i ON i.id = t.incident_id"
-                    " LEFT JOIN services s ON s.id = i.service_id WHERE t.id = $1::bigint",
+                    " LEFT JOIN services s ON s.id = i.service_id WHERE t.id = $1::text::bigint",
     "maintenance_window": f"SELECT to_jsonb(t), s.team_id FROM maintenance_windows t {_OF_SERVICE}"
                           " WHERE t.id = $1::uuid",
     "heartbeat": f"SELECT to_jsonb(t), s.team_id FROM heartbeats t {_OF_SERVICE} WHERE t.id = $1::uuid",
