@@ -55,6 +55,7 @@ NAVIGATION = (
     ("teams", "Teams"),
     ("notifications", "Notifications"),
     ("reports", "Reports"),
+    ("audit", "Audit"),
 )
 _TITLES = dict(NAVIGATION)
 

@@ -25,7 +25,7 @@ from tocsin.actors.domain.audit import readable_teams
 from tocsin.actors.store import audit as store
 from tocsin.serve.api.auth import Caller, require_viewer
 from tocsin.serve.api.instants import instant
-from tocsin.serve.params import Cursor
+from tocsin.serve.params import Cursor, control_character
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 
@@ -82,6 +82,10 @@ async def audit_log(
     if teams is not None and not teams:
         raise HTTPException(403, f"the audit log needs the admin role, globally or in a team; {caller.name} has"
                                  f" the {caller.role.value} role and administers no team")
+    for name, text in (("actor", actor), ("object_type", object_type), ("object_id", object_id)):
+        character = control_character(text or "")
+        if character:  # Postgres takes no NUL in text: refused here rather than as an outage
+            raise HTTPException(400, f"{name}: holds the control character {character}")
     now = runtime.now()
     query = AuditQuery(actor=actor, object_type=object_type, object_id=object_id, team=str(team) if team else None,
                        since=instant("since", since, now) if since else None,

@@ -16,7 +16,8 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import DESKTOP, PHONE, Person, Tab, created, make_person, screenshot, trigger_alert
 
 
-PAGES = ["incidents", "oncall", "services", "rules", "policies", "schedules", "users", "notifications", "reports"]
+PAGES = ["incidents", "oncall", "services", "rules", "policies", "schedules", "users", "notifications", "reports",
+         "audit"]
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ the role just below the one it needs, and not refused (401/403) with that role. 
 make the allowed calls end in 404 or 422, which is fine: only refusals are looked for.
 
 What each route needs: reads (GET) any role, changes admin, except the routes named in
-RESPONDER, OWN_RESPONDER, OWN_ANY_ROLE, SESSION, ADMIN_READS and READS_BY_POST.
+RESPONDER, OWN_RESPONDER, OWN_ANY_ROLE, SESSION, ADMIN_READS, ANY_TEAM_ADMIN_READS and READS_BY_POST.
 
 Teams: the same routes again for users whose global role is viewer and who hold a role in a
 team. A route of an object a team owns (named by one of OWNED_PARAMS, or made in a team by
@@ -99,6 +99,9 @@ ADMIN_READS = {  # reads that show credentials: routing keys, heartbeat ping URL
     ("GET", "/api/v1/heartbeats/{heartbeat_id}"),
     ("GET", "/api/v1/demo-phone"),  # the demo people's inboxes, which only the demo admin answers from
 }
+ANY_TEAM_ADMIN_READS = {  # reads for admins, global or of any team (who read their teams' part)
+    ("GET", "/api/v1/audit"),
+}
 READS_BY_POST = {  # reads that take a body: any role
     ("POST", "/api/v1/rules/test"),  # what the rules would do with a sample; nothing is stored
 }
@@ -122,7 +125,7 @@ class Route:
     def needs(self) -> str:
         if self.key in RESPONDER or self.key in OWN_RESPONDER:
             return "responder"
-        if self.key in ADMIN_READS:
+        if self.key in ADMIN_READS or self.key in ANY_TEAM_ADMIN_READS:
             return "admin"
         if self.method == "GET" or self.key in OWN_ANY_ROLE or self.key in SESSION or self.key in READS_BY_POST:
             return "viewer"
@@ -168,7 +171,7 @@ ABOVE_VIEWER = [route for route in PROTECTED if route.needs != "viewer"]
 
 def test_the_rule_names_only_routes_that_exist():
     served = {route.key for route in ALL}
-    named = RESPONDER | OWN_RESPONDER | OWN_ANY_ROLE | SESSION | ADMIN_READS | READS_BY_POST
+    named = RESPONDER | OWN_RESPONDER | OWN_ANY_ROLE | SESSION | ADMIN_READS | ANY_TEAM_ADMIN_READS | READS_BY_POST
     assert named <= served, f"not served: {sorted(named - served)}"
     for method, pattern, reason in PUBLIC:
         assert any(public_reason(r) == reason for r in ALL), f"no route is public as {pattern!r}"
@@ -359,7 +362,7 @@ TEAM_CREATES = set(_creates(Team("", "", {}, {"id": ""}, {"service_id": "", "rul
 
 def team_needs(route: Route) -> str | None:
     """The role needed in the team owning the route's object; None when no team role will do."""
-    if route.key in TEAM_CREATES:
+    if route.key in TEAM_CREATES or route.key in ANY_TEAM_ADMIN_READS:
         return "admin"
     if route.key in GLOBAL_ONLY or route.path.startswith("/api/v1/users/"):
         return None
@@ -416,6 +419,8 @@ def test_team_members_are_refused_what_their_role_in_the_owning_team_does_not_al
     for role in TEAM_ROLES:
         if whose == "own" and needs is not None and ROLES.index(role) >= ROLES.index(needs):
             continue  # allowed: the next test
+        if route.key in ANY_TEAM_ADMIN_READS and role == "admin":
+            continue  # an admin of any team reads, their own team's part
         member = teams[whose].members[role]
         response = call_in_team(anonymous, route, owner, member)
         assert response.status_code == 403, \
