@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+import asyncpg
 import orjson
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -35,6 +37,9 @@ from tocsin.serve.audit_routes import AUDITED, AuditedRoutes, Match
 log = logging.getLogger(__name__)
 
 _CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Where entries are written: the API, and the replies to pages (Twilio's and Slack's
+# webhooks). Alert ingestion, the hot path, passes by untouched.
+_PREFIXES = ("/api/v1/", "/webhooks/twilio/", "/integrations/slack/")
 ACTOR_KEY = "audit_actor"  # in the request's state: the Actor, set once credentials check out
 _DECLARED_KEY = "audit_declared"
 _UNKNOWN = Actor(id=SYSTEM, name=SYSTEM, via="unknown")
@@ -42,17 +47,36 @@ _UNKNOWN = Actor(id=SYSTEM, name=SYSTEM, via="unknown")
 
 @dataclass(frozen=True, slots=True)
 class Declared:
-    """An entry a route declares itself: the object is read after the route succeeds."""
+    """An entry to write: who did `action` to the `object_type` that `keys` name (read through
+    the view of that name, or `view`). A route acting for someone no credential names declares
+    its own; the middleware makes one for each route of AUDITED."""
 
     actor: Actor
     object_type: str
-    keys: tuple[str, ...]
+    keys: tuple[str, ...] | None
     action: str
+    view: str | None = None
+
+
+async def append(conn: asyncpg.Connection, declared: Declared, address: str | None, at: datetime,
+                 before: tuple[Any, str | None] = (None, None), answer: Any = None) -> None:
+    """Write the entry `declared` describes: the object read now as its "after" (or `answer`,
+    what the route answered, when given), `before` as read before the change, secrets masked."""
+    assert declared.keys is not None
+    after, team = await audit_views.read(conn, declared.view or declared.object_type, declared.keys)
+    if answer is not None:
+        after = answer
+    shown_before, shown_after = redacted(before[0]), redacted(after)
+    subject = Subject(declared.object_type, _object_id(after, before[0], declared.keys),
+                      name_of(shown_after) or name_of(shown_before), team or before[1])
+    await store.append(conn, Entry(declared.actor, address, subject, declared.action, shown_before, shown_after), at)
 
 
 def declare(request: Request, entry: Declared) -> None:
-    """Have the middleware append `entry` once the route's answer is a success."""
-    request.state.audit_declared = entry
+    """Have the middleware append `entry` once the route's answer is a success (a route may
+    declare several: a Slack interaction with two buttons pressed)."""
+    declared = getattr(request.state, _DECLARED_KEY, None)
+    setattr(request.state, _DECLARED_KEY, [*(declared or []), entry])
 
 
 def acting(request: Request, actor: Actor) -> None:
@@ -68,7 +92,7 @@ class AuditTrail:
         self.routes = AuditedRoutes(AUDITED)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _CHANGES:
+        if scope["type"] != "http" or scope["method"] not in _CHANGES or not scope["path"].startswith(_PREFIXES):
             await self.app(scope, receive, send)
             return
         match = self.routes.match(scope["method"], scope["path"])
@@ -101,42 +125,26 @@ class AuditTrail:
 
     async def _record(self, scope: Scope, state: dict[str, Any], match: Match | None, body: bytes | None,
                       answer: bytes, before: tuple[Any, str | None]) -> None:
-        declared: Declared | None = state.get(_DECLARED_KEY)
-        if declared is not None:
-            plan = _Plan(declared.actor, declared.object_type, declared.keys, declared.action, declared.object_type)
+        declared: list[Declared] = state.get(_DECLARED_KEY) or []
+        answered = None
+        if declared:
+            before = (None, None)  # acted for someone no credential named: read after only
         elif match is not None:
-            plan = _planned(match, state, _json(body), _json(answer))
-        else:
-            return
-        if plan.keys is None:
-            log.error("%s %s succeeded but names no object to audit", scope["method"], scope["path"])
+            audited = match.audited
+            declared = [Declared(state.get(ACTOR_KEY, _UNKNOWN), audited.object_type,
+                                 audited.keys_of(match.path_params, _json(body), _json(answer)), audited.action,
+                                 audited.reads)]
+            answered = _json(answer) if audited.after_from_answer else None
+        if not declared:
             return
         runtime = runtimes.installed()
         address = await runtime.real_address(Request(scope))
         async with runtime.database.connection() as conn, conn.transaction():
-            after, team = await audit_views.read(conn, plan.view, plan.keys)
-            if match is not None and match.audited.after_from_answer:
-                after = _json(answer)
-            shown_before, shown_after = redacted(before[0]), redacted(after)
-            subject = Subject(plan.object_type, _object_id(after, before[0], plan.keys),
-                              name_of(shown_after) or name_of(shown_before), team or before[1])
-            await store.append(conn, Entry(plan.actor, address, subject, plan.action, shown_before, shown_after),
-                               runtime.now())
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    actor: Actor
-    object_type: str
-    keys: tuple[str, ...] | None
-    action: str
-    view: str
-
-
-def _planned(match: Match, state: dict[str, Any], body: Any, answer: Any) -> _Plan:
-    audited = match.audited
-    return _Plan(state.get(ACTOR_KEY, _UNKNOWN), audited.object_type, audited.keys_of(match.path_params, body, answer),
-                 audited.action, audited.reads)
+            for entry in declared:
+                if entry.keys is None:
+                    log.error("%s %s succeeded but names no object to audit", scope["method"], scope["path"])
+                    continue
+                await append(conn, entry, address, runtime.now(), before, answered)
 
 
 class _HeldAnswer:

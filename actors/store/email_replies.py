@@ -46,12 +46,14 @@ class ReplyTarget:
     incident_status: str | None  # None: the incident is gone
     issued_at: datetime
     used_at: datetime | None
+    user_id: str
 
 
 async def target(conn: asyncpg.Connection, hashed: str) -> ReplyTarget | None:
     """The notification of the token with this hash, or None when there is none."""
     row = await conn.fetchrow(
-        "SELECT n.id, n.incident_id, n.service_id::text, u.name, cm.address, i.status, r.created_at, r.used_at"
+        "SELECT n.id, n.incident_id, n.service_id::text, u.name, cm.address, i.status, r.created_at, r.used_at,"
+        " u.id::text"
         " FROM email_replies r JOIN notifications n ON n.id = r.notification_id"
         " JOIN users u ON u.id = n.user_id"
         " LEFT JOIN contact_methods cm ON cm.id = n.contact_method_id"

@@ -30,6 +30,7 @@ class Target:
     incident_id: int
     service_id: str
     person: str
+    user_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class CallSubject:
     summary: str
     urgency: str
     person: str
+    user_id: str
 
 
 # Per (contact method, incident) wanted: the code it has, else the next numbers after the
@@ -111,7 +113,7 @@ async def reply_code_for(conn: asyncpg.Connection, contact_method_id: str, incid
 
 async def target_of_code(conn: asyncpg.Connection, address: str, kind: str, code: int) -> Target | None:
     row = await conn.fetchrow(
-        "SELECT i.id, i.service_id::text, u.name FROM reply_codes r"
+        "SELECT i.id, i.service_id::text, u.name, u.id::text FROM reply_codes r"
         " JOIN contact_methods c ON c.id = r.contact_method_id"
         " JOIN users u ON u.id = c.user_id"
         " JOIN incidents i ON i.id = r.incident_id"
@@ -119,7 +121,7 @@ async def target_of_code(conn: asyncpg.Connection, address: str, kind: str, code
         " ORDER BY r.created_at DESC LIMIT 1",
         address, kind, code,
     )
-    return Target(row[0], row[1], row[2]) if row else None
+    return Target(row[0], row[1], row[2], row[3]) if row else None
 
 
 async def set_enabled(conn: asyncpg.Connection, address: str, kind: str, enabled: bool) -> int:
@@ -148,7 +150,7 @@ async def release_request(conn: asyncpg.Connection, request_id: str) -> None:
 
 async def call_subject(conn: asyncpg.Connection, notification_id: int) -> CallSubject | None:
     row = await conn.fetchrow(
-        "SELECT i.id, i.service_id::text, s.name, i.summary, i.urgency, u.name FROM notifications n"
+        "SELECT i.id, i.service_id::text, s.name, i.summary, i.urgency, u.name, u.id::text FROM notifications n"
         " JOIN incidents i ON i.id = n.incident_id"
         " JOIN services s ON s.id = i.service_id"
         " JOIN users u ON u.id = n.user_id"

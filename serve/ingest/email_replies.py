@@ -27,11 +27,13 @@ from email.utils import getaddresses
 
 from tocsin.actors.batcher import BatchFailed
 from tocsin.actors.domain import email_replies, push_actions, replies
+from tocsin.actors.domain.audit import Actor
 from tocsin.actors.domain.clock import Clock
 from tocsin.actors.domain.events import Command, IncidentCommand
 from tocsin.actors.shard_router import ShardRouter
 from tocsin.actors.store import email_replies as store
 from tocsin.actors.store.database import UNAVAILABLE, Database
+from tocsin.serve.auditing import Declared, append
 from tocsin.serve.ingest.mail import parse_message, reply_text
 
 log = logging.getLogger(__name__)
@@ -105,7 +107,19 @@ class ReplyDesk:
         if email_replies.outcome_refusal(reply.outcome):
             await self._release(hashed)  # it did nothing: the same address may still act
             return smtp_reply("550 5.7.0", said)
+        await self._audit(target, command)
         return smtp_reply("250 2.0.0", said)
+
+    async def _audit(self, target: store.ReplyTarget, command: Command) -> None:
+        """The audit log's entry for the reply's action, as the person paged (no client address:
+        the reply came by mail). The action stands if the entry cannot be written."""
+        entry = Declared(Actor(target.user_id, target.user_name, "email"), "incident", (str(target.incident_id),),
+                         command.value)
+        try:
+            async with self._database.connection() as conn:
+                await append(conn, entry, None, self._clock.now())
+        except UNAVAILABLE as exc:
+            log.error("an e-mail reply acted on incident %s but its audit entry is lost: %r", target.incident_id, exc)
 
     async def _release(self, hashed: str) -> None:
         async with self._database.connection() as conn:

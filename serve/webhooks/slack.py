@@ -36,11 +36,13 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from tocsin.actors.batcher import BatchFailed
 from tocsin.actors.domain import chat_cards, replies
 from tocsin.actors.domain.accounts.access import Role
+from tocsin.actors.domain.audit import Actor
 from tocsin.actors.domain.chat_cards import slack_escaped
 from tocsin.actors.domain.events import Command
 from tocsin.actors.providers.base import ProviderError
 from tocsin.actors.store import chat
 from tocsin.serve.api.commands import send_command
+from tocsin.serve.auditing import Declared, declare
 from tocsin.serve.api.oncall import everyone_on_call
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
@@ -95,6 +97,7 @@ class Signed:
 
     form: dict[str, str]
     runtime: GatewayRuntime
+    request: Request
 
 
 async def signed(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Signed:
@@ -106,7 +109,7 @@ async def signed(request: Request, runtime: GatewayRuntime = Depends(get_runtime
                                 request.headers.get(SIGNATURE_HEADER), runtime.now())
     if problem:
         raise HTTPException(401, problem)
-    return Signed(dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)), runtime)
+    return Signed(dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)), runtime, request)
 
 
 # -- what Slack sends, as far as Tocsin reads it ---------------------------------------------
@@ -184,7 +187,7 @@ async def interactions(slack: Signed = Depends(signed)) -> dict[str, Any]:
                                                 f" {person['name']} has the {person['role']} role.")
         return {}
     for action in pressed:
-        said = await _act(slack.runtime, presser, person["name"], action)
+        said = await _act(slack, presser, person, action)
         if said is not None:
             await _tell(slack.runtime, interaction, said)
     return {}
@@ -224,9 +227,10 @@ def _ephemeral(text: str) -> dict[str, Any]:
     return {"response_type": "ephemeral", "text": text}
 
 
-async def _act(runtime: GatewayRuntime, presser: str, name: str, action: SlackAction) -> str | None:
-    """Send the press's command through the incident's shard: what to tell the presser, or
-    None when the message's update says it all."""
+async def _act(slack: Signed, presser: str, person: dict[str, Any], action: SlackAction) -> str | None:
+    """Send the press's command through the incident's shard, as `person` (the Tocsin user
+    linked to the presser): what to tell the presser, or None when the message's update says
+    it all."""
     command = COMMANDS[action.action_id]
     try:
         incident_id = int(action.value or "")
@@ -234,12 +238,14 @@ async def _act(runtime: GatewayRuntime, presser: str, name: str, action: SlackAc
         raise HTTPException(400, f"the {action.action_id} button's value is not an incident id") from None
     press = f"{presser}:{action.action_id}:{incident_id}:{action.action_ts}"
     try:
-        _, reply = await send_command(runtime, incident_id, command, f"slack:{name}",
+        _, reply = await send_command(slack.runtime, incident_id, command, f"slack:{person['name']}",
                                       command_id=str(uuid.uuid5(_PRESSES, press)))
     except HTTPException as missing:
         return f"Tocsin: {missing.detail}."
     except BatchFailed:
         return replies.NOT_RECORDED
+    declare(slack.request, Declared(Actor(person["id"], person["name"], "slack"), "incident", (str(incident_id),),
+                                    command.value))
     if reply.outcome in ("acknowledged", "resolved", "escalated", "duplicate"):
         return None
     return "Tocsin: " + replies.outcome_text(command, incident_id, reply.outcome, reply.status, reply.note)

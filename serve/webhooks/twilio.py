@@ -29,10 +29,12 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from tocsin.actors.batcher import BatchFailed
 from tocsin.actors.domain import replies
+from tocsin.actors.domain.audit import Actor
 from tocsin.actors.domain.events import Command, IncidentCommand
 from tocsin.actors.domain.messages import VOICE_MENU, Alert, voice
 from tocsin.actors.providers.settings import TwilioSettings
 from tocsin.actors.store import replies as store
+from tocsin.serve.auditing import Declared, declare
 from tocsin.serve.params import Int64Id
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
@@ -50,6 +52,7 @@ class Signed:
 
     params: ImmutableMultiDict[str, str]
     runtime: GatewayRuntime
+    request: Request
 
     def get(self, name: str) -> str:
         return self.params.get(name, "")
@@ -79,7 +82,7 @@ async def signed(request: Request, runtime: GatewayRuntime = Depends(get_runtime
     if not RequestValidator(twilio.auth_token.get_secret_value()).validate(url, params, signature):
         raise HTTPException(403, f"X-Twilio-Signature does not match a request to {url}: it is not from"
                                  " Twilio, or Twilio calls another URL than TOCSIN_PUBLIC_URL says")
-    return Signed(params, runtime)
+    return Signed(params, runtime, request)
 
 
 def _twiml(document: MessagingResponse | VoiceResponse) -> Response:
@@ -97,12 +100,14 @@ async def _first_time(runtime: GatewayRuntime, request_id: str) -> bool:
         return await store.claim_request(conn, request_id, runtime.now())
 
 
-async def _act(runtime: GatewayRuntime, request_id: str, target: store.Target, command: Command, actor: str) -> str:
-    """Submit the command of the (claimed) request through the incident's shard; what it did,
-    in one sentence. When it could not be recorded, the request is released for a retry."""
+async def _act(twilio: Signed, request_id: str, target: store.Target, command: Command, channel: str) -> str:
+    """Submit the command of the (claimed) request through the incident's shard, as the person
+    who replied on `channel` (sms, voice); what it did, in one sentence. When it could not be
+    recorded, the request is released for a retry."""
+    runtime = twilio.runtime
     submitted = IncidentCommand(
         command_id=str(uuid.uuid5(_COMMANDS, request_id)), service_id=target.service_id,
-        incident_id=target.incident_id, action=command, actor=actor, received_at=runtime.now(),
+        incident_id=target.incident_id, action=command, actor=f"{channel}:{target.person}", received_at=runtime.now(),
     )
     try:
         reply = await runtime.shards.submit(submitted)
@@ -110,6 +115,8 @@ async def _act(runtime: GatewayRuntime, request_id: str, target: store.Target, c
         async with runtime.database.connection() as conn:
             await store.release_request(conn, request_id)
         return replies.NOT_RECORDED
+    declare(twilio.request, Declared(Actor(target.user_id, target.person, channel), "incident",
+                                     (str(target.incident_id),), command.value))
     return replies.outcome_text(command, target.incident_id, reply.outcome, reply.status, reply.note)
 
 
@@ -132,7 +139,7 @@ async def sms(twilio: Signed = Depends(signed)) -> Response:
         target = await store.target_of_code(conn, sender, "sms", reply.code)
     if target is None:
         return _text(replies.unknown_code(reply.code))
-    said = await _act(twilio.runtime, request_id, target, reply.command, f"sms:{target.person}")
+    said = await _act(twilio, request_id, target, reply.command, "sms")
     return _text("Tocsin: " + said)
 
 
@@ -200,8 +207,8 @@ async def keypad(notification: Annotated[Int64Id, Query(description="the notific
     request_id = "voice:" + twilio.request_id("CallSid", "Digits")
     if not await _first_time(twilio.runtime, request_id):
         return _goodbye(_DONE_ALREADY)
-    target = store.Target(subject.incident_id, subject.service_id, subject.person)
-    said = await _act(twilio.runtime, request_id, target, command, f"voice:{subject.person}")
+    target = store.Target(subject.incident_id, subject.service_id, subject.person, subject.user_id)
+    said = await _act(twilio, request_id, target, command, "voice")
     if said == replies.NOT_RECORDED:
         return _twiml(_menu(VoiceResponse(), notification, said))
     return _goodbye(f"{said} Goodbye.")

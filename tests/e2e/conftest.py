@@ -36,6 +36,14 @@ def incidents_of(api: httpx.Client, service_id: str, **params: str) -> list[dict
     return response.json()["incidents"]  # type: ignore[no-any-return]
 
 
+def audited_reply(api: httpx.Client, incident_id: int, via: str) -> dict[str, Any]:
+    """The one audit log entry of an action on the incident taken by answering a page on `via`."""
+    response = api.get("/api/v1/audit", params={"object_type": "incident", "object_id": str(incident_id)})
+    assert response.status_code == 200, response.text
+    [entry] = [e for e in response.json()["entries"] if e["via"] == via]
+    return entry  # type: ignore[no-any-return]
+
+
 def refused(response: httpx.Response, status: int, *names: str) -> str:
     """Assert a refusal with `status` whose message names each of `names`; the message."""
     assert response.status_code == status, response.text

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.client import create_user, trigger
-from tests.e2e.conftest import refused
+from tests.e2e.conftest import audited_reply, refused
 from tests.fakes.http_receiver import HttpReceiver
 from tests.fakes.slack_api import FakeSlack
 
@@ -131,6 +131,9 @@ def test_a_page_carries_buttons_and_a_press_acknowledges_it_and_redraws_the_mess
     assert in_slack.incident(incident)["status"] == "acknowledged"
     assert ("acknowledged", f"slack:{in_slack.name}") in [(e["kind"], e["actor"]) for e in
                                                          in_slack.incident(incident)["timeline"]]
+    entry = audited_reply(in_slack.api, incident["id"], "slack")  # in the audit log too, as the linked user
+    assert (entry["actor"], entry["action"], entry["after"]["status"]) == (in_slack.user["id"], "acknowledge",
+                                                                           "acknowledged")
     redrawn = eventually("the message shows the acknowledgement", lambda: (
         in_slack.message(ts) if "acknowledged" in shown_status(in_slack.message(ts)) else None))
     assert shown_status(redrawn) == f"Status: acknowledged by slack:{in_slack.name}"

@@ -17,6 +17,7 @@ import pytest
 
 from tests.client import trigger
 from tests.conftest import free_port, run_apart, statement_runner
+from tests.e2e.conftest import audited_reply
 from tests.fakes.smtp_server import ReceivedMail, SmtpServer
 from tests.server import Deployment, own_deployment
 
@@ -124,6 +125,9 @@ def test_ack_by_reply_acknowledges_as_the_person_once(deployment: MailDeployment
     assert (code, said) == (250, f"2.0.0 Incident {incident} acknowledged.")
     assert dana.incident(incident)["status"] == "acknowledged"
     assert ("acknowledged", f"email:{dana.name}") in timeline(dana, incident)
+    entry = audited_reply(dana.api, incident, "email")  # in the audit log too, as Dana
+    assert (entry["actor"], entry["action"], entry["after"]["status"]) == (dana.user["id"], "acknowledge",
+                                                                           "acknowledged")
 
     code, said = dana.reply(page, "resolve")
     assert code == 550 and "used already" in said

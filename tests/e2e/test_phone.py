@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from tests.client import create_user, trigger
+from tests.e2e.conftest import audited_reply
 
 SETTLE_S = 20.0  # a bound on waiting for the outbox to show what was sent, not a measure
 
@@ -74,6 +75,8 @@ def test_a_reply_from_the_phone_acknowledges_and_stops_the_escalation(
     detail = api.get(f"/api/v1/incidents/{incident['id']}").json()
     assert detail["status"] == "acknowledged" and detail["next_escalation_at"] is None  # Quinn is never paged
     assert ("acknowledged", "sms:Pat") in [(e["kind"], e["actor"]) for e in detail["timeline"]]
+    entry = audited_reply(api, incident["id"], "sms")  # in the audit log too, as Pat
+    assert (entry["actor"], entry["action"], entry["after"]["status"]) == (pat["id"], "acknowledge", "acknowledged")
     # Nothing is left to send: the reminder is cancelled, and Quinn has no notification at all.
     outbox_becomes(api, incident["id"], [("Pat", 1, 0, "sent"), ("Pat", 1, 10, "cancelled")])
     assert fake_twilio.texts_to(pat_phone) == [text.body]  # nothing unexpected

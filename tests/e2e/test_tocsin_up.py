@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import free_port
+from tests.e2e.accounts import COOKIE, session_cookie
 from tests.server import TocsinProcess, own_environment
 
 
@@ -58,6 +59,12 @@ def test_a_first_start_is_calm_and_prints_a_setup_link_that_creates_the_admin_on
         login = httpx.post(f"{server.base_url}/api/v1/session",
                            json={"email": "ada@example.com", "password": "a long passphrase"})
         assert login.status_code == 200 and login.json()["user"]["role"] == "admin"
+        session, _ = session_cookie(login)
+        audit = httpx.get(f"{server.base_url}/api/v1/audit", headers={"Cookie": f"{COOKIE}={session}"})
+        [entry] = audit.json()["entries"]  # the first admin made themselves, with the link
+        assert (entry["object_type"], entry["action"], entry["actor"], entry["via"]) == (
+            "user", "create", created.json()["id"], "setup-link")
+        assert entry["before"] is None and entry["after"]["email"] == "ada@example.com"
 
         again = httpx.post(f"{server.base_url}/api/v1/setup", json={**admin, "email": "eve@example.com"})
         assert again.status_code == 410 and "used already" in again.json()["message"]

@@ -14,7 +14,7 @@ import pytest
 
 from tests.client import trigger
 from tests.e2e.accounts import logged_in, make_user
-from tests.e2e.conftest import incidents_of
+from tests.e2e.conftest import audited_reply, incidents_of
 from tests.fakes.push_service import FakePushService
 
 
@@ -96,6 +96,9 @@ def test_a_page_reaches_the_browser_signed_and_encrypted_and_acknowledges_once_f
     detail = dana.incident(incident_id)
     assert detail["status"] == "acknowledged"
     assert any(e["kind"] == "acknowledged" and dana.user["name"] in e["message"] for e in detail["timeline"])
+    entry = audited_reply(dana.api, incident_id, "push")  # in the audit log too, as Dana
+    assert (entry["actor"], entry["action"], entry["after"]["status"]) == (dana.user["id"], "acknowledge",
+                                                                           "acknowledged")
 
     again = dana.act(data["actions"]["acknowledge"])
     assert again.status_code == 409 and "used already" in again.json()["message"]
