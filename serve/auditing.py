@@ -5,8 +5,10 @@ changes (its view, actors/store/audit_views.py) before the route runs, lets the 
 and when the answer is a success reads the object again and appends one entry: who (the
 caller `authenticate` found, kept in the request's state), how they came, from which address
 (serve/forwarded.py), the object, its team, the action, before and after with secrets
-masked (actors/domain/audit.py). A route that acts for someone no credential names (a push
-notification's button) declares its entry itself with `declare`.
+masked (actors/domain/audit.py). A route that acts for someone no credential names (an
+answer to a page: a push notification's button, a text or key press through Twilio, a Slack
+button) declares its entry itself with `declare`; the e-mail reply desk, which is no route,
+calls `append` itself.
 
 The answer is held back until the entry is written, so a client that got its answer finds
 the entry. The entry is written in its own transaction right after the change's: routes make
