@@ -12,6 +12,7 @@ import pytest
 
 from tocsin.actors.domain.audit import Actor, Entry, Query, Subject
 from tocsin.actors.store import audit as store
+from tocsin.serve.retention import RetentionJob
 
 ENTRY = Entry(Actor("4e0c", "Dana", "session"), "192.0.2.7", Subject("service", "s1", "payments", None), "update",
               {"name": "pay"}, {"name": "payments"})
@@ -80,3 +81,22 @@ async def test_an_old_entry_past_the_floor_may_be_deleted_but_not_updated(conn: 
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await conn.execute("UPDATE audit_log SET action = 'nothing' WHERE id = $1", old)
     assert await conn.execute("DELETE FROM audit_log WHERE id = $1", old) == "DELETE 1"
+
+
+async def test_the_retention_job_prunes_the_log_by_its_own_setting_even_when_raw_alerts_are_kept(
+    conn: asyncpg.Connection, own_database: str
+) -> None:
+    now = datetime.now(timezone.utc)
+    old = await store.append(conn, ENTRY, now - timedelta(days=120))
+    kept = await store.append(conn, ENTRY, now - timedelta(days=60))
+    pool = await asyncpg.create_pool(own_database, min_size=1, max_size=2)
+    try:
+        async def get_pool() -> asyncpg.Pool:
+            return pool
+
+        await RetentionJob(get_pool, 0, lambda: now, 100).run_once()  # raw alerts kept for ever
+    finally:
+        await pool.close()
+
+    ids = {r["id"] for r in await conn.fetch("SELECT id FROM audit_log")}
+    assert kept in ids and old not in ids
