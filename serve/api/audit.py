@@ -4,8 +4,8 @@ Global admins read every entry; a team admin reads the entries of the teams they
 (anything else they name with ?team= gives nothing); any other caller is refused (403). A page
 is `limit` entries and `next_cursor`, the cursor of the next (older) page. With
 `Accept: application/x-ndjson` or `?format=jsonl` the answer is every matching entry, one JSON
-object a line, streamed as it is read (no paging: `limit` and `cursor` narrow nothing then but
-where it starts).
+object a line, streamed as it is read: `limit` is then ignored, and `cursor`, when given, says
+where it starts.
 """
 
 from __future__ import annotations
