@@ -137,6 +137,10 @@ NOT_AUDITED: dict[tuple[str, str], str] = {
                                         " it changes no configuration or incident",
     ("POST", "/api/v1/push/actions/{token}"): "an incident action from a push notification: audited by the route"
                                               " itself, with the person paged as the actor",
+    ("POST", "/api/v1/demo-phone/texts/{item_id}/reply"): "tocsin demo's phone answering a text: it reaches Tocsin"
+                                                          " through the Twilio webhook, audited there as the person",
+    ("POST", "/api/v1/demo-phone/calls/{item_id}/keys"): "tocsin demo's phone pressing a key on a call: likewise,"
+                                                         " through the Twilio webhook",
 }
 
 
