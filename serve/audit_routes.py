@@ -123,6 +123,9 @@ AUDITED: dict[tuple[str, str], Audited] = {
     ("POST", "/api/v1/tokens"): _made("api_token"),
     ("DELETE", "/api/v1/tokens/{token_id}"): _at("api_token", "revoke", "token_id"),
     ("POST", "/api/v1/setup"): _made("user"),
+    # The whole document in one transaction: its entry's "after" is the plan carried out, every
+    # object created, changed or deleted with each field's old and new value.
+    ("POST", "/api/v1/config/apply"): Audited("configuration", "apply", (), "path", after_from_answer=True),
 }
 
 # Mutating routes under /api/v1 that write no entry of their own, and why.
@@ -132,6 +135,8 @@ NOT_AUDITED: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/session"): "logging out ends the caller's own session and changes no configuration",
     ("POST", "/api/v1/rules/test"): "a read that takes a body: what the rules would do with a sample; nothing is"
                                     " stored",
+    ("POST", "/api/v1/config/plan"): "a read that takes a body: what applying the document would change; nothing"
+                                      " is stored",
     ("POST", "/api/v1/heartbeats/{key}/ping"): "a monitored job's ping, as alert ingestion: no one's change",
     ("POST", "/api/v1/checks/{token}"): "a reachability check's receipt: the check records its answer itself, and"
                                         " it changes no configuration or incident",

@@ -196,11 +196,12 @@ async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
 
 def _object_id(after: Any, before: Any, keys: tuple[str, ...]) -> str | None:
     """The object's own id where its row has one (a push subscription is found by its endpoint,
-    a credential, which stays out of the entry); else the last of its keys."""
+    a credential, which stays out of the entry); else the last of its keys; none for what has
+    no keys (the configuration as a whole)."""
     for row in (after, before):
         if isinstance(row, dict) and row.get("id") is not None:
             return str(row["id"])
-    return keys[-1] or None
+    return keys[-1] or None if keys else None
 
 
 def _json(raw: bytes | None) -> Any:

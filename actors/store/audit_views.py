@@ -49,6 +49,7 @@ VIEWS: dict[str, str] = {
                   "  LEFT JOIN integrations i ON i.id = nullif($2, '')::uuid AND $1 = 'router')"
                   " FROM rules t WHERE t.kind = $1"
                   " AND coalesce(t.service_id, t.integration_id)::text IS NOT DISTINCT FROM nullif($2, '')",
+    "configuration": "SELECT NULL::jsonb, NULL",  # no before: the plan in the after holds each old value
     "team": "SELECT to_jsonb(t), t.id FROM teams t WHERE t.id = $1::uuid",
     "team_member": "SELECT to_jsonb(t), t.team_id FROM team_members t WHERE t.team_id = $1::uuid"
                    " AND t.user_id = $2::uuid",

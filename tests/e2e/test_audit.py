@@ -52,7 +52,7 @@ class Call:
     method: str
     path: str
     object_type: str
-    object_id: str | None
+    object_id: str | None  # None: the id the answer gives; "": an entry of no object id
     check: Check
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -462,11 +462,20 @@ def _cases(w: World) -> dict[tuple[str, str], Callable[[], Call]]:
         return Call("DELETE", f"/api/v1/tokens/{t['id']}", "api_token", t["id"], _stamped("revoked_at"),
                     headers=login.headers(), status=204, actor=u["id"])
 
+    def config_apply() -> Call:
+        def check(before: Any, after: Any) -> None:
+            [change] = after["changes"]
+            assert before is None and (change["action"], change["kind"], change["name"]) == \
+                ("create", "team", "audited by config"), after
+        return Call("POST", "/api/v1/config/apply", "configuration", "", check,
+                    {"document": {"teams": [{"name": "audited by config"}]}})
+
     incident_path = "/api/v1/incidents/{incident_id}"
     user_path = "/api/v1/users/{user_id}"
     method_path = f"{user_path}/contact-methods/{{method_id}}"
     return {
         ("POST", "/api/v1/services"): service_create,
+        ("POST", "/api/v1/config/apply"): config_apply,
         ("PATCH", "/api/v1/services/{service_id}"): service_update,
         ("DELETE", "/api/v1/services/{service_id}"): service_delete,
         ("POST", "/api/v1/services/{service_id}/integrations"): integration_create,
@@ -589,7 +598,7 @@ def test_each_mutating_route_writes_exactly_one_entry_with_its_object_before_and
     assert response.status_code == call.status, response.text
 
     [entry] = entries_after(api, mark)
-    made_id = response.json()["id"] if call.object_id is None else call.object_id
+    made_id = response.json()["id"] if call.object_id is None else call.object_id or None
     assert (entry["object_type"], entry["object_id"]) == (call.object_type, made_id)
     assert entry["action"] == AUDITED[key].action
     assert entry["actor"] == (call.actor or "admin")
