@@ -3,6 +3,7 @@ from a daemon thread, and stopped within a bounded time."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -10,10 +11,12 @@ STOP_TIMEOUT_S = 5.0
 
 
 class LoopbackHttpServer:
-    def __init__(self, handler: type[BaseHTTPRequestHandler], name: str) -> None:
+    def __init__(self, handler: type[BaseHTTPRequestHandler], name: str, tls: ssl.SSLContext | None = None) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True  # a handler left waiting never holds up the exit
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        if tls is not None:  # for clients that insist on https://
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=name, daemon=True)
         self._thread.start()

@@ -16,13 +16,11 @@ is offered (over TLS only when TLS is on) and wrong credentials are refused with
 
 from __future__ import annotations
 
-import ipaddress
 import ssl
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -33,6 +31,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.conftest import free_port
+from tests.fakes.self_signed import self_signed
 
 READY_TIMEOUT_S = 5.0
 START_ATTEMPTS = 5
@@ -154,7 +153,7 @@ class SmtpServer:
 
     def _server_tls_context(self) -> ssl.SSLContext:
         self._certs = tempfile.TemporaryDirectory(prefix="tocsin-smtp-")
-        cert_file, key_file, self._cert_pem = _self_signed(Path(self._certs.name))
+        cert_file, key_file, self._cert_pem = self_signed(Path(self._certs.name))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert_file, key_file)
         return context
@@ -186,36 +185,3 @@ class _Handler:
             login=login,
         ))
         return "250 Message accepted for delivery"
-
-
-def _self_signed(directory: Path) -> tuple[Path, Path, bytes]:
-    """A certificate for localhost and 127.0.0.1, valid for a day either side of now."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.now(timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-        ]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(cert_pem)
-    key_file.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ))
-    return cert_file, key_file, cert_pem
