@@ -80,6 +80,8 @@ Description = Annotated[str, at.MaxLen(4096)]
 Email = Annotated[str, at.MinLen(3), at.MaxLen(254)]
 TimeZone = Annotated[str, at.MinLen(1), at.MaxLen(64)]
 Key = Annotated[str, at.MinLen(32), at.MaxLen(32)]
+IntegrationKey = Annotated[str, at.MinLen(32), at.MaxLen(36)]
+"""32 lower-case hex characters; or 36, an Opsgenie API key kept by an `opsgenie` integration."""
 Role = Literal["viewer", "responder", "admin"]
 Urgency = Literal["high", "low"]
 ContactKind = Literal["sms", "voice", "push", "email", "slack", "webhook", "teams"]
@@ -243,8 +245,9 @@ class Integration:
     __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
     type: IntegrationType
     name: Annotated[str, at.MaxLen(255)] = ""
-    key: Key | None = None
-    """Its routing key (a secret); left out: Tocsin makes one."""
+    key: IntegrationKey | None = None
+    """Its routing key (a secret); left out: Tocsin makes one. An `opsgenie` integration may keep an
+    Opsgenie API key (36 characters), so its senders only change their base URL."""
     config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     """Options of the integration's type."""
 
