@@ -1,4 +1,4 @@
-"""`tocsin up | demo | status | doctor | migrate | user set-password | config …`."""
+"""`tocsin up | demo | status | doctor | migrate | user set-password | config … | import …`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from tocsin.actors.settings import Settings
 from tocsin.cluster import config_cli, output
 from tocsin.cluster.admin_token import admin_token_problem
 from tocsin.cluster.cautions import cautions
+from tocsin.cluster.importers import cli as importers
 from tocsin.cluster.output import LogFiles
 from tocsin.cluster.postgres import Database, open_database
 from tocsin.cluster.steps import Steps, StepFailed
@@ -117,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     set_password.set_defaults(run=_set_password)
 
     config_cli.add_commands(commands)
+    importers.add_to(commands)
 
     for sub in (up, status, doctor, migrate, set_password):
         sub.add_argument("--data-dir", type=Path, help="where embedded data lives (default: user data dir)")
