@@ -1,7 +1,7 @@
 """Routing keys to integrations: what a source's key costs the gateway.
 
 A known key in use costs a dictionary lookup: it is cached. A key that cannot be anybody's
-(not 32 characters of the key alphabet) costs nothing more: it is refused before any lookup.
+(neither 32 characters of the key alphabet nor a kept Opsgenie key) costs nothing more: it is refused before any lookup.
 An unknown key costs one Postgres lookup, then is remembered as unknown for a while; and
 each client address may try only so many unknown keys (a token bucket per address): past
 that, any key not found before is refused before any lookup, until its bucket refills.
@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from tocsin.actors.domain.ratelimit import BoundedRateLimiter, RateLimiter
 from tocsin.actors.settings import Settings
-from tocsin.actors.store.services import ROUTING_KEY_LENGTH, IntegrationKey, is_routing_key
+from tocsin.actors.store.services import OPSGENIE_KEY_LENGTH, ROUTING_KEY_LENGTH, IntegrationKey, is_integration_key
 
 T = TypeVar("T")
 _V = TypeVar("_V")
@@ -49,7 +49,7 @@ class KeyCache:
         """The integration of a key found within the TTL; None when it must be looked up, is
         unknown, or is not even of a key's length (a long one is not hashed). No waiting: the
         path every alert of a source in use takes, so callers try it before `KeyGate.find`."""
-        entry = self._known.get(key) if len(key) == ROUTING_KEY_LENGTH else None
+        entry = self._known.get(key) if len(key) in (ROUTING_KEY_LENGTH, OPSGENIE_KEY_LENGTH) else None
         if entry is not None and self._clock() - entry[0] < self._ttl_s:
             self._known.move_to_end(key)
             return entry[1]
@@ -139,7 +139,7 @@ class KeyGate:
             return found
         # The format only now: a cached key is a real one, and checking costs more than the
         # cache's lookup, on the path every alert takes.
-        if not is_routing_key(key):
+        if not is_integration_key(key):
             raise MalformedKey()
         return await self.within_budget(key, address, lambda: self.cache.get(key))
 

@@ -53,6 +53,17 @@ def is_routing_key(text: str) -> bool:
     return _ROUTING_KEY.fullmatch(text) is not None
 
 
+OPSGENIE_KEY_LENGTH = 36
+_OPSGENIE_KEY = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def is_integration_key(text: str) -> bool:
+    """Whether an integration could have `text` as its key: one Tocsin made, or an Opsgenie API
+    key (36 characters, a UUID's form) that an `opsgenie` integration kept when it was imported,
+    so that its senders only change their base URL."""
+    return is_routing_key(text) or _OPSGENIE_KEY.fullmatch(text) is not None
+
+
 async def create_service(
     conn: asyncpg.Connection, name: str, description: str,
     escalation_policy_id: str | None = None, urgency: str = "high",

@@ -20,6 +20,7 @@ from tocsin.actors.domain.rules import RuleErrors, compile_inhibit_rules, compil
 from tocsin.actors.domain.rules.problems import Problem
 
 _KEY = re.compile(r"[0-9a-f]{32}")
+_OPSGENIE_KEY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _WALL = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
 
@@ -207,11 +208,15 @@ def _keys(document: Document) -> Iterable[tuple[str, str]]:
 
 
 def _check_keys(note: Note, document: Document) -> None:
-    """Keys are 32 lower-case hexadecimal characters, as Tocsin's own, and each is one object's."""
+    """Keys are 32 lower-case hexadecimal characters, as Tocsin's own, and each is one object's.
+    An `opsgenie` integration may keep an Opsgenie API key (a UUID's form), for its senders."""
+    opsgenie = {f"services[{i}].integrations[{j}].key" for i, service in enumerate(document.services)
+                for j, integration in enumerate(service.integrations or ()) if integration.type == "opsgenie"}
     seen: dict[str, str] = {}
     for path, key in _keys(document):
-        if not _KEY.fullmatch(key):
-            note(path, "a key is 32 lower-case hexadecimal characters")
+        if not (_KEY.fullmatch(key) or (path in opsgenie and _OPSGENIE_KEY.fullmatch(key))):
+            note(path, "a key is 32 lower-case hexadecimal characters (an opsgenie integration's may be an"
+                       " Opsgenie API key)")
         elif key in seen:
             note(path, f"the same key as {seen[key]}")
         seen.setdefault(key, path)
