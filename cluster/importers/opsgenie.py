@@ -241,7 +241,7 @@ def _escalation(escalation: dict[str, Any], emails: dict[str, str], schedules: d
 
 
 def _services(account: Account, teams: dict[str, str], report: Report) -> Iterator[Service]:
-    policies = {}
+    policies: dict[str | None, str] = {}
     for escalation in account["escalations"]:
         policies.setdefault((escalation.get("ownerTeam") or {}).get("id"), escalation["name"])
     beats: dict[str, list[dict[str, Any]]] = {}

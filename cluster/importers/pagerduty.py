@@ -19,13 +19,13 @@ from typing import Any
 
 from tocsin.actors.domain.config.document import (
     ContactMethod, Document, EscalationPolicy, Integration, Layer, Level, MaintenanceWindow, NotificationRule,
-    Override, Restriction, Rotation, Schedule, Service, Target, User,
+    Override, Restriction, Role, Rotation, Schedule, Service, Target, User, Window,
 )
 from tocsin.cluster.importers.common import WEEK_MINUTES, Report, known_zone, usable_key, wall_handoff, weekly_windows
 
 Account = dict[str, Any]
 DEFAULT_URL = "https://api.pagerduty.com"
-_ROLES = {"admin": "admin", "owner": "admin", "observer": "viewer", "read_only_user": "viewer",
+_ROLES: dict[str, Role] = {"admin": "admin", "owner": "admin", "observer": "viewer", "read_only_user": "viewer",
           "read_only_limited_user": "viewer"}
 _CONTACT_KINDS = {"email_contact_method": "email", "sms_contact_method": "sms", "phone_contact_method": "voice"}
 _URGENCIES = {"high": "high", "low": "low", "severity_based": "severity"}
@@ -180,7 +180,7 @@ def _unit(seconds: int) -> tuple[Any, int]:
 
 
 def _restriction(m: _Mapping, what: str, restrictions: list[dict[str, Any]]) -> Restriction | None:
-    windows = []
+    windows: list[Window] = []
     for restriction in restrictions:
         hours, minutes, seconds = (int(part) for part in restriction["start_time_of_day"].split(":"))
         length = int(restriction["duration_seconds"]) // 60
