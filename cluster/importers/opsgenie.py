@@ -252,8 +252,10 @@ def _services(account: Account, teams: dict[str, str], report: Report) -> Iterat
         if integration["type"] != "API":
             report.add(what, f"type {integration['type']} has no counterpart; point its sender at one of Tocsin's")
             continue
-        team = teams.get(integration.get("teamId") or "")
-        yield Service(name=integration["name"], team=team, escalation_policy=policies.get(integration.get("teamId")),
+        # GET /v2/integrations/{id} names the owner as `ownerTeam`; the listing only as `teamId`.
+        team_id = (integration.get("ownerTeam") or {}).get("id") or integration.get("teamId")
+        team = teams.get(team_id or "")
+        yield Service(name=integration["name"], team=team, escalation_policy=policies.get(team_id),
                       integrations=(Integration("opsgenie", integration["name"], integration.get("apiKey")),),
                       heartbeats=tuple(_heartbeat(b, report) for b in beats.pop(team or "", [])))
     for team, left in beats.items():

@@ -102,12 +102,12 @@ def escalations() -> list[dict[str, Any]]:
 
 def integrations() -> list[dict[str, Any]]:
     return [
-        {"id": "int-ops", "name": "ops-api", "type": "API", "enabled": True, "teamId": "team-ops",
-         "apiKey": "3f2c1a9e-7b6d-4e5f-9a8b-0c1d2e3f4a5b"},
-        {"id": "int-web", "name": "web-api", "type": "API", "enabled": True, "teamId": "team-web",
-         "apiKey": "a1b2c3d4-e5f6-4789-8abc-def012345678"},
-        {"id": "int-mail", "name": "ops-email", "type": "Email", "enabled": True, "teamId": "team-ops",
-         "emailAddress": "ops@acme.opsgenie.net"},
+        {"id": "int-ops", "name": "ops-api", "type": "API", "enabled": True,
+         "ownerTeam": {"id": "team-ops", "name": "ops"}, "apiKey": "3f2c1a9e-7b6d-4e5f-9a8b-0c1d2e3f4a5b"},
+        {"id": "int-web", "name": "web-api", "type": "API", "enabled": True,
+         "ownerTeam": {"id": "team-web", "name": "web"}, "apiKey": "a1b2c3d4-e5f6-4789-8abc-def012345678"},
+        {"id": "int-mail", "name": "ops-email", "type": "Email", "enabled": True,
+         "ownerTeam": {"id": "team-ops", "name": "ops"}, "emailAddress": "ops@acme.opsgenie.net"},
     ]
 
 
@@ -118,7 +118,15 @@ def heartbeats() -> list[dict[str, Any]]:
              "expired": False, "ownerTeam": {"id": "team-web", "name": "web"}}]
 
 
-def account(window_start: datetime) -> dict[str, Any]:
-    return {"users": users(), "teams": teams(), "schedules": schedules(window_start),
-            "overrides": overrides(window_start), "escalations": escalations(), "integrations": integrations(),
-            "heartbeats": heartbeats()}
+def account(window_start: datetime, prefix: str = "") -> dict[str, Any]:
+    """The account; `prefix` starts the name of each team, schedule, escalation, integration and
+    heartbeat, so that a deployment shared with other tests holds none of the same names."""
+    out = {"users": users(), "teams": teams(), "schedules": schedules(window_start),
+           "overrides": overrides(window_start), "escalations": escalations(), "integrations": integrations(),
+           "heartbeats": heartbeats()}
+    for kind in ("teams", "schedules", "escalations", "integrations", "heartbeats"):
+        for item in out[kind]:
+            item["name"] = prefix + item["name"]
+            if item.get("ownerTeam"):
+                item["ownerTeam"]["name"] = prefix + item["ownerTeam"]["name"]
+    return out

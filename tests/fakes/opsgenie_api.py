@@ -7,7 +7,8 @@ Opsgenie's published shapes, for the official SDK's ApiClient and HeartbeatApi.
 - `Authorization: GenieKey <key>` or 401 `{"message": "...", "took": …, "requestId": …}`.
 - /v2/users pages with `offset` and `limit` and a `paging.next` link while more remain.
 - /v2/schedules?expand=rotation, /v2/schedules/{id}/overrides, /v2/teams(/{id}),
-  /v2/escalations, /v2/integrations(/{id}: only there the `apiKey`), /v2/heartbeats.
+  /v2/escalations, /v2/integrations (owner team as `teamId`) and /v2/integrations/{id} (as
+  `ownerTeam` {id, name}, with the `apiKey`), /v2/heartbeats (`ownerTeam` {id, name}).
 - /v2/schedules/{id}/timeline?date=&interval=&intervalUnit= renders `finalTimeline`: each
   rotation's periods, overrides cut in (as periods of type override).
 
@@ -120,6 +121,14 @@ class FakeOpsgenie:
                 {"alias": uuid.uuid4().hex, "user": {"type": "user", "id": user_id}, "startDate": start.isoformat(),
                  "endDate": end.isoformat(), "rotations": []})
 
+    def timeline(self, schedule_id: str, since: datetime, days: int) -> list[tuple[datetime, datetime, str]]:
+        """(start, end, user id) of every period of the schedule's final timeline, as GET
+        /v2/schedules/{id}/timeline renders it for `days` days from `since`."""
+        _, body = self.answer(f"/v2/schedules/{schedule_id}/timeline",
+                              {"date": [since.isoformat()], "interval": [str(days)], "intervalUnit": ["days"]})
+        return [(parse(p["startDate"]), parse(p["endDate"]), p["recipient"]["id"])
+                for rotation in body["data"]["finalTimeline"]["rotations"] for p in rotation["periods"]]
+
     def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
         with self._lock:
             parts = [p for p in path.split("/") if p][1:]  # after "v2"
@@ -143,7 +152,7 @@ class FakeOpsgenie:
             if parts == ["escalations"]:
                 return 200, _data(a["escalations"])
             if parts == ["integrations"]:
-                return 200, _data([{k: v for k, v in i.items() if k != "apiKey"} for i in a["integrations"]])
+                return 200, _data([_integration_meta(i) for i in a["integrations"]])
             if len(parts) == 2 and parts[0] == "integrations":
                 return self._one([i for i in a["integrations"] if i["id"] == parts[1]])
             if parts == ["heartbeats"]:
@@ -203,6 +212,12 @@ def _periods(schedule: dict[str, Any], rotation: dict[str, Any], overrides: list
                                 "recipient": {"type": "user", "id": who}})
         at = nxt
     return periods
+
+
+def _integration_meta(integration: dict[str, Any]) -> dict[str, Any]:
+    """An integration as listed: its owner team by id only, and no API key (only GET /{id} has them)."""
+    meta = {k: v for k, v in integration.items() if k not in ("apiKey", "ownerTeam")}
+    return meta | {"teamId": integration["ownerTeam"]["id"]} if integration.get("ownerTeam") else meta
 
 
 def _data(value: Any) -> dict[str, Any]:
