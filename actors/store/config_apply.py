@@ -133,10 +133,14 @@ async def _schedule(conn: asyncpg.Connection, schedule: Schedule, ids: Ids, by: 
             schedule_id, *values)
     if schedule.overrides is not None:
         await conn.execute("DELETE FROM schedule_overrides WHERE schedule_id = $1::uuid", schedule_id)
+        # A later override wins over an earlier one it overlaps, and later means created later:
+        # within one transaction now() is the same for every row, so each gets its place in the
+        # file as microseconds past it.
         await conn.executemany(
-            "INSERT INTO schedule_overrides (id, schedule_id, user_id, start_at, end_at)"
-            " VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5)",
-            [(str(uuid.uuid4()), schedule_id, ids.user(o.user), o.start, o.end) for o in schedule.overrides])
+            "INSERT INTO schedule_overrides (id, schedule_id, user_id, start_at, end_at, created_at)"
+            " VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, now() + $6 * interval '1 microsecond')",
+            [(str(uuid.uuid4()), schedule_id, ids.user(o.user), o.start, o.end, place)
+             for place, o in enumerate(schedule.overrides)])
     return []
 
 

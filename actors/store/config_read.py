@@ -95,8 +95,9 @@ def _layer(doc: Mapping[str, Any], names: Names) -> Layer:
 
 async def _schedules(conn: asyncpg.Connection, names: Names) -> tuple[Schedule, ...]:
     overrides: dict[str, list[Override]] = {}
+    # Oldest first, as they take precedence: a later override wins where two overlap.
     for row in await conn.fetch("SELECT schedule_id::text, user_id::text, start_at, end_at FROM schedule_overrides"
-                                " ORDER BY start_at, id"):
+                                " ORDER BY created_at, id"):
         overrides.setdefault(row["schedule_id"], []).append(
             Override(names.users[row["user_id"]], row["start_at"], row["end_at"]))
     rows = await conn.fetch("SELECT id::text, name, team_id::text, description, time_zone, layers::text, owner_id::text,"

@@ -17,8 +17,10 @@ from tocsin.actors.domain.config.document import (
     NotificationRule, Override, Restriction, Rotation, Router, Schedule, Service, Target, Team, User, Window,
 )
 from tocsin.actors.domain.config.plan import plan
+from tocsin.actors.domain.schedule import on_call
 from tocsin.actors.store.config_apply import apply
 from tocsin.actors.store.config_read import read_document
+from tocsin.actors.store.schedules import load_schedule
 from tests.conftest import fresh_database
 
 NAMES = st.sampled_from(["alpha", "bravo", "charlie", "delta", "echo"])
@@ -161,6 +163,36 @@ def test_a_prune_deletes_what_the_file_leaves_out(two_databases: tuple[str, str]
                     ("delete", "team", "ops"), ("delete", "service", "dropped")]
                 await apply(conn, Document(services=(kept,)), pruned, "config test")
                 assert [s.name for s in (await read_document(conn)).services] == ["kept"]
+                raise _Rollback
+        except _Rollback:
+            pass
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def test_overlapping_overrides_take_precedence_in_the_files_order(two_databases: tuple[str, str]) -> None:
+    """The file's later override wins where they overlap, as an override made later does, though
+    one transaction makes them all; and the export lists them in that order."""
+    start = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+    emails = [f"{name}@example.com" for name in ("ada", "bob", "cy", "dee", "eve")]
+    overrides = tuple(Override(email, start, start + timedelta(hours=8)) for email in reversed(emails))
+
+    async def run() -> None:
+        conn = await asyncpg.connect(two_databases[0])
+        try:
+            async with conn.transaction():
+                exported = await _applied(conn, Document(
+                    users=tuple(User(e.split("@")[0], e) for e in emails),
+                    schedules=(Schedule("cover", "UTC", overrides=overrides),)))
+                [schedule] = [s for s in exported.schedules if s.name == "cover"]
+                assert schedule.overrides == overrides
+                schedule_id = await conn.fetchval("SELECT id::text FROM schedules WHERE name = 'cover'")
+                loaded = await load_schedule(conn, schedule_id, start, start + timedelta(days=1))
+                assert loaded is not None
+                [who] = on_call(loaded.schedule, start + timedelta(hours=1))
+                assert await conn.fetchval("SELECT email FROM users WHERE id = $1::uuid", who) == emails[0]
                 raise _Rollback
         except _Rollback:
             pass
