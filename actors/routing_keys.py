@@ -16,9 +16,10 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from tocsin.actors.domain.opsgenie_keys import OPSGENIE_KEY_LENGTH
 from tocsin.actors.domain.ratelimit import BoundedRateLimiter, RateLimiter
 from tocsin.actors.settings import Settings
-from tocsin.actors.store.services import OPSGENIE_KEY_LENGTH, ROUTING_KEY_LENGTH, IntegrationKey, is_integration_key
+from tocsin.actors.store.services import ROUTING_KEY_LENGTH, IntegrationKey, is_integration_key
 
 T = TypeVar("T")
 _V = TypeVar("_V")

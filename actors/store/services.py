@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from tocsin.actors.domain.opsgenie_keys import is_opsgenie_key
 from tocsin.actors.store.rows import assignments, delete_one, one
 
 _COLUMNS = (
@@ -53,15 +54,11 @@ def is_routing_key(text: str) -> bool:
     return _ROUTING_KEY.fullmatch(text) is not None
 
 
-OPSGENIE_KEY_LENGTH = 36
-_OPSGENIE_KEY = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
 def is_integration_key(text: str) -> bool:
     """Whether an integration could have `text` as its key: one Tocsin made, or an Opsgenie API
     key (36 characters, a UUID's form) that an `opsgenie` integration kept when it was imported,
     so that its senders only change their base URL."""
-    return is_routing_key(text) or _OPSGENIE_KEY.fullmatch(text) is not None
+    return is_routing_key(text) or is_opsgenie_key(text)
 
 
 async def create_service(

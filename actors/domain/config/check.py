@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tocsin.actors.domain.config.document import (
     ContactMethod, Document, EscalationPolicy, Router, Rule, Schedule, Service, User,
 )
+from tocsin.actors.domain.opsgenie_keys import is_opsgenie_key
 from tocsin.actors.domain.rules import RuleErrors, compile_inhibit_rules, compile_router_rules, compile_service_rules
 from tocsin.actors.domain.rules.problems import Problem
 
 _KEY = re.compile(r"[0-9a-f]{32}")
-_OPSGENIE_KEY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _WALL = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
 
@@ -214,7 +214,7 @@ def _check_keys(note: Note, document: Document) -> None:
                 for j, integration in enumerate(service.integrations or ()) if integration.type == "opsgenie"}
     seen: dict[str, str] = {}
     for path, key in _keys(document):
-        if not (_KEY.fullmatch(key) or (path in opsgenie and _OPSGENIE_KEY.fullmatch(key))):
+        if not (_KEY.fullmatch(key) or (path in opsgenie and is_opsgenie_key(key))):
             note(path, "a key is 32 lower-case hexadecimal characters (an opsgenie integration's may be an"
                        " Opsgenie API key)")
         elif key in seen:
