@@ -241,7 +241,14 @@ def maintenance_windows(window_start: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def account(window_start: datetime) -> dict[str, Any]:
-    return {"users": users(), "schedules": schedules(window_start), "overrides": overrides(window_start),
-            "escalation_policies": escalation_policies(), "services": services(),
-            "maintenance_windows": maintenance_windows(window_start)}
+def account(window_start: datetime, prefix: str = "") -> dict[str, Any]:
+    """The account; `prefix` starts the name of each schedule, policy and service, so that a
+    deployment shared with other tests holds none of the same names (the e-mail addresses are
+    the account's own)."""
+    out = {"users": users(), "schedules": schedules(window_start), "overrides": overrides(window_start),
+           "escalation_policies": escalation_policies(), "services": services(),
+           "maintenance_windows": maintenance_windows(window_start)}
+    for kind in ("schedules", "escalation_policies", "services"):
+        for item in out[kind]:
+            item["name"] = item["summary"] = prefix + item["name"]
+    return out
