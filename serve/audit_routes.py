@@ -3,7 +3,8 @@
 Every POST, PUT, PATCH and DELETE under /api/v1 is either in AUDITED, naming the object it
 changes, where the object's keys come from and the action, or in NOT_AUDITED with the reason;
 tests/e2e/test_audit.py fails on a route in neither. serve/auditing.py reads the object
-before the route runs and after it succeeds, through the view named (actors/store/audit_views.py).
+before the route runs and after it succeeds, through the view named (actors/store/audit_views.py),
+in the route's own transaction unless the change goes through a shard (`through_shard`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ class Audited:
     source: Source = "path"
     view: str | None = None  # defaults to object_type
     after_from_answer: bool = False  # what the route answers is the "after" (a note: nothing to read back)
+    # The change is a command a shard commits (an incident's): the entry follows its success,
+    # where every other route's change commits together with its entry.
+    through_shard: bool = False
 
     @property
     def reads(self) -> str:
@@ -58,6 +62,10 @@ def _at(object_type: str, action: str, *keys: str, view: str | None = None) -> A
     return Audited(object_type, action, keys, "path", view)
 
 
+def _command(action: str) -> Audited:
+    return Audited("incident", action, ("incident_id",), "path", through_shard=True)
+
+
 _INCIDENT = "/api/v1/incidents/{incident_id}"
 _USER = "/api/v1/users/{user_id}"
 _METHOD = f"{_USER}/contact-methods/{{method_id}}"
@@ -78,12 +86,13 @@ AUDITED: dict[tuple[str, str], Audited] = {
     ("POST", "/api/v1/integrations"): _made("integration"),
     ("PATCH", "/api/v1/integrations/{integration_id}"): _at("integration", "update", "integration_id"),
     ("DELETE", "/api/v1/integrations/{integration_id}"): _at("integration", "revoke", "integration_id"),
-    ("POST", f"{_INCIDENT}/acknowledge"): _at("incident", "acknowledge", "incident_id"),
-    ("POST", f"{_INCIDENT}/resolve"): _at("incident", "resolve", "incident_id"),
-    ("POST", f"{_INCIDENT}/escalate"): _at("incident", "escalate", "incident_id"),
-    ("POST", f"{_INCIDENT}/snooze"): _at("incident", "snooze", "incident_id"),
-    ("POST", f"{_INCIDENT}/reassign"): _at("incident", "reassign", "incident_id"),
-    ("POST", f"{_INCIDENT}/notes"): Audited("incident", "note", ("incident_id",), "path", after_from_answer=True),
+    ("POST", f"{_INCIDENT}/acknowledge"): _command("acknowledge"),
+    ("POST", f"{_INCIDENT}/resolve"): _command("resolve"),
+    ("POST", f"{_INCIDENT}/escalate"): _command("escalate"),
+    ("POST", f"{_INCIDENT}/snooze"): _command("snooze"),
+    ("POST", f"{_INCIDENT}/reassign"): _command("reassign"),
+    ("POST", f"{_INCIDENT}/notes"): Audited("incident", "note", ("incident_id",), "path", after_from_answer=True,
+                                            through_shard=True),
     ("POST", "/api/v1/notifications/{notification_id}/retry"): _at("notification", "retry", "notification_id"),
     ("POST", "/api/v1/users"): _made("user"),
     ("PATCH", _USER): _at("user", "update", "user_id"),

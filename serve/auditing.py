@@ -10,11 +10,27 @@ answer to a page: a push notification's button, a text or key press through Twil
 button) declares its entry itself with `declare`; the e-mail reply desk, which is no route,
 calls `append` itself.
 
-The answer is held back until the entry is written, so a client that got its answer finds
-the entry. The entry is written in its own transaction right after the change's: routes make
-their changes in many ways (a statement, a transaction, a command through a shard) and one
-writer for all of them keeps every route covered. When the database fails between the two,
-the change stands without its entry, and the failure is logged as an error.
+A change and its entry commit together or not at all, for every route whose change the
+gateway makes through its own database (all of configuration, a notification's retry): the
+middleware takes one connection, opens a transaction, reads "before" in it and lends the
+connection to the request (`Database.lending`), so that the route's `connection()` blocks
+work in that transaction (theirs become savepoints). On a success the entry is written in it
+and it commits; on any other answer, or an exception, it rolls back (but for what a refused
+request must still leave: a wrong verification code is counted, `Database.keep_on_refusal`,
+and a password attempt is counted on a connection of its own, `connection(apart=True)`). When writing the entry
+or committing fails, the client is answered 503, the change not made, never the route's
+success. (A connection lost while COMMIT is on its way leaves the outcome unknown to the
+gateway, as to any client of Postgres: it answers 503 too, and a retry finds where it stands.)
+What tells others of a change, a key cache forgetting a key or a channel nudged, waits for
+the commit (`Database.after_commit`), or another reader could load the state of before.
+
+An action on an incident (acknowledge, note, ...) is a command a shard commits in its own
+transaction (`through_shard`), as are the answers to pages: their entry is written in its own
+transaction right after the command succeeded. When the database fails between the two, that
+action stands without its entry, and the failure is logged as an error.
+
+The answer is held back until the entry is written (and committed), so a client that got its
+answer finds the entry.
 """
 
 from __future__ import annotations
@@ -25,6 +41,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from asyncpg.transaction import Transaction
 import orjson
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,6 +51,7 @@ from tocsin.actors.store import audit as store
 from tocsin.actors.store import audit_views
 from tocsin.actors.store.database import UNAVAILABLE
 from tocsin.serve import runtime as runtimes
+from tocsin.serve.errors import unavailable
 from tocsin.serve.audit_routes import AUDITED, AuditedRoutes, Match
 
 log = logging.getLogger(__name__)
@@ -45,6 +63,7 @@ _PREFIXES = ("/api/v1/", "/webhooks/twilio/", "/integrations/slack/")
 ACTOR_KEY = "audit_actor"  # in the request's state: the Actor, set once credentials check out
 _DECLARED_KEY = "audit_declared"
 _UNKNOWN = Actor(id=SYSTEM, name=SYSTEM, via="unknown")
+NOT_MADE = "the database failed before the change and its audit entry were committed: nothing was changed; retry"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,35 +117,78 @@ class AuditTrail:
             await self.app(scope, receive, send)
             return
         match = self.routes.match(scope["method"], scope["path"])
-        state = scope.setdefault("state", {})
         body: bytes | None = None
         if match is not None and match.audited.source == "body":
             body, receive = await _read_body(receive)
-        before = await self._before(match, body)
+        scope.setdefault("state", {})  # where routes leave the actor and declared entries
+        request = _Request(scope, receive, match, body)
+        if match is None or match.audited.through_shard:
+            await self._after_success(request, send)
+        else:
+            await self._in_one_transaction(request, send)
+
+    async def _after_success(self, request: _Request, send: Send) -> None:
+        """The route commits its change; its entry follows in a transaction of its own."""
+        before = await self._before(request)
         held = _HeldAnswer(send)
-        await self.app(scope, receive, held.send)
+        await self.app(request.scope, request.receive, held.send)
         try:
             if held.succeeded:
-                await self._record(scope, state, match, body, held.body, before)
+                async with runtimes.installed().database.connection() as conn, conn.transaction():
+                    await self._record(conn, request, held.body, before)
         except UNAVAILABLE as exc:
-            log.error("the change %s %s was made but its audit entry is lost: %r", scope["method"], scope["path"], exc)
+            log.error("the change %s %s was made but its audit entry is lost: %r", request.method, request.path, exc)
         finally:
             await held.release()
 
-    async def _before(self, match: Match | None, body: bytes | None) -> tuple[Any, str | None]:
+    async def _in_one_transaction(self, request: _Request, send: Send) -> None:
+        """The route's change, its entry and "before" in one transaction, on one connection."""
+        database = runtimes.installed().database
+        held = _HeldAnswer(send)
+        try:
+            async with database.connection() as conn:
+                transaction = conn.transaction()
+                await transaction.start()
+                committed = False
+                with database.lending(conn) as lent:
+                    try:
+                        before = await self._before(request, conn)
+                        await self.app(request.scope, request.receive, held.send)
+                        if held.succeeded:
+                            await self._record(conn, request, held.body, before)
+                        if held.succeeded or lent.keep_on_refusal:
+                            await transaction.commit()
+                            committed = True
+                    finally:
+                        if not committed:  # a failure, or a refusal
+                            await _roll_back(transaction)
+        except UNAVAILABLE as exc:
+            log.warning("%s %s not made: the database failed before it and its entry committed: %r",
+                        request.method, request.path, exc)
+            await unavailable(NOT_MADE)(request.scope, request.receive, send)
+            return
+        for callback in lent.after_commit if committed else ():
+            callback()
+        await held.release()
+
+    async def _before(self, request: _Request, conn: asyncpg.Connection | None = None) -> tuple[Any, str | None]:
+        match = request.match
         if match is None or match.audited.source == "made":
             return None, None
-        keys = match.audited.keys_of(match.path_params, _json(body), None)
+        keys = match.audited.keys_of(match.path_params, _json(request.body), None)
         if keys is None:
             return None, None
+        if conn is not None:
+            return await audit_views.read(conn, match.audited.reads, keys)
         try:
-            async with runtimes.installed().database.connection() as conn:
-                return await audit_views.read(conn, match.audited.reads, keys)
+            async with runtimes.installed().database.connection() as own:
+                return await audit_views.read(own, match.audited.reads, keys)
         except UNAVAILABLE:  # the route meets the same outage and answers for it
             return None, None
 
-    async def _record(self, scope: Scope, state: dict[str, Any], match: Match | None, body: bytes | None,
-                      answer: bytes, before: tuple[Any, str | None]) -> None:
+    async def _record(self, conn: asyncpg.Connection, request: _Request, answer: bytes,
+                      before: tuple[Any, str | None]) -> None:
+        state, match = request.scope["state"], request.match
         declared: list[Declared] = state.get(_DECLARED_KEY) or []
         answered = None
         if declared:
@@ -134,19 +196,44 @@ class AuditTrail:
         elif match is not None:
             audited = match.audited
             declared = [Declared(state.get(ACTOR_KEY, _UNKNOWN), audited.object_type,
-                                 audited.keys_of(match.path_params, _json(body), _json(answer)), audited.action,
-                                 audited.reads)]
+                                 audited.keys_of(match.path_params, _json(request.body), _json(answer)),
+                                 audited.action, audited.reads)]
             answered = _json(answer) if audited.after_from_answer else None
         if not declared:
             return
         runtime = runtimes.installed()
-        address = await runtime.real_address(Request(scope))
-        async with runtime.database.connection() as conn, conn.transaction():
-            for entry in declared:
-                if entry.keys is None:
-                    log.error("%s %s succeeded but names no object to audit", scope["method"], scope["path"])
-                    continue
-                await append(conn, entry, address, runtime.now(), before, answered)
+        address = await runtime.real_address(Request(request.scope))
+        for entry in declared:
+            if entry.keys is None:
+                log.error("%s %s succeeded but names no object to audit", request.method, request.path)
+                continue
+            await append(conn, entry, address, runtime.now(), before, answered)
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A request the middleware audits: its scope, its `receive` (which replays a body read
+    ahead), the AUDITED route it matched and the body when its keys are there."""
+
+    scope: Scope
+    receive: Receive
+    match: Match | None
+    body: bytes | None
+
+    @property
+    def method(self) -> str:
+        return str(self.scope["method"])
+
+    @property
+    def path(self) -> str:
+        return str(self.scope["path"])
+
+
+async def _roll_back(transaction: Transaction) -> None:
+    try:
+        await transaction.rollback()
+    except UNAVAILABLE as exc:  # the connection is gone, and the transaction with it
+        log.debug("a rollback failed: %r", exc)
 
 
 class _HeldAnswer:

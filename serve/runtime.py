@@ -63,6 +63,15 @@ class GatewayRuntime:
         except UNAVAILABLE as exc:
             log.warning("the routing rules' last match counts are lost: %r", exc)
 
+    def forget_keys(self, *keys: str) -> None:
+        """Drop `keys` from this replica's key cache once the change to them is committed: a
+        lookup between a drop and the commit would cache them as they were."""
+        def forget() -> None:
+            for key in keys:
+                self.keys.forget(key)
+
+        self.database.after_commit(forget)
+
     def now(self) -> datetime:
         return self.clock.now()
 

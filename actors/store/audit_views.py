@@ -61,7 +61,9 @@ async def read(conn: asyncpg.Connection, view: str, keys: Sequence[str]) -> tupl
     """The object `keys` name, as `view` reads it (None when there is none, or the keys
     cannot name one), and its team."""
     try:
-        row = await conn.fetchrow(VIEWS[view], *keys)
+        # A savepoint: in the request's transaction a refused key must not spoil what follows.
+        async with conn.transaction():
+            row = await conn.fetchrow(VIEWS[view], *keys)
     except DATA_ERRORS:  # a key of the wrong shape: the route itself refuses it
         return None, None
     if row is None or row[0] is None:

@@ -65,7 +65,9 @@ async def replace_policy(
 
 async def delete_policy(conn: asyncpg.Connection, policy_id: str) -> bool:
     """Raises asyncpg.ForeignKeyViolationError while a service points at the policy."""
-    return await delete_one(conn, "DELETE FROM escalation_policies WHERE id = $1::uuid", policy_id)
+    # A savepoint within the caller's transaction: after a refusal it may still ask why.
+    async with conn.transaction():
+        return await delete_one(conn, "DELETE FROM escalation_policies WHERE id = $1::uuid", policy_id)
 
 
 async def services_using(conn: asyncpg.Connection, policy_id: str) -> list[str]:

@@ -78,7 +78,9 @@ async def rename_team(conn: asyncpg.Connection, team_id: str, name: str) -> dict
 
 async def delete_team(conn: asyncpg.Connection, team_id: str) -> bool:
     """Raises asyncpg.ForeignKeyViolationError while the team owns anything."""
-    return await delete_one(conn, "DELETE FROM teams WHERE id = $1::uuid", team_id)
+    # A savepoint within the caller's transaction: after a refusal it may still ask why.
+    async with conn.transaction():
+        return await delete_one(conn, "DELETE FROM teams WHERE id = $1::uuid", team_id)
 
 
 async def owned_by(conn: asyncpg.Connection, team_id: str) -> list[str]:

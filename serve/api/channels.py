@@ -98,7 +98,8 @@ async def retry_notification(notification_id: Int64Id, runtime: GatewayRuntime =
             raise HTTPException(409, f"notification {notification_id} is {before}; only a dead one is retried")
         row = await store.get_notification(conn, notification_id)
     assert row is not None
-    runtime.channels.nudge([row["channel"]])
+    # Once committed: a nudged channel that looked before would not see the notification.
+    runtime.database.after_commit(lambda: runtime.channels.nudge([row["channel"]]))
     return row
 
 

@@ -130,8 +130,7 @@ async def apply_config(body: ConfigIn, runtime: GatewayRuntime = Depends(get_run
             touched = await apply(conn, desired, result, caller.name)
         except asyncpg.UniqueViolationError as exc:
             raise HTTPException(409, f"the document clashes with the deployment: {exc.detail or exc}") from None
-    for key in touched:
-        runtime.keys.forget(key)
+    runtime.forget_keys(*touched)
     return _shown(result)
 
 

@@ -89,7 +89,7 @@ async def update_router(integration_id: uuid.UUID, body: RouterIntegrationPatch,
         with known_team(moved_to):
             row = found(await store.update_router_integration(conn, integration["id"], body.name, config, team),
                         f"router integration with id {integration_id}")
-    runtime.keys.forget(row["key"])  # the key's cached options are those of before
+    runtime.forget_keys(row["key"])  # the key's cached options are those of before
     return _shown(row, caller, runtime)
 
 
@@ -100,7 +100,7 @@ async def revoke_router(integration_id: uuid.UUID, runtime: GatewayRuntime = Dep
     async with runtime.database.connection() as conn:
         row = found(await store.revoke_router_integration(conn, str(integration_id)),
                     f"router integration with id {integration_id}")
-    runtime.keys.forget(row["key"])
+    runtime.forget_keys(row["key"])
     return _shown(row, caller, runtime)
 
 

@@ -64,11 +64,11 @@ async def _check_current(user_id: str, current: str | None, request: Request, ru
         raise invalid(("current_password", "your current password is needed to change it"))
     settings, db = runtime.settings, runtime.database
     address = await runtime.client_address(request)
-    async with db.connection() as conn:
+    async with db.connection(apart=True) as conn:  # committed, whatever the request comes to
         user = found(await accounts.find_by_id(conn, user_id), f"user with id {user_id}")
         # Counted as a failed login until the password proves right (serve/logins.py).
         reservation = await logins.reserve_attempt(conn, settings, account_key(user["email"]), address, runtime.now)
     if not await logins.password_matches(user["password_hash"], current):
         raise HTTPException(403, "current_password is wrong")
-    async with db.connection() as conn:
+    async with db.connection(apart=True) as conn:  # the password proved right, whatever the change comes to
         await logins.release(conn, reservation)

@@ -82,8 +82,7 @@ async def delete_service(service_id: uuid.UUID, runtime: GatewayRuntime = Depend
     async with runtime.database.connection() as conn:
         keys = [i["key"] for i in await store.list_integrations(conn, str(service_id))]
         answer = deleted(await store.delete_service(conn, str(service_id)), f"service with id {service_id}")
-    for key in keys:
-        runtime.keys.forget(key)
+    runtime.forget_keys(*keys)
     return answer
 
 
@@ -118,7 +117,7 @@ async def revoke_integration(
         row = await store.revoke_integration(conn, str(service_id), str(integration_id))
     if row is None:
         raise HTTPException(404, f"no integration {integration_id} on service {service_id}")
-    runtime.keys.forget(row["key"])
+    runtime.forget_keys(row["key"])
     return _with_url(row, runtime)
 
 

@@ -72,7 +72,7 @@ async def create_first_admin(
     Log in with the e-mail address and password given (POST /api/v1/session)."""
     settings, db = runtime.settings, runtime.database
     account, address = account_key(body.email), await runtime.client_address(request)
-    async with db.connection() as conn:
+    async with db.connection(apart=True) as conn:  # committed, whatever the request comes to
         # Counted as a failed login until the admin is made (serve/logins.py).
         reservation = await logins.reserve_attempt(conn, settings, account, address, runtime.now)
     problem = await _refusal(runtime, body.token)

@@ -85,6 +85,7 @@ async def verify(
                 failures = await store.count_failure(conn, str(method_id))
                 await store.record(conn, "wrong_code", str(user_id), None, now, prune_before=now - window)
     # The failure is counted (committed) before the refusal.
+    runtime.database.keep_on_refusal()
     raise HTTPException(400, _refusal(verdict, failures, pending.expires_at))
 
 

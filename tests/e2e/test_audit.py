@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -612,6 +613,67 @@ def test_a_failed_change_writes_no_entry(api: httpx.Client, db: Callable[..., An
     assert api.patch(f"/api/v1/services/{uuid.uuid4()}", json={"name": "x"}).status_code == 404
     assert api.post("/api/v1/services", json={}).status_code == 422
     assert entries_after(api, mark) == []
+
+
+# -- a change and its entry commit together ------------------------------------------------------------
+
+UNRECORDED = "unrecorded "  # the entries of objects so named are refused while `entries_refused` holds
+
+
+@contextmanager
+def entries_refused(db: Callable[..., Any]) -> Iterator[None]:
+    """The database refusing to append an entry about an object whose name starts with
+    UNRECORDED, as it would fail between a change and its entry."""
+    db("execute", """
+        CREATE FUNCTION audit_log_refused_for_a_test() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'the audit log refuses this entry';
+        END;
+        $$""")
+    db("execute", "CREATE TRIGGER audit_log_refused_for_a_test BEFORE INSERT ON audit_log FOR EACH ROW"
+                  f" WHEN (NEW.object_name LIKE '{UNRECORDED}%') EXECUTE FUNCTION audit_log_refused_for_a_test()")
+    try:
+        yield
+    finally:
+        db("execute", "DROP TRIGGER audit_log_refused_for_a_test ON audit_log")
+        db("execute", "DROP FUNCTION audit_log_refused_for_a_test()")
+
+
+def _not_made(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert "nothing was changed" in response.json()["message"]
+    assert response.headers["retry-after"]
+
+
+def test_a_change_whose_entry_cannot_be_written_is_not_made(api: httpx.Client, db: Callable[..., Any]) -> None:
+    name = UNRECORDED + uuid.uuid4().hex[:8]
+    service = ok(api.post("/api/v1/services", json={"name": f"recorded {uuid.uuid4().hex[:8]}"}))
+    mark = newest_id(db)
+
+    with entries_refused(db):
+        _not_made(api.post("/api/v1/services", json={"name": name}))
+        _not_made(api.patch(f"/api/v1/services/{service['id']}", json={"name": name}))
+
+    assert db("fetchval", "SELECT count(*) FROM services WHERE name = $1", name) == 0
+    assert ok(api.get(f"/api/v1/services/{service['id']}"), 200)["name"] == service["name"]
+    assert entries_after(api, mark) == []
+
+
+def test_a_revoked_key_whose_entry_cannot_be_written_still_opens_incidents(
+    api: httpx.Client, tocsin: Any, admin_token: str, db: Callable[..., Any]
+) -> None:
+    service = create_service(tocsin.base_url, admin_token, UNRECORDED + uuid.uuid4().hex[:8])
+    mark = newest_id(db)
+
+    with entries_refused(db):
+        _not_made(api.delete(f"/api/v1/services/{service.id}"))
+
+    assert ok(api.get(f"/api/v1/services/{service.id}"), 200)["name"].startswith(UNRECORDED)
+    ok(httpx.post(f"{tocsin.base_url}/v2/enqueue", json=trigger(service.key, uuid.uuid4().hex)), 202)
+    assert entries_after(api, mark) == []
+    ok(api.delete(f"/api/v1/services/{service.id}"), 204)  # once entries are written again, it goes
+    refused = httpx.post(f"{tocsin.base_url}/v2/enqueue", json=trigger(service.key, uuid.uuid4().hex))
+    assert refused.status_code == 400, refused.text
 
 
 # -- reading it ----------------------------------------------------------------------------------------
