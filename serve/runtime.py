@@ -128,5 +128,7 @@ async def get_database(runtime: GatewayRuntime = Depends(get_runtime)) -> Databa
     """This replica's database, for routes that need nothing else of the runtime. A route
     takes a connection from it where its work starts and hands it back where it ends
     (`async with db.connection() as conn`), so no connection waits on a request's
-    validation, its credentials' check or a shard."""
+    validation, its credentials' check or a shard; but for an audited change, whose one
+    connection and transaction the audit trail holds for the whole request, so that the
+    change and its audit entry commit together (serve/auditing.py)."""
     return runtime.database

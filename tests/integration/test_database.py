@@ -1,7 +1,11 @@
 """The one way to Postgres: a pool made on first use, what becomes of a connection whose
-work failed, and which errors mean a refused value and which an unavailable database."""
+work failed, which errors mean a refused value and which an unavailable database, and a
+connection lent to one task for a transaction its lender commits."""
 
 from __future__ import annotations
+
+import asyncio
+import uuid
 
 import asyncpg
 import pytest
@@ -88,3 +92,56 @@ async def test_a_statement_past_the_command_timeout_counts_as_unavailable(databa
 
     assert not isinstance(slow.value, DATA_ERRORS)
     assert not isinstance(slow.value, asyncpg.PostgresError)  # the client gave up, not the server
+
+
+async def test_a_lent_connection_serves_the_lending_task_alone_and_only_while_lent(database_url: str) -> None:
+    database = Database(database_url, max_size=3)
+
+    async def server_pid() -> int:
+        async with database.connection() as conn:
+            pid: int = conn.get_server_pid()
+            return pid
+
+    try:
+        async with database.connection() as lent_conn:
+            with database.lending(lent_conn):
+                own = await server_pid()
+                in_another_task = await asyncio.create_task(server_pid())
+                async with database.connection(apart=True) as conn:
+                    apart = conn.get_server_pid()
+            after = await server_pid()
+    finally:
+        await database.close()
+
+    lent = lent_conn.get_server_pid()
+    assert own == lent
+    assert lent not in (in_another_task, apart, after)
+
+
+async def test_work_in_a_lent_connection_is_the_lenders_to_commit_and_so_is_what_waits_for_it(
+    database_url: str,
+) -> None:
+    database, table = Database(database_url, max_size=2), f"lent_{uuid.uuid4().hex[:8]}"
+    told: list[str] = []
+    try:
+        async with database.connection() as conn:
+            await conn.execute(f"CREATE TABLE {table} (n int)")
+        database.after_commit(lambda: told.append("not lent: at once"))
+        async with database.connection() as lent_conn:
+            transaction = lent_conn.transaction()
+            await transaction.start()
+            with database.lending(lent_conn) as lent:
+                async with database.connection() as conn, conn.transaction():  # a savepoint
+                    await conn.execute(f"INSERT INTO {table} VALUES (1)")
+                database.after_commit(lambda: told.append("lent: after the commit"))
+                database.keep_on_refusal()
+            await transaction.rollback()
+        async with database.connection() as conn:
+            kept = await conn.fetchval(f"SELECT count(*) FROM {table}")
+            await conn.execute(f"DROP TABLE {table}")
+    finally:
+        await database.close()
+
+    assert kept == 0  # the block's own transaction was the lender's savepoint
+    assert told == ["not lent: at once"]
+    assert lent.after_commit and lent.keep_on_refusal
