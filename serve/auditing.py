@@ -145,6 +145,7 @@ class AuditTrail:
         """The route's change, its entry and "before" in one transaction, on one connection."""
         database = runtimes.installed().database
         held = _HeldAnswer(send)
+        routed = False
         try:
             async with database.connection() as conn:
                 transaction = conn.transaction()
@@ -153,6 +154,7 @@ class AuditTrail:
                 with database.lending(conn) as lent:
                     try:
                         before = await self._before(request, conn)
+                        routed = True
                         await self.app(request.scope, request.receive, held.send)
                         if held.succeeded:
                             await self._record(conn, request, held.body, before)
@@ -163,6 +165,10 @@ class AuditTrail:
                         if not committed:  # a failure, or a refusal
                             await _roll_back(transaction)
         except UNAVAILABLE as exc:
+            if not routed:  # no connection to begin with: the route meets the outage itself, and
+                # answers for it as it would (a body it refuses is still a 422, not a 503)
+                await self._after_success(request, send)
+                return
             log.warning("%s %s not made: the database failed before it and its entry committed: %r",
                         request.method, request.path, exc)
             await unavailable(NOT_MADE)(request.scope, request.receive, send)

@@ -155,7 +155,10 @@ async def _by_bearer(token: str, runtime: GatewayRuntime) -> Caller:
     if not is_api_token(token):
         raise HTTPException(403, "this API token is not allowed to do that")
     now = runtime.now()
-    async with runtime.database.connection() as conn:
+    # Apart from a request's lent connection (serve/auditing.py): who is calling, and when a
+    # credential was last used, stand whatever the request comes to, and the touch must not hold
+    # the credential's row locked until the request's change commits.
+    async with runtime.database.connection(apart=True) as conn:
         row = await api_tokens.find(conn, digest(token))
         if row is None:
             raise unauthenticated("this personal API token is unknown or revoked")
@@ -171,7 +174,7 @@ async def _by_bearer(token: str, runtime: GatewayRuntime) -> Caller:
 
 async def _by_session(session_id: str, request: Request, runtime: GatewayRuntime) -> Session:
     now, id_hash = runtime.now(), digest(session_id)
-    async with runtime.database.connection() as conn:
+    async with runtime.database.connection(apart=True) as conn:  # as for a token: not the request's change
         row = await sessions.find(conn, id_hash)
         if row is None or session_lifetime(runtime.settings).ended(row["expires_at"], row["last_seen_at"], now):
             raise unauthenticated("the session has ended: log in again with POST /api/v1/session")

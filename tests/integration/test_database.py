@@ -104,6 +104,7 @@ async def test_a_lent_connection_serves_the_lending_task_alone_and_only_while_le
 
     try:
         async with database.connection() as lent_conn:
+            lent = lent_conn.get_server_pid()
             with database.lending(lent_conn):
                 own = await server_pid()
                 in_another_task = await asyncio.create_task(server_pid())
@@ -113,7 +114,6 @@ async def test_a_lent_connection_serves_the_lending_task_alone_and_only_while_le
     finally:
         await database.close()
 
-    lent = lent_conn.get_server_pid()
     assert own == lent
     assert lent not in (in_another_task, apart, after)
 
