@@ -103,6 +103,7 @@ class ServiceIncidents:
             if current is None:
                 return None
             draft = plan.drafts[dedup_key] = draft_of(current)
+            plan.before[id(draft)] = current
         return draft if draft.is_open else None
 
     def _plan_alert(self, plan: Plan, walks: Walks, event: AlertEvent) -> None:
