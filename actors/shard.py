@@ -439,11 +439,12 @@ class ServiceShard:
         # outcome is made and shared, which also pickles once per call.
         made: dict[tuple[Outcome, int, str | None], Reply] = {}
         for applied in plan.applied:
-            key = (applied.outcome, id(applied.incident), applied.note)
+            item, outcome, incident, note = applied
+            key = (outcome, id(incident), note)
             reply = made.get(key)
             if reply is None:
                 reply = made[key] = Reply.of(applied)
-            replies[applied.input.input_id] = reply
+            replies[item.input_id] = reply
         for draft in plan.changed.values():
             self._remember_deadline(draft)
         self._stats["pages"] += len(plan.pages)

@@ -77,9 +77,10 @@ class ShardMeasures:
             self._record_plan(plan)
 
     def _record_plan(self, plan: Plan) -> None:
-        for applied in plan.applied:
-            if isinstance(applied.input, AlertEvent) and applied.outcome is not Outcome.DUPLICATE:
-                self.alerts_by_integration[applied.input.integration_id or NO_INTEGRATION] += 1
+        counts = self.alerts_by_integration
+        for item, outcome, _, _ in plan.applied:
+            if type(item) is AlertEvent and outcome is not Outcome.DUPLICATE:
+                counts[item.integration_id or NO_INTEGRATION] += 1
         for entry in plan.log:
             incident = entry.incident
             if entry.kind == "acknowledged" and incident.acknowledged_at is not None:

@@ -96,5 +96,6 @@ def _span(earliest: datetime, latest: datetime) -> str:
 
 
 def _clock_time(at: datetime) -> str:
-    at = at.astimezone(timezone.utc)
+    if at.tzinfo is not timezone.utc:  # a gateway stamps it in UTC already
+        at = at.astimezone(timezone.utc)
     return f"{at.hour:02}:{at.minute:02}:{at.second:02}"  # strftime costs ten times as much

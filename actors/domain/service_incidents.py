@@ -104,7 +104,7 @@ class ServiceIncidents:
                 return None
             draft = plan.drafts[dedup_key] = draft_of(current)
             plan.before[id(draft)] = current
-        return draft if draft.is_open else None
+        return None if draft.status is Status.RESOLVED else draft  # is_open, without the call per alert
 
     def _plan_alert(self, plan: Plan, walks: Walks, event: AlertEvent) -> None:
         draft = self._open_draft(plan, event.dedup_key)

@@ -292,15 +292,14 @@ def _inputs(plans: list[Plan]) -> tuple[list[tuple[object, ...]], list[tuple[obj
     alerts: list[tuple[object, ...]] = []
     commands: list[tuple[object, ...]] = []
     for plan in plans:
-        for applied in plan.applied:
-            item = applied.input
-            incident_id = applied.incident.id if applied.incident is not None else None
-            if isinstance(item, AlertEvent):
+        for item, outcome, incident, _ in plan.applied:
+            incident_id = incident.id if incident is not None else None
+            if type(item) is AlertEvent:
                 # Action and Outcome are str enums: asyncpg sends their values as text, and
                 # `.value` (a descriptor call per alert) is not needed.
                 alerts.append((
                     item.event_id, item.service_id, item.integration_id, incident_id,
-                    item.action, item.dedup_key, applied.outcome, item.received_at, item.payload,
+                    item.action, item.dedup_key, outcome, item.received_at, item.payload,
                 ))
             elif isinstance(item, IncidentCommand):
                 commands.append((item.command_id, item.incident_id, item.received_at))
