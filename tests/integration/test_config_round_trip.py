@@ -1,5 +1,6 @@
 """Configuration as code against real Postgres: applying a generated document, then exporting
-the deployment, plans nothing; an export applied to an empty deployment reproduces it."""
+the deployment, plans nothing; an export applied to an empty deployment reproduces it, down to
+who is on call on each schedule every 15 minutes over 14 days."""
 
 from __future__ import annotations
 
@@ -135,12 +136,27 @@ async def _round_trip(urls: tuple[str, str], desired: Document) -> None:
             copied = await _applied(second, exported)  # export from one, apply to an empty one
             assert plan(exported, copied).changes == ()
             assert plan(copied, exported).changes == ()
+            for schedule in desired.schedules:  # and the copy puts the same people on call
+                assert await _on_call(second, schedule.name) == await _on_call(first, schedule.name), schedule.name
         finally:
             await tx1.rollback()
             await tx2.rollback()
     finally:
         await first.close()
         await second.close()
+
+
+ON_CALL_FROM = datetime(2026, 1, 20, tzinfo=timezone.utc)  # within the generated rotations' starts
+STEP, STEPS = timedelta(minutes=15), 14 * 24 * 4  # 14 days at 15-minute steps
+
+
+async def _on_call(conn: asyncpg.Connection, schedule_name: str) -> list[list[str]]:
+    """Who the deployment behind `conn` puts on call on the schedule, by e-mail, at each step."""
+    schedule_id = await conn.fetchval("SELECT id::text FROM schedules WHERE name = $1", schedule_name)
+    loaded = await load_schedule(conn, schedule_id, ON_CALL_FROM, ON_CALL_FROM + STEP * STEPS)
+    assert loaded is not None
+    emails = dict(await conn.fetch("SELECT id::text, email FROM users"))
+    return [sorted(emails[who] for who in on_call(loaded.schedule, ON_CALL_FROM + STEP * n)) for n in range(STEPS)]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
