@@ -21,7 +21,7 @@ def render(template: str) -> str:
     compiled = compile_template(template, "actions.summary", problems)
     problems.raise_any()
     assert compiled is not None
-    return compiled(VIEW)
+    return compiled.render(VIEW)
 
 
 @pytest.mark.parametrize(("template", "text"), [

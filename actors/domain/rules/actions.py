@@ -56,6 +56,12 @@ class Effect:
     disposition: Disposition = Disposition.PAGE
     pause_minutes: int = 0
 
+    @property
+    def fields(self) -> frozenset[str]:
+        """The paths of the fields its templates write."""
+        templates = [self.summary, self.dedup_key, *(template for _, template in self.details), *self.tags]
+        return frozenset().union(*(template.fields for template in templates if template is not None))
+
 
 def compile_actions(spec: Any, where: str, problems: Problems) -> Effect | None:
     """The compiled actions, or None with every problem noted under `where`."""
@@ -164,13 +170,13 @@ class Draft:
         self.urgency = effect.urgency or self.urgency
         self.priority = effect.priority or self.priority
         if effect.summary is not None:
-            self.summary = _filled(effect.summary(view), SUMMARY_LIMIT) or self.summary
+            self.summary = _filled(effect.summary.render(view), SUMMARY_LIMIT) or self.summary
         if effect.dedup_key is not None:
-            self.dedup_key = _filled(effect.dedup_key(view), DEDUP_KEY_LIMIT) or self.dedup_key
+            self.dedup_key = _filled(effect.dedup_key.render(view), DEDUP_KEY_LIMIT) or self.dedup_key
         for name, template in effect.details:
-            self.details[name] = template(view)
+            self.details[name] = template.render(view)
         for template in effect.tags:
-            tag = template(view).strip()
+            tag = template.render(view).strip()
             if tag:
                 self.tags[tag] = None
         if RESTRICTION[effect.disposition] > RESTRICTION[self.disposition]:

@@ -28,6 +28,7 @@ compare as text: 5 and "5" are equal, 5 and 5.0 are not, true and "true" are.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -70,12 +71,16 @@ class Guard:
 @dataclass(frozen=True, slots=True)
 class Condition:
     """A compiled condition: `test(view, now)`. An "all" or "any" keeps its conditions in `parts`
-    (`kind` says which); a field test an index can answer has its `guard`."""
+    (`kind` says which); a field test an index can answer has its `guard`. `fields`: the paths
+    of every field it reads; `clocked`: whether it reads the instant too (a time condition
+    within). The test is a function of those alone."""
 
     test: Predicate
     kind: str = "test"  # "all", "any", or "test" for any other condition
     parts: tuple[Condition, ...] = ()
     guard: Guard | None = None
+    fields: frozenset[str] = frozenset()
+    clocked: bool = False
 
 
 def conjuncts(condition: Condition) -> list[Condition]:
@@ -115,10 +120,11 @@ def compile_condition(spec: Any, where: str, problems: Problems, depth: int = 0)
     inner = key_path(where, kind)
     if kind == "time":
         clocked = compile_time(spec[kind], inner, problems)
-        return None if clocked is None else Condition(lambda view, now: clocked(now))
+        return None if clocked is None else Condition(lambda view, now: clocked(now), clocked=True)
     if kind == "not":
         negated = compile_condition(spec[kind], inner, problems, depth + 1)
-        return None if negated is None else Condition(_negation(negated.test))
+        return None if negated is None else Condition(_negation(negated.test), fields=negated.fields,
+                                                      clocked=negated.clocked)
     items = read_list(spec[kind], inner, problems)
     if items is None:
         return None
@@ -128,7 +134,9 @@ def compile_condition(spec: Any, where: str, problems: Problems, depth: int = 0)
     if len(compiled) < len(children):
         return None
     tests = [child.test for child in compiled]
-    return Condition(every(tests) if kind == "all" else _some(tests), kind, tuple(compiled))
+    return Condition(every(tests) if kind == "all" else _some(tests), kind, tuple(compiled),
+                     fields=frozenset().union(*(child.fields for child in compiled)),
+                     clocked=any(child.clocked for child in compiled))
 
 
 def every(predicates: Sequence[Predicate]) -> Predicate:
@@ -189,7 +197,9 @@ def _field_test(spec: Mapping[str, Any], where: str, problems: Problems) -> Cond
     operand = _operand(spec, str(op), where, problems) if "op" in spec else None
     if getter is None or problems.count() > before:
         return None
-    return _build(str(spec["field"]), getter, str(op), operand, ignore_case, key_path(where, "value"), problems)
+    field = str(spec["field"])
+    built = _build(field, getter, str(op), operand, ignore_case, key_path(where, "value"), problems)
+    return None if built is None else dataclasses.replace(built, fields=frozenset((field,)))
 
 
 def _getter(path: Any, where: str, problems: Problems) -> Getter | None:

@@ -32,6 +32,7 @@ from .actions import Draft, Effect, compile_actions
 from .conditions import ALWAYS, Condition, compile_condition
 from .decision import NOTHING, Decision, Disposition
 from .dispatch import Dispatch
+from .memo import memo_of
 from .patterns import PatternError
 from .problems import Problems, RuleSpec, key_path, read_flag, read_object, read_rules, read_text
 from .view import AlertView
@@ -65,9 +66,17 @@ class ServiceRules:
         self.rules = rules
         self._live = tuple(rule for rule in rules if rule.enabled)
         self._dispatch = Dispatch([rule.condition for rule in self._live])
+        self._memo = memo_of([path for rule in self._live for path in rule.condition.fields | rule.effect.fields],
+                             any(rule.condition.clocked for rule in self._live))
 
     def evaluate(self, view: AlertView, now: datetime) -> Decision:
-        """The rules that match `view` at `now` and what they decide."""
+        """The rules that match `view` at `now` and what they decide (remembered, see `memo`)."""
+        if self._memo is None:
+            return self.decide(view, now)
+        return self._memo.decision(view, lambda view: self.decide(view, now))
+
+    def decide(self, view: AlertView, now: datetime) -> Decision:
+        """`evaluate`, worked out afresh."""
         live = self._live
         matched: list[str] = []
         draft: Draft | None = None
@@ -94,12 +103,20 @@ class RouterRules:
         live = [route for route in routes if route.enabled]
         self._decisions = tuple(Decision(matched=(route.id,), service_id=route.service_id) for route in live)
         self._dispatch = Dispatch([route.condition for route in live])
+        self._memo = memo_of([path for route in live for path in route.condition.fields],
+                             any(route.condition.clocked for route in live))
         self._catch_all = Decision(
             service_id=catch_all_service, by_catch_all=True,
             disposition=Disposition.PAGE if catch_all_service else Disposition.DROP)
 
     def evaluate(self, view: AlertView, now: datetime) -> Decision:
-        """Where `view` goes: the first route that matches, else the catch-all."""
+        """Where `view` goes: the first route that matches, else the catch-all (remembered, see `memo`)."""
+        if self._memo is None:
+            return self.decide(view, now)
+        return self._memo.decision(view, lambda view: self.decide(view, now))
+
+    def decide(self, view: AlertView, now: datetime) -> Decision:
+        """`evaluate`, worked out afresh."""
         for position in self._dispatch.holding(view, now):
             return self._decisions[position]
         return self._catch_all

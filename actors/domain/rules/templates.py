@@ -13,14 +13,22 @@ number or boolean its JSON text, a list its elements joined by ", ", an object c
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .fields import FieldError, Getter, getter_of, render
 from .problems import Problems, json_kind
 from .view import AlertView
 
-Template = Callable[[AlertView], str]
 OPEN, CLOSE = "{{", "}}"
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A compiled template: `render(view)`; `fields`, the paths of the fields it writes."""
+
+    render: Callable[[AlertView], str]
+    fields: frozenset[str]
 
 
 def compile_template(spec: Any, where: str, problems: Problems) -> Template | None:
@@ -30,6 +38,7 @@ def compile_template(spec: Any, where: str, problems: Problems) -> Template | No
         return None
     literals: list[str] = []
     getters: list[Getter] = []
+    paths: set[str] = set()
     before = problems.count()
     rest = spec
     while True:
@@ -47,15 +56,16 @@ def compile_template(spec: Any, where: str, problems: Problems) -> Template | No
         path = rest[start + len(OPEN):end].strip()
         try:
             getters.append(getter_of(path))
+            paths.add(path)
         except FieldError as exc:
             problems.add(where, f"in the template, {exc}")
         rest = rest[end + len(CLOSE):]
     if problems.count() > before:
         return None
-    return _renderer(literals, getters)
+    return Template(_renderer(literals, getters), frozenset(paths))
 
 
-def _renderer(literals: list[str], getters: list[Getter]) -> Template:
+def _renderer(literals: list[str], getters: list[Getter]) -> Callable[[AlertView], str]:
     if not getters:
         text = literals[0]
         return lambda view: text
