@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 
 from tocsin.actors.background import Background
@@ -39,17 +40,19 @@ class RuleTally:
         self._lock = asyncio.Lock()
         self._background = Background(self._flushing)
 
-    def count(self, verdict: Verdict, router_id: str | None, now: datetime) -> None:
-        """One alert's verdict, at `now`; `router_id`: the router integration it came through."""
+    def count(self, verdicts: Iterable[Verdict], router_id: str | None, now: datetime) -> None:
+        """The verdicts of one request's alerts, at `now`; `router_id`: the router integration
+        they came through. Alike verdicts (the same rules matched, the same drop) are added up
+        first: in a storm, most of a request's alerts meet the same rules."""
         minute = now.replace(second=0, microsecond=0)
-        for rule_id in verdict.rules:
-            self._matches[rule_id, minute] += 1
-            self._totals["matched", rule_id] += 1
-        if verdict.disposition == Disposition.DROP:
-            if verdict.service_id is None:
-                self._totals["dropped_by_router", router_id or ""] += 1
-            else:
-                self._totals["dropped_by_rules", verdict.service_id] += 1
+        alike = Counter((verdict.rules, _dropped(verdict, router_id)) for verdict in verdicts)
+        matches, totals = self._matches, self._totals
+        for (rules, dropped), times in alike.items():
+            for rule_id in rules:
+                matches[rule_id, minute] += times
+                totals["matched", rule_id] += times
+            if dropped is not None:
+                totals[dropped] += times
 
     @property
     def pending(self) -> int:
@@ -88,3 +91,13 @@ class RuleTally:
                 await self.flush()
             except UNAVAILABLE as exc:
                 log.warning("cannot add the routing rules' match counts, keeping them: %r", exc)
+
+
+def _dropped(verdict: Verdict, router_id: str | None) -> tuple[store.Total, str] | None:
+    """The total a dropped alert adds to: the service whose rules dropped it, or the router
+    whose catch-all did; None for an alert not dropped."""
+    if verdict.disposition != Disposition.DROP:
+        return None
+    if verdict.service_id is None:
+        return "dropped_by_router", router_id or ""
+    return "dropped_by_rules", verdict.service_id

@@ -41,7 +41,8 @@ from tocsin.actors.domain.rules.decision import RESTRICTION
 class Verdict:
     """`service_id`: where the alert goes (None: a router dropped it); `router`: the router's
     decision, None when it came through no router; `service`: its service's rules' decision;
-    `inhibited_by`: the inhibit rule that silences it, or None."""
+    `inhibited_by`: the inhibit rule that silences it, or None; `rules`: the ids of the rules
+    that matched, in order: router, service, inhibit."""
 
     service_id: str | None
     router: Decision | None
@@ -49,12 +50,7 @@ class Verdict:
     inhibited_by: str | None
     disposition: Disposition
     pause_minutes: int
-
-    @property
-    def rules(self) -> tuple[str, ...]:
-        """The ids of the rules that matched, in order: router, service, inhibit."""
-        routed = self.router.matched if self.router else ()
-        return routed + self.service.matched + ((self.inhibited_by,) if self.inhibited_by else ())
+    rules: tuple[str, ...]
 
     @property
     def changes(self) -> Changes:
@@ -128,7 +124,7 @@ def judge(view: AlertView, now: datetime, *, service_id: str | None, router: Rou
     routed = _routed(router, view, now, service_exists) if router is not None else None
     target = routed.service_id if routed is not None else service_id
     if target is None:
-        return Verdict(None, routed, NOTHING, None, Disposition.DROP, 0)
+        return Verdict(None, routed, NOTHING, None, Disposition.DROP, 0, routed.matched if routed else ())
     rules = service_rules(target)
     decided = rules.evaluate(view, now) if rules is not None else NOTHING
     disposition, pause = decided.disposition, decided.pause_minutes
@@ -136,4 +132,6 @@ def judge(view: AlertView, now: datetime, *, service_id: str | None, router: Rou
         else None
     if inhibited_by is not None and RESTRICTION[disposition] < RESTRICTION[Disposition.SUPPRESS]:
         disposition, pause = Disposition.SUPPRESS, 0
-    return Verdict(target, routed, decided, inhibited_by, disposition, pause)
+    matched = decided.matched if routed is None else routed.matched + decided.matched
+    return Verdict(target, routed, decided, inhibited_by, disposition, pause,
+                   matched + (inhibited_by,) if inhibited_by else matched)

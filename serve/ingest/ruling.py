@@ -33,7 +33,7 @@ from tocsin.actors.background import Background
 from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.events import Action, AlertEvent, ServiceInput
 from tocsin.actors.domain.incident import Outcome
-from tocsin.actors.domain.rule_verdict import judge
+from tocsin.actors.domain.rule_verdict import Verdict, judge
 from tocsin.actors.domain.rules import Disposition, InhibitRules
 from tocsin.actors.rule_tally import RuleTally
 from tocsin.actors.rulebook import Router, RuleBook, event_view
@@ -122,8 +122,12 @@ class Ruling:
             format = integration.type
         read: Sequence[Mapping[str, Any] | None] = payloads if payloads is not None else [None] * len(inputs)
         follow = await self._follow_ups(inputs, read, router, now) if router is not None else {}
-        return [self._judged(item, format, router, now, follow.get(item.dedup_key), payload)
-                if isinstance(item, AlertEvent) else item for item, payload in zip(inputs, read)]
+        counted: list[Verdict] = []
+        ruled = [self._judged(item, format, router, now, counted, follow.get(item.dedup_key), payload)
+                 if isinstance(item, AlertEvent) else item for item, payload in zip(inputs, read)]
+        if counted:
+            self.tally.count(counted, router.integration_id if router else None, now)
+        return ruled
 
     async def _follow_ups(self, inputs: Sequence[ServiceInput], payloads: Sequence[Mapping[str, Any] | None],
                           router: Router, now: datetime) -> dict[str, str]:
@@ -142,10 +146,11 @@ class Ruling:
         except UNAVAILABLE:
             raise RulesUnavailable("the incidents these alerts follow cannot be read now") from None
 
-    def _judged(self, event: AlertEvent, format: str, router: Router | None, now: datetime,
+    def _judged(self, event: AlertEvent, format: str, router: Router | None, now: datetime, counted: list[Verdict],
                 follows_to: str | None = None, payload: Mapping[str, Any] | None = None) -> AlertEvent | None:
-        """The event as the rules decided; `follows_to`: the service of the incident it follows,
-        which it goes to without the router's routes."""
+        """The event as the rules decided, its verdict added to `counted` when the tally counts it
+        (once per request); `follows_to`: the service of the incident it follows, which it goes
+        to without the router's routes."""
         book = self.book
         routes = router.rules if router is not None and follows_to is None else None
         verdict = judge(event_view(format, event, payload), now, service_id=follows_to or event.service_id or None,
@@ -153,7 +158,7 @@ class Ruling:
                         inhibit=self._inhibitor if self._inhibit_active() else None,
                         service_exists=book.has_service)
         if verdict.rules or verdict.disposition == Disposition.DROP:
-            self.tally.count(verdict, router.integration_id if router else None, now)
+            counted.append(verdict)
         if verdict.disposition == Disposition.DROP:
             return None
         if not verdict.rules and verdict.service_id == event.service_id:
