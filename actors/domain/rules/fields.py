@@ -58,6 +58,16 @@ def getter_of(path: str) -> Getter:
     raise FieldError(f'"{path}" names no field; fields are {known}')
 
 
+def member_of(path: str) -> tuple[str, str] | None:
+    """The AlertView attribute and the key of a path naming one key of an object field
+    (`labels.alertname`: ("labels", "alertname")), whose getter is that object's `get(key)`;
+    None for any other path."""
+    root, _, rest = path.partition(".")
+    if root not in OBJECT_FIELDS or not rest or "." in rest:
+        return None
+    return OBJECT_FIELDS[root], rest
+
+
 def _member(read: Callable[[AlertView], Mapping[str, Any]], key: str) -> Getter:
     if "." not in key:
         def get(view: AlertView) -> Any:

@@ -19,23 +19,35 @@ decisions depend on the instant.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from operator import attrgetter
 from typing import Any
 
 from .decision import Decision
-from .fields import getter_of
+from .fields import Getter, getter_of, member_of
 from .view import AlertView
 
 KEPT = 4096
 Key = tuple[Any, ...]
+PLAIN = frozenset((str, type(None)))  # the types of values that are their own key part
 
 
 class Memo:
     """The decisions of one compiled rule set, by the values of `paths` (see the module)."""
 
-    __slots__ = ("_getters", "_decided", "_kept")
+    __slots__ = ("_members", "_getters", "_decided", "_kept")
 
     def __init__(self, paths: Iterable[str], kept: int = KEPT) -> None:
-        self._getters = tuple(getter_of(path) for path in sorted(set(paths)))
+        # Keys of one object (labels.alertname, labels.job…) are read from it in one pass.
+        members: dict[str, list[str]] = {}
+        getters: list[Getter] = []
+        for path in sorted(set(paths)):
+            member = member_of(path)
+            if member is None:
+                getters.append(getter_of(path))
+            else:
+                members.setdefault(member[0], []).append(member[1])
+        self._members = tuple((attrgetter(root), tuple(keys)) for root, keys in members.items())
+        self._getters = tuple(getters)
         self._decided: dict[Key, Decision] = {}
         self._kept = kept
 
@@ -55,6 +67,10 @@ class Memo:
     def key(self, view: AlertView) -> Key | None:
         """The values of the fields, told apart as the rules tell them; None when one holds an object."""
         values = [get(view) for get in self._getters]
+        for read, keys in self._members:
+            values.extend(map(read(view).get, keys))
+        if PLAIN.issuperset(map(type, values)):
+            return tuple(values)
         for position, value in enumerate(values):
             if type(value) is not str and value is not None:
                 marked = _marked(value)
