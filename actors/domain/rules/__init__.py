@@ -16,6 +16,7 @@ Where each part is described:
     ruleset     service and router rule sets, order, continue, catch-all
     inhibition  inhibit rules and the index of open source incidents
     dispatch    how a rule set avoids testing most of its rules
+    memo        how a rule set answers an alert like one it has decided for already
 """
 
 from .decision import NO_CHANGES, NOTHING, Changes, Decision, Disposition

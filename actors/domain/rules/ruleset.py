@@ -17,7 +17,8 @@ A router sends the alert to the service of the first route that matches, else to
 catch-all's. Every rule sees the alert as it arrived (the view), not as earlier rules changed it.
 
 `evaluate(rules, view, now)` is pure and deterministic; compiling is the only costly step, done
-when the rules are saved or loaded, never per alert. A compiled set is made of closures and RE2
+when the rules are saved or loaded, never per alert. A set remembers what it decided by the
+values of the fields it reads (see `memo`); `decide` works it out afresh. A compiled set is made of closures and RE2
 sets, which do not pickle: send the spec across processes and compile it where it is used.
 """
 
