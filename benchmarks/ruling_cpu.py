@@ -34,7 +34,9 @@ from tocsin.actors.domain.rules import ServiceRules, compile_service_rules  # no
 from tocsin.actors.rule_tally import RuleTally  # noqa: E402
 from tocsin.actors.rulebook import Router, compile_router  # noqa: E402
 from tocsin.actors.store.services import IntegrationKey  # noqa: E402
-from tocsin.serve.ingest.prometheus_alerts import AlertmanagerIn, AlertmanagerWire, Target, alert_events, decoded  # noqa: E402
+from tocsin.serve.ingest.prometheus_alerts import (  # noqa: E402
+    AlertmanagerIn, AlertmanagerWire, Target, alert_events, decoded,
+)
 from tocsin.serve.ingest.ruling import Ruling  # noqa: E402
 from benchmarks.storm_rules import matching_service_rules, other_route, other_service_rule  # noqa: E402
 from tests.e2e.alert_payloads import am_alert, am_notification  # noqa: E402

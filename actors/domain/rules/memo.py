@@ -34,7 +34,7 @@ PLAIN = frozenset((str, type(None)))  # the types of values that are their own k
 class Memo:
     """The decisions of one compiled rule set, by the values of `paths` (see the module)."""
 
-    __slots__ = ("_members", "_getters", "_decided", "_kept")
+    __slots__ = ("_decided", "_getters", "_kept", "_members")
 
     def __init__(self, paths: Iterable[str], kept: int = KEPT) -> None:
         # Keys of one object (labels.alertname, labels.job…) are read from it in one pass.
