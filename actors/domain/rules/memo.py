@@ -100,6 +100,7 @@ def _marked(value: Any) -> Any:
     return None
 
 
-def memo_of(paths: Iterable[str], clocked: bool) -> Memo | None:
-    """A memo for a rule set reading `paths`, or None when it reads the instant (`clocked`)."""
-    return None if clocked else Memo(paths)
+def memo_of(rules: int, paths: Iterable[str], clocked: bool) -> Memo | None:
+    """A memo for a set of `rules` enabled rules reading `paths`; None when it reads the instant
+    (`clocked`), or has no rule (it decides at once)."""
+    return None if clocked or not rules else Memo(paths)

@@ -67,7 +67,8 @@ class ServiceRules:
         self.rules = rules
         self._live = tuple(rule for rule in rules if rule.enabled)
         self._dispatch = Dispatch([rule.condition for rule in self._live])
-        self._memo = memo_of([path for rule in self._live for path in rule.condition.fields | rule.effect.fields],
+        self._memo = memo_of(len(self._live),
+                             [path for rule in self._live for path in rule.condition.fields | rule.effect.fields],
                              any(rule.condition.clocked for rule in self._live))
 
     def evaluate(self, view: AlertView, now: datetime) -> Decision:
@@ -104,7 +105,7 @@ class RouterRules:
         live = [route for route in routes if route.enabled]
         self._decisions = tuple(Decision(matched=(route.id,), service_id=route.service_id) for route in live)
         self._dispatch = Dispatch([route.condition for route in live])
-        self._memo = memo_of([path for route in live for path in route.condition.fields],
+        self._memo = memo_of(len(live), [path for route in live for path in route.condition.fields],
                              any(route.condition.clocked for route in live))
         self._catch_all = Decision(
             service_id=catch_all_service, by_catch_all=True,
