@@ -63,7 +63,7 @@ class HeartbeatMonitor(RoundsMonitor):
         self._clock = clock or SystemClock()
         self._shards = shards if shards is not None else ShardRouter.for_settings(settings)
         stats = {"rounds": 0, "missed": 0, "recognised": 0, "not_durable": 0}
-        super().__init__(MONITOR_NAME, "heartbeats", database_url, stats, background)
+        super().__init__(MONITOR_NAME, "heartbeats", database_url, stats, background, self._looped_round)
 
     async def run_once(self) -> int:
         """Raise what is due now; the number of heartbeats marked unhealthy."""

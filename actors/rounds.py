@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tocsin.actors.background import Background
@@ -25,11 +26,14 @@ RETRY_S = 1.0  # the sleep after a round that failed
 
 class RoundsMonitor:
     """The loop, the statistics and the closing that every monitor shares; a monitor says
-    what one round does (`_looped_round`, which answers how long to sleep after it)."""
+    what one round of its loop does."""
 
-    def __init__(self, name: str, label: str, database_url: str, stats: dict[str, int], background: bool) -> None:
+    def __init__(self, name: str, label: str, database_url: str, stats: dict[str, int], background: bool,
+                 looped_round: Callable[[], Awaitable[float]]) -> None:
         """`name`: the actor's name, reported in stats; `label`: how logs call it;
-        `background=False`: no loop of its own."""
+        `background=False`: no loop of its own; `looped_round`: one round of the loop, answering
+        the seconds to sleep before the next."""
+        self._one_round = looped_round
         self._name = name
         self._label = label
         self._database = Database(database_url, max_size=2)
@@ -48,10 +52,6 @@ class RoundsMonitor:
             await self._rounds.stop()
         await self._database.close()
 
-    async def _looped_round(self) -> float:
-        """One round of the loop; the seconds to sleep before the next."""
-        raise NotImplementedError
-
     def _start(self) -> None:
         if self._rounds is not None:
             self._rounds.start()
@@ -60,7 +60,7 @@ class RoundsMonitor:
         while True:
             wait = RETRY_S
             try:
-                wait = await self._looped_round()
+                wait = await self._one_round()
             except UNAVAILABLE as exc:
                 log.warning("%s: cannot reach the database: %r", self._label, exc)
             except Exception:  # noqa: BLE001 - the loop must outlive any one bad round

@@ -60,7 +60,7 @@ class ShiftNoticeMonitor(RoundsMonitor):
         self._nudger = nudger if nudger is not None else ChannelNudger(settings.namespace)
         self._planned: tuple[int, datetime] | None = None  # (epoch, business time) of the last planning
         stats = {"rounds": 0, "plannings": 0, "made": 0, "cancelled": 0, "missed": 0}
-        super().__init__(MONITOR_NAME, "shift notices", database_url, stats, background)
+        super().__init__(MONITOR_NAME, "shift notices", database_url, stats, background, self._looped_round)
 
     async def run_once(self, replan: bool = False) -> dict[str, int]:
         """One round now; `replan` plans whatever changed. What it did (tests)."""

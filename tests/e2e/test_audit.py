@@ -27,6 +27,7 @@ from tests.e2e.accounts import PASSWORD, Login, logged_in, make_user
 from tests.e2e.conftest import incidents_of
 from tests.e2e.teams import furnish, make_team, ok
 from tests.e2e.test_auth import ALL
+from tests.e2e.test_delivery_api import dead_notification
 from tests.fakes.push_service import FakePushService
 
 CHANGES = ("POST", "PUT", "PATCH", "DELETE")
@@ -238,7 +239,7 @@ def _cases(w: World) -> dict[tuple[str, str], Callable[[], Call]]:
         assert before["status"] == "triggered" and after["kind"] == "note" and after["message"] == "looking"
 
     def retry() -> Call:
-        notification_id = _dead_notification(w.db)
+        notification_id = dead_notification(w.db)
         return Call("POST", f"/api/v1/notifications/{notification_id}/retry", "notification", str(notification_id),
                     _status("dead", "pending"))
 
@@ -536,20 +537,6 @@ def _cases(w: World) -> dict[tuple[str, str], Callable[[], Call]]:
 
 
 CASE_KEYS = sorted(_cases(None))  # type: ignore[arg-type]  # the keys alone: no case is run here
-
-
-def _dead_notification(db: Callable[..., Any]) -> int:
-    user, method = str(uuid.uuid4()), str(uuid.uuid4())
-    db("execute", "INSERT INTO users (id, name, email, calendar_token) VALUES ($1, 'Erin', $2, 'feed')",
-       user, f"erin.{user[:8]}@example.com")
-    db("execute", "INSERT INTO contact_methods (id, user_id, kind, address, verified)"
-                  " VALUES ($1, $2, 'push', 'arn:aws:sns:us-east-1:1:endpoint/GCM/app/1', true)", method, user)
-    notification_id: int = db("fetchval", """
-        INSERT INTO notifications (user_id, contact_method_id, channel, delay_minutes, urgency, message, send_at,
-                                   status, attempts, last_error, created_at, updated_at)
-        VALUES ($1, $2, 'push', 0, 'high', 'db1 down', now(), 'dead', 6, 'sns answered 500', now(), now())
-        RETURNING id""", user, method)
-    return notification_id
 
 
 # -- the guard -----------------------------------------------------------------------------------------

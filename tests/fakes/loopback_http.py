@@ -3,9 +3,11 @@ from a daemon thread, and stopped within a bounded time."""
 
 from __future__ import annotations
 
+import json
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 STOP_TIMEOUT_S = 5.0
 
@@ -25,3 +27,18 @@ class LoopbackHttpServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(STOP_TIMEOUT_S)
+
+
+class QuietJsonHandler(BaseHTTPRequestHandler):
+    """A handler that logs nothing and answers JSON: what the fake REST APIs share."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Requests are the test's business, not the terminal's."""
+
+    def send_json(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)

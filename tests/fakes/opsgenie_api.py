@@ -22,17 +22,15 @@ override puts its user on call over the whole schedule.
 from __future__ import annotations
 
 import copy
-import json
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from tests.fakes.loopback_http import LoopbackHttpServer
+from tests.fakes.loopback_http import LoopbackHttpServer, QuietJsonHandler
 
 KEY = "0f0e0d0c-0b0a-4909-8807-060504030201"
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -224,24 +222,13 @@ def _data(value: Any) -> dict[str, Any]:
     return {"data": value, "took": 0.001, "requestId": str(uuid.uuid4())}
 
 
-def _handler_for(fake: FakeOpsgenie) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
+def _handler_for(fake: FakeOpsgenie) -> type[QuietJsonHandler]:
+    class Handler(QuietJsonHandler):
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             if self.headers.get("Authorization") != f"GenieKey {fake.key}":
-                self._send(401, {"message": "Could not authenticate", "took": 0.0, "requestId": str(uuid.uuid4())})
+                self.send_json(401, {"message": "Could not authenticate", "took": 0.0, "requestId": str(uuid.uuid4())})
                 return
-            self._send(*fake.answer(url.path, parse_qs(url.query)))
-
-        def _send(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(*fake.answer(url.path, parse_qs(url.query)))
 
     return Handler

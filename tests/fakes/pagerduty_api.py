@@ -20,12 +20,10 @@ in PagerDuty's published shapes, for the official client (`pagerduty.RestApiV2Cl
 from __future__ import annotations
 
 import copy
-import json
 import ssl
 import tempfile
 import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -33,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from tests.fakes import pagerduty_render as render
-from tests.fakes.loopback_http import LoopbackHttpServer
+from tests.fakes.loopback_http import LoopbackHttpServer, QuietJsonHandler
 from tests.fakes.self_signed import self_signed
 
 TOKEN = "u+fakePagerDutyKey_0123"
@@ -178,25 +176,14 @@ def _service(service: dict[str, Any], includes: set[str]) -> dict[str, Any]:
     return out
 
 
-def _handler_for(fake: FakePagerDuty) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
+def _handler_for(fake: FakePagerDuty) -> type[QuietJsonHandler]:
+    class Handler(QuietJsonHandler):
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             fake.requests.append(self.path)
             if self.headers.get("Authorization") != f"Token token={fake.token}":
-                self._send(401, {"error": {"message": "Unauthorized", "code": 2006}})
+                self.send_json(401, {"error": {"message": "Unauthorized", "code": 2006}})
                 return
-            self._send(*fake.answer(url.path, parse_qs(url.query)))
-
-        def _send(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(*fake.answer(url.path, parse_qs(url.query)))
 
     return Handler

@@ -5,7 +5,8 @@ who is on call on each schedule every 15 minutes over 14 days."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 import asyncpg
 import pytest
@@ -124,26 +125,15 @@ async def _applied(conn: asyncpg.Connection, desired: Document) -> Document:
 
 
 async def _round_trip(urls: tuple[str, str], desired: Document) -> None:
-    first, second = await asyncpg.connect(urls[0]), await asyncpg.connect(urls[1])
-    try:
-        tx1, tx2 = first.transaction(), second.transaction()
-        await tx1.start()
-        await tx2.start()
-        try:
-            exported = await _applied(first, desired)
-            assert plan(desired, exported).changes == ()  # applying the same file again changes nothing
-            assert plan(exported, await read_document(first)).changes == ()  # export -> apply plans nothing
-            copied = await _applied(second, exported)  # export from one, apply to an empty one
-            assert plan(exported, copied).changes == ()
-            assert plan(copied, exported).changes == ()
-            for schedule in desired.schedules:  # and the copy puts the same people on call
-                assert await _on_call(second, schedule.name) == await _on_call(first, schedule.name), schedule.name
-        finally:
-            await tx1.rollback()
-            await tx2.rollback()
-    finally:
-        await first.close()
-        await second.close()
+    async with _rolled_back(urls[0]) as first, _rolled_back(urls[1]) as second:
+        exported = await _applied(first, desired)
+        assert plan(desired, exported).changes == ()  # applying the same file again changes nothing
+        assert plan(exported, await read_document(first)).changes == ()  # export -> apply plans nothing
+        copied = await _applied(second, exported)  # export from one, apply to an empty one
+        assert plan(exported, copied).changes == ()
+        assert plan(copied, exported).changes == ()
+        for schedule in desired.schedules:  # and the copy puts the same people on call
+            assert await _on_call(second, schedule.name) == await _on_call(first, schedule.name), schedule.name
 
 
 ON_CALL_FROM = datetime(2026, 1, 20, tzinfo=timezone.utc)  # within the generated rotations' starts
@@ -168,22 +158,15 @@ def test_export_then_apply_plans_nothing(two_databases: tuple[str, str], desired
 
 def test_a_prune_deletes_what_the_file_leaves_out(two_databases: tuple[str, str]) -> None:
     async def run() -> None:
-        conn = await asyncpg.connect(two_databases[0])
-        try:
-            async with conn.transaction():
-                kept = Service("kept")
-                await _applied(conn, Document(services=(kept, Service("dropped")), teams=(Team("ops"),)))
-                current = await read_document(conn)
-                pruned = plan(Document(services=(kept,)), current, prune=True)
-                assert [(c.action, c.kind, c.name) for c in pruned.changes] == [
-                    ("delete", "team", "ops"), ("delete", "service", "dropped")]
-                await apply(conn, Document(services=(kept,)), pruned, "config test")
-                assert [s.name for s in (await read_document(conn)).services] == ["kept"]
-                raise _Rollback
-        except _Rollback:
-            pass
-        finally:
-            await conn.close()
+        async with _rolled_back(two_databases[0]) as conn:
+            kept = Service("kept")
+            await _applied(conn, Document(services=(kept, Service("dropped")), teams=(Team("ops"),)))
+            current = await read_document(conn)
+            pruned = plan(Document(services=(kept,)), current, prune=True)
+            assert [(c.action, c.kind, c.name) for c in pruned.changes] == [
+                ("delete", "team", "ops"), ("delete", "service", "dropped")]
+            await apply(conn, Document(services=(kept,)), pruned, "config test")
+            assert [s.name for s in (await read_document(conn)).services] == ["kept"]
 
     asyncio.run(run())
 
@@ -196,27 +179,30 @@ def test_overlapping_overrides_take_precedence_in_the_files_order(two_databases:
     overrides = tuple(Override(email, start, start + timedelta(hours=8)) for email in reversed(emails))
 
     async def run() -> None:
-        conn = await asyncpg.connect(two_databases[0])
-        try:
-            async with conn.transaction():
-                exported = await _applied(conn, Document(
-                    users=tuple(User(e.split("@")[0], e) for e in emails),
-                    schedules=(Schedule("cover", "UTC", overrides=overrides),)))
-                [schedule] = [s for s in exported.schedules if s.name == "cover"]
-                assert schedule.overrides == overrides
-                schedule_id = await conn.fetchval("SELECT id::text FROM schedules WHERE name = 'cover'")
-                loaded = await load_schedule(conn, schedule_id, start, start + timedelta(days=1))
-                assert loaded is not None
-                [who] = on_call(loaded.schedule, start + timedelta(hours=1))
-                assert await conn.fetchval("SELECT email FROM users WHERE id = $1::uuid", who) == emails[0]
-                raise _Rollback
-        except _Rollback:
-            pass
-        finally:
-            await conn.close()
+        async with _rolled_back(two_databases[0]) as conn:
+            exported = await _applied(conn, Document(
+                users=tuple(User(e.split("@")[0], e) for e in emails),
+                schedules=(Schedule("cover", "UTC", overrides=overrides),)))
+            [schedule] = [s for s in exported.schedules if s.name == "cover"]
+            assert schedule.overrides == overrides
+            schedule_id = await conn.fetchval("SELECT id::text FROM schedules WHERE name = 'cover'")
+            loaded = await load_schedule(conn, schedule_id, start, start + timedelta(days=1))
+            assert loaded is not None
+            [who] = on_call(loaded.schedule, start + timedelta(hours=1))
+            assert await conn.fetchval("SELECT email FROM users WHERE id = $1::uuid", who) == emails[0]
 
     asyncio.run(run())
 
 
-class _Rollback(Exception):
-    """Leaves the module's database as it was."""
+@asynccontextmanager
+async def _rolled_back(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection in a transaction that is rolled back afterwards, leaving the database as it was."""
+    conn = await asyncpg.connect(url)
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        yield conn
+    finally:
+        await transaction.rollback()
+        await conn.close()
+
