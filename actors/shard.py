@@ -22,6 +22,7 @@ import ray
 from tocsin.actors.bus import BusAddress, open_bus
 from tocsin.actors.directory import PagingDirectory
 from tocsin.actors.domain.batch_plan import LogEntry, Plan, PlannedNotification, Reply
+from tocsin.actors.domain.channels import CHANNELS
 from tocsin.actors.domain.clock import Clock, SystemClock
 from tocsin.actors.domain.events import Action, AlertEvent, IncidentCommand, ServiceInput
 from tocsin.actors.domain.incident import Incident, Outcome
@@ -163,6 +164,8 @@ class ServiceShard:
             await asyncio.gather(self._drainer, return_exceptions=True)
         if self._publisher is not None:
             await self._publisher.close()
+        if self._nudger is not None:
+            await self._nudger.close()
         await self._database.close()
 
     # -- background: recovery and the deadline timer -----------------------------------
@@ -170,6 +173,7 @@ class ServiceShard:
     def _start_background(self) -> None:
         if not self._background:
             self._background = [asyncio.create_task(self._recover()), asyncio.create_task(self._timer())]
+            self._channel_nudger()
 
     async def _recover(self) -> None:
         """Reactivate the owned services that wait on a deadline; their activation sets the
@@ -426,11 +430,17 @@ class ServiceShard:
 
     def _nudge(self, channels: set[str]) -> None:
         """Tell the channel actors that notifications are due now (they also poll)."""
-        if not channels or not ray.is_initialized():
-            return
-        if self._nudger is None:
+        nudger = self._channel_nudger() if channels else None
+        if nudger is not None:
+            nudger.nudge(channels)
+
+    def _channel_nudger(self) -> ChannelNudger | None:
+        """The nudger, made on first use on Ray (None elsewhere), every channel's actor looked
+        up at once in the background, so that the first page waits for no lookup."""
+        if self._nudger is None and ray.is_initialized():
             self._nudger = ChannelNudger(ray.get_runtime_context().namespace)
-        self._nudger.nudge(channels)
+            self._nudger.warm(CHANNELS)
+        return self._nudger
 
     def _adopt(self, plan: Plan, replies: dict[str, Reply]) -> None:
         service = self._services[plan.service_id]
