@@ -14,7 +14,10 @@ Inhibition is answered from memory by the Inhibitor (serve/inhibitor.py), which 
 hands each new version of the inhibit rules as the book loads it.
 
 Cost: an alert to a service with no rules, while no inhibit rule is enabled (or there is no
-inhibitor), costs one dict lookup per request; nothing is parsed or allocated for it.
+inhibitor), costs one dict lookup per request; nothing is parsed or allocated for it. An alert
+like one decided before (the same fields, through the same rule sets: a storm's, or a
+re-notification) is answered from the verdicts remembered (actors/domain/verdict_memo.py),
+without its view or the rules, while no inhibit rule is active.
 
 `submit_ruled` sends what `ruled` answered as `ShardRouter.submit_many` would: a dropped
 alert is not sent, and its reply says `dropped`, so that the source is answered as for any
@@ -34,7 +37,8 @@ from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.events import Action, AlertEvent, ServiceInput
 from tocsin.actors.domain.incident import Outcome
 from tocsin.actors.domain.rule_verdict import Verdict, judge
-from tocsin.actors.domain.rules import Disposition, InhibitRules
+from tocsin.actors.domain.rules import InhibitRules
+from tocsin.actors.domain.verdict_memo import Ruled, VerdictMemo, verdict_key
 from tocsin.actors.rule_tally import RuleTally
 from tocsin.actors.rulebook import Router, RuleBook, event_view
 from tocsin.actors.shard_router import ShardRouter
@@ -66,6 +70,7 @@ class Ruling:
         self._inhibit_seen: InhibitRules | None = None
         self._inhibiting = False
         self._feeding = Background(self._feed_inhibitor)
+        self._verdicts = VerdictMemo()
 
     def start(self) -> None:
         """Poll the rules, flush the tally and hand the inhibitor each new version of the
@@ -123,6 +128,7 @@ class Ruling:
         read: Sequence[Mapping[str, Any] | None] = payloads if payloads is not None else [None] * len(inputs)
         follow = await self._follow_ups(inputs, read, router, now) if router is not None else {}
         counted: list[Verdict] = []
+        self._verdicts.follow(book.generation)  # after the awaits above, before any verdict of this request
         ruled = [self._judged(item, format, router, now, counted, follow.get(item.dedup_key), payload)
                  if isinstance(item, AlertEvent) else item for item, payload in zip(inputs, read)]
         if counted:
@@ -150,20 +156,22 @@ class Ruling:
                 follows_to: str | None = None, payload: Mapping[str, Any] | None = None) -> AlertEvent | None:
         """The event as the rules decided, its verdict added to `counted` when the tally counts it
         (once per request); `follows_to`: the service of the incident it follows, which it goes
-        to without the router's routes."""
+        to without the router's routes. Answered from the verdicts remembered when it can be."""
         book = self.book
         routes = router.rules if router is not None and follows_to is None else None
-        verdict = judge(event_view(format, event, payload), now, service_id=follows_to or event.service_id or None,
-                        router=routes, service_rules=book.service,
-                        inhibit=self._inhibitor if self._inhibit_active() else None,
-                        service_exists=book.has_service)
-        if verdict.rules or verdict.disposition == Disposition.DROP:
-            counted.append(verdict)
-        if verdict.disposition == Disposition.DROP:
-            return None
-        if not verdict.rules and verdict.service_id == event.service_id:
-            return event  # no rule touched it
-        return verdict.applied(event)
+        inhibit = self._inhibitor if self._inhibit_active() else None
+        key = verdict_key(format, event, routes, follows_to) if inhibit is None else None
+        made = self._verdicts.recalled(key, book.service) if key is not None else None
+        if made is None:
+            verdict = judge(event_view(format, event, payload), now, service_id=follows_to or event.service_id or None,
+                            router=routes, service_rules=book.service, inhibit=inhibit,
+                            service_exists=book.has_service)
+            made = Ruled.of(verdict, event)
+            if key is not None:
+                self._verdicts.keep(key, made, book.service)
+        if made.counted:
+            counted.append(made.verdict)
+        return made.event(event)
 
     def _inhibit_active(self) -> bool:
         """Whether an enabled inhibit rule is held and something answers for it; worked out

@@ -61,15 +61,17 @@ class Route:
 
 
 class ServiceRules:
-    """A service's rules, compiled (by `compile_service_rules`)."""
+    """A service's rules, compiled (by `compile_service_rules`); `clocked`: whether an enabled
+    rule has a time condition (what it decides then depends on the instant)."""
 
     def __init__(self, rules: tuple[ServiceRule, ...]) -> None:
         self.rules = rules
         self._live = tuple(rule for rule in rules if rule.enabled)
         self._dispatch = Dispatch([rule.condition for rule in self._live])
+        self.clocked = any(rule.condition.clocked for rule in self._live)
         self._memo = memo_of(len(self._live),
                              [path for rule in self._live for path in rule.condition.fields | rule.effect.fields],
-                             any(rule.condition.clocked for rule in self._live))
+                             self.clocked)
 
     def evaluate(self, view: AlertView, now: datetime) -> Decision:
         """The rules that match `view` at `now` and what they decide (remembered, see `memo`)."""
@@ -95,7 +97,8 @@ class ServiceRules:
 
 class RouterRules:
     """A router integration's routes and catch-all, compiled (by `compile_router_rules`).
-    `service_ids`: every service they name, for the caller to check they exist."""
+    `service_ids`: every service they name, for the caller to check they exist; `clocked`:
+    whether a route has a time condition."""
 
     def __init__(self, routes: tuple[Route, ...], catch_all_service: str | None) -> None:
         self.routes = routes
@@ -105,8 +108,8 @@ class RouterRules:
         live = [route for route in routes if route.enabled]
         self._decisions = tuple(Decision(matched=(route.id,), service_id=route.service_id) for route in live)
         self._dispatch = Dispatch([route.condition for route in live])
-        self._memo = memo_of(len(live), [path for route in live for path in route.condition.fields],
-                             any(route.condition.clocked for route in live))
+        self.clocked = any(route.condition.clocked for route in live)
+        self._memo = memo_of(len(live), [path for route in live for path in route.condition.fields], self.clocked)
         self._catch_all = Decision(
             service_id=catch_all_service, by_catch_all=True,
             disposition=Disposition.PAGE if catch_all_service else Disposition.DROP)
