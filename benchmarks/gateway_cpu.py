@@ -32,8 +32,9 @@ from tocsin.actors.domain.input_batch import InputBatch  # noqa: E402
 from tocsin.actors.domain.storable import storable_input  # noqa: E402
 from tocsin.actors.store.services import IntegrationKey  # noqa: E402
 from tocsin.serve.ingest import generic, pagerduty  # noqa: E402
+from tocsin.serve.ingest.alert_receiver import json_events  # noqa: E402
 from tocsin.serve.ingest.common import parse_json  # noqa: E402
-from tocsin.serve.ingest.formats import BY_KIND  # noqa: E402
+from tocsin.serve.ingest.formats import ALERTMANAGER  # noqa: E402
 from tests.e2e.alert_payloads import am_alert, am_notification  # noqa: E402
 
 NOW = datetime.now(timezone.utc)
@@ -82,8 +83,7 @@ def batcher_us(items: list[Any]) -> float:
 
 def main() -> None:
     am_body = json.dumps(am_notification(*[am_alert(f"web-{i}.checkout.svc:8080") for i in range(BATCH)])).encode()
-    am = BY_KIND["alertmanager"]
-    events = am.events(parse_json(am_body), integration("alertmanager"), NOW)
+    events = json_events(ALERTMANAGER, am_body, integration("alertmanager"), NOW)
     carried = cloudpickle.dumps(InputBatch.of(events), protocol=5)
     pd_body = json.dumps({"routing_key": "0" * 32, "event_action": "trigger", "dedup_key": "disk-web-1",
                           "payload": {"summary": "Disk full on web-1", "source": "web-1", "severity": "critical",
@@ -97,7 +97,7 @@ def main() -> None:
 
     steps = [
         ("Alertmanager: read, validate, make events", best_us(
-            lambda: am.events(parse_json(am_body), integration("alertmanager"), NOW), 60, BATCH)),
+            lambda: json_events(ALERTMANAGER, am_body, integration("alertmanager"), NOW), 60, BATCH)),
         ("Alertmanager: storable text", best_us(lambda: [storable_input(e) for e in events], 300, BATCH)),
         ("Alertmanager: through the batcher", batcher_us(events)),
         ("Alertmanager: batch as columns, pickled (gateway)", best_us(

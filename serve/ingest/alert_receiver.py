@@ -34,7 +34,15 @@ from tocsin.serve.ingest.common import (
     read_body,
     submit,
 )
-from tocsin.serve.ingest.prometheus_alerts import Grouping, NotificationIn, NotificationWire, Target, alert_events, decoded
+from tocsin.serve.ingest.prometheus_alerts import (
+    Grouping,
+    NotificationIn,
+    NotificationWire,
+    Target,
+    alert_events,
+    decoded,
+    decoded_json,
+)
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
 
 
@@ -91,7 +99,7 @@ async def receive(source: Notification, key: str, request: Request, runtime: Gat
         if not key:
             raise NO_KEY
         integration = await integration_for(key, request, runtime, (source.kind,))
-        notification = _validated(source, parse_json(await read_body(request)))
+        notification = read_notification(source, await read_body(request))
         events, payloads = _events(source, notification, integration, runtime.now())
         replies = await submit(runtime, list[ServiceInput](events), integration, payloads)
     except Refusal as refusal:
@@ -111,6 +119,18 @@ def notification_events(source: Notification, body: Any, integration: Integratio
     """The alert events of one notification as sent, JSON parsed, by the integration's options;
     a Refusal as the source's routes refuse it."""
     return _events(source, _validated(source, body), integration, now)[0]
+
+
+def json_events(source: Notification, body: bytes, integration: IntegrationKey, now: datetime) -> list[AlertEvent]:
+    """`notification_events` of a notification as sent, JSON text, read as the routes read it."""
+    return _events(source, read_notification(source, body), integration, now)[0]
+
+
+def read_notification(source: Notification, body: bytes) -> NotificationWire:
+    """The notification of a body as sent, read in one pass where that reads it as parsing it
+    would; else parsed, and read or refused as `notification_events` reads or refuses it."""
+    notification = decoded_json(body, source.wire)
+    return _validated(source, parse_json(body)) if notification is None else notification
 
 
 def _events(source: Notification, notification: NotificationWire, integration: IntegrationKey, now: datetime

@@ -38,8 +38,6 @@ from tocsin.serve.ingest.prometheus_alerts import (
     AlertmanagerWire,
     GrafanaIn,
     GrafanaWire,
-    NotificationIn,
-    NotificationWire,
     events_of,
 )
 from tocsin.serve.openapi import ErrorOut, OpsgenieErrorOut, PagerDutyErrorOut
@@ -84,10 +82,14 @@ class Format:
         return tuple(prefixes)
 
 
-def _notifications(kind: IntegrationType, name: str, tag: str, model: type[NotificationIn],
-                   wire: type[NotificationWire], dedup_prefix: str) -> Format:
+ALERTMANAGER = Notification(kind="alertmanager", name="Alertmanager", tag="Prometheus Alertmanager",
+                            model=AlertmanagerIn, wire=AlertmanagerWire, dedup_prefix="am")
+GRAFANA = Notification(kind="grafana", name="Grafana", tag="Grafana alerting", model=GrafanaIn, wire=GrafanaWire,
+                       dedup_prefix="grafana")
+
+
+def _notifications(kind: IntegrationType, source: Notification) -> Format:
     """An Alertmanager-shaped format: its routes made from its `Notification`."""
-    source = Notification(kind=kind, name=name, tag=tag, model=model, wire=wire, dedup_prefix=dedup_prefix)
     return Format(kind, GroupingConfig, notification_routes(source), mapping=events_of,
                   address=f"{{base_url}}{source.path}/{{key}}", events=partial(notification_events, source))
 
@@ -97,9 +99,8 @@ FORMATS: tuple[Format, ...] = (
     Format("pagerduty", IntegrationConfig, pagerduty.router, mapping=pagerduty.to_event,
            address="{base_url}/v2/enqueue", events=pagerduty.events_of_body, refuse=pagerduty.answer,
            refusal_model=PagerDutyErrorOut),
-    _notifications("alertmanager", "Alertmanager", "Prometheus Alertmanager", AlertmanagerIn, AlertmanagerWire,
-                   dedup_prefix="am"),
-    _notifications("grafana", "Grafana", "Grafana alerting", GrafanaIn, GrafanaWire, dedup_prefix="grafana"),
+    _notifications("alertmanager", ALERTMANAGER),
+    _notifications("grafana", GRAFANA),
     # Opsgenie Alert API v2; the key is in the GenieKey header.
     Format("opsgenie", IntegrationConfig, opsgenie.router, mapping=opsgenie_models.to_event,
            address="{base_url}/v2/alerts", events=opsgenie.events_of_body, refuse=opsgenie.refused,

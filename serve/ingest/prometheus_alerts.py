@@ -6,7 +6,8 @@ models, which document it (OpenAPI) and word what is wrong with a body they refu
 msgspec Structs, which read it: a notification of hundreds of alerts costs a tenth of the
 models' time that way. `decoded` reads with the Structs, and lets the models judge whatever
 the Structs refuse (they are the stricter), so that what is taken and what is refused, and
-why, stay the models' own. By default each alert is its own incident,
+why, stay the models' own. `decoded_json` reads a body as sent, JSON text, in one pass, where
+that pass reads it as parsing it first would. By default each alert is its own incident,
 keyed by its fingerprint: firing triggers it, resolved resolves it. Grouped by `groupKey`, a
 notification's group is one incident: each firing alert is an occurrence of it, and the group
 resolves when the notification says it is resolved.
@@ -127,7 +128,8 @@ def _instant_text(text: str | None) -> str | None:
 
 
 class AlertWire(msgspec.Struct, kw_only=True, gc=False):
-    """`AlertIn`, read by msgspec; its instants are parsed as pydantic parses them."""
+    """`AlertIn`, read by msgspec; its instants are parsed as pydantic parses them, and checked
+    once the notification is read (`checked`)."""
 
     status: AlertStatus
     labels: dict[str, str]
@@ -136,10 +138,6 @@ class AlertWire(msgspec.Struct, kw_only=True, gc=False):
     ends_at: str | None = msgspec.field(default=None, name="endsAt")
     generatorURL: str = ""
     fingerprint: Annotated[str, msgspec.Meta(max_length=FINGERPRINT_LIMIT)] = ""
-
-    def __post_init__(self) -> None:
-        _instant_text(self.starts_at)  # refused here, so that the models say why
-        _instant_text(self.ends_at)
 
     def details(self) -> dict[str, Any]:
         """What the incident keeps of this alert, as JSON values (`AlertIn.DETAILS`)."""
@@ -204,15 +202,80 @@ class GrafanaWire(NotificationWire, kw_only=True, gc=False):
 W = TypeVar("W", bound=NotificationWire)
 
 
+def checked(notification: W) -> W:
+    """The notification, once each instant of its alerts is one: ValueError otherwise, which its
+    readers take for a refusal, so that the models say why. Each distinct text is checked once,
+    here rather than in each alert's `__post_init__`, which a notification of a hundred alerts
+    sharing a few instants would call a hundred times."""
+    alerts = notification.alerts
+    for text in {alert.starts_at for alert in alerts} | {alert.ends_at for alert in alerts}:
+        if text is not None:
+            instant_text(text)
+    return notification
+
+
 def decoded(body: Any, wire: type[W], model: type[NotificationIn]) -> W:
     """The notification of `body` (JSON, parsed), read by `wire`; what `wire` refuses, `model`
     judges: pydantic's ValidationError when it refuses it too, else what it took (it coerces
     a few values the Structs do not, such as "5" for an integer), read by `wire` again."""
     try:
-        return msgspec.convert(body, wire)
-    except msgspec.ValidationError:
+        return checked(msgspec.convert(body, wire))
+    except (msgspec.ValidationError, ValueError):
         taken = model.model_validate(body)
     return msgspec.convert(taken.model_dump(mode="json"), wire)
+
+
+# -- reading a body as sent, in one pass -------------------------------------------------
+# A body parsed by orjson (which refuses what is no JSON) and then read by `decoded` is gone
+# over twice. `decoded_json` goes over it once, with Structs that take only what orjson parses
+# to the same values:
+# - no field they do not know: msgspec passes over the value of an unknown field without
+#   refusing all that orjson refuses (invalid UTF-8, a number beyond a double, nesting past
+#   1,024 levels). Alertmanager and Grafana send no other fields;
+# - integers within int64's bounds (which are msgspec's): orjson reads one beyond 64 bits as
+#   a float, which the models then read otherwise, or refuse.
+# What they refuse is read in two passes, as before, so that each refusal keeps its words. A
+# key sent twice is read as orjson reads it: its last value counts (msgspec refuses the body
+# when either value is not one the Struct takes).
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+
+
+class _AlertSent(AlertWire, forbid_unknown_fields=True, kw_only=True, gc=False):
+    """`AlertWire`, knowing no other fields."""
+
+
+class _GrafanaAlertSent(GrafanaAlertWire, forbid_unknown_fields=True, kw_only=True, gc=False):
+    """`GrafanaAlertWire`, knowing no other fields."""
+
+
+class _AlertmanagerSent(AlertmanagerWire, forbid_unknown_fields=True, kw_only=True, gc=False):
+    """`AlertmanagerWire`, knowing no other fields, its integers within int64's bounds."""
+
+    truncatedAlerts: Annotated[int, msgspec.Meta(ge=0, le=_I64_MAX)] = 0
+    alerts: Annotated[list[_AlertSent], msgspec.Meta(min_length=1)]  # type: ignore[assignment]
+
+
+class _GrafanaSent(GrafanaWire, forbid_unknown_fields=True, kw_only=True, gc=False):
+    """`GrafanaWire`, knowing no other fields, its integers within int64's bounds."""
+
+    truncatedAlerts: Annotated[int, msgspec.Meta(ge=0, le=_I64_MAX)] = 0
+    orgId: Annotated[int, msgspec.Meta(ge=_I64_MIN, le=_I64_MAX)] | None = None
+    alerts: Annotated[list[_GrafanaAlertSent], msgspec.Meta(min_length=1)]  # type: ignore[assignment]
+
+
+_ONE_PASS: dict[type[NotificationWire], msgspec.json.Decoder[Any]] = {
+    AlertmanagerWire: msgspec.json.Decoder(_AlertmanagerSent), GrafanaWire: msgspec.json.Decoder(_GrafanaSent)}
+
+
+def decoded_json(body: bytes, wire: type[W]) -> W | None:
+    """The notification of `body`, JSON as sent, read by `wire` in one pass, as `decoded` reads
+    it once orjson has parsed it; None where the one pass cannot tell: what it refuses, and a
+    field `wire` does not know (then parse the body, and let `decoded` read it or refuse it)."""
+    try:
+        notification: W = _ONE_PASS[wire].decode(body)
+        return checked(notification)
+    except (msgspec.DecodeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)
