@@ -92,7 +92,7 @@ def main() -> None:
                                 "id": f"disk-{i}", "extra": {"free": "1%"}} for i in range(BATCH)]).encode()
 
     def pd_event() -> Any:
-        event = pagerduty.AlertEventIn.model_validate_json(pd_body)
+        event = pagerduty.read_event(pd_body)
         return pagerduty.to_event(event, event.dedup_key or "", integration("pagerduty"), NOW)
 
     steps = [

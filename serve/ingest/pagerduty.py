@@ -2,6 +2,8 @@
 
 Request fields, limits, status codes and bodies match PagerDuty's, so a PagerDuty client
 pointed at Tocsin's base URL works unchanged. Answers 202 only once the event is durable.
+An alert event is read from its JSON text in one pass (pagerduty_wire.py) where that reads it
+as the models below would; they read the rest, and word every refusal.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tocsin.actors.store import services as service_store
 from tocsin.actors.store.services import ROUTING_KEY_LENGTH, IntegrationKey
 from tocsin.serve.errors import describe, json_response
 from tocsin.serve.ingest.common import Refusal, as_source, body_schema, check_rate, described, read_body, source_type, submit
+from tocsin.serve.ingest.pagerduty_wire import AlertEventWire, decoded_event
 from tocsin.serve.ingest.ruling import ROUTER
 from tocsin.serve.ingest.common import find_key, not_a_key, too_many_unknown_keys
 from tocsin.serve.runtime import GatewayRuntime, get_runtime
@@ -76,6 +79,10 @@ class AlertEventIn(BaseModel):
             raise ValueError(f"'dedup_key' is required for an {self.event_action} event")
         return self
 
+    def payload_text(self) -> str:
+        """The event but its routing key, as JSON text: what its alert event keeps."""
+        return self.model_dump_json(exclude={"routing_key"}, exclude_none=True, by_alias=True)
+
 
 class ChangePayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -106,7 +113,7 @@ def answer(refusal: Refusal) -> Response:
              summary="Send an alert event (trigger, acknowledge, resolve)")
 async def enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     try:
-        event = await _parse(request, AlertEventIn)
+        event = read_event(await read_body(request))
         integration = await _integration(event.routing_key, request, runtime)
         dedup_key = event.dedup_key or uuid.uuid4().hex
         await submit(runtime, [to_event(event, dedup_key, integration, runtime.now())], integration)
@@ -119,7 +126,7 @@ async def enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtim
              summary="Send a change event")
 async def change_enqueue(request: Request, runtime: GatewayRuntime = Depends(get_runtime)) -> Response:
     try:
-        event = await _parse(request, ChangeEventIn)
+        event = parsed(await read_body(request), ChangeEventIn)
         integration = await _integration(event.routing_key, request, runtime)
         if integration.type == ROUTER:
             raise Refusal(400, "Event object is invalid", [
@@ -141,12 +148,19 @@ async def change_enqueue(request: Request, runtime: GatewayRuntime = Depends(get
     return json_response(202, {"status": "success", "message": "Change event processed"})
 
 
-async def _parse(request: Request, model: type[M]) -> M:
-    body = await read_body(request)
+def parsed(body: bytes, model: type[M]) -> M:
+    """The event of a body as sent, read by `model`; a Refusal as the routes refuse it."""
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
         raise _invalid(exc) from None
+
+
+def read_event(body: bytes) -> AlertEventIn | AlertEventWire:
+    """The alert event of a body as sent: read in one pass where that reads it as the model
+    would (`decoded_event`), else by the model, which refuses it as /v2/enqueue does."""
+    event = decoded_event(body)
+    return parsed(body, AlertEventIn) if event is None else event
 
 
 def _invalid(exc: ValidationError) -> Refusal:
@@ -187,7 +201,8 @@ async def _integration(routing_key: str, request: Request, runtime: GatewayRunti
     return as_source(integration)
 
 
-def to_event(event: AlertEventIn, dedup_key: str, integration: IntegrationKey, now: datetime) -> AlertEvent:
+def to_event(event: AlertEventIn | AlertEventWire, dedup_key: str, integration: IntegrationKey, now: datetime
+             ) -> AlertEvent:
     """The alert event of a PagerDuty event; its details are the event as sent, but the routing key."""
     payload = event.payload
     return AlertEvent(
@@ -200,6 +215,6 @@ def to_event(event: AlertEventIn, dedup_key: str, integration: IntegrationKey, n
         summary=payload.summary if payload else None,
         severity=payload.severity if payload else None,
         source=payload.source if payload else None,
-        payload=event.model_dump_json(exclude={"routing_key"}, exclude_none=True, by_alias=True),
+        payload=event.payload_text(),
     )
 
