@@ -175,11 +175,11 @@ class ClusterBus:
         self._handle: Any = None
 
     async def publish(self, events: Sequence[BusEvent]) -> list[str]:
-        ids: list[str] = await self._actor().publish.remote(list(events))
+        ids: list[str] = await (await self._actor()).publish.remote(list(events))
         return ids
 
     async def read(self, after_id: str, block_s: float, limit: int = 100) -> BusRead:
-        ref = self._actor().read.remote(after_id, block_s, limit)
+        ref = (await self._actor()).read.remote(after_id, block_s, limit)
         try:
             found: BusRead = await ref
         except asyncio.CancelledError:
@@ -188,13 +188,15 @@ class ClusterBus:
         return found
 
     async def tail(self) -> str:
-        tail: str = await self._actor().tail.remote()
+        tail: str = await (await self._actor()).tail.remote()
         return tail
 
     async def close(self) -> None:
         self._handle = None
 
-    def _actor(self) -> Any:
+    async def _actor(self) -> Any:
+        # Looked up in a thread: Ray's lookup blocks its caller, half a second at a shard's
+        # first publish here, and the caller's event loop must not stand still meanwhile.
         if self._handle is None:
-            self._handle = ray.get_actor(BUS_ACTOR_NAME, namespace=self._namespace)
+            self._handle = await asyncio.to_thread(ray.get_actor, BUS_ACTOR_NAME, namespace=self._namespace)
         return self._handle

@@ -90,22 +90,25 @@ class ShardRouter:
         """Each shard's stats, by index; None for a shard that does not answer in time."""
         async def one(index: int) -> dict[str, Any] | None:
             try:
-                stats: dict[str, Any] = await asyncio.wait_for(self._handle(index).stats.remote(), timeout_s)
+                stats: dict[str, Any] = await asyncio.wait_for((await self._handle(index)).stats.remote(), timeout_s)
                 return stats
             except (asyncio.TimeoutError, ValueError, ray.exceptions.RayError):
                 return None
 
         return list(await asyncio.gather(*(one(i) for i in range(self._count))))
 
-    def _handle(self, index: int) -> Any:
+    async def _handle(self, index: int) -> Any:
         handle = self._handles.get(index)
         if handle is None:
-            handle = self._handles[index] = ray.get_actor(shard_name(index), namespace=self._namespace)
+            # In a thread: Ray's lookup blocks its caller (half a second was seen here), and
+            # every request of the gateway's event loop would stand still meanwhile.
+            found = await asyncio.to_thread(ray.get_actor, shard_name(index), namespace=self._namespace)
+            handle = self._handles.setdefault(index, found)
         return handle
 
     def _caller(self, index: int):  # type: ignore[no-untyped-def]
         async def call(items: list[ServiceInput]) -> list[Reply]:
-            ref = self._handle(index).apply.remote(InputBatch.of(items))  # pickled per batch, not per item
+            ref = (await self._handle(index)).apply.remote(InputBatch.of(items))  # pickled per batch, not per item
             return await asyncio.wait_for(ref, self._timeout_s)
 
         return call

@@ -33,11 +33,29 @@ class Enrichment:
 NO_ENRICHMENT = Enrichment()
 
 
+# Enrichments read lately, by their text: in a storm the rules that match its alerts add the
+# same details and tags to each, and each incident's run of occurrences reads them once per
+# batch. Bounded: emptied when full.
+_READ: dict[str, Enrichment] = {}
+READ_KEPT = 1024
+
+
 def enrichment_of(event: AlertEvent) -> Enrichment:
-    if not event.enrichment:
+    text = event.enrichment
+    if not text:
         return NO_ENRICHMENT
+    enrichment = _READ.get(text)
+    if enrichment is None:
+        enrichment = _read(text)
+        if len(_READ) >= READ_KEPT:
+            _READ.clear()
+        _READ[text] = enrichment
+    return enrichment
+
+
+def _read(text: str) -> Enrichment:
     try:
-        body = orjson.loads(event.enrichment)
+        body = orjson.loads(text)
     except orjson.JSONDecodeError:
         return NO_ENRICHMENT
     if not isinstance(body, dict):
@@ -70,6 +88,13 @@ def pause_of(event: AlertEvent) -> timedelta | None:
 def paused_until(event: AlertEvent, at: datetime) -> datetime | None:
     pause = pause_of(event)
     return None if pause is None else at + pause
+
+
+def same_effect(event: AlertEvent, other: AlertEvent) -> bool:
+    """Whether `effect_of` says the same of both (cheaper than working it out again, once per
+    alert of a storm): the same disposition, pause, urgency and priority."""
+    return (event.disposition is other.disposition and event.pause_minutes == other.pause_minutes
+            and event.urgency is other.urgency and event.priority == other.priority)
 
 
 def effect_of(event: AlertEvent) -> str | None:

@@ -31,7 +31,7 @@ from tocsin.actors.domain.incident import NO_DETAILS, Incident, Outcome, acknowl
 from tocsin.actors.domain.batch_plan import Applied, LogEntry, Plan
 from tocsin.actors.domain.incident_escalation import CommandRefused, ServiceConfig, Walks
 from tocsin.actors.domain.occurrence_run import OccurrenceRun
-from tocsin.actors.domain.rule_effects import effect_of, enrichment_of, pause_of, suppresses
+from tocsin.actors.domain.rule_effects import effect_of, enrichment_of, pause_of, same_effect, suppresses
 
 DEFAULT_SEVERITY = Severity.CRITICAL
 OVERFLOW_KEY = "tocsin:overflow"  # the dedup key of a service's overflow incident
@@ -148,9 +148,14 @@ class ServiceIncidents:
         """Gathered into the draft's run of occurrences, applied with it (see
         tocsin.actors.domain.occurrence_run); one that lifts a suppression at once, in its place."""
         plan.applied.append(Applied(event, Outcome.OCCURRENCE, draft))
-        effect = effect_of(event) if event.rules else None
-        lifts = ruled and draft.suppressed and draft.status is Status.TRIGGERED and not suppresses(event)
         run = plan.runs.get(id(draft))
+        if not event.rules:
+            effect = None
+        elif run is not None and run.first.rules and same_effect(event, run.first):
+            effect = run.effect
+        else:
+            effect = effect_of(event)
+        lifts = ruled and draft.suppressed and draft.status is Status.TRIGGERED and not suppresses(event)
         if run is not None and not lifts and run.takes(event, actor, label, ruled, effect):
             run.add(event)
             return

@@ -45,7 +45,8 @@ _INTERNALS = frozenset({"pid", "node_id", "why"})
 
 async def channel_state(runtime: GatewayRuntime, channel: str) -> dict[str, Any]:
     try:
-        handle = ray.get_actor(channel_name(channel), namespace=runtime.settings.namespace)
+        # In a thread: Ray's lookup blocks its caller, and the gateway's event loop with it.
+        handle = await asyncio.to_thread(ray.get_actor, channel_name(channel), namespace=runtime.settings.namespace)
     except ValueError:
         return {"channel": channel, "running": False, "providers": [],
                 "note": "no provider is configured for this channel: its notifications wait"}
