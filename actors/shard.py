@@ -59,6 +59,9 @@ MAX_TIMER_SLEEP_S = 30.0
 # A group with at least this many occurrences of open incidents commits the alerts that open
 # incidents first, in a transaction of their own (see `_opening_first`).
 OCCURRENCES_TO_SPLIT = 200
+# How many times calls that arrive during a group's opening transactions have their own
+# openings committed ahead of the group's occurrences (see `_openings_meanwhile`).
+MAX_OPENINGS_AHEAD = 8
 
 
 class ServiceShard:
@@ -109,7 +112,7 @@ class ServiceShard:
         self._stats = {
             "transactions": 0, "inputs": 0, "failed_transactions": 0, "last_commit_ms": 0.0,
             "pages": 0, "notifications": 0, "deadlines_fired": 0, "opening_first": 0,
-            "refused_inputs": 0,
+            "refused_inputs": 0, "openings_ahead": 0,
         }
         self._measures = ShardMeasures()
         with contextlib.suppress(RuntimeError):  # no loop yet: started by the first call
@@ -208,8 +211,11 @@ class ServiceShard:
             wait = MAX_TIMER_SLEEP_S
             if self._wakeups:
                 wait = min(wait, max(0.0, (self._wakeups[0][0] - self._clock.now().timestamp()) / speed))
+            # asyncio.timeout, not wait_for: CPython 3.11's wait_for can hold up a cancel (a
+            # shard closed after a failed commit waited out the whole sleep).
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
 
     def _collect_due(self) -> int:
         now = self._clock.now().timestamp()
@@ -236,15 +242,23 @@ class ServiceShard:
             self._drainer = asyncio.create_task(self._drain())
 
     async def _drain(self) -> None:
-        """Group commit: everything pending goes into one transaction, then the next group."""
+        """Group commit: everything pending goes into one transaction, then the next group; in
+        a storm, the alerts that open incidents first (`_opening_first`), and those of calls
+        that arrive meanwhile ahead of the group's occurrences (`_openings_meanwhile`)."""
         while self._pending or self._due:
             group, self._pending = self._pending, []
             due, self._due = self._due, defaultdict(set)
             inputs = [item for items, _ in group for item in items]
             replies: dict[str, Reply] = {}
             try:
-                for part, part_due in self._opening_first(inputs, due):
-                    replies |= await apply_isolating(self._apply_checked, part, part_due, self._refused)
+                parts = self._opening_first(inputs, due)
+                if len(parts) == 1:
+                    replies |= await self._applied(*parts[0])
+                else:
+                    (opening, _), (occurrences, occurrences_due) = parts
+                    replies |= await self._applied(opening, {})
+                    occurrences += await self._openings_meanwhile(group, replies)
+                    replies |= await self._applied(occurrences, occurrences_due)
             except Exception as exc:  # noqa: BLE001 - every failure means "not durable"
                 self._failed(group, due, exc)
                 continue
@@ -252,6 +266,32 @@ class ServiceShard:
                 if not future.done():
                     future.set_result([replies[item.input_id] for item in items])
 
+    async def _applied(self, inputs: list[ServiceInput], due: dict[str, set[int]]) -> dict[str, Reply]:
+        return await apply_isolating(self._apply_checked, inputs, due, self._refused)
+
+    async def _openings_meanwhile(
+        self, group: list[tuple[list[ServiceInput], asyncio.Future[list[Reply]]]], replies: dict[str, Reply]
+    ) -> list[ServiceInput]:
+        """Calls keep arriving while a storm's group commits: the alerts among them that open
+        incidents are committed now, in a small transaction, before the group's occurrences,
+        so that a new incident's pages wait for no one's occurrences. Their other alerts,
+        occurrences of open incidents, are returned to be committed after the group's, and
+        their calls join the group (answered with it, failed with it). Only while every
+        call waiting is triggers of active services, as for `_opening_first`, and for so
+        long: the group's own callers wait meanwhile. `replies` takes the openings' replies."""
+        later: list[ServiceInput] = []
+        for _ in range(MAX_OPENINGS_AHEAD):
+            arrived = self._pending
+            split = self._split_openings([item for items, _ in arrived for item in items]) if arrived else None
+            if split is None or not split[0]:
+                break
+            self._pending = []
+            group += arrived
+            opening, occurrences = split
+            self._stats["openings_ahead"] += 1
+            replies |= await self._applied(opening, {})
+            later += occurrences
+        return later
     async def _apply_checked(self, inputs: list[ServiceInput], due: dict[str, set[int]]) -> dict[str, Reply]:
         try:
             return await self._apply_durably(inputs, due)
@@ -279,17 +319,24 @@ class ServiceShard:
         part did (other than by a refusal of some input's data, which only that input is
         answered), the whole group is answered as not durable, as when a commit's answer is
         lost: a source's retry adds occurrences, never a second incident or page."""
+        split = self._split_openings(inputs)
+        if split is None or not split[0] or len(split[1]) < OCCURRENCES_TO_SPLIT:
+            return [(inputs, due)]
+        self._stats["opening_first"] += 1
+        opening, occurrences = split
+        return [(opening, {}), (occurrences, due)]
+
+    def _split_openings(self, inputs: list[ServiceInput]) -> tuple[list[ServiceInput], list[ServiceInput]] | None:
+        """The alerts that open incidents and the occurrences of open ones, each in order;
+        None unless every input is a trigger of an active service."""
         opening: list[ServiceInput] = []
         occurrences: list[ServiceInput] = []
         for item in inputs:
             service = self._services.get(item.service_id)
             if not isinstance(item, AlertEvent) or item.action is not Action.TRIGGER or service is None:
-                return [(inputs, due)]
+                return None
             (occurrences if item.dedup_key in service.by_key else opening).append(item)
-        if not opening or len(occurrences) < OCCURRENCES_TO_SPLIT:
-            return [(inputs, due)]
-        self._stats["opening_first"] += 1
-        return [(opening, {}), (occurrences, due)]
+        return opening, occurrences
 
     def _refused(self, item: ServiceInput, exc: Exception, reply: Reply) -> None:
         self._stats["refused_inputs"] += 1
