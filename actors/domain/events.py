@@ -6,10 +6,17 @@ through one path. Each carries an id that makes re-delivery harmless.
 
 from __future__ import annotations
 
+import binascii
+import dataclasses
 import os
+import struct
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from itertools import repeat
+from typing import Any
 
 from tocsin.actors.domain.rules.decision import Disposition
 from tocsin.actors.domain.wire import pickled_by_fields
@@ -122,13 +129,45 @@ class IncidentCommand:
 
 ServiceInput = AlertEvent | IncidentCommand
 
+ALERT_EVENT_FIELDS = tuple(field.name for field in dataclasses.fields(AlertEvent))
+# Each field's slot, set directly: a frozen dataclass's __init__ sets its fields one by one
+# through object.__setattr__, the larger part of making an event.
+_SLOT_SETTERS = tuple(getattr(AlertEvent, name).__set__ for name in ALERT_EVENT_FIELDS)
+# The fields' defaults, as columns every event shares; None for a field without one.
+_DEFAULTS = tuple(None if field.default is dataclasses.MISSING else (field.default,)
+                  for field in dataclasses.fields(AlertEvent))
+
+Column = list[Any] | tuple[Any]
+
+
+def alert_events_of_columns(count: int, columns: Sequence[Column]) -> list[AlertEvent]:
+    """`count` events, equal to those the constructor makes, given column-wise in `AlertEvent`'s
+    field order: a list (one value per event) or a 1-tuple (the value every event shares); the
+    fields after the last column given keep their defaults. The events are made blank and
+    filled a column at a time, each slot set in C (`map` over the slot's setter): less than half
+    of what calling the constructor per event costs."""
+    if not count:
+        return []
+    events: list[AlertEvent] = list(map(object.__new__, repeat(AlertEvent, count)))
+    for set_slot, column in zip(_SLOT_SETTERS, (*columns, *_DEFAULTS[len(columns):])):
+        if column is None:
+            raise TypeError(f"AlertEvent needs a column for each field without a default: {len(columns)} given")
+        values = column if type(column) is list else repeat(column[0], count)
+        deque(map(set_slot, events, values), maxlen=0)
+    return events
+
 
 def event_ids(count: int) -> list[str]:
     """`count` new event ids: random UUIDs (version 4), as `str(uuid.uuid4())` writes them, at a
-    quarter of its cost: one read of random bytes for them all."""
+    tenth of its cost: one read of random bytes for them all, written out in C (each id's
+    hex digits cut into its five groups by a Struct, joined with dashes)."""
     raw = bytearray(os.urandom(16 * count))
-    raw[6::16] = bytes(byte & 0x0F | 0x40 for byte in raw[6::16])  # the version, 4
-    raw[8::16] = bytes(byte & 0x3F | 0x80 for byte in raw[8::16])  # the variant, RFC 4122
-    hexed = raw.hex()
-    return [f"{hexed[i:i + 8]}-{hexed[i + 8:i + 12]}-{hexed[i + 12:i + 16]}-{hexed[i + 16:i + 20]}-{hexed[i + 20:i + 32]}"
-            for i in range(0, 32 * count, 32)]
+    raw[6::16] = raw[6::16].translate(_VERSION_4)
+    raw[8::16] = raw[8::16].translate(_VARIANT_RFC_4122)
+    return list(map(bytes.decode, map(b"-".join, _UUID_GROUPS.iter_unpack(binascii.hexlify(raw)))))
+
+
+# A byte's high bits replaced by the version's (4), and by the variant's (RFC 4122).
+_VERSION_4 = bytes(byte & 0x0F | 0x40 for byte in range(256))
+_VARIANT_RFC_4122 = bytes(byte & 0x3F | 0x80 for byte in range(256))
+_UUID_GROUPS = struct.Struct("8s4s4s4s12s")  # a UUID's 32 hex digits, as 8-4-4-4-12

@@ -94,7 +94,9 @@ def _unclean(texts: Mapping[str, str | None]) -> dict[str, str]:
 
 def _clean_json(text: str) -> bool:
     # orjson and pydantic write no surrogates (they refuse them): no need to scan for them.
-    return "\\u0000" not in text and "\x00" not in text
+    # `rfind` looks for the escape from its backslash, rare in JSON text, where `in` looks for
+    # it from its last "0", common in instants and numbers: half the time, the same answer.
+    return text.rfind("\\u0000") < 0 and "\x00" not in text
 
 
 def _storable_or_none(text: str | None) -> str | None:
