@@ -3,7 +3,9 @@ shards commit, for dashboards.
 
 Each message is `id: <bus id>`, `event: incident`, `data: {"incident": {…}, "entries": […]}`
 (the incident as GET /api/v1/incidents lists it, and the timeline entries the change
-added). A client resumes after the last id it saw, from the `Last-Event-ID` header that
+added). A change that only adds occurrences comes up to a second late, folded with the
+incident's later ones (tocsin.actors.publisher): in a storm, one message per incident a
+second, with every entry since. A client resumes after the last id it saw, from the `Last-Event-ID` header that
 EventSource sends when it reconnects, or `?last_event_id=`: it gets every later event once,
 in order. When the bus no longer holds what followed that id, the client gets
 `event: reset` instead and reloads; the stream then goes on from the reset's id. A comment

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from tocsin.actors.domain.escalation_state import Page
 from tocsin.actors.domain.events import ServiceInput
-from tocsin.actors.domain.incident import Incident, Outcome
+from tocsin.actors.domain.incident import Incident, Outcome, only_occurrences_changed
 from tocsin.actors.domain.paging import Notification
 from tocsin.actors.domain.wire import pickled_by_fields
 
@@ -81,6 +81,21 @@ class Plan:
     # by id(draft): the incident as memory held it when the draft was made, for the store to
     # write only what changed (in a storm, the occurrence counts)
     before: dict[int, Incident] = field(default_factory=dict)
+    _only_occurred: set[int] | None = field(default=None, repr=False)  # see only_occurred()
+
+    def only_occurred(self) -> set[int]:
+        """By id(draft): the changed drafts that differ from `before` in OCCURRENCE_FIELDS alone
+        (their incidents only gained occurrences). The store writes these with those columns
+        alone and the live feed holds them back, so it is worked out once, when first asked:
+        by the store, before the commit. Adopting the plan changes no field it compares but the
+        details, which it blanks, and memory held them blank already."""
+        if self._only_occurred is None:
+            before = self.before
+            self._only_occurred = {
+                key for key, draft in self.changed.items()
+                if (original := before.get(key)) is not None and only_occurrences_changed(draft, original)
+            }
+        return self._only_occurred
 
     @property
     def new_incidents(self) -> list[Incident]:

@@ -117,6 +117,18 @@ def draft_of(incident: Incident) -> Incident:
     return Incident(*_FIELD_VALUES(incident))
 
 
+# What occurrences change: an incident's other fields stay as they were. In a storm nearly
+# every change of an incident is one of these, and both the store (which writes only these
+# columns) and the live feed (which holds such changes back) treat them apart.
+OCCURRENCE_FIELDS = ("occurrences", "updated_at", "last_occurrence_at", "auto_resolve_at")
+_UNCHANGED_BY_OCCURRENCES = operator.attrgetter(*(f.name for f in fields(Incident) if f.name not in OCCURRENCE_FIELDS))
+
+
+def only_occurrences_changed(draft: Incident, before: Incident) -> bool:
+    """Whether `draft` differs from `before` in OCCURRENCE_FIELDS alone."""
+    return bool(_UNCHANGED_BY_OCCURRENCES(draft) == _UNCHANGED_BY_OCCURRENCES(before))
+
+
 def add_occurrences(draft: Incident, count: int, latest: datetime, last_at: datetime) -> None:
     """`count` more triggers with the same dedup key while the incident is open: the latest
     received at `latest`, the last of them (in order) at `last_at`."""

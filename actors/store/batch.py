@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import fields
 from datetime import datetime
 from operator import attrgetter
 
@@ -22,7 +21,7 @@ import orjson
 from tocsin.actors.domain.batch_plan import Plan, PlannedNotification
 from tocsin.actors.domain.escalation_state import EscalationState
 from tocsin.actors.domain.events import AlertEvent, IncidentCommand, Severity, Status, Urgency
-from tocsin.actors.domain.incident import Incident
+from tocsin.actors.domain.incident import OCCURRENCE_FIELDS, Incident
 
 async def load_open(conn: asyncpg.Connection, service_ids: Sequence[str]) -> dict[str, list[Incident]]:
     """The open incidents of these services, to activate them in a shard (payloads stay
@@ -121,13 +120,11 @@ _INCIDENT_FIXED: list[_Column] = [
 ]
 _INCIDENT_ALL = _INCIDENT_KEY + _INCIDENT_CHANGES + _INCIDENT_FIXED
 _UPDATE_COLUMNS = _INCIDENT_KEY + _INCIDENT_CHANGES
-# What occurrences change. In a storm nearly every updated incident changed only these: it
-# is written with these columns alone, which costs a third of the whole row to build, to
+# In a storm nearly every updated incident changed only what occurrences change: it is
+# written with those columns alone, which costs a third of the whole row to build, to
 # encode and for Postgres to unnest and update.
-_OCCURRENCE_CHANGES = ("occurrences", "updated_at", "last_occurrence_at", "auto_resolve_at")
-_OCCURRED_COLUMNS = _INCIDENT_KEY + [c for c in _INCIDENT_CHANGES if c[0] in _OCCURRENCE_CHANGES]
-_OCCURRED_ROW = attrgetter("id", *_OCCURRENCE_CHANGES)  # the columns' values, in their order
-_UNCHANGED_BY_OCCURRENCES = attrgetter(*(f.name for f in fields(Incident) if f.name not in _OCCURRENCE_CHANGES))
+_OCCURRED_COLUMNS = _INCIDENT_KEY + [c for c in _INCIDENT_CHANGES if c[0] in OCCURRENCE_FIELDS]
+_OCCURRED_ROW = attrgetter("id", *OCCURRENCE_FIELDS)  # the columns' values, in their order
 _ALERT_COLUMNS = ["event_id", "service_id", "integration_id", "incident_id", "action", "dedup_key", "outcome",
                   "received_at", "payload"]
 # The payload as json: stored as sent, as COPY stores it (jsonb[] would reorder its keys).
@@ -275,12 +272,11 @@ def _updates(plans: list[Plan]) -> tuple[list[Incident], list[Incident]]:
     whole: list[Incident] = []
     occurred: list[Incident] = []
     for plan in plans:
-        before = plan.before
+        only_occurred = plan.only_occurred()
         for key, draft in plan.changed.items():
             if draft.id is None:
                 continue
-            original = before.get(key)
-            if original is not None and _UNCHANGED_BY_OCCURRENCES(draft) == _UNCHANGED_BY_OCCURRENCES(original):
+            if key in only_occurred:
                 occurred.append(draft)
             else:
                 whole.append(draft)
