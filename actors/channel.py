@@ -30,7 +30,7 @@ import os
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
@@ -87,6 +87,7 @@ class ChannelActor:
         self._round_running = False
         self._express_task: asyncio.Task[None] | None = None
         self._express_again = False
+        self._sending_ahead: set[asyncio.Task[None]] = set()  # strong references until done
         self._throttles = Throttles([ThrottleRule(settings.throttle_messages, settings.throttle_window_s)],
                                     self._stats)
         self._composer = Composer(channel, settings.reachable_url,
@@ -132,7 +133,8 @@ class ChannelActor:
         return await self._round()
 
     async def close(self) -> None:
-        tasks = [t for t in (self._loop_task, self._express_task, self._messages_task) if t is not None]
+        tasks = [t for t in (self._loop_task, self._express_task, self._messages_task, *self._sending_ahead)
+                 if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -227,8 +229,25 @@ class ChannelActor:
         for send in plan:
             self._throttles.dispatched(send)
         self._stats["express" if first_of_pages else "claimed"] += len(rows)
-        await asyncio.gather(*(self._deliver(send, context[send.row["id"]], answers, first_of_pages) for send in plan))
+        deliveries = [self._deliver(send, context[send.row["id"]], answers, first_of_pages) for send in plan]
+        if first_of_pages:  # held meanwhile: the next express claim need not wait for these sends
+            for delivery in deliveries:
+                self._send_ahead(delivery)
+        else:
+            await asyncio.gather(*deliveries)
         return len(rows)
+
+    def _send_ahead(self, delivery: Coroutine[Any, Any, None]) -> None:
+        """A first notification on its way, while the express claims go on: a page falling
+        due during a send of the express lane reaches its first person without waiting for
+        the sends claimed before it (their rows are held, so no claim takes them again)."""
+        async def sent() -> None:
+            with self._failure_logged("sending a first notification ahead"):
+                await delivery
+
+        task = asyncio.create_task(sent())
+        self._sending_ahead.add(task)
+        task.add_done_callback(self._sending_ahead.discard)
 
     def _to_compose(self, plan: list[Send], context: Mapping[int, Where]) -> list[Send]:
         """The sends that get as far as being composed: those that can go somewhere, and

@@ -236,6 +236,54 @@ async def test_a_page_falling_due_during_a_long_round_reaches_its_first_person_a
     await actor.close()
 
 
+class Gated(Scripted):
+    """Scripted, but a send of a notification in `held` waits until `opened` is set."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.held: set[int] = set()
+        self.opened = asyncio.Event()
+        self.waiting: set[int] = set()
+
+    async def send(self, message: Outgoing) -> Receipt:
+        if message.notification_id in self.held:
+            self.waiting.add(message.notification_id)
+            await self.opened.wait()
+        return await super().send(message)
+
+
+async def test_a_first_notification_sent_ahead_does_not_wait_for_one_sent_ahead_before_it(
+    desk: Desk, run: Any
+) -> None:
+    provider = Gated("primary")  # 10 messages/s: a round of 20 takes two seconds
+    actor = run(provider)
+    [desk.page() for _ in range(20)]
+    under_way = asyncio.create_task(actor.run_once())
+    await asyncio.sleep(0.3)
+    slow = desk.page(rank=0)
+    provider.held.add(slow)  # its provider takes its time with it
+    await actor.nudge()
+    while slow not in provider.waiting:
+        await asyncio.sleep(0.01)
+
+    quick = desk.page(rank=0)  # another new incident's first notification, due meanwhile
+    await actor.nudge()
+    for _ in range(100):
+        if quick in {m.notification_id for m in provider.received}:
+            break
+        await asyncio.sleep(0.01)
+
+    received = [m.notification_id for m in provider.received]
+    assert quick in received and slow not in received
+    provider.opened.set()
+    await under_way
+    await actor.run_once()
+    received = [m.notification_id for m in provider.received]
+    assert received.count(slow) == 1 and received.count(quick) == 1
+    assert desk.row(slow)["status"] == desk.row(quick)["status"] == "sent"
+    await actor.close()
+
+
 async def test_a_page_sent_ahead_of_a_round_counts_what_the_round_is_still_sending_to_that_person(
     desk: Desk, run: Any
 ) -> None:
