@@ -15,7 +15,6 @@ process finds the bus (`BusAddress`, `open_bus`) and the in-cluster bus actor.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -27,6 +26,7 @@ import ray
 from tocsin.actors.bus_types import BusEvent, BusRead, EventBus, EventId, format_id, parse_id
 from tocsin.actors.lifecycle import detached_options
 from tocsin.actors.settings import Settings
+from tocsin.actors.waiting import wait_set
 
 BUS_ACTOR_NAME = "tocsin-bus"
 DEFAULT_CAPACITY = 10_000
@@ -145,8 +145,7 @@ class EventBusActor:
             if found.events or found.reset or remaining <= 0:
                 self._stats["resets"] += found.reset
                 return found
-            with contextlib.suppress(asyncio.TimeoutError):  # then answers with what there is
-                await asyncio.wait_for(self._published.wait(), remaining)
+            await wait_set(self._published, remaining)  # then answers with what there is
 
     async def tail(self) -> str:
         return self._ring.tail()

@@ -57,6 +57,7 @@ from tocsin.actors.slack_messages import SlackMessages, web_api_of
 from tocsin.actors.bus import BusAddress, open_bus
 from tocsin.actors.store import database, outbox
 from tocsin.actors.throttling import Send, Throttles
+from tocsin.actors.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +169,7 @@ class ChannelActor:
                 claimed = await self._round()
                 wait = 0.0 if claimed else await self._until_next_due()
             if wait > 0:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                await wait_set(self._wake, wait)
 
     async def _take_over_claims(self) -> None:
         """Rows the previous incarnation of this actor claimed and had not settled are sent

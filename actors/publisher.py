@@ -36,6 +36,7 @@ import orjson
 from tocsin.actors.bus_types import BusEvent, EventBus
 from tocsin.actors.domain.batch_plan import Plan
 from tocsin.actors.domain.feed import CommittedChange, OccurrenceHold, committed_changes
+from tocsin.actors.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +132,7 @@ class BusPublisher:
             if due_at is None:
                 await self._wake.wait()
             else:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), due_at - time.monotonic())
+                await wait_set(self._wake, due_at - time.monotonic())
 
     async def _publish(self, commits: list[list[Plan] | None], release_held: bool = False,
                        timeout_s: float = PUBLISH_TIMEOUT_S) -> bool:

@@ -38,6 +38,7 @@ from tocsin.actors.ownership import shard_index, shard_name
 from tocsin.actors.publisher import BusPublisher
 from tocsin.actors.store import batch as store
 from tocsin.actors.store.database import UNAVAILABLE, Database
+from tocsin.actors.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -211,11 +212,7 @@ class ServiceShard:
             wait = MAX_TIMER_SLEEP_S
             if self._wakeups:
                 wait = min(wait, max(0.0, (self._wakeups[0][0] - self._clock.now().timestamp()) / speed))
-            # asyncio.timeout, not wait_for: CPython 3.11's wait_for can hold up a cancel (a
-            # shard closed after a failed commit waited out the whole sleep).
-            with contextlib.suppress(asyncio.TimeoutError):
-                async with asyncio.timeout(wait):
-                    await self._wake.wait()
+            await wait_set(self._wake, wait)
 
     def _collect_due(self) -> int:
         now = self._clock.now().timestamp()

@@ -140,18 +140,21 @@ class AlertWire(msgspec.Struct, kw_only=True, gc=False):
     generatorURL: str = ""
     fingerprint: Annotated[str, msgspec.Meta(max_length=FINGERPRINT_LIMIT)] = ""
 
-    def details(self) -> dict[str, Any]:
-        """What the incident keeps of this alert, as JSON values (`AlertIn.DETAILS`)."""
-        return {"status": self.status, "labels": self.labels, "annotations": self.annotations,
-                "startsAt": _instant_text(self.starts_at), "endsAt": _instant_text(self.ends_at),
-                "generatorURL": self.generatorURL}
-
     def payload(self, shared: dict[str, Any], fingerprint: str) -> dict[str, Any]:
-        """Its event's details: the notification's `shared` ones, this alert's, its fingerprint.
-        `details`, written out again: one dict an alert, not two."""
-        return {**shared, "status": self.status, "labels": self.labels, "annotations": self.annotations,
-                "startsAt": _instant_text(self.starts_at), "endsAt": _instant_text(self.ends_at),
-                "generatorURL": self.generatorURL, "fingerprint": fingerprint}
+        """Its event's details, as JSON values: the notification's `shared` ones, what the
+        incident keeps of this alert (`AlertIn.DETAILS`), its fingerprint; one dict an alert."""
+        payload = dict(shared)
+        self._add_details(payload)
+        payload["fingerprint"] = fingerprint
+        return payload
+
+    def _add_details(self, payload: dict[str, Any]) -> None:
+        payload["status"] = self.status
+        payload["labels"] = self.labels
+        payload["annotations"] = self.annotations
+        payload["startsAt"] = _instant_text(self.starts_at)
+        payload["endsAt"] = _instant_text(self.ends_at)
+        payload["generatorURL"] = self.generatorURL
 
 
 class NotificationWire(msgspec.Struct, kw_only=True, gc=False):
@@ -188,13 +191,12 @@ class GrafanaAlertWire(AlertWire, kw_only=True, gc=False):
     panelURL: str = ""
     imageURL: str = ""
 
-    def details(self) -> dict[str, Any]:
-        links = [{"href": getattr(self, field), "text": text} for field, text in GrafanaAlertIn.LINKS.items()
-                 if getattr(self, field)]
-        return {**super().details(), "values": self.values, "valueString": self.valueString, "links": links}
-
-    def payload(self, shared: dict[str, Any], fingerprint: str) -> dict[str, Any]:
-        return {**shared, **self.details(), "fingerprint": fingerprint}
+    def _add_details(self, payload: dict[str, Any]) -> None:
+        super()._add_details(payload)
+        payload["values"] = self.values
+        payload["valueString"] = self.valueString
+        payload["links"] = [{"href": getattr(self, field), "text": text} for field, text in GrafanaAlertIn.LINKS.items()
+                            if getattr(self, field)]
 
 
 class GrafanaWire(NotificationWire, kw_only=True, gc=False):
