@@ -47,7 +47,7 @@ from tocsin.actors.domain.retry import RetryRules
 from tocsin.actors.domain.throttle import ThrottleRule
 from tocsin.actors.holdings import Holdings
 from tocsin.actors.in_doubt import InDoubt
-from tocsin.actors.lifecycle import detached_options
+from tocsin.actors.lifecycle import detached_options, garbage_collection, tune_garbage_collection
 from tocsin.actors.nudger import channel_name
 from tocsin.actors.providers import build
 from tocsin.actors.providers.base import Provider
@@ -103,6 +103,7 @@ class ChannelActor:
         self._messages = self._slack_messages()
         self._messages_task: asyncio.Task[None] | None = None
         self._orphaned_claims = _restarted_by_ray()
+        tune_garbage_collection()
         with contextlib.suppress(RuntimeError):  # no loop yet: started by the first call
             asyncio.get_running_loop()
             self._start()
@@ -125,6 +126,7 @@ class ChannelActor:
             "node_id": ray.get_runtime_context().get_node_id() if ray.is_initialized() else None,
             "providers": self._delivery.provider_states(time.monotonic()),
             "outcomes_waiting": self._settler.waiting,
+            "garbage_collection": garbage_collection(),
             **self._stats,
             **(self._messages.stats if self._messages is not None else {}),
         }

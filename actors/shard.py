@@ -32,7 +32,7 @@ from tocsin.actors.domain.measures import ShardMeasures
 from tocsin.actors.domain.paging import page_notifications
 from tocsin.actors.domain.service_incidents import ServiceIncidents
 from tocsin.actors.isolation import INPUT_KEYS, apply_isolating
-from tocsin.actors.lifecycle import detached_options
+from tocsin.actors.lifecycle import detached_options, garbage_collection, tune_garbage_collection
 from tocsin.actors.nudger import ChannelNudger
 from tocsin.actors.ownership import shard_index, shard_name
 from tocsin.actors.publisher import BusPublisher
@@ -116,6 +116,7 @@ class ServiceShard:
             "refused_inputs": 0, "openings_ahead": 0,
         }
         self._measures = ShardMeasures()
+        tune_garbage_collection()
         with contextlib.suppress(RuntimeError):  # no loop yet: started by the first call
             asyncio.get_running_loop()
             self._start_background()
@@ -154,6 +155,7 @@ class ServiceShard:
             "open_incidents": sum(len(s) for s in self._services.values()),
             "wakeups": len(self._wakeups),
             "paging_cache": {**self._directory.cached, **self._directory.stats},
+            "garbage_collection": garbage_collection(),
             **self._stats,
             "measures": self._measures.snapshot(),
             **({f"bus_{k}": v for k, v in self._publisher.stats.items()} if self._publisher else {}),

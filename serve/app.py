@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from ray import serve
 from ray.serve import Application
 
+from tocsin.actors.lifecycle import tune_garbage_collection
 from tocsin.actors.settings import Settings
 from tocsin.serve import runtime
 from tocsin.serve.api import (
@@ -94,6 +95,7 @@ class Gateway:
     def __init__(self, settings: Settings, database_url: str) -> None:
         # The Settings object itself, not a JSON dump: a dump would mask the secrets.
         runtime.install(runtime.GatewayRuntime(settings, database_url))
+        tune_garbage_collection()
 
     async def __del__(self) -> None:
         """Serve calls it when the replica stops: the routing rules' last match counts are kept."""

@@ -75,6 +75,7 @@ def test_a_text_twilio_took_as_the_sms_actor_was_killed_is_found_there_by_its_re
     assert desk.row(notification)["provider_message_id"] == sms.sid
     assert desk.attempts(notification) == [("twilio", "sent")]
     assert stats["found_sent"] == 1
+    assert stats["garbage_collection"]["frozen_objects"] > 10_000  # its restart, too, keeps them out of collections
 
 
 async def abandon_after_twilio_took_it(desk: Desk, fake: FakeTwilio, database: str,
