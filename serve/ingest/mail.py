@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from datetime import datetime
 from email import message_from_bytes
 from email.message import EmailMessage, Message
@@ -31,7 +30,7 @@ import orjson
 import regex
 from pydantic import Field, field_validator
 
-from tocsin.actors.domain.events import Action, AlertEvent
+from tocsin.actors.domain.events import Action, AlertEvent, event_ids
 from tocsin.actors.domain.storable import storable
 from tocsin.actors.store.services import IntegrationKey
 from tocsin.serve.ingest.common import IntegrationConfig
@@ -180,7 +179,7 @@ def alert_of(message: EmailMessage, integration: IntegrationKey, received_at: da
     # The envelope's sender may carry surrogates (8-bit bytes decoded with "surrogateescape").
     sender = _sender(message) or (envelope_from and storable(envelope_from)) or None
     return AlertEvent(
-        event_id=str(uuid.uuid4()),
+        event_id=event_ids(1)[0],
         service_id=integration.service_id,
         integration_id=integration.integration_id,
         dedup_key=dedup_key_of(subject, config),

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.convertors import Convertor, register_url_convertor
 
 from tocsin.actors.domain.batch_plan import Reply
-from tocsin.actors.domain.events import AlertEvent, Command, IncidentCommand, ServiceInput
+from tocsin.actors.domain.events import AlertEvent, Command, IncidentCommand, ServiceInput, event_ids
 from tocsin.actors.domain.storable import storable
 from tocsin.actors.store import incidents as incident_store
 from tocsin.actors.store import source_requests as store
@@ -121,7 +121,7 @@ async def create_alert(request: Request, runtime: GatewayRuntime = Depends(get_r
         integration = await _integration(request, runtime)
         alert = await _parse(request, CreateAlertIn)
         alias = alias_of(alert)
-        reply = await _apply(runtime, to_event(alert, alias, integration, str(uuid.uuid4()), received_at), integration)
+        reply = await _apply(runtime, to_event(alert, alias, integration, event_ids(1)[0], received_at), integration)
     except Refusal as refusal:
         return call.refused(refusal)
     await _record(runtime, call, integration, "Create", alias, received_at, reply)
@@ -169,7 +169,7 @@ async def _act(request: Request, runtime: GatewayRuntime, action: Verb,
         incident_id = None if by_alias else _incident_number(identifier)
         body = await _parse(request, AlertActionIn, optional=True)
         if incident_id is None:
-            event = action_event(action, identifier, body, integration, str(uuid.uuid4()), received_at)
+            event = action_event(action, identifier, body, integration, event_ids(1)[0], received_at)
             reply: Reply | None = await _apply(runtime, event, integration)
         else:
             reply = await _command(runtime, action, incident_id, body, integration, received_at)
@@ -276,7 +276,7 @@ def events_of_body(body: Any, integration: IntegrationKey, now: datetime) -> lis
         alert = CreateAlertIn.model_validate(body)
     except ValidationError as exc:
         raise Unprocessable(field_errors(exc.errors())) from None
-    return [to_event(alert, alias_of(alert), integration, str(uuid.uuid4()), now)]
+    return [to_event(alert, alias_of(alert), integration, event_ids(1)[0], now)]
 
 
 async def _parse(request: Request, model: type[M], optional: bool = False) -> M:

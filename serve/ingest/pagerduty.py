@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tocsin.actors.domain.events import Action, AlertEvent, Severity
+from tocsin.actors.domain.events import Action, AlertEvent, Severity, event_ids
 from tocsin.actors.domain.storable import storable, storable_json
 from tocsin.actors.routing_keys import MalformedKey, TooManyUnknownKeys
 from tocsin.actors.store import services as service_store
@@ -206,7 +206,7 @@ def to_event(event: AlertEventIn | AlertEventWire, dedup_key: str, integration: 
     """The alert event of a PagerDuty event; its details are the event as sent, but the routing key."""
     payload = event.payload
     return AlertEvent(
-        event_id=str(uuid.uuid4()),
+        event_id=event_ids(1)[0],
         service_id=integration.service_id,
         integration_id=integration.integration_id,
         dedup_key=dedup_key,

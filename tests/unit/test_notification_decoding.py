@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -266,12 +267,17 @@ def test_generic_alerts_are_their_own_payloads_for_the_rules() -> None:
         assert event_view("generic", event, alert) == event_view("generic", event)
 
 
-def test_event_ids_are_distinct_random_uuids() -> None:
-    ids = event_ids(500)
-    assert len(set(ids)) == 500
+def test_event_ids_are_distinct_uuids_in_time_order() -> None:
+    before_ms = time.time_ns() // 1_000_000
+    ids = event_ids(5000)  # more than the 4,096 places an id's order within its call counts
+    after_ms = time.time_ns() // 1_000_000
+
+    assert len(set(ids)) == 5000
     for each in ids:
         parsed = uuid.UUID(each)
-        assert (str(parsed), parsed.version, parsed.variant) == (each, 4, uuid.RFC_4122)
+        assert (str(parsed), parsed.version, parsed.variant) == (each, 7, uuid.RFC_4122)
+        assert before_ms <= parsed.int >> 80 <= after_ms  # its first 48 bits: the milliseconds of its making
+    assert ids[:4096] == sorted(ids[:4096])  # the primary key takes them at its right-hand edge
 
 
 def alert(n: int, service: str = "svc-1", at: datetime = NOW) -> AlertEvent:
