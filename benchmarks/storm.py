@@ -409,7 +409,7 @@ def report(side: dict[str, Any], storms: list[dict[str, Any]], am: Alertmanager,
          f"it notified its webhook receiver {am_notified} times"),
         ("Tocsin POST /integrations/alertmanager/{key} (durable)", f"{accepted_per_s(tocsin):,.0f} alerts/s",
          f"p50 {tocsin.p50_ms:.1f} ms, p99 {tocsin.p99_ms:.1f} ms",
-         f"{ratio:.2f}× Alertmanager (target ≥ {TARGET_RATIO}×: {met(ratio >= TARGET_RATIO)}); "
+         f"{ratio:.3f}× Alertmanager (target ≥ {TARGET_RATIO}×: {met(ratio >= TARGET_RATIO)}); "
          f"non-2xx {tocsin.non_2xx}, socket errors {tocsin.socket_errors}; {side['incidents']:,} incidents opened; "
          f"{side['stored']:,} alerts stored, {side['answered']:,} answered 200"),
     ]
@@ -419,7 +419,7 @@ def report(side: dict[str, Any], storms: list[dict[str, Any]], am: Alertmanager,
         kept = accepted_per_s(ruled) / accepted_per_s(tocsin)
         rows.append((f"Tocsin through a router with {args.rules} routing and service rules (durable)",
                      f"{accepted_per_s(ruled):,.0f} alerts/s", f"p50 {ruled.p50_ms:.1f} ms, p99 {ruled.p99_ms:.1f} ms",
-                     f"{kept:.2f}× Tocsin without rules (target ≥ {RULES_TARGET}×: {met(kept >= RULES_TARGET)}); "
+                     f"{kept:.3f}× Tocsin without rules (target ≥ {RULES_TARGET}×: {met(kept >= RULES_TARGET)}); "
                      f"non-2xx {ruled.non_2xx}, socket errors {ruled.socket_errors}; "
                      f"{tally_['incidents']:,} incidents opened; {tally_['stored']:,} alerts stored, "
                      f"{tally_['answered']:,} answered 200"))
