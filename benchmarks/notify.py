@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tocsin.actors.channel import ChannelActor  # noqa: E402
 from tocsin.actors.store.migrate import migrate  # noqa: E402
 from benchmarks.harness import fresh_database, record  # noqa: E402
+from benchmarks.process_cpu import ProcessCpu  # noqa: E402
 from tocsin.actors.settings import Settings  # noqa: E402
 from tests.fakes.http_receiver import HttpReceiver  # noqa: E402
 from tests.fakes.push_service import FakePushService  # noqa: E402
@@ -104,6 +105,11 @@ async def progress(conn: asyncpg.Connection, total: int, timeout_s: float) -> No
             bar.update(task, completed=done)
             await asyncio.sleep(0.5)
         bar.update(task, completed=total)
+
+
+async def backend_pids(conn: asyncpg.Connection) -> list[int]:
+    """The Postgres backends connected to the benchmark's database."""
+    return [r[0] for r in await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")]
 
 
 def busiest_second(times: Sequence[float]) -> int:
@@ -176,10 +182,15 @@ async def run(url: str, args: argparse.Namespace, twilio: FakeTwilio, smtp: Smtp
     conn = await asyncpg.connect(url)
     start = datetime.now(timezone.utc) + timedelta(seconds=3)
     await seed(conn, args.notifications, args.seconds, start, hooks.url)
+    backends = await backend_pids(conn)
+    database_cpu = ProcessCpu(lambda: backends)
+    database_cpu.start()
     actors = [ChannelActor(channel, settings, url) for channel in SHARES]
     for actor in actors:
         await actor.nudge()  # starts its loop
     await progress(conn, args.notifications, args.seconds + 120)
+    backends = await backend_pids(conn)  # the actors' pools, opened meanwhile, counted from zero
+    database_cpu.stop()
     rows = await conn.fetch("SELECT status, extract(epoch FROM sent_at - send_at) AS late FROM notifications")
     span = await conn.fetchval("SELECT extract(epoch FROM max(sent_at) - min(send_at)) FROM notifications")
     attempts = await conn.fetch("SELECT provider, extract(epoch FROM at) AS at FROM notification_attempts"
@@ -200,6 +211,7 @@ async def run(url: str, args: argparse.Namespace, twilio: FakeTwilio, smtp: Smtp
     burst_times = sorted(float(b["at"]) for b in burst)
     return {
         "span": float(span), "sent": len(late),
+        "database_us": database_cpu.seconds()["Postgres backends"] * 1e6 / max(len(late), 1),
         "statuses": {s: sum(1 for r in rows if r["status"] == s) for s in {r["status"] for r in rows}},
         "p50": late[len(late) // 2], "p99": late[int(len(late) * 0.99) - 1], "max": late[-1],
         "busiest": {p: busiest_second(t) for p, t in by_provider.items()},
@@ -217,6 +229,8 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> str:
          f"statuses {result['statuses']}; providers received {result['received']}"),
         ("from send_at to the provider's acceptance",
          f"p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms, max {result['max']:.0f} ms", ""),
+        ("Postgres CPU per message sent", f"{result['database_us']:.0f} µs",
+         "the database's backends over the part above (claims, composing, outcomes), psutil"),
     ]
     for provider, most in sorted(result["busiest"].items()):
         limit = RATES[provider]
