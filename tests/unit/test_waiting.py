@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from tocsin.actors.waiting import wait_set
 
 
@@ -22,8 +24,6 @@ async def test_a_cancelled_wait_ends_at_once_not_when_its_time_is_up() -> None:
     started = time.monotonic()
     waiting.cancel()
 
-    try:
+    with pytest.raises(asyncio.CancelledError):
         await waiting
-    except asyncio.CancelledError:
-        pass
     assert waiting.cancelled() and time.monotonic() - started < 1.0
