@@ -14,7 +14,7 @@ import os
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import ray
@@ -30,8 +30,8 @@ from tocsin.actors.domain.input_batch import InputBatch
 from tocsin.actors.domain.incident_escalation import Walks
 from tocsin.actors.domain.measures import ShardMeasures
 from tocsin.actors.domain.paging import page_notifications
-from tocsin.actors.domain.service_incidents import ServiceIncidents
-from tocsin.actors.isolation import INPUT_KEYS, apply_isolating
+from tocsin.actors.domain.service_incidents import OVERFLOW_KEY, ServiceIncidents
+from tocsin.actors.isolation import INPUT_KEYS, Due, apply_isolating
 from tocsin.actors.lifecycle import detached_options, garbage_collection, tune_garbage_collection
 from tocsin.actors.nudger import ChannelNudger
 from tocsin.actors.ownership import shard_index, shard_name
@@ -60,9 +60,19 @@ MAX_TIMER_SLEEP_S = 30.0
 # A group with at least this many occurrences of open incidents commits the alerts that open
 # incidents first, in a transaction of their own (see `_opening_first`).
 OCCURRENCES_TO_SPLIT = 200
-# How many times calls that arrive during a group's opening transactions have their own
-# openings committed ahead of the group's occurrences (see `_openings_meanwhile`).
-MAX_OPENINGS_AHEAD = 8
+
+
+# A shard call waiting for its group: its inputs, and where their replies go.
+Call = tuple[list[ServiceInput], "asyncio.Future[list[Reply]]"]
+
+
+class Taken(NamedTuple):
+    """A pending call whose openings commit beside a group's occurrences."""
+
+    items: list[ServiceInput]
+    opening: list[ServiceInput]
+    rest: list[ServiceInput]  # its occurrences of open incidents, for the next group
+    future: asyncio.Future[list[Reply]]
 
 
 class ServiceShard:
@@ -102,7 +112,11 @@ class ServiceShard:
         self._started_at = self._clock.now()
         self._services: dict[str, ServiceIncidents] = {}
         self._directory = PagingDirectory()
-        self._pending: list[tuple[list[ServiceInput], asyncio.Future[list[Reply]]]] = []
+        self._pending: list[Call] = []
+        self._arrived = asyncio.Event()  # a call joined `_pending`
+        # Held while a transaction's inputs are planned: openings committed beside a group's
+        # occurrences are planned before or after the group's own, never interleaved with them.
+        self._planning = asyncio.Lock()
         self._due: dict[str, set[int]] = defaultdict(set)  # service -> incidents whose deadline passed
         self._wakeups: list[tuple[float, int, str]] = []  # (deadline timestamp, incident id, service id)
         self._wake = asyncio.Event()
@@ -113,7 +127,7 @@ class ServiceShard:
         self._stats = {
             "transactions": 0, "inputs": 0, "failed_transactions": 0, "last_commit_ms": 0.0,
             "pages": 0, "notifications": 0, "deadlines_fired": 0, "opening_first": 0,
-            "refused_inputs": 0, "openings_ahead": 0,
+            "refused_inputs": 0, "openings_beside": 0,
         }
         self._measures = ShardMeasures()
         tune_garbage_collection()
@@ -129,6 +143,7 @@ class ServiceShard:
         self._start_background()
         future: asyncio.Future[list[Reply]] = asyncio.get_running_loop().create_future()
         self._pending.append((inputs, future))
+        self._arrived.set()
         self._kick()
         return await future
 
@@ -242,22 +257,21 @@ class ServiceShard:
 
     async def _drain(self) -> None:
         """Group commit: everything pending goes into one transaction, then the next group; in
-        a storm, the alerts that open incidents first (`_opening_first`), and those of calls
-        that arrive meanwhile ahead of the group's occurrences (`_openings_meanwhile`)."""
+        a storm, the alerts that open incidents first (`_opening_first`), and while the group's
+        occurrences commit, the openings of calls arriving meanwhile (`_openings_beside`)."""
         while self._pending or self._due:
             group, self._pending = self._pending, []
             due, self._due = self._due, defaultdict(set)
             inputs = [item for items, _ in group for item in items]
             replies: dict[str, Reply] = {}
             try:
-                parts = self._opening_first(inputs, due)
-                if len(parts) == 1:
-                    replies |= await self._applied(*parts[0])
+                first, beside = self._opening_first(inputs)
+                if beside is None:
+                    replies |= await self._applied(first, due)
                 else:
-                    (opening, _), (occurrences, occurrences_due) = parts
-                    replies |= await self._applied(opening, {})
-                    occurrences += await self._openings_meanwhile(group, replies)
-                    replies |= await self._applied(occurrences, occurrences_due)
+                    if first:
+                        replies |= await self._applied(first, {})
+                    replies |= await self._openings_beside(beside, due)
             except Exception as exc:  # noqa: BLE001 - every failure means "not durable"
                 self._failed(group, due, exc)
                 continue
@@ -265,32 +279,9 @@ class ServiceShard:
                 if not future.done():
                     future.set_result([replies[item.input_id] for item in items])
 
-    async def _applied(self, inputs: list[ServiceInput], due: dict[str, set[int]]) -> dict[str, Reply]:
+    async def _applied(self, inputs: list[ServiceInput], due: Due) -> dict[str, Reply]:
         return await apply_isolating(self._apply_checked, inputs, due, self._refused)
 
-    async def _openings_meanwhile(
-        self, group: list[tuple[list[ServiceInput], asyncio.Future[list[Reply]]]], replies: dict[str, Reply]
-    ) -> list[ServiceInput]:
-        """Calls keep arriving while a storm's group commits: the alerts among them that open
-        incidents are committed now, in a small transaction, before the group's occurrences,
-        so that a new incident's pages wait for no one's occurrences. Their other alerts,
-        occurrences of open incidents, are returned to be committed after the group's, and
-        their calls join the group (answered with it, failed with it). Only while every
-        call waiting is triggers of active services, as for `_opening_first`, and for so
-        long: the group's own callers wait meanwhile. `replies` takes the openings' replies."""
-        later: list[ServiceInput] = []
-        for _ in range(MAX_OPENINGS_AHEAD):
-            arrived = self._pending
-            split = self._split_openings([item for items, _ in arrived for item in items]) if arrived else None
-            if split is None or not split[0]:
-                break
-            self._pending = []
-            group += arrived
-            opening, occurrences = split
-            self._stats["openings_ahead"] += 1
-            replies |= await self._applied(opening, {})
-            later += occurrences
-        return later
     async def _apply_checked(self, inputs: list[ServiceInput], due: dict[str, set[int]]) -> dict[str, Reply]:
         try:
             return await self._apply_durably(inputs, due)
@@ -301,10 +292,10 @@ class ServiceShard:
             # window checks: check every id of the group, then apply the rest.
             return await self._apply_durably(inputs, due, check_all=True)
 
-    def _opening_first(
-        self, inputs: list[ServiceInput], due: dict[str, set[int]]
-    ) -> list[tuple[list[ServiceInput], dict[str, set[int]]]]:
-        """The group as the transactions to commit it in, in order.
+    def _opening_first(self, inputs: list[ServiceInput]) -> tuple[list[ServiceInput], list[ServiceInput] | None]:
+        """The group as what commits first and what commits beside the openings of calls
+        arriving meanwhile (`_openings_beside`), None when nothing can: the group's deadlines
+        go with the last part, as in one transaction.
 
         In a storm a group holds thousands of occurrences of open incidents and a few alerts
         that open new ones, which are what pages someone: those go first, in a transaction
@@ -313,17 +304,111 @@ class ServiceShard:
         different dedup keys, each key's inputs stay in order in one part, and occurrences
         change no incident's status, so no outcome depends on the order of the parts (the
         cap on unacknowledged incidents included, but for an occurrence that lifts a
-        suppression: the openings are then counted as if they had come just before it). Deadlines go with the occurrences, after
-        them, as in one transaction. Should the occurrences fail to commit after the first
-        part did (other than by a refusal of some input's data, which only that input is
-        answered), the whole group is answered as not durable, as when a commit's answer is
-        lost: a source's retry adds occurrences, never a second incident or page."""
+        suppression: the openings are then counted as if they had come just before it).
+        Should the occurrences fail to commit after the first part did (other than by a
+        refusal of some input's data, which only that input is answered), the whole group is
+        answered as not durable, as when a commit's answer is lost: a source's retry adds
+        occurrences, never a second incident or page. A group of occurrences alone (as the
+        gateway sends them, the openings going in calls of their own) commits beside too;
+        one with openings and few occurrences commits whole, in one short transaction."""
         split = self._split_openings(inputs)
-        if split is None or not split[0] or len(split[1]) < OCCURRENCES_TO_SPLIT:
-            return [(inputs, due)]
-        self._stats["opening_first"] += 1
+        if split is None:
+            return inputs, None
         opening, occurrences = split
-        return [(opening, {}), (occurrences, due)]
+        if not opening:
+            return [], occurrences
+        if len(occurrences) < OCCURRENCES_TO_SPLIT:
+            return inputs, None
+        self._stats["opening_first"] += 1
+        return opening, occurrences
+
+    async def _openings_beside(self, occurrences: list[ServiceInput], due: Due) -> dict[str, Reply]:
+        """Commit a group's occurrences (and deadlines) and, while they commit, the alerts that
+        open incidents in calls arriving meanwhile, on the pool's other connection: a new
+        incident's first page waits for no one's occurrences.
+
+        The two never touch the same incident: the occurrences' dedup keys are open in memory
+        and the openings' are not, and a call is left for the next group when its service has
+        deadlines passing here or occurrences of its overflow incident (which openings past
+        the cap join). Planning is one at a time (`_planning`), and each adopts its plan once
+        durable; a failure of either drops its services from memory, reloaded from the rows.
+        A call taken is answered once its openings are durable, or, when it held occurrences
+        too, once these are, in the next group (`_answer_later`). Its openings come first, as
+        for `_opening_first`."""
+        busy = set(due) | {item.service_id for item in occurrences
+                           if type(item) is AlertEvent and item.dedup_key == OVERFLOW_KEY}
+        commit = asyncio.ensure_future(self._applied(occurrences, due))
+        passed: set[int] = set()
+        try:
+            while not commit.done():
+                self._arrived.clear()
+                taken = self._take_openings(busy, passed)
+                if taken:
+                    await self._commit_openings(taken)
+                    continue
+                arrival = asyncio.ensure_future(self._arrived.wait())
+                await asyncio.wait((commit, arrival), return_when=asyncio.FIRST_COMPLETED)
+                arrival.cancel()
+        finally:
+            if not commit.done():  # this drain cancelled: so is its commit
+                commit.cancel()
+        return await commit
+
+    def _take_openings(self, busy: set[str], passed: set[int]) -> list[Taken]:
+        """The pending calls whose alerts are triggers of active services and open incidents
+        (some at least, in services not `busy`), each with those alerts and its others; out of
+        `_pending`, which keeps the rest in order. `passed` holds the calls found otherwise
+        before (by id of their future), which stay so while one group commits: they are not
+        looked through again at each arrival."""
+        taken: list[Taken] = []
+        waiting: list[Call] = []
+        for call in self._pending:
+            items, future = call
+            if id(future) in passed:
+                waiting.append(call)
+                continue
+            split = self._split_openings(items)
+            if split is None or not split[0] or (busy and any(item.service_id in busy for item in items)):
+                passed.add(id(future))
+                waiting.append(call)
+            else:
+                taken.append(Taken(items, split[0], split[1], future))
+        if taken:
+            self._pending = waiting
+        return taken
+
+    async def _commit_openings(self, taken: list[Taken]) -> None:
+        try:
+            replies = await self._applied([item for call in taken for item in call.opening], {})
+        except Exception as exc:  # noqa: BLE001 - every failure means "not durable"
+            self._failed([(call.items, call.future) for call in taken], {}, exc)
+            return
+        self._stats["openings_beside"] += 1
+        for call in taken:
+            if call.rest:
+                self._answer_later(call, replies)
+            elif not call.future.done():
+                call.future.set_result([replies[item.input_id] for item in call.items])
+
+    def _answer_later(self, call: Taken, replies: dict[str, Reply]) -> None:
+        """Queue the occurrences of a call whose openings are durable (`replies`) for the next
+        group; the call is answered with both once those are, or fails with them."""
+        rest: asyncio.Future[list[Reply]] = asyncio.get_running_loop().create_future()
+
+        def answer(done: asyncio.Future[list[Reply]]) -> None:
+            if call.future.done():
+                return
+            if done.cancelled():
+                call.future.cancel()
+                return
+            if (exc := done.exception()) is not None:
+                call.future.set_exception(exc)
+                return
+            every = replies | dict(zip((item.input_id for item in call.rest), done.result()))
+            call.future.set_result([every[item.input_id] for item in call.items])
+
+        rest.add_done_callback(answer)
+        self._pending.append((call.rest, rest))
 
     def _split_openings(self, inputs: list[ServiceInput]) -> tuple[list[ServiceInput], list[ServiceInput]] | None:
         """The alerts that open incidents and the occurrences of open ones, each in order;
@@ -343,7 +428,7 @@ class ServiceShard:
                     self._index, item.input_id, item.service_id, ", ".join(reply.fields), reply.note, exc)
 
     def _failed(
-        self, group: list[tuple[list[ServiceInput], asyncio.Future[list[Reply]]]], due: dict[str, set[int]],
+        self, group: list[Call], due: dict[str, set[int]],
         exc: Exception,
     ) -> None:
         self._stats["failed_transactions"] += 1
@@ -369,9 +454,10 @@ class ServiceShard:
         plans: list[Plan] = []
         try:
             async with self._database.connection() as conn:
-                await self._activate(conn, {item.service_id for item in inputs} | set(due))
-                fresh = await self._skip_applied(conn, inputs, replies, check_all)
-                plans = await self._plan(conn, fresh, due, now)
+                async with self._planning:
+                    await self._activate(conn, {item.service_id for item in inputs} | set(due))
+                    fresh = await self._skip_applied(conn, inputs, replies, check_all)
+                    plans = await self._plan(conn, fresh, due, now)
                 if any(_writes(plan) for plan in plans):
                     await store.write_plans(conn, plans, now)
         except BaseException:
@@ -489,8 +575,11 @@ class ServiceShard:
         return self._nudger
 
     def _adopt(self, plan: Plan, replies: dict[str, Reply]) -> None:
-        service = self._services[plan.service_id]
-        service.commit(plan)
+        # A service missing here was dropped by a failure of the other transaction under way
+        # (see `_openings_beside`): its next touch reloads it from the rows, this plan's too.
+        service = self._services.get(plan.service_id)
+        if service is not None:
+            service.commit(plan)
         # Replies are immutable and, in a storm, mostly the same few: one per incident and
         # outcome is made and shared, which also pickles once per call.
         made: dict[tuple[Outcome, int, str | None], Reply] = {}
@@ -505,7 +594,7 @@ class ServiceShard:
             self._remember_deadline(draft)
         self._stats["pages"] += len(plan.pages)
         self._stats["notifications"] += len(plan.notifications)
-        if not service:  # nothing open: passivate; the next touch reloads it
+        if service is not None and not service:  # nothing open: passivate; the next touch reloads it
             del self._services[plan.service_id]
 
 

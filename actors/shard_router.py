@@ -1,6 +1,14 @@
-"""The client half of the ServiceShards: ownership, handles and one batcher per shard, for
+"""The client half of the ServiceShards: ownership, handles and two batchers per shard, for
 every process that hands inputs to them (the gateway, the e-mail listener, the heartbeat
 monitor).
+
+The alerts of a dedup key this router has not sent before may open an incident, which is
+what pages someone: they go in a call of their own (`openings`), which does not wait behind
+the call of occurrences in flight to the same shard, and the shard commits them beside that
+call's occurrences (see `ServiceShard._openings_beside`). A request's other inputs go the
+usual way; the request is answered once both are durable. Each dedup key's inputs stay in
+one call, in order; inputs of different keys in one request may be applied in either call's
+order, as those of requests in flight together may.
 
 Every source's inputs go this way, so this is where their text is made storable (U+0000
 becomes U+FFFD: see `tocsin.actors.domain.storable`), once for all of them."""
@@ -8,17 +16,19 @@ becomes U+FFFD: see `tocsin.actors.domain.storable`), once for all of them."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 import ray
 
 from tocsin.actors.domain.batch_plan import Reply
-from tocsin.actors.domain.events import ServiceInput
+from tocsin.actors.domain.events import Action, AlertEvent, ServiceInput
 from tocsin.actors.domain.input_batch import InputBatch
 from tocsin.actors.domain.storable import storable_input
 from tocsin.actors.ownership import shard_index, shard_name
 from tocsin.actors.settings import Settings
 from tocsin.actors.batcher import Batcher
+from tocsin.actors.sent_keys import SentKeys
 
 
 class ShardRouter:
@@ -31,17 +41,24 @@ class ShardRouter:
         max_delay_s: float,
         max_in_flight: int,
         timeout_s: float,
+        openings_in_flight: int = 4,
     ) -> None:
         self._namespace = namespace
         self._count = shard_count
         self._timeout_s = timeout_s
         self._handles: dict[int, Any] = {}
-        self._batchers = [
-            Batcher[ServiceInput, Reply](
-                self._caller(i), max_items=max_items, max_delay_s=max_delay_s, max_in_flight=max_in_flight
-            )
-            for i in range(shard_count)
-        ]
+        self._sent = SentKeys()
+
+        def batchers(in_flight: int) -> list[Batcher[ServiceInput, Reply]]:
+            return [
+                Batcher[ServiceInput, Reply](
+                    self._caller(i), max_items=max_items, max_delay_s=max_delay_s, max_in_flight=in_flight
+                )
+                for i in range(shard_count)
+            ]
+
+        self._batchers = batchers(max_in_flight)
+        self._openings = batchers(openings_in_flight)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> ShardRouter:
@@ -53,11 +70,12 @@ class ShardRouter:
             max_delay_s=settings.batch_max_delay_ms / 1000,
             max_in_flight=settings.batch_max_in_flight,
             timeout_s=settings.shard_timeout_s,
+            openings_in_flight=settings.batch_openings_in_flight,
         )
 
     async def submit(self, item: ServiceInput) -> Reply:
         """Resolves once the input is durable; raises BatchFailed when it is not."""
-        return await self._batchers[shard_index(item.service_id, self._count)].submit(storable_input(item))
+        return (await self._to_shard(shard_index(item.service_id, self._count), [storable_input(item)]))[0]
 
     async def submit_many(self, items: list[ServiceInput]) -> list[Reply]:
         """The inputs of one request, in order, each shard's share in one batch; raises
@@ -65,18 +83,39 @@ class ShardRouter:
         items = [storable_input(item) for item in items]
         services = {item.service_id for item in items}
         if len(services) == 1:  # most requests: one service's, without the grouping by shard
-            return await self._batchers[shard_index(services.pop(), self._count)].submit_many(items)
+            return await self._to_shard(shard_index(services.pop(), self._count), items)
         by_shard: dict[int, list[int]] = {}
         for position, item in enumerate(items):
             by_shard.setdefault(shard_index(item.service_id, self._count), []).append(position)
-        answers = await asyncio.gather(*(
-            self._batchers[shard].submit_many([items[p] for p in positions]) for shard, positions in by_shard.items()
+        return await _gathered(items, by_shard.values(), *(
+            self._to_shard(shard, [items[p] for p in positions]) for shard, positions in by_shard.items()
         ))
-        replies: list[Reply | None] = [None] * len(items)
-        for positions, shard_replies in zip(by_shard.values(), answers):
-            for position, reply in zip(positions, shard_replies):
-                replies[position] = reply
-        return [r for r in replies if r is not None]
+
+    async def _to_shard(self, index: int, items: list[ServiceInput]) -> list[Reply]:
+        """One shard's share of a request: its openings in one call, the rest in another."""
+        opening = self._opening_positions(items)
+        if not opening:
+            return await self._batchers[index].submit_many(items)
+        if len(opening) == len(items):
+            return await self._openings[index].submit_many(items)
+        chosen = set(opening)
+        rest = [p for p in range(len(items)) if p not in chosen]
+        return await _gathered(items, (opening, rest), self._openings[index].submit_many([items[p] for p in opening]),
+                               self._batchers[index].submit_many([items[p] for p in rest]))
+
+    def _opening_positions(self, items: list[ServiceInput]) -> list[int]:
+        """Where the inputs of dedup keys first sent here are, when the first of them is a
+        trigger: every input of such a key, so that its inputs stay in order in one call."""
+        fresh: set[tuple[str, str]] = set()
+        positions: list[int] = []
+        for position, item in enumerate(items):
+            if type(item) is not AlertEvent:
+                continue
+            key = (item.service_id, item.dedup_key)
+            if key in fresh or (self._sent.first(key) and item.action is Action.TRIGGER):
+                fresh.add(key)
+                positions.append(position)
+        return positions
 
     async def stats(self, timeout_s: float = 2.0) -> list[dict[str, Any]]:
         """Every shard's stats; raises when one does not answer in time (not ready)."""
@@ -112,3 +151,14 @@ class ShardRouter:
             return await asyncio.wait_for(ref, self._timeout_s)
 
         return call
+
+
+async def _gathered(
+    items: list[ServiceInput], positions: Iterable[list[int]], *calls: Awaitable[list[Reply]]
+) -> list[Reply]:
+    """The replies of `calls`, each answering the inputs at its `positions`, in the inputs' order."""
+    replies: list[Reply | None] = [None] * len(items)
+    for where, answers in zip(positions, await asyncio.gather(*calls)):
+        for position, reply in zip(where, answers):
+            replies[position] = reply
+    return [r for r in replies if r is not None]

@@ -1,0 +1,34 @@
+"""Which dedup keys a sender has sent before: an alert of a key it has not may open an
+incident, and goes to its shard in a call of its own (see `tocsin.actors.shard_router`).
+
+Bounded: past `capacity` keys the oldest sent is forgotten, so that its next alert goes as
+an opening again, which costs a small call and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+# Keys of (service, dedup key): at about 200 bytes each, some 20 MB in a gateway replica.
+DEFAULT_CAPACITY = 100_000
+
+
+class SentKeys:
+    __slots__ = ("_capacity", "_keys")
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self._capacity = capacity
+        self._keys: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+    def first(self, key: tuple[str, str]) -> bool:
+        """Whether this (service, dedup key) is sent for the first time (as far as this
+        sender remembers); from now on it counts as sent."""
+        if key in self._keys:
+            return False
+        self._keys[key] = None
+        if len(self._keys) > self._capacity:
+            self._keys.popitem(last=False)
+        return True
+
+    def __len__(self) -> int:
+        return len(self._keys)
