@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
+from pathlib import Path
 
 import ray
 
@@ -97,10 +99,32 @@ def prepare_local_ray() -> None:
     enable_haproxy_mode()
 
 
+# The single ports are taken below the kernel's ephemeral range (from 32768 by default). One
+# of that range, free when chosen, is bound only once Serve starts, seconds later, and the
+# kernel may meanwhile hand it out as the local port of an outgoing connection or to a bind to
+# port 0: HAProxy then fails on it, "Address already in use" (seen in the test runs, whose
+# processes open many connections). Between Ray's worker ports (10002-19999) and the ingress
+# blocks (from 30000); at random, so that two Rays starting at once seldom pick the same.
+_SINGLE_PORT_RANGE = range(20000, 30000)
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
 def _any_free_port() -> int:
-    with socket.socket() as probe:
+    ports = range(_SINGLE_PORT_RANGE.start, min(_SINGLE_PORT_RANGE.stop, _ephemeral_low()))
+    for port in random.sample(ports, min(len(ports), 100)):
+        if _port_is_free(port):
+            return port
+    with socket.socket() as probe:  # no room below the ephemeral range: one of it, as before
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    """The first port the kernel hands out by itself (Linux; elsewhere none below 49152)."""
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49152
 
 
 def free_port_block(search_from: int, size: int) -> int:
