@@ -104,15 +104,22 @@ class ShardRouter:
                                self._batchers[index].submit_many([items[p] for p in rest]))
 
     def _opening_positions(self, items: list[ServiceInput]) -> list[int]:
-        """Where the inputs of dedup keys first sent here are, when the first of them is a
-        trigger: every input of such a key, so that its inputs stay in order in one call."""
-        fresh: set[tuple[str, str]] = set()
+        """Where the alerts of dedup keys first sent here are, when every input is a trigger.
+        Triggers of different keys commute (each opens its key's incident or adds to it) but
+        for the shard's cap on unacknowledged incidents, whose openings stay in order here,
+        and an occurrence lifting a suppression, as `ServiceShard._opening_first` accepts; a
+        resolve or a command may change what a trigger does, so a request holding one keeps
+        its order, in one call. The keys are remembered as sent in any case."""
+        if not all(type(item) is AlertEvent and item.action is Action.TRIGGER for item in items):
+            for item in items:
+                if type(item) is AlertEvent:
+                    self._sent.first((item.service_id, item.dedup_key))
+            return []
+        fresh: set[tuple[str, str]] = set()  # keys first sent in this request: all their alerts go ahead
         positions: list[int] = []
         for position, item in enumerate(items):
-            if type(item) is not AlertEvent:
-                continue
-            key = (item.service_id, item.dedup_key)
-            if key in fresh or (self._sent.first(key) and item.action is Action.TRIGGER):
+            key = (item.service_id, item.dedup_key)  # type: ignore[union-attr]
+            if key in fresh or self._sent.first(key):
                 fresh.add(key)
                 positions.append(position)
         return positions

@@ -72,18 +72,21 @@ async def test_every_alert_of_a_new_key_goes_in_the_call_of_openings_and_the_rep
     await router.submit_many([alert("old")])
     router.calls.clear()
 
-    replies = await router.submit_many([alert("old"), alert("new"), alert("old"), alert("new", Action.RESOLVE)])
+    replies = await router.submit_many([alert("old"), alert("new"), alert("old"), alert("new")])
     assert sorted(router.calls) == [["new", "new"], ["old", "old"]]
     assert [r.note for r in replies] == ["old", "new", "old", "new"]
 
 
-async def test_a_key_first_sent_with_a_resolve_goes_the_usual_way_and_counts_as_sent() -> None:
+async def test_a_request_holding_more_than_triggers_keeps_its_order_in_one_call_and_its_keys_count_as_sent() -> None:
     router = Router()
     router.hold.set()
-    await router.submit_many([alert("k", Action.RESOLVE), alert("j")])
-    await router.submit_many([alert("k")])
-    assert router.calls == [["j"], ["k"], ["k"]]  # j's opening, k's resolve; k's trigger, sent before
+    await router.submit_many([alert("old")])
+    router.calls.clear()
 
+    await router.submit_many([alert("new"), alert("old", Action.RESOLVE), alert("other")])
+    await router.submit_many([command(), alert("third")])
+    await router.submit_many([alert("new"), alert("other")])
+    assert router.calls == [["new", "old", "other"], ["command", "third"], ["new", "other"]]
 
 async def test_openings_do_not_wait_behind_the_call_of_occurrences_in_flight() -> None:
     router = Router()
