@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -387,7 +388,9 @@ def wait_until(done: Any) -> None:
 
 
 def percentile(ordered: list[float], q: float) -> float:
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
+    """Nearest rank: the smallest value at least a fraction `q` of the values are at or below
+    (for 100 values, p99 is the 99th, not the 100th, which is the max the table shows too)."""
+    return ordered[max(0, math.ceil(len(ordered) * q) - 1)] if ordered else float("nan")
 
 
 # -- the report ---------------------------------------------------------------------------
