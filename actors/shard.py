@@ -83,7 +83,11 @@ class ServiceShard:
     with the escalation deadlines that passed) and written in one Postgres transaction; a
     call returns only after that commit, and memory adopts the changes only after it. A
     failed commit raises `ShardCommitError` and drops the services involved from memory, so
-    they are reloaded from the database.
+    they are reloaded from the database. In a storm a group commits in two parts, the alerts
+    that open incidents first (`_opening_first`), and the openings of calls arriving while
+    its occurrences commit are committed beside them, on the other connection
+    (`_openings_beside`): one transaction is planned at a time, and the two touch no
+    incident in common.
     One bad input harms no other: when the database refuses the data of some input (a value
     it cannot store, a row breaking a constraint), the group is split and its halves
     committed in turn, down to the inputs at fault, which store nothing and are answered

@@ -3,12 +3,12 @@ every process that hands inputs to them (the gateway, the e-mail listener, the h
 monitor).
 
 The alerts of a dedup key this router has not sent before may open an incident, which is
-what pages someone: they go in a call of their own (`openings`), which does not wait behind
-the call of occurrences in flight to the same shard, and the shard commits them beside that
-call's occurrences (see `ServiceShard._openings_beside`). A request's other inputs go the
-usual way; the request is answered once both are durable. Each dedup key's inputs stay in
-one call, in order; inputs of different keys in one request may be applied in either call's
-order, as those of requests in flight together may.
+what pages someone: in a request of triggers only, they go in a call of their own
+(`openings`), which does not wait behind the call of occurrences in flight to the same shard,
+and the shard commits them beside that call's occurrences (see
+`ServiceShard._openings_beside`). The request's other triggers go the usual way; it is
+answered once both are durable. Each dedup key's inputs stay in one call, in order; a request
+holding anything but triggers goes whole, in order, in one call.
 
 Every source's inputs go this way, so this is where their text is made storable (U+0000
 becomes U+FFFD: see `tocsin.actors.domain.storable`), once for all of them."""
