@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 
 from tocsin.actors.providers.base import Outgoing, Provider, Traceable
+from tocsin.actors.sent_keys import SentKeys
 from tocsin.actors.settling import Connect
 from tocsin.actors.store import outbox
 
@@ -33,7 +33,7 @@ class InDoubt:
         self._providers = [p for p in providers if isinstance(p, Traceable)]
         self._connection = connection
         self._timeout_s = timeout_s
-        self._taken: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._taken = SentKeys(REMEMBERED)  # (provider, message id)
 
     @property
     def askable(self) -> bool:
@@ -64,6 +64,4 @@ class InDoubt:
         return None
 
     def _take(self, provider: str, message_id: str) -> None:
-        self._taken[(provider, message_id)] = None
-        if len(self._taken) > REMEMBERED:
-            self._taken.popitem(last=False)
+        self._taken.first((provider, message_id))

@@ -1,8 +1,7 @@
-"""Which dedup keys a sender has sent before: an alert of a key it has not may open an
-incident, and goes to its shard in a call of its own (see `tocsin.actors.shard_router`).
-
-Bounded: past `capacity` keys the oldest sent is forgotten, so that its next alert goes as
-an opening again, which costs a small call and nothing else.
+"""Keys met before, at most so many, the oldest forgotten first: the dedup keys a sender has
+sent (an alert of a key it has not may open an incident, and goes to its shard in a call of
+its own: see `tocsin.actors.shard_router`; one forgotten goes so again, which costs a small
+call and nothing else), and the provider messages a channel took for its rows (`in_doubt`).
 """
 
 from __future__ import annotations
@@ -21,14 +20,17 @@ class SentKeys:
         self._keys: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     def first(self, key: tuple[str, str]) -> bool:
-        """Whether this (service, dedup key) is sent for the first time (as far as this
-        sender remembers); from now on it counts as sent."""
+        """Whether this key is met for the first time (as far as it is remembered); from now
+        on it counts as met."""
         if key in self._keys:
             return False
         self._keys[key] = None
         if len(self._keys) > self._capacity:
             self._keys.popitem(last=False)
         return True
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
 
     def __len__(self) -> int:
         return len(self._keys)
