@@ -70,6 +70,15 @@ class Stack:
     def query(self, sql: str, *args: Any) -> list[Any]:
         return query(self.database_url, sql, *args)
 
+    def occurrences(self, service_ids: list[str]) -> int:
+        """The alerts these services' incidents have taken, committed: for watching a storm
+        while it runs. Counting their raw rows instead scans the whole alerts table (it has no
+        index by service), some 300 ms of a core per look once it holds a few hundred thousand
+        rows: looking twice a second took most of a core from the run being measured."""
+        rows = self.query("SELECT coalesce(sum(occurrences), 0) FROM incidents WHERE service_id = ANY($1::uuid[])",
+                          service_ids)
+        return int(rows[0][0])
+
 
 def query(database_url: str, sql: str, *args: Any) -> list[Any]:
     """The rows of one statement, on a connection of its own."""
