@@ -6,7 +6,7 @@ Seeds a fresh database with `--notifications` pages (40 % SMS, 20 % e-mail, 40 %
 for 2,000 people, due evenly over `--seconds`, so that each channel is asked for about 80 %
 of its provider's rate limit. Three ChannelActors run in this process with the real
 provider clients: Twilio's client against a Twilio-compatible fake, aiosmtplib against an
-aiosmtpd server, httpx against a local receiver. Reports messages/s, the time from each
+aiosmtpd server, aiohttp against a local receiver. Reports messages/s, the time from each
 row's `send_at` to the provider's acceptance (p50, p99, max), and the most messages any
 provider was sent in one second, against its limit. Then `--flood` webhooks fall due at
 once, 15 times what the provider takes in a second: the limiter must hold them to its rate.
@@ -254,7 +254,7 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> str:
     lines = ["| what | result | check |", "|---|---|---|"] + [f"| {' | '.join(row)} |" for row in rows]
     lines.append(
         "\nThree ChannelActors (sms, email, webhook), then a fourth (webpush), in one process on Postgres with fsync on; the real twilio, "
-        "aiosmtplib and httpx clients against a Twilio-compatible fake, aiosmtpd and a local HTTP receiver. Each "
+        "aiosmtplib and aiohttp clients against a Twilio-compatible fake, aiosmtpd and a local HTTP receiver. Each "
         "channel is offered about 80 % of its provider's limit; every SMS also gets its reply code."
     )
     return "\n".join(lines)

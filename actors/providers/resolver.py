@@ -3,9 +3,10 @@
 
 Checking the name and then letting the HTTP client resolve it again would leave a gap: a
 name can answer a public address to the check and an internal one to the connection (DNS
-rebinding). `PinnedBackend` closes it: it is httpcore's network backend with the check in
-`connect_tcp`, so the TCP connection goes to the address just checked while httpx still
-sends the name in the Host header and TLS still checks the certificate against the name.
+rebinding). `CheckedResolver` closes it: it is aiohttp's resolver with the check in it, so
+the TCP connection goes to an address just checked while aiohttp still sends the name in the
+Host header and TLS still checks the certificate against the name. (With the connector's DNS
+cache off, every new connection asks it again.)
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
-import httpcore
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from tocsin.actors.domain import destinations
 from tocsin.actors.domain.destinations import IPAddress, Network
@@ -70,38 +70,21 @@ async def allowed_addresses(host: str, port: int, allowed: Iterable[Network],
     return addresses
 
 
-class PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Connects to the checked addresses of a host, in turn until one answers."""
+class CheckedResolver(AbstractResolver):
+    """aiohttp's resolver, answering only with addresses requests may go to: the connection
+    goes to an address it gave."""
 
-    def __init__(self, allowed: Sequence[Network], resolver: Resolve = resolve) -> None:
-        self._allowed = tuple(allowed)
+    def __init__(self, allowed: tuple[Network, ...], resolver: Resolve = resolve) -> None:
+        self._allowed = allowed
         self._resolver = resolver
-        self._backend = httpcore.AnyIOBackend()
 
-    async def connect_tcp(
-        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            addresses = await asyncio.wait_for(allowed_addresses(host, port, self._allowed, self._resolver), timeout)
-        except asyncio.TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host} took too long") from None
-        except OSError:
-            raise httpcore.ConnectError(f"{host} does not resolve") from None
-        failure: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._backend.connect_tcp(str(address), port, timeout=timeout,
-                                                       local_address=local_address, socket_options=socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                failure = exc
-        assert failure is not None  # allowed_addresses never returns an empty list
-        raise failure
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        addresses = await allowed_addresses(host, port, self._allowed, self._resolver)
+        return [ResolveResult(hostname=host, host=str(address), port=port,
+                              family=socket.AF_INET6 if address.version == 6 else socket.AF_INET,
+                              proto=0, flags=socket.AI_NUMERICHOST)
+                for address in addresses]
 
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("a Unix socket is no destination")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._backend.sleep(seconds)
+    async def close(self) -> None:
+        """Nothing held."""

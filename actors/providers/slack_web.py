@@ -18,12 +18,10 @@ import asyncio
 import logging
 import math
 import re
-import socket
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 from pydantic import SecretStr
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -32,7 +30,7 @@ from tocsin.actors.domain import destinations
 from tocsin.actors.domain.destinations import Network
 from tocsin.actors.providers.base import ProviderError, TimedOut
 from tocsin.actors.providers.httpclient import REFUSED, retryable_status
-from tocsin.actors.providers.resolver import DestinationRefused, Resolve, allowed_addresses, resolve
+from tocsin.actors.providers.resolver import CheckedResolver, DestinationRefused, Resolve, resolve
 
 log = logging.getLogger(__name__)
 
@@ -42,25 +40,6 @@ RETRYABLE_ERRORS = frozenset({
     "ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout",
 })
 PROVIDER = "slack"
-
-
-class CheckedResolver(AbstractResolver):
-    """aiohttp's resolver, answering only with addresses requests may go to."""
-
-    def __init__(self, allowed: tuple[Network, ...], resolver: Resolve = resolve) -> None:
-        self._allowed = allowed
-        self._resolver = resolver
-
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        addresses = await allowed_addresses(host, port, self._allowed, self._resolver)
-        return [ResolveResult(hostname=host, host=str(address), port=port,
-                              family=socket.AF_INET6 if address.version == 6 else socket.AF_INET,
-                              proto=0, flags=socket.AI_NUMERICHOST)
-                for address in addresses]
-
-    async def close(self) -> None:
-        """Nothing held."""
 
 
 class SlackWebApi:
