@@ -21,15 +21,29 @@ from typing import Any
 
 import asyncpg
 
+# Pending rows and rows whose lease ran out are looked for apart, each through its own
+# partial index (notifications_due, notifications_leased) in the order sent, so that a claim
+# reads about as many rows as it takes. Asked as one condition (pending, or sending with a
+# lease run out), the planner could use neither index for the order: it read every row of the
+# channel that matched and sorted them, some 4.5 ms of Postgres per claim with 10,000 rows due.
 _CLAIM = """
-WITH due AS (
-    SELECT id, status = 'sending' AS in_doubt FROM notifications
-    WHERE channel = $1 AND send_at <= $2 AND rank <= $5
-      AND (status = 'pending' OR (status = 'sending' AND claimed_until < $2))
+WITH pending AS (
+    SELECT id, false AS in_doubt, rank, send_at FROM notifications
+    WHERE channel = $1 AND status = 'pending' AND send_at <= $2 AND rank <= $5 AND id <> ALL($6::bigint[])
+    ORDER BY rank, send_at, id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+), lapsed AS (
+    SELECT id, true AS in_doubt, rank, send_at FROM notifications
+    WHERE channel = $1 AND status = 'sending' AND claimed_until < $2 AND send_at <= $2 AND rank <= $5
       AND id <> ALL($6::bigint[])
     ORDER BY rank, send_at, id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT id, in_doubt FROM (SELECT * FROM pending UNION ALL SELECT * FROM lapsed) AS either
+    ORDER BY rank, send_at, id
+    LIMIT $3
 )
 UPDATE notifications AS n
 SET status = 'sending', attempts = n.attempts + 1, claimed_until = $2 + make_interval(secs => $4),

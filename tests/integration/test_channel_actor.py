@@ -8,7 +8,6 @@ actors of its own: these tests have a database to themselves."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -211,6 +210,34 @@ async def test_the_first_notification_of_a_page_is_claimed_before_the_rest_of_ol
         await conn.close()
 
     assert [row["id"] for row in claimed] == [first, older[0]]  # then in the order they fell due
+
+
+async def test_a_claim_takes_pending_rows_and_rows_whose_lease_ran_out_in_one_order(
+    desk: Desk, own_database: str
+) -> None:
+    """Pending rows and rows left sending past their lease are looked for apart (each through
+    its own index); the claim still takes them in one order, first pages first, and says
+    which ones may have been sent before."""
+    now = datetime.now(timezone.utc)
+    lapsed = now - timedelta(seconds=5)
+    rest = desk.page(send_at=now - timedelta(seconds=9))
+    lapsed_rest = desk.page(send_at=now - timedelta(seconds=8), status="sending", claimed_until=lapsed)
+    lapsed_first = desk.page(send_at=now - timedelta(seconds=2), status="sending", claimed_until=lapsed, rank=0)
+    first = desk.page(send_at=now - timedelta(seconds=1), rank=0)
+    held = desk.page(send_at=now - timedelta(seconds=10), status="sending", claimed_until=lapsed, rank=0)
+    desk.page(send_at=now - timedelta(seconds=10), status="sending", claimed_until=now + timedelta(seconds=60))
+    desk.page(send_at=now + timedelta(seconds=60), rank=0)  # not due yet
+
+    conn = await asyncpg.connect(own_database)
+    try:
+        claimed = await outbox.claim_due(conn, CHANNEL, now, 10, 30, held=[held])
+        again = await outbox.claim_due(conn, CHANNEL, now, 10, 30, held=[held])
+    finally:
+        await conn.close()
+
+    assert [(row["id"], row["in_doubt"]) for row in claimed] == [
+        (lapsed_first, True), (first, False), (rest, False), (lapsed_rest, True)]
+    assert again == []  # each is claimed once, until its new lease runs out
 
 
 async def test_a_page_falling_due_during_a_long_round_reaches_its_first_person_ahead_of_the_round(
