@@ -25,11 +25,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
+import certifi
 from yarl import URL
 
 from tocsin.actors.domain import destinations
@@ -78,7 +81,7 @@ class HttpClient:
     def _opened(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(resolver=CheckedResolver(self._allowed, self._resolver),
-                                             use_dns_cache=False)
+                                             use_dns_cache=False, ssl=verifying_context())
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=aiohttp.ClientTimeout(total=self._timeout_s),
                 headers={"User-Agent": USER_AGENT}, trust_env=False)
@@ -105,6 +108,17 @@ async def _drain(answer: aiohttp.ClientResponse) -> None:
         if not chunk:
             return
         read += len(chunk)
+
+
+def verifying_context() -> ssl.SSLContext:
+    """The certificate authorities trusted: those of SSL_CERT_FILE or SSL_CERT_DIR when set
+    (an operator's own), else certifi's bundle, the same on every machine whatever its system
+    store holds (as httpx trusted, which these providers used before)."""
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def make_client(allowed: tuple[Network, ...], timeout_s: float, resolver: Resolve = resolve) -> HttpClient:

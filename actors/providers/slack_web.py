@@ -29,7 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from tocsin.actors.domain import destinations
 from tocsin.actors.domain.destinations import Network
 from tocsin.actors.providers.base import ProviderError, TimedOut
-from tocsin.actors.providers.httpclient import REFUSED, retryable_status
+from tocsin.actors.providers.httpclient import REFUSED, retryable_status, verifying_context
 from tocsin.actors.providers.resolver import CheckedResolver, DestinationRefused, Resolve, resolve
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class SlackWebApi:
     def _web(self) -> AsyncWebClient:
         if self._client is None:
             connector = aiohttp.TCPConnector(resolver=CheckedResolver(self._allowed, self._resolver),
-                                             use_dns_cache=False)
+                                             use_dns_cache=False, ssl=verifying_context())
             # slack_sdk applies its timeout only to sessions of its own: this one has it too.
             self._session = aiohttp.ClientSession(connector=connector,
                                                   timeout=aiohttp.ClientTimeout(total=self._timeout_s))

@@ -16,6 +16,7 @@ server always stops by itself.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -48,7 +49,8 @@ class Answer:
 
 
 class HttpReceiver:
-    def __init__(self, *, hang_limit_s: float = 30.0) -> None:
+    def __init__(self, *, hang_limit_s: float = 30.0, tls: ssl.SSLContext | None = None) -> None:
+        """`tls`: served over https with this context's certificate."""
         self.requests: list[Received] = []
         self.url = ""
         self._hang_limit_s = hang_limit_s
@@ -57,11 +59,12 @@ class HttpReceiver:
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._server: LoopbackHttpServer | None = None
+        self._tls = tls
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> HttpReceiver:
-        self._server = LoopbackHttpServer(_handler_for(self), "http-receiver")
+        self._server = LoopbackHttpServer(_handler_for(self), "http-receiver", self._tls)
         self.url = self._server.url
         return self
 

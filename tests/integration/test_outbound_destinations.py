@@ -5,7 +5,9 @@ local receiver, with the resolver standing in for DNS. No Ray and no database.""
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +20,7 @@ from tocsin.actors.settings import Settings
 from tocsin.serve.api.destinations import destination_problem
 from tests.conftest import LOOPBACK_NETWORKS
 from tests.fakes.http_receiver import HttpReceiver
+from tests.fakes.self_signed import self_signed
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -194,3 +197,25 @@ async def test_a_long_answer_is_not_read_to_its_end_and_the_next_send_goes_out(r
     finally:
         await provider.close()
     assert [r.path for r in receiver.requests] == ["/long", "/short"]
+
+
+async def test_an_https_destination_is_reached_only_with_a_certificate_trusted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Certificates are checked against certifi's authorities, or an operator's own named by
+    SSL_CERT_FILE: a receiver whose certificate no one trusted gets nothing."""
+    cert, key, _ = self_signed(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with HttpReceiver(hang_limit_s=10, tls=tls) as secure:
+        error = await refused(WebhookProvider(WebhookSettings.of(LOOPBACK_ALLOWED)), f"{secure.url}/untrusted")
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        provider = WebhookProvider(WebhookSettings.of(LOOPBACK_ALLOWED))
+        try:
+            await provider.send(message(f"{secure.url}/trusted"))
+        finally:
+            await provider.close()
+
+    assert "Certificate" in str(error) and error.retryable is True
+    assert [r.path for r in secure.requests] == ["/trusted"]
