@@ -29,16 +29,14 @@ import os
 import re
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import aiohttp
 import certifi
 from yarl import URL
 
-from tocsin.actors.domain import destinations
 from tocsin.actors.domain.destinations import Network
 from tocsin.actors.providers.base import ProviderError, TimedOut
-from tocsin.actors.providers.resolver import CheckedResolver, DestinationRefused, Resolve, resolve
+from tocsin.actors.providers.resolver import CheckedResolver, DestinationRefused, Resolve, checked_literal, resolve
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +45,6 @@ LOOPBACK_NAMES = frozenset({"localhost"})
 REFUSED = "destination not allowed"
 ANSWER_LIMIT = 64 * 1024  # of an answer's body, read so that its connection can be kept; the rest is not wanted
 _HOST = re.compile(r"[A-Za-z0-9._~:-]+")  # a name (IDNA-encoded) or an address: nothing else is a host
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A 2xx answer: its status and headers (Web Push reads Location)."""
-
-    status: int
-    headers: Mapping[str, str]
 
 
 class HttpClient:
@@ -90,13 +80,8 @@ class HttpClient:
     def _pinned(self, url: URL) -> URL:
         """The URL to request: a literal address checked, and written canonically (aiohttp
         refuses old spellings such as 127.1 and connects to canonical ones unresolved)."""
-        address = destinations.literal_address(url.raw_host or "")
-        if address is None:
-            return url  # a name: the resolver checks what it resolves to
-        reason = destinations.refusal(address, self._allowed)
-        if reason is not None:
-            raise DestinationRefused(url.raw_host or "", address, reason)
-        return url.with_host(str(address))
+        address = checked_literal(url.raw_host or "", self._allowed)
+        return url if address is None else url.with_host(str(address))  # a name: the resolver checks it
 
 
 async def _drain(answer: aiohttp.ClientResponse) -> None:
@@ -162,9 +147,10 @@ def retryable_status(status: int) -> bool:
     return status in (408, 425, 429) or status >= 500
 
 
-async def post(client: HttpClient, provider: str, url: URL, *, content: bytes, headers: Mapping[str, str]) -> Answer:
-    """POST and return a 2xx answer; anything else is a `ProviderError` (`Refused` when the
-    server answered with another status)."""
+async def post(client: HttpClient, provider: str, url: URL, *, content: bytes,
+               headers: Mapping[str, str]) -> Mapping[str, str]:
+    """POST; the headers of a 2xx answer (Web Push reads Location). Anything else is a
+    `ProviderError` (`Refused` when the server answered with another status)."""
     host = url.raw_host
     try:
         response = await client.post(url, content=content, headers=headers)
@@ -177,4 +163,4 @@ async def post(client: HttpClient, provider: str, url: URL, *, content: bytes, h
         raise ProviderError(f"{provider}: {type(exc).__name__} reaching {host}", retryable=True) from None
     if not 200 <= response.status < 300:
         raise Refused(f"{provider}: HTTP {response.status} from {host}", response.status)
-    return Answer(response.status, response.headers)
+    return response.headers

@@ -58,16 +58,32 @@ async def allowed_addresses(host: str, port: int, allowed: Iterable[Network],
     """The addresses to connect to for `host`, every one of them allowed; DestinationRefused
     when any is not (a name with one internal address among public ones is refused too).
     An address in any spelling is taken as it is, without asking a resolver."""
-    literal = destinations.literal_address(host)
-    addresses = [literal] if literal is not None else await resolver(host, port)
     networks = tuple(allowed)
+    literal = checked_literal(host, networks)
+    if literal is not None:
+        return [literal]
+    addresses = await resolver(host, port)
     for address in addresses:
-        reason = destinations.refusal(address, networks)
-        if reason is not None:
-            raise DestinationRefused(host, address, reason)
+        _check(host, address, networks)
     if not addresses:
         raise OSError(f"{host} resolves to no address")
     return addresses
+
+
+def checked_literal(host: str, allowed: tuple[Network, ...]) -> IPAddress | None:
+    """The address `host` spells, in any spelling, once checked (DestinationRefused when it
+    may not be reached); None when `host` is a name. An HTTP client connects to an address
+    written in a URL without asking a resolver, so this is its check."""
+    literal = destinations.literal_address(host)
+    if literal is not None:
+        _check(host, literal, allowed)
+    return literal
+
+
+def _check(host: str, address: IPAddress, allowed: tuple[Network, ...]) -> None:
+    reason = destinations.refusal(address, allowed)
+    if reason is not None:
+        raise DestinationRefused(host, address, reason)
 
 
 class CheckedResolver(AbstractResolver):

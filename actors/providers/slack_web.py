@@ -26,11 +26,10 @@ from pydantic import SecretStr
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tocsin.actors.domain import destinations
 from tocsin.actors.domain.destinations import Network
 from tocsin.actors.providers.base import ProviderError, TimedOut
 from tocsin.actors.providers.httpclient import REFUSED, retryable_status, verifying_context
-from tocsin.actors.providers.resolver import CheckedResolver, DestinationRefused, Resolve, resolve
+from tocsin.actors.providers.resolver import CheckedResolver, DestinationRefused, Resolve, checked_literal, resolve
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +83,9 @@ class SlackWebApi:
             self._session = self._client = None
 
     async def _call(self, method: str, **arguments: Any) -> dict[str, Any]:
-        self._check_literal_host()
         try:
+            # An address written in the URL is connected to without asking the resolver.
+            checked_literal(urlsplit(self._api_url).hostname or "", self._allowed)
             response = await self._web().api_call(method, json=arguments)
         except SlackApiError as exc:
             raise _refusal(method, exc) from None
@@ -100,13 +100,6 @@ class SlackWebApi:
             raise ProviderError(f"slack: {method} answered something that is not JSON", retryable=True) from None
         data = response.data
         return data if isinstance(data, dict) else {}
-
-    def _check_literal_host(self) -> None:
-        """An address written in the URL is connected to without asking a resolver: checked here."""
-        address = destinations.literal_address(urlsplit(self._api_url).hostname or "")
-        if address is not None and destinations.refusal(address, self._allowed) is not None:
-            log.warning("slack: not sent: the Web API URL's address %s may not be reached", address)
-            raise ProviderError(f"slack: {REFUSED}", retryable=False)
 
     def _web(self) -> AsyncWebClient:
         if self._client is None:

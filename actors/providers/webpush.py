@@ -89,14 +89,14 @@ class WebPushProvider:
         headers = {"Authorization": self._authorization(message.address), "Content-Encoding": "aes128gcm",
                    "Content-Type": "application/octet-stream", **delivery_headers(message.urgency)}
         try:
-            response = await httpclient.post(self._client, self.name, url, content=body, headers=headers)
+            answered = await httpclient.post(self._client, self.name, url, content=body, headers=headers)
         except httpclient.Refused as refused:
             if refused.status in GONE:
                 raise AddressGone(f"{self.name}: the subscription is gone (HTTP {refused.status} from"
                                   f" {url.host})") from None
             raise
         # The push service names the message it took in Location (RFC 8030 §5).
-        return Receipt(provider_message_id=response.headers.get("Location"))
+        return Receipt(provider_message_id=answered.get("Location"))
 
     def _encrypted(self, message: Outgoing) -> bytes:
         if message.push_keys is None:
