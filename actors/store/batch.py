@@ -4,7 +4,8 @@ Everything a batch changed (incidents, raw alerts, the incident log, outbox rows
 notifications) goes in as arrays unnested by one statement, so a batch costs one round trip
 (two when it opens incidents) whatever its size. A storm's batch, thousands of raw alerts,
 sends those by COPY instead, in one transaction with the statement: three more round trips,
-and less CPU than building and checking an array per column (see `COPY_FROM`).
+and less CPU than building and checking an array per column (see `COPY_FROM`); so do its
+timeline entries, one per incident it touched (`LOG_COPY_FROM`).
 """
 
 from __future__ import annotations
@@ -134,7 +135,14 @@ _ALERT_TYPES = ["uuid", "uuid", "uuid", "bigint", "text", "text", "text", "times
 # (it checks each array element's type), and each of COPY's extra round trips (BEGIN, COPY,
 # COMMIT) costs a few tens of µs on either side (benchmarks/NOTES.md, 2026-12).
 COPY_FROM = 500
+_LOG_COLUMNS = ["incident_id", "at", "kind", "actor", "message", "input_id", "rules", "rule_effect", "alerts"]
 _LOG_TYPES = ["bigint", "timestamptz", "text", "text", "text", "uuid", "jsonb", "text", "int"]
+# Timeline entries from which COPY costs less: a storm's batch logs one entry per incident it
+# touched, about a thousand. Measured (benchmarks/NOTES.md, 2026-12-07): a thousand entries
+# cost the shard 9.0 ms to send as the statement's arrays and 3.9 ms by COPY, and Postgres
+# 12.4 against 10.4 ms; the COPY's round trips (and BEGIN and COMMIT, when the raw alerts
+# are not copied too) cost a few hundred µs.
+LOG_COPY_FROM = 100
 _COMMAND_TYPES = ["uuid", "bigint", "timestamptz"]
 _NOTIFICATION_COLUMNS = [
     ("incident_id", "bigint"), ("service_id", "uuid"), ("page", "int"), ("level", "int"), ("pass", "int"),
@@ -176,9 +184,7 @@ _PARTS: list[tuple[Callable[[int], str], int]] = [
     (_update(_OCCURRED_COLUMNS), len(_OCCURRED_COLUMNS)),
     (_insert("incidents", [c for c, _, _ in _INCIDENT_ALL], [t for _, t, _ in _INCIDENT_ALL]), len(_INCIDENT_ALL)),
     (_insert("alerts", _ALERT_COLUMNS, _ALERT_TYPES), len(_ALERT_TYPES)),
-    (_insert("incident_log", ["incident_id", "at", "kind", "actor", "message", "input_id", "rules", "rule_effect",
-                              "alerts"], _LOG_TYPES),
-     len(_LOG_TYPES)),
+    (_insert("incident_log", _LOG_COLUMNS, _LOG_TYPES), len(_LOG_TYPES)),
     (_insert("applied_commands", ["command_id", "incident_id", "applied_at"], _COMMAND_TYPES), len(_COMMAND_TYPES)),
     (_insert("notifications", [c for c, _ in _NOTIFICATION_COLUMNS], [t for _, t in _NOTIFICATION_COLUMNS],
              " ON CONFLICT DO NOTHING"), len(_NOTIFICATION_COLUMNS)),
@@ -213,15 +219,18 @@ async def write_plans(conn: asyncpg.Connection, plans: Iterable[Plan], now: date
             incident.id = row[0]
     updated, occurred = _updates(plans)
     alerts, commands = _inputs(plans)
-    copied = alerts if len(alerts) >= COPY_FROM else []
+    log = [(e.incident.id, e.at, e.kind, e.actor, e.message, e.input_id, _json_list(e.rules) if e.rules else None,
+            e.rule_effect, e.alerts if e.alerts > 1 else None) for plan in plans for e in plan.log]
+    copied = {table: records for table, records, least in (("alerts", alerts, COPY_FROM),
+                                                             ("incident_log", log, LOG_COPY_FROM))
+              if len(records) >= least}
     silenced = [i.id for plan in plans for i in plan.silenced.values() if i.id is not None]
     rows: list[list[tuple[object, ...]]] = [
         [tuple(get(i) for _, _, get in _UPDATE_COLUMNS) for i in updated],
         list(map(_OCCURRED_ROW, occurred)),
         [tuple(get(i) for _, _, get in _INCIDENT_ALL) for i in new],
-        [] if copied else alerts,
-        [(e.incident.id, e.at, e.kind, e.actor, e.message, e.input_id, _json_list(e.rules) if e.rules else None,
-          e.rule_effect, e.alerts if e.alerts > 1 else None) for plan in plans for e in plan.log],
+        [] if "alerts" in copied else alerts,
+        [] if "incident_log" in copied else log,
         commands,
         [_notification_record(n, now) for plan in plans for n in plan.notifications],
     ]
@@ -231,20 +240,24 @@ async def write_plans(conn: asyncpg.Connection, plans: Iterable[Plan], now: date
         args += [silenced, now]
     if copied:
         async with conn.transaction():
-            await _copy_alerts(conn, copied)
+            for table, records in copied.items():
+                await _copy(conn, table, records)
             if any(present):
                 await conn.execute(_batch_statement(present), *args)
     elif any(present):
         await conn.execute(_batch_statement(present), *args)
 
 
-async def _copy_alerts(conn: asyncpg.Connection, rows: list[tuple[object, ...]]) -> None:
+_COPIED_COLUMNS = {"alerts": _ALERT_COLUMNS, "incident_log": _LOG_COLUMNS}
+
+
+async def _copy(conn: asyncpg.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
     try:
-        await conn.copy_records_to_table("alerts", records=rows, columns=_ALERT_COLUMNS)
+        await conn.copy_records_to_table(table, records=rows, columns=_COPIED_COLUMNS[table])
     except (TypeError, ValueError, OverflowError) as exc:
         # A value asyncpg cannot encode, e.g. a surrogate in text: as the statement's
         # arguments would, it is a data error, which the shard isolates to its input.
-        raise asyncpg.DataError(f"invalid input for a raw alert row: {exc!r}") from exc
+        raise asyncpg.DataError(f"invalid input for a row of {table}: {exc!r}") from exc
 
 
 def _notification_record(planned: PlannedNotification, now: datetime) -> tuple[object, ...]:

@@ -19,7 +19,7 @@ import ray
 from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.events import Action, AlertEvent, Command, IncidentCommand
 from tocsin.actors.shard import ServiceShard, ShardCommitError
-from tocsin.actors.store.batch import COPY_FROM
+from tocsin.actors.store.batch import COPY_FROM, LOG_COPY_FROM
 from tests.integration.faulty_pool import FaultyPool, faulty_pools
 from tests.integration.test_group_commit import alert, shard  # noqa: F401 - `shard` is a fixture
 
@@ -116,6 +116,28 @@ async def test_a_storm_sized_group_refuses_only_the_raw_alert_it_cannot_store(
     assert replies[300].note == SURROGATE
     assert sum(stored(db, service_id).values()) == len(storm) - 1
     assert db("fetchval", "SELECT count(*) FROM alerts WHERE service_id = $1::uuid", service_id) == len(storm) - 1
+
+
+async def test_a_group_opening_many_incidents_refuses_only_the_timeline_entry_it_cannot_store(
+    service_id: str, database_url: str, db: Callable[..., Any],
+) -> None:
+    """Timeline entries go by COPY in a group touching this many incidents, its raw alerts by
+    the statement; an entry asyncpg cannot encode (a summary holding a surrogate, which the
+    entry of the incident it opens repeats) is still its alert's own refusal, and the others
+    keep their entries, in order."""
+    service_shard = ServiceShard(0, database_url)
+    try:
+        group = [alert(service_id, f"key-{n}") for n in range(LOG_COPY_FROM + 20)]
+        group[30] = poisoned(service_id, "key-30", summary="sw\udce9itch is down", details={"host": "switch"})
+        assert len(group) < COPY_FROM
+        replies = await service_shard.apply(group)
+    finally:
+        await service_shard.close()
+    assert [n for n, r in enumerate(replies) if r.outcome != "opened"] == [30]
+    assert (replies[30].outcome, replies[30].fields, replies[30].note) == ("invalid", ("summary",), SURROGATE)
+    entries = db("fetch", "SELECT i.dedup_key FROM incident_log l JOIN incidents i ON i.id = l.incident_id"
+                          " WHERE i.service_id = $1::uuid AND l.kind = 'triggered' ORDER BY l.id", service_id)
+    assert [e["dedup_key"] for e in entries] == [f"key-{n}" for n in range(len(group)) if n != 30]
 
 
 def test_the_refusal_crosses_ray_to_the_caller(
