@@ -219,8 +219,9 @@ async def write_plans(conn: asyncpg.Connection, plans: Iterable[Plan], now: date
             incident.id = row[0]
     updated, occurred = _updates(plans)
     alerts, commands = _inputs(plans)
-    log = [(e.incident.id, e.at, e.kind, e.actor, e.message, e.input_id, _json_list(e.rules) if e.rules else None,
-            e.rule_effect, e.alerts if e.alerts > 1 else None) for plan in plans for e in plan.log]
+    log: list[tuple[object, ...]] = [
+        (e.incident.id, e.at, e.kind, e.actor, e.message, e.input_id, _json_list(e.rules) if e.rules else None,
+         e.rule_effect, e.alerts if e.alerts > 1 else None) for plan in plans for e in plan.log]
     copied = {table: records for table, records, least in (("alerts", alerts, COPY_FROM),
                                                              ("incident_log", log, LOG_COPY_FROM))
               if len(records) >= least}
