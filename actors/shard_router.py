@@ -24,6 +24,7 @@ import ray
 from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.events import Action, AlertEvent, ServiceInput
 from tocsin.actors.domain.input_batch import InputBatch
+from tocsin.actors.domain.reply_batch import ReplyBatch
 from tocsin.actors.domain.storable import storable_input
 from tocsin.actors.ownership import shard_index, shard_name
 from tocsin.actors.settings import Settings
@@ -154,8 +155,10 @@ class ShardRouter:
 
     def _caller(self, index: int):  # type: ignore[no-untyped-def]
         async def call(items: list[ServiceInput]) -> list[Reply]:
-            ref = (await self._handle(index)).apply.remote(InputBatch.of(items))  # pickled per batch, not per item
-            return await asyncio.wait_for(ref, self._timeout_s)
+            # Both ways as columns: pickled per batch, not per item.
+            ref = (await self._handle(index)).apply_batch.remote(InputBatch.of(items))
+            replies: ReplyBatch = await asyncio.wait_for(ref, self._timeout_s)
+            return replies.replies()
 
         return call
 
