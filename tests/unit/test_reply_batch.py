@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pickle
 
-import cloudpickle
+from ray import cloudpickle  # as Ray pickles what a call returns
 
 from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.reply_batch import ReplyBatch
