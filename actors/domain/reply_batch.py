@@ -12,13 +12,14 @@ The gateway turns it back into replies, one per distinct row, shared as the shar
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from operator import attrgetter
 
 from tocsin.actors.domain.batch_plan import Reply
 from tocsin.actors.domain.wire import pickled_by_fields
 
-_ROW = attrgetter("outcome", "incident_id", "status", "note", "fields")
+_FIELDS = tuple(f.name for f in fields(Reply))
+_ROW = attrgetter(*_FIELDS)  # a reply's values, in the order its constructor takes them
 
 
 @pickled_by_fields
@@ -42,8 +43,8 @@ class ReplyBatch:
                 row = row_of[id(reply)] = len(distinct)
                 distinct.append(reply)
             rows.append(row)
-        columns = tuple(list(column) for column in zip(*map(_ROW, distinct))) if distinct else ((), (), (), (), ())
-        return cls(columns, rows)  # type: ignore[arg-type]
+        columns = tuple(map(list, zip(*map(_ROW, distinct)))) or tuple([] for _ in _FIELDS)
+        return cls(columns, rows)
 
     def replies(self) -> list[Reply]:
         made = [Reply(*values) for values in zip(*self.columns)]

@@ -222,16 +222,14 @@ async def write_plans(conn: asyncpg.Connection, plans: Iterable[Plan], now: date
     log: list[tuple[object, ...]] = [
         (e.incident.id, e.at, e.kind, e.actor, e.message, e.input_id, _json_list(e.rules) if e.rules else None,
          e.rule_effect, e.alerts if e.alerts > 1 else None) for plan in plans for e in plan.log]
-    copied = {table: records for table, records, least in (("alerts", alerts, COPY_FROM),
-                                                             ("incident_log", log, LOG_COPY_FROM))
-              if len(records) >= least}
+    copy_alerts, copy_log = len(alerts) >= COPY_FROM, len(log) >= LOG_COPY_FROM
     silenced = [i.id for plan in plans for i in plan.silenced.values() if i.id is not None]
     rows: list[list[tuple[object, ...]]] = [
         [tuple(get(i) for _, _, get in _UPDATE_COLUMNS) for i in updated],
         list(map(_OCCURRED_ROW, occurred)),
         [tuple(get(i) for _, _, get in _INCIDENT_ALL) for i in new],
-        [] if "alerts" in copied else alerts,
-        [] if "incident_log" in copied else log,
+        [] if copy_alerts else alerts,
+        [] if copy_log else log,
         commands,
         [_notification_record(n, now) for plan in plans for n in plan.notifications],
     ]
@@ -239,22 +237,21 @@ async def write_plans(conn: asyncpg.Connection, plans: Iterable[Plan], now: date
     args: list[object] = [column for r, (_, width) in zip(rows, _PARTS) if r for column in _columns(r, width)]
     if silenced:
         args += [silenced, now]
-    if copied:
+    if copy_alerts or copy_log:
         async with conn.transaction():
-            for table, records in copied.items():
-                await _copy(conn, table, records)
+            if copy_alerts:
+                await _copy(conn, "alerts", _ALERT_COLUMNS, alerts)
+            if copy_log:
+                await _copy(conn, "incident_log", _LOG_COLUMNS, log)
             if any(present):
                 await conn.execute(_batch_statement(present), *args)
     elif any(present):
         await conn.execute(_batch_statement(present), *args)
 
 
-_COPIED_COLUMNS = {"alerts": _ALERT_COLUMNS, "incident_log": _LOG_COLUMNS}
-
-
-async def _copy(conn: asyncpg.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
+async def _copy(conn: asyncpg.Connection, table: str, columns: list[str], rows: list[tuple[object, ...]]) -> None:
     try:
-        await conn.copy_records_to_table(table, records=rows, columns=_COPIED_COLUMNS[table])
+        await conn.copy_records_to_table(table, records=rows, columns=columns)
     except (TypeError, ValueError, OverflowError) as exc:
         # A value asyncpg cannot encode, e.g. a surrogate in text: as the statement's
         # arguments would, it is a data error, which the shard isolates to its input.
