@@ -14,6 +14,7 @@ Load comes from wrk (apt-get install wrk). Figures go to the screen and benchmar
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import threading
@@ -174,6 +175,17 @@ def storm(stack: Stack, services: list[tuple[str, str]], events: int, dedup_keys
     }
 
 
+def figures(tocsin: WrkResult, noop: WrkResult, flood: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The run's headline figures, for comparing runs (benchmarks/sitting.py)."""
+    exact = (flood["open_incidents"] == args.dedup_keys and flood["occurrences"] == args.storm_events
+             and flood["lost"] == 0 and flood["server_errors"] == 0)
+    return {
+        "single": {"tocsin_per_s": tocsin.requests_per_s, "noop_per_s": noop.requests_per_s,
+                   "ratio": tocsin.requests_per_s / noop.requests_per_s, "p99_ms": tocsin.p99_ms},
+        "storm": {k: flood[k] for k in ("alerts_per_s", "seconds", "p50_ms", "p99_ms")}, "exact": exact,
+    }
+
+
 def report(tocsin: WrkResult, noop: WrkResult, flood: dict[str, Any], args: argparse.Namespace) -> str:
     ratio = tocsin.requests_per_s / noop.requests_per_s
     expected_open = args.dedup_keys
@@ -213,6 +225,9 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=10)
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--port", type=int, default=8531)
+    parser.add_argument("--figures", type=Path, default=None,
+                        help="write the run's figures to this JSON file instead of RESULTS.md "
+                             "(benchmarks/sitting.py compares runs that way)")
     args = parser.parse_args()
     require_wrk()
     # The operator's tuning, read before the stack adds variables of its own (its HAProxy's).
@@ -224,8 +239,13 @@ def main() -> None:
         flood = storm(stack, services, args.storm_events, args.dedup_keys, args.connections)
     command = "python3 benchmarks/ingest.py" + "".join(
         f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v != parser.get_default(k))
-    record("Ingestion (benchmarks/ingest.py)", f"{tuning} {command}".strip(), report(tocsin, noop, flood, args))
-    console.print(f"written to {Path('benchmarks/RESULTS.md')}")
+    markdown = report(tocsin, noop, flood, args)
+    if args.figures is None:
+        record("Ingestion (benchmarks/ingest.py)", f"{tuning} {command}".strip(), markdown)
+        console.print(f"written to {Path('benchmarks/RESULTS.md')}")
+    else:
+        args.figures.write_text(json.dumps(figures(tocsin, noop, flood, args)))
+        console.print(f"figures written to {args.figures}")
 
 
 if __name__ == "__main__":

@@ -462,6 +462,18 @@ def report(side: dict[str, Any], storms: list[dict[str, Any]], am: Alertmanager,
     return "\n".join(lines), correct
 
 
+def figures(side: dict[str, Any], storms: list[dict[str, Any]], correct: bool) -> dict[str, Any]:
+    """The run's headline figures, for comparing runs (benchmarks/sitting.py)."""
+    tocsin, alertmanager = accepted_per_s(side["tocsin"]), accepted_per_s(side["alertmanager"])
+    return {
+        "tocsin_alerts_per_s": tocsin, "alertmanager_alerts_per_s": alertmanager, "ratio": tocsin / alertmanager,
+        "cpu": side["cpu"],
+        "storms": {s["name"]: {k: s[k] for k in ("alerts_per_s", "p50", "p99", "max", "queued_p50", "queued_p99")}
+                   for s in storms},
+        "correct": correct,
+    }
+
+
 def cpu_row(what: str, cpu: dict[str, float]) -> tuple[str, str, str, str]:
     """A row of CPU per durable alert, by process, of one side-by-side run."""
     path = " + ".join(f"{role} {cpu[role]:.1f}" for role in ALERT_PATH)
@@ -529,6 +541,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8532)
     parser.add_argument("--no-checkpoint", dest="checkpoint", action="store_false",
                         help="do not have Postgres write out its buffers before each storm")
+    parser.add_argument("--figures", type=Path, default=None,
+                        help="write the run's figures to this JSON file instead of RESULTS.md "
+                             "(benchmarks/sitting.py compares runs that way)")
     args = parser.parse_args()
     require_wrk()
     os.environ["TOCSIN_RATE_WEBHOOK_PER_S"] = str(args.webhook_rate)
@@ -548,8 +563,12 @@ def main() -> None:
     command = "python3 benchmarks/storm.py" + "".join(
         f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v != parser.get_default(k))
     markdown, correct = report(side, storms, am, am_notified, args)
-    record(SECTION, command, markdown)
-    console.print("written to benchmarks/RESULTS.md")
+    if args.figures is None:
+        record(SECTION, command, markdown)
+        console.print("written to benchmarks/RESULTS.md")
+    else:
+        args.figures.write_text(json.dumps(figures(side, storms, correct)))
+        console.print(f"figures written to {args.figures}")
     if not correct:
         sys.exit("the storm lost or repeated something: see the table")
 
