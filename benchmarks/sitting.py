@@ -90,8 +90,12 @@ def run(script: str, version: Version, package_path: Path, options: list[str], u
     figures = under / f"run-{n}.json"
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(package_path), os.environ.get("PYTHONPATH")]))}
     console.rule(f"run {n + 1}: {version.label}")
-    subprocess.run([sys.executable, str(REPO / "benchmarks" / script), "--figures", str(figures), *options],
-                   cwd=REPO, env=env, check=True)
+    # A run that lost or repeated something exits non-zero after writing its figures, which
+    # the table shows; a run that wrote none ends the sitting.
+    ended = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), "--figures", str(figures), *options],
+                           cwd=REPO, env=env, check=False)
+    if not figures.exists():
+        sys.exit(f"run {n + 1} ({version.label}) ended with {ended.returncode} and wrote no figures: see above")
     return json.loads(figures.read_text())  # type: ignore[no-any-return]
 
 
