@@ -46,11 +46,12 @@ class Version:
     label: str  # as the table names it
     tree: Path  # holds actors/, serve/ and cluster/
 
-    def package_path(self, under: Path) -> Path:
-        """A directory in `under` holding a `tocsin` package made of this version's folders."""
-        root = under
+    def package_path(self, root: Path) -> Path:
+        """`root`, made to hold a `tocsin` package of this version's folders."""
         package = root / "tocsin"
         package.mkdir(parents=True)
+        # A regular package: Python takes it from PYTHONPATH before it asks the installed
+        # project's finder for the `tocsin` namespace.
         (package / "__init__.py").write_text("")
         for name in PACKAGES:
             (package / name).symlink_to(self.tree / name, target_is_directory=True)
