@@ -6,8 +6,10 @@ a benchmark measures what users run.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import json
 import os
 import platform
 import re
@@ -250,6 +252,24 @@ def write_lua(body: str) -> Path:
 
 def machine() -> str:
     return f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, {platform.system()}"
+
+
+def add_figures_option(parser: argparse.ArgumentParser) -> None:
+    """`--figures FILE`: the run's figures go there as JSON, not to RESULTS.md
+    (benchmarks/sitting.py compares runs that way)."""
+    parser.add_argument("--figures", type=Path, default=None,
+                        help="write the run's figures to this JSON file instead of RESULTS.md")
+
+
+def record_or_write(figures_file: Path | None, section: str, command: str, markdown: str,
+                    figures: Callable[[], dict[str, Any]]) -> None:
+    """The run's section of RESULTS.md, or, given `--figures`, its figures as JSON."""
+    if figures_file is None:
+        record(section, command, markdown)
+        print("written to benchmarks/RESULTS.md")
+    else:
+        figures_file.write_text(json.dumps(figures()))
+        print(f"figures written to {figures_file}")
 
 
 def record(section: str, command: str, markdown: str) -> None:

@@ -14,7 +14,6 @@ Load comes from wrk (apt-get install wrk). Figures go to the screen and benchmar
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import threading
@@ -35,7 +34,8 @@ from benchmarks.harness import (  # noqa: E402
     LUA_THREADS,
     Stack,
     WrkResult,
-    record,
+    add_figures_option,
+    record_or_write,
     require_wrk,
     run_wrk,
     tocsin_stack,
@@ -225,9 +225,7 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=10)
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--port", type=int, default=8531)
-    parser.add_argument("--figures", type=Path, default=None,
-                        help="write the run's figures to this JSON file instead of RESULTS.md "
-                             "(benchmarks/sitting.py compares runs that way)")
+    add_figures_option(parser)
     args = parser.parse_args()
     require_wrk()
     # The operator's tuning, read before the stack adds variables of its own (its HAProxy's).
@@ -240,12 +238,8 @@ def main() -> None:
     command = "python3 benchmarks/ingest.py" + "".join(
         f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v != parser.get_default(k))
     markdown = report(tocsin, noop, flood, args)
-    if args.figures is None:
-        record("Ingestion (benchmarks/ingest.py)", f"{tuning} {command}".strip(), markdown)
-        console.print(f"written to {Path('benchmarks/RESULTS.md')}")
-    else:
-        args.figures.write_text(json.dumps(figures(tocsin, noop, flood, args)))
-        console.print(f"figures written to {args.figures}")
+    record_or_write(args.figures, "Ingestion (benchmarks/ingest.py)", f"{tuning} {command}".strip(), markdown,
+                    lambda: figures(tocsin, noop, flood, args))
 
 
 if __name__ == "__main__":

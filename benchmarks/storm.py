@@ -51,7 +51,8 @@ from benchmarks.harness import (  # noqa: E402
     LUA_THREADS,
     Stack,
     WrkResult,
-    record,
+    add_figures_option,
+    record_or_write,
     require_wrk,
     run_wrk,
     tocsin_stack,
@@ -541,9 +542,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8532)
     parser.add_argument("--no-checkpoint", dest="checkpoint", action="store_false",
                         help="do not have Postgres write out its buffers before each storm")
-    parser.add_argument("--figures", type=Path, default=None,
-                        help="write the run's figures to this JSON file instead of RESULTS.md "
-                             "(benchmarks/sitting.py compares runs that way)")
+    add_figures_option(parser)
     args = parser.parse_args()
     require_wrk()
     os.environ["TOCSIN_RATE_WEBHOOK_PER_S"] = str(args.webhook_rate)
@@ -563,12 +562,7 @@ def main() -> None:
     command = "python3 benchmarks/storm.py" + "".join(
         f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v != parser.get_default(k))
     markdown, correct = report(side, storms, am, am_notified, args)
-    if args.figures is None:
-        record(SECTION, command, markdown)
-        console.print("written to benchmarks/RESULTS.md")
-    else:
-        args.figures.write_text(json.dumps(figures(side, storms, correct)))
-        console.print(f"figures written to {args.figures}")
+    record_or_write(args.figures, SECTION, command, markdown, lambda: figures(side, storms, correct))
     if not correct:
         sys.exit("the storm lost or repeated something: see the table")
 

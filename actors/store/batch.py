@@ -10,6 +10,7 @@ timeline entries, one per incident it touched (`LOG_COPY_FROM`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -237,16 +238,14 @@ async def write_plans(conn: asyncpg.Connection, plans: Iterable[Plan], now: date
     args: list[object] = [column for r, (_, width) in zip(rows, _PARTS) if r for column in _columns(r, width)]
     if silenced:
         args += [silenced, now]
-    if copy_alerts or copy_log:
-        async with conn.transaction():
-            if copy_alerts:
-                await _copy(conn, "alerts", _ALERT_COLUMNS, alerts)
-            if copy_log:
-                await _copy(conn, "incident_log", _LOG_COLUMNS, log)
-            if any(present):
-                await conn.execute(_batch_statement(present), *args)
-    elif any(present):
-        await conn.execute(_batch_statement(present), *args)
+    # A COPY and the statement commit together; the statement alone is atomic by itself.
+    async with conn.transaction() if copy_alerts or copy_log else contextlib.nullcontext():
+        if copy_alerts:
+            await _copy(conn, "alerts", _ALERT_COLUMNS, alerts)
+        if copy_log:
+            await _copy(conn, "incident_log", _LOG_COLUMNS, log)
+        if any(present):
+            await conn.execute(_batch_statement(present), *args)
 
 
 async def _copy(conn: asyncpg.Connection, table: str, columns: list[str], rows: list[tuple[object, ...]]) -> None:
